@@ -1,0 +1,62 @@
+// Package cluster holds the upstream side of the proxy: named clusters of
+// endpoints, each with a load balancer, connection pools and health state.
+// A Set is immutable once built; NewSet carries per-endpoint state (pools,
+// latency estimates) across config updates for endpoints that did not change.
+package cluster
+
+import (
+	"crypto/tls"
+	"time"
+)
+
+// Protocol is what the proxy speaks to a cluster's endpoints.
+type Protocol uint8
+
+const (
+	HTTP1 Protocol = iota // HTTP/1.1 over pooled keep-alive connections
+	HTTP2                 // HTTP/2: h2c, or h2 via ALPN when TLS is set
+	TCP                   // opaque bytes
+)
+
+// LBPolicy selects the balancer.
+type LBPolicy uint8
+
+const (
+	LBPeakEWMA   LBPolicy = iota // power of two choices over peak-EWMA latency (default)
+	LBRoundRobin                 // weighted round robin
+	LBRingHash                   // consistent hashing on Config.Hash
+)
+
+// HashPolicy says what a ring-hash cluster hashes on. Exactly one of Header
+// and Cookie is set when LB is LBRingHash.
+type HashPolicy struct {
+	Header string
+	Cookie string
+}
+
+// Config describes one cluster. Zero values are safe defaults.
+type Config struct {
+	Name      string
+	Endpoints []EndpointConfig
+	LB        LBPolicy
+	Hash      HashPolicy
+	Protocol  Protocol
+	// TLS, when set, wraps every upstream connection (mesh mTLS plugs in here).
+	TLS *tls.Config
+	// ConnectTimeout bounds dialing one endpoint. Zero means 2s.
+	ConnectTimeout time.Duration
+	// IdleTimeout closes pooled connections unused this long. Zero means 60s.
+	IdleTimeout time.Duration
+	// MaxConnsPerEndpoint caps open connections to one endpoint. Zero means 1024.
+	MaxConnsPerEndpoint int
+	// MaxIdlePerEndpoint caps idle pooled connections to one endpoint. Zero means 128.
+	MaxIdlePerEndpoint int
+}
+
+// EndpointConfig is one upstream address.
+type EndpointConfig struct {
+	Address string // host:port
+	Weight  uint32 // relative; 0 means 1
+	Zone    string
+	Labels  map[string]string
+}

@@ -1,0 +1,96 @@
+// Package route compiles declarative routing rules into an immutable table that
+// the request path reads without locks: host -> virtual host -> first matching
+// route -> weighted backend clusters.
+package route
+
+import "time"
+
+// Config is the input to Compile. The sidecar fills it from a static file or
+// from xDS (RDS); the proxy never sees either format.
+type Config struct {
+	VirtualHosts []VirtualHost
+}
+
+// VirtualHost groups the routes served for a set of authorities.
+type VirtualHost struct {
+	Name string
+	// Domains are matched against the normalised request host (lowercase, no
+	// port, no trailing dot). An entry may be exact ("catalog"), a leading
+	// wildcard ("*.example.com") or "*" for any host.
+	Domains []string
+	// Routes are tried in order; the first match wins (Envoy/Gateway API order).
+	Routes []Route
+}
+
+// Route is one rule: a match and what to do with matching requests.
+type Route struct {
+	Name     string
+	Match    Match
+	Backends []Backend
+	// Timeout bounds the whole request, including retries. Zero means the
+	// proxy default (15s).
+	Timeout time.Duration
+	// Filters run in order on matching requests. The proxy ignores filters it
+	// does not know, so the traffic-policy work can add kinds (fault, ratelimit,
+	// authz, header rewrite, mirror) without changing this type.
+	Filters []Filter
+}
+
+// Filter is one HTTP filter instance attached to a route.
+type Filter struct {
+	Kind   string
+	Config any
+}
+
+// PathMatchKind says how Match.Path.Value is compared.
+type PathMatchKind uint8
+
+const (
+	PathPrefix PathMatchKind = iota // segment-aware prefix, the Gateway API default
+	PathExact
+	PathRegex // RE2 syntax, anchored at both ends
+)
+
+// PathMatch matches the normalised request path (query excluded).
+type PathMatch struct {
+	Kind  PathMatchKind
+	Value string // "" with PathPrefix matches everything
+}
+
+// StringMatchKind says how a header or query value is compared.
+type StringMatchKind uint8
+
+const (
+	MatchExact StringMatchKind = iota
+	MatchRegex
+	MatchPresent
+)
+
+// HeaderMatch matches one request header (name compared case-insensitively).
+type HeaderMatch struct {
+	Name   string
+	Kind   StringMatchKind
+	Value  string
+	Invert bool
+}
+
+// QueryMatch matches one query parameter.
+type QueryMatch struct {
+	Name  string
+	Kind  StringMatchKind
+	Value string
+}
+
+// Match is the conjunction of all its non-empty parts.
+type Match struct {
+	Path    PathMatch
+	Method  string // "" matches any method
+	Headers []HeaderMatch
+	Query   []QueryMatch
+}
+
+// Backend is one weighted destination cluster of a route.
+type Backend struct {
+	Cluster string
+	Weight  uint32 // relative; a single backend may leave it 0
+}
