@@ -19,6 +19,10 @@ func (m *ProxyMetrics) ObserveRequest(direction, service, route string, code int
 func (m *ProxyMetrics) ConnOpened(listener string) {}
 func (m *ProxyMetrics) ConnClosed(listener string) {}
 
+// ConnRejected counts times a listener reached its connection cap and
+// paused accepting.
+func (m *ProxyMetrics) ConnRejected(listener string) {}
+
 // SniffFallback counts connections whose protocol detection timed out and
 // fell back to opaque TCP (server-speaks-first protocols).
 func (m *ProxyMetrics) SniffFallback(listener string) {}

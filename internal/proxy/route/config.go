@@ -34,6 +34,8 @@ type Route struct {
 	// does not know, so the traffic-policy work can add kinds (fault, ratelimit,
 	// authz, header rewrite, mirror) without changing this type.
 	Filters []Filter
+
+	cum []uint64 // cumulative backend weights, set by Compile
 }
 
 // Filter is one HTTP filter instance attached to a route.

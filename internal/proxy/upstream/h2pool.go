@@ -1,26 +1,87 @@
 package upstream
 
 import (
-	"errors"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
 	"net/http"
+	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // H2Pool multiplexes requests to one endpoint over a few HTTP/2 connections
-// (h2c, or h2 via ALPN when Config.TLS is set).
+// (h2c, or h2 via ALPN when Config.TLS is set). x/net/http2's transport opens
+// another connection only when a connection's streams are exhausted.
 type H2Pool struct {
 	cfg Config
+	tr  *http2.Transport
 }
 
 // NewH2Pool returns a pool that dials on demand.
 func NewH2Pool(cfg Config) *H2Pool {
 	cfg.defaults()
-	return &H2Pool{cfg: cfg}
+	p := &H2Pool{cfg: cfg}
+	p.tr = &http2.Transport{
+		AllowHTTP:          cfg.TLS == nil,
+		DisableCompression: true,
+		// Detect a dead peer on an idle connection instead of waiting for TCP.
+		ReadIdleTimeout:  30 * time.Second,
+		PingTimeout:      10 * time.Second,
+		WriteByteTimeout: 30 * time.Second,
+		IdleConnTimeout:  cfg.IdleTimeout,
+		// 64 KiB header lists match the downstream cap with room for what
+		// the proxy adds.
+		MaxHeaderListSize: 64 << 10,
+		// Open another connection instead of queueing when a peer's stream
+		// limit is reached (or set to 0 after a GOAWAY).
+		StrictMaxConcurrentStreams: false,
+		DialTLSContext:             p.dial,
+	}
+	return p
+}
+
+// dial ignores the URL's address: a pool serves exactly one endpoint.
+func (p *H2Pool) dial(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", p.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, err)
+	}
+	if p.cfg.TLS == nil {
+		return nc, nil
+	}
+	tc := p.cfg.TLS.Clone()
+	tc.NextProtos = []string{"h2"}
+	c := tls.Client(nc, tc)
+	if err := c.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("tls handshake %s: %w", p.cfg.Addr, err)
+	}
+	if c.ConnectionState().NegotiatedProtocol != "h2" {
+		c.Close()
+		return nil, fmt.Errorf("dial %s: peer did not negotiate h2", p.cfg.Addr)
+	}
+	return c, nil
 }
 
 // RoundTrip sends req on a multiplexed connection.
 func (p *H2Pool) RoundTrip(req *http.Request) (*http.Response, error) {
-	return nil, errors.New("upstream: h2 not implemented")
+	if p.cfg.TLS != nil && req.URL.Scheme == "http" {
+		u := *req.URL
+		u.Scheme = "https"
+		r2 := *req
+		r2.URL = &u
+		req = &r2
+	}
+	resp, err := p.tr.RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("h2 %s: %w", p.cfg.Addr, err)
+	}
+	return resp, nil
 }
 
 // Close closes idle connections; streams in flight finish.
-func (p *H2Pool) Close() {}
+func (p *H2Pool) Close() { p.tr.CloseIdleConnections() }

@@ -1,0 +1,219 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/route"
+)
+
+// headerView adapts http.Header to route.Headers.
+type headerView http.Header
+
+func (h headerView) Get(name string) ([]byte, bool) {
+	vs := http.Header(h)[textproto.CanonicalMIMEHeaderKey(name)]
+	if len(vs) == 0 {
+		return nil, false
+	}
+	return []byte(vs[0]), true
+}
+
+// ServeHTTP forwards one HTTP/2 stream.
+func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	grpc := isGRPC(r.Header)
+	st := h.cfg.Runtime.Load()
+	if st == nil {
+		h.fail(w, grpc, http.StatusServiceUnavailable, "no config yet", "", "", start)
+		return
+	}
+	hostIn := r.Host
+	if h.cfg.ForceHost != "" {
+		hostIn = h.cfg.ForceHost
+	}
+	host, err := route.NormalizeHost(nil, []byte(hostIn))
+	if err != nil {
+		h.fail(w, grpc, http.StatusBadRequest, "invalid authority", "", "", start)
+		return
+	}
+	path, query, err := route.NormalizePath(nil, []byte(r.RequestURI))
+	if err != nil {
+		h.fail(w, grpc, http.StatusBadRequest, "invalid path", "", "", start)
+		return
+	}
+	rt := st.Routes.Lookup(host, []byte(r.Method), path, query, headerView(r.Header))
+	if rt == nil {
+		h.fail(w, grpc, http.StatusNotFound, "no route", "", "", start)
+		return
+	}
+	cl := st.Clusters.Get(rt.PickBackend(rand.Uint64()))
+	if cl == nil {
+		h.fail(w, grpc, http.StatusServiceUnavailable, "no such cluster", "", rt.Name, start)
+		return
+	}
+	hash, hasHash := requestHash(cl, r)
+	ep := cl.Pick(hash, hasHash)
+	if ep == nil {
+		h.fail(w, grpc, http.StatusServiceUnavailable, "no healthy endpoint", cl.Config.Name, rt.Name, start)
+		return
+	}
+	timeout := rt.Timeout
+	if timeout <= 0 {
+		timeout = h.cfg.RequestTimeout
+	}
+	if d, ok := grpcTimeout(r.Header.Get("Grpc-Timeout")); ok && d < timeout {
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
+	began := ep.Begin()
+	resp, err := roundTrip(cl, ep, out)
+	if err != nil {
+		ep.End(began, true)
+		code := http.StatusBadGateway
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			code = http.StatusGatewayTimeout
+		} else if errors.Is(err, errNoCapacity) {
+			code = http.StatusServiceUnavailable
+		}
+		h.log.Debug("upstream request failed", "cluster", cl.Config.Name, "endpoint", ep.Address, "err", err)
+		h.fail(w, grpc, code, "upstream: "+err.Error(), cl.Config.Name, rt.Name, start)
+		return
+	}
+	defer resp.Body.Close()
+	copyResponse(w, resp)
+	ep.End(began, resp.StatusCode >= 500)
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
+}
+
+// outbound builds the upstream request: same method, the normalised path,
+// hop-by-hop headers removed, the mesh's forwarding headers set.
+func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query string) *http.Request {
+	hdr := make(http.Header, len(r.Header)+3)
+	for k, vs := range r.Header {
+		hdr[k] = vs
+	}
+	h2RemoveHop(hdr)
+	if h.cfg.Direction == "outbound" {
+		h2StripInternal(hdr)
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := hdr["X-Forwarded-For"]; len(prior) > 0 {
+			hdr.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+ip)
+		} else {
+			hdr.Set("X-Forwarded-For", ip)
+		}
+	}
+	if hdr.Get("X-Forwarded-Proto") == "" {
+		proto := "http"
+		if r.TLS != nil {
+			proto = "https"
+		}
+		hdr.Set("X-Forwarded-Proto", proto)
+	}
+	if hdr.Get("X-Request-Id") == "" {
+		hdr.Set("X-Request-Id", h2RequestID())
+	}
+	if r.Header.Get("Te") == "trailers" {
+		hdr.Set("Te", "trailers") // gRPC needs it end to end
+	}
+	body := r.Body
+	if r.ContentLength == 0 {
+		body = http.NoBody
+	}
+	return (&http.Request{
+		Method:        r.Method,
+		URL:           &url.URL{Scheme: "http", Host: addr, Opaque: path, RawQuery: query},
+		Host:          r.Host,
+		Header:        hdr,
+		Body:          body,
+		ContentLength: r.ContentLength,
+		Trailer:       r.Trailer,
+		Proto:         "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}).WithContext(ctx)
+}
+
+// copyResponse streams the upstream response back, flushing every read so
+// gRPC streams and server-sent events are not held back, then trailers.
+func copyResponse(w http.ResponseWriter, resp *http.Response) {
+	dst := w.Header()
+	for k, vs := range resp.Header {
+		dst[k] = vs
+	}
+	h2RemoveHop(dst)
+	w.WriteHeader(resp.StatusCode)
+	fl, _ := w.(http.Flusher)
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	buf := *bufp
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	for k, vs := range resp.Trailer {
+		dst[http.TrailerPrefix+k] = vs
+	}
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// fail answers a request the proxy could not forward. gRPC clients get a
+// trailers-only response with a grpc-status, as Envoy sends.
+func (h *HTTP2) fail(w http.ResponseWriter, grpc bool, code int, msg, cluster, route string, start time.Time) {
+	if grpc {
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Grpc-Status", grpcStatusFor(code))
+		w.Header().Set("Grpc-Message", msg)
+		w.WriteHeader(http.StatusOK)
+	} else {
+		http.Error(w, msg, code)
+	}
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cluster, route, code, time.Since(start))
+}
+
+// requestHash computes the ring-hash key from the configured header or cookie.
+func requestHash(cl *cluster.Cluster, r *http.Request) (uint64, bool) {
+	hp := cl.Config.Hash
+	switch {
+	case hp.Header != "":
+		if v := r.Header.Get(hp.Header); v != "" {
+			return h2Hash(v), true
+		}
+	case hp.Cookie != "":
+		if c, err := r.Cookie(hp.Cookie); err == nil {
+			return h2Hash(c.Value), true
+		}
+	}
+	return 0, false
+}
+
+var errNoCapacity = errors.New("no upstream capacity")
+
+// roundTrip sends out to ep over the cluster's protocol.
+func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request) (*http.Response, error) {
+	if cl.Config.Protocol == cluster.HTTP2 && ep.H2 != nil {
+		return ep.H2.RoundTrip(out)
+	}
+	return roundTripH1(ep, out)
+}
+

@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"encoding/hex"
+	"hash/fnv"
+	"math/rand/v2"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// hopHeaders are meaningful for one connection only (RFC 9110 §7.6.1).
+var hopHeaders = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings",
+}
+
+// h2RemoveHop deletes hop-by-hop headers and every header that Connection
+// names, so a client cannot make the proxy drop headers it set itself
+// (CVE-2021-33197 class): Connection is read before anything is added.
+func h2RemoveHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				delete(h, textproto.CanonicalMIMEHeaderKey(name))
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// internalPrefix marks headers only the mesh may set.
+const internalPrefix = "X-Weft-"
+
+// h2StripInternal removes client copies of headers that carry mesh identity
+// or decisions, so only a sidecar can set them.
+func h2StripInternal(h http.Header) {
+	for k := range h {
+		if strings.HasPrefix(k, internalPrefix) || k == "X-Mesh-Identity" {
+			delete(h, k)
+		}
+	}
+}
+
+// h2RequestID is a random 128-bit id in hex.
+func h2RequestID() string {
+	var b [16]byte
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i], b[8+i] = byte(a>>(8*i)), byte(c>>(8*i))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func h2Hash(s string) uint64 {
+	f := fnv.New64a()
+	f.Write([]byte(s))
+	return f.Sum64()
+}
+
+func isGRPC(h http.Header) bool {
+	return strings.HasPrefix(h.Get("Content-Type"), "application/grpc")
+}
+
+// grpcTimeout parses the grpc-timeout header: at most 8 digits and a unit
+// (H, M, S, m, u, n), as the gRPC over HTTP/2 spec defines it.
+func grpcTimeout(v string) (time.Duration, bool) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v[:len(v)-1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	var unit time.Duration
+	switch v[len(v)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
+}
+
+// grpcStatusFor maps the proxy's own HTTP failures to gRPC codes, as
+// Envoy does: 404 -> UNIMPLEMENTED, 504 -> DEADLINE_EXCEEDED, else UNAVAILABLE.
+func grpcStatusFor(code int) string {
+	switch code {
+	case http.StatusNotFound:
+		return "12"
+	case http.StatusGatewayTimeout:
+		return "4"
+	case http.StatusBadRequest:
+		return "13"
+	}
+	return "14"
+}

@@ -1,0 +1,272 @@
+package listener
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Listener is one bound address with its accept loop.
+type Listener struct {
+	cfg  Config
+	ln   net.Listener
+	log  *slog.Logger
+	sem  chan struct{} // one token per open connection
+	done chan struct{} // closed by Shutdown
+
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+}
+
+// New validates cfg and binds its address.
+func New(cfg Config) (*Listener, error) {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", cfg.Name, err)
+	}
+	return &Listener{
+		cfg:   cfg,
+		ln:    ln,
+		log:   cfg.Logger.With("component", "listener", "listener", cfg.Name),
+		sem:   make(chan struct{}, cfg.MaxConns),
+		done:  make(chan struct{}),
+		conns: map[net.Conn]struct{}{},
+	}, nil
+}
+
+// Addr is the bound address.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Serve accepts until Shutdown. It returns nil after Shutdown, or the error
+// that stopped accepting.
+func (l *Listener) Serve(ctx context.Context) error {
+	var backoff time.Duration
+	for {
+		// Take a slot before accepting, so at the cap the kernel backlog
+		// holds new connections instead of a hot accept-and-close loop.
+		select {
+		case l.sem <- struct{}{}:
+		default:
+			l.cfg.Metrics.ConnRejected(l.cfg.Name)
+			select {
+			case l.sem <- struct{}{}:
+			case <-l.done:
+				return nil
+			}
+		}
+		c, err := l.ln.Accept()
+		if err != nil {
+			<-l.sem
+			select {
+			case <-l.done:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				l.log.Warn("accept failed; backing off", "err", err, "backoff", backoff)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-l.done:
+					return nil
+				}
+			}
+			return fmt.Errorf("accept %s: %w", l.cfg.Name, err)
+		}
+		backoff = 0
+		if !l.track(c) {
+			c.Close()
+			<-l.sem
+			return nil
+		}
+		go l.serveConn(ctx, c)
+	}
+}
+
+// isTemporary matches resource exhaustion (EMFILE, ENFILE, ENOBUFS...):
+// worth retrying after a pause, unlike a closed listener.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (l *Listener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	l.conns[c] = struct{}{}
+	l.wg.Add(1)
+	return true
+}
+
+func (l *Listener) untrack(c net.Conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	l.wg.Done()
+}
+
+func (l *Listener) serveConn(ctx context.Context, raw net.Conn) {
+	l.cfg.Metrics.ConnOpened(l.cfg.Name)
+	defer func() {
+		raw.Close()
+		l.untrack(raw)
+		<-l.sem
+		l.cfg.Metrics.ConnClosed(l.cfg.Name)
+	}()
+	h, c := l.dispatch(raw)
+	if h == nil {
+		return
+	}
+	h.ServeConn(ctx, c)
+}
+
+// dispatch picks the handler for a new connection, sniffing when needed.
+func (l *Listener) dispatch(c net.Conn) (Handler, net.Conn) {
+	switch l.cfg.Protocol {
+	case HTTP1:
+		return l.cfg.HTTP1, c
+	case HTTP2:
+		return l.cfg.HTTP2, c
+	case TCP:
+		return l.cfg.TCP, c
+	}
+	k, pc := l.sniff(c)
+	switch k {
+	case kindHTTP1:
+		return l.cfg.HTTP1, pc
+	case kindHTTP2:
+		return l.cfg.HTTP2, pc
+	case kindTLS:
+		if l.cfg.TLS != nil {
+			return l.terminate(pc)
+		}
+	}
+	if l.cfg.TCP == nil {
+		l.log.Debug("closing connection of unknown protocol", "remote", c.RemoteAddr())
+		return nil, nil
+	}
+	return l.cfg.TCP, pc
+}
+
+// sniff reads a connection's first bytes, within SniffTimeout, and returns
+// what they are with a conn that replays them.
+func (l *Listener) sniff(c net.Conn) (kind, net.Conn) {
+	buf := make([]byte, sniffLen)
+	n := 0
+	c.SetReadDeadline(time.Now().Add(l.cfg.SniffTimeout))
+	k := kindUnknown
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if k = classify(buf[:n]); k != kindUnknown || err != nil {
+			break
+		}
+	}
+	c.SetReadDeadline(time.Time{})
+	if k == kindUnknown {
+		k = kindTCP
+		switch {
+		case n == 0:
+			// Server-speaks-first (MySQL, SMTP...): the client waits for a banner.
+			l.cfg.Metrics.SniffFallback(l.cfg.Name)
+		case looksLikeMethodStart(buf[:n]):
+			// A slow HTTP client: HTTP/1 applies its own header timeout, and
+			// policy is never bypassed by being slow.
+			k = kindHTTP1
+		}
+	}
+	return k, &peekConn{Conn: c, buf: buf[:n]}
+}
+
+func looksLikeMethodStart(b []byte) bool {
+	for _, c := range b {
+		if !(c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// terminate completes a TLS handshake and routes by ALPN.
+func (l *Listener) terminate(c net.Conn) (Handler, net.Conn) {
+	tc := tls.Server(c, l.cfg.TLS)
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		l.log.Debug("tls handshake failed", "remote", c.RemoteAddr(), "err", err)
+		return nil, nil
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		return l.cfg.HTTP2, tc
+	}
+	return l.cfg.HTTP1, tc
+}
+
+// Shutdown stops accepting, asks the handlers to drain, and waits for every
+// connection to end until ctx expires; then it closes what is left.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	l.shutOnce.Do(func() {
+		l.mu.Lock()
+		close(l.done)
+		l.mu.Unlock()
+		l.ln.Close()
+	})
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	seen := map[Handler]bool{}
+	for _, h := range []Handler{l.cfg.HTTP1, l.cfg.HTTP2, l.cfg.TCP} {
+		s, ok := h.(Shutdowner)
+		if !ok || seen[h] {
+			continue
+		}
+		seen[h] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Shutdown(ctx); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	drained := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = fmt.Errorf("shutdown %s: %w", l.cfg.Name, ctx.Err())
+		l.mu.Lock()
+		for c := range l.conns {
+			c.Close()
+		}
+		l.mu.Unlock()
+		<-drained
+	}
+	wg.Wait()
+	close(errc)
+	for e := range errc {
+		err = errors.Join(err, e)
+	}
+	return err
+}

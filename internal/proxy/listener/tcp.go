@@ -1,0 +1,220 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// TCPConfig configures a TCPProxy. Zero values are safe defaults.
+type TCPConfig struct {
+	Name string
+	// Pick chooses the upstream address for a new connection; done, when
+	// not nil, is called once with the tunnel's outcome.
+	Pick func() (addr string, done func(error), err error)
+	// DialTimeout bounds connecting upstream. Zero means 2s.
+	DialTimeout time.Duration
+	// IdleTimeout closes a tunnel with no traffic either way. Zero means 1h.
+	IdleTimeout time.Duration
+	// MaxTunnels caps concurrent tunnels. Zero means 10000.
+	MaxTunnels int
+	Logger     *slog.Logger
+}
+
+// TCPProxy forwards opaque bytes both ways between a downstream connection
+// and an upstream it dials.
+type TCPProxy struct {
+	cfg   TCPConfig
+	log   *slog.Logger
+	slots chan struct{}
+
+	mu      sync.Mutex
+	tunnels map[*tunnel]struct{}
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+type tunnel struct{ down, up net.Conn }
+
+// NewTCPProxy returns a TCP handler.
+func NewTCPProxy(cfg TCPConfig) *TCPProxy {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 2 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = time.Hour
+	}
+	if cfg.MaxTunnels <= 0 {
+		cfg.MaxTunnels = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &TCPProxy{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "tcpproxy", "listener", cfg.Name),
+		slots:   make(chan struct{}, cfg.MaxTunnels),
+		tunnels: map[*tunnel]struct{}{},
+	}
+}
+
+var errTunnelCap = errors.New("tcp: tunnel limit reached")
+
+// ServeConn tunnels c to an upstream until either side ends.
+func (p *TCPProxy) ServeConn(ctx context.Context, c net.Conn) {
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	default:
+		p.log.Warn("refusing connection", "err", errTunnelCap)
+		return
+	}
+	addr, done, err := p.cfg.Pick()
+	if err != nil {
+		p.log.Warn("no upstream", "err", err)
+		return
+	}
+	err = p.tunnel(ctx, c, addr)
+	if done != nil {
+		done(err)
+	}
+}
+
+func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) error {
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	up, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("tcp dial %s: %w", addr, err)
+	}
+	defer up.Close()
+	// Forward the sniffed bytes, then use the raw socket so io.Copy can
+	// splice in the kernel.
+	if pc, ok := down.(interface{ Unwrap() (net.Conn, []byte) }); ok {
+		raw, pending := pc.Unwrap()
+		if len(pending) > 0 {
+			if _, err := up.Write(pending); err != nil {
+				return fmt.Errorf("tcp write %s: %w", addr, err)
+			}
+		}
+		down = raw
+	}
+	t := &tunnel{down: down, up: up}
+	if !p.add(t) {
+		return errors.New("tcp: shutting down")
+	}
+	defer p.remove(t)
+	return Pipe(down, up, p.cfg.IdleTimeout)
+}
+
+// Pipe copies both ways until both directions end, propagating half-close,
+// and closes both connections if neither side moves a byte for idle.
+func Pipe(a, b net.Conn, idle time.Duration) error {
+	var last lastActive
+	last.touch()
+	errc := make(chan error, 2)
+	cp := func(dst, src net.Conn) {
+		err := copyActive(dst, src, &last)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			dst.Close()
+		}
+		errc <- err
+	}
+	go cp(b, a)
+	go cp(a, b)
+	tick := time.NewTicker(min(idle/4+time.Millisecond, time.Minute))
+	defer tick.Stop()
+	var firstErr error
+	for n := 0; n < 2; {
+		select {
+		case err := <-errc:
+			n++
+			if firstErr == nil {
+				firstErr = err
+			}
+		case <-tick.C:
+			if last.since() > idle {
+				a.Close()
+				b.Close()
+			}
+		}
+	}
+	return firstErr
+}
+
+// spliceChunk is how much one splice may move before the idle clock is
+// touched: large enough that the touch costs nothing per byte.
+const spliceChunk = 1 << 20
+
+// copyActive copies src to dst and records activity. Between two TCP
+// sockets it copies through io.LimitedReader chunks, which the kernel can
+// still splice (net.TCPConn.ReadFrom accepts a LimitedReader).
+func copyActive(dst, src net.Conn, last *lastActive) error {
+	dt, ok1 := dst.(*net.TCPConn)
+	st, ok2 := src.(*net.TCPConn)
+	if !ok1 || !ok2 {
+		_, err := io.Copy(dst, activityReader{src, last})
+		return err
+	}
+	for {
+		n, err := dt.ReadFrom(&io.LimitedReader{R: st, N: spliceChunk})
+		if n > 0 {
+			last.touch()
+		}
+		if err != nil || n < spliceChunk {
+			return err
+		}
+	}
+}
+
+func (p *TCPProxy) add(t *tunnel) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.tunnels[t] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *TCPProxy) remove(t *tunnel) {
+	p.mu.Lock()
+	delete(p.tunnels, t)
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+// Shutdown waits for tunnels to end until ctx expires, then closes them.
+// Opaque streams have no way to ask a peer to finish, so they get the
+// whole drain window.
+func (p *TCPProxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		for t := range p.tunnels {
+			t.down.Close()
+			t.up.Close()
+		}
+		p.mu.Unlock()
+		<-done
+		return fmt.Errorf("tcp shutdown %s: %w", p.cfg.Name, ctx.Err())
+	}
+}
