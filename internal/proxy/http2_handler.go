@@ -216,4 +216,3 @@ func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request) (*h
 	}
 	return roundTripH1(ep, out)
 }
-
