@@ -1,0 +1,164 @@
+package h1
+
+import (
+	"bufio"
+	"io"
+)
+
+// MaxChunkExt caps a chunk-size line's extension bytes. Extensions are
+// dropped when relaying, so there is no reason to read more (CVE-2023-39326).
+const MaxChunkExt = 4 << 10
+
+// MaxTrailerBytes caps the trailer section of a chunked body.
+const MaxTrailerBytes = 16 << 10
+
+// RelayChunked reads a chunked body from r and writes it re-encoded to w:
+// data chunks as received, extensions dropped, then trailers (validated,
+// and with the names listed in skip removed) and the final CRLF. scratch is
+// reused for the trailer block and returned.
+func RelayChunked(w *bufio.Writer, r *bufio.Reader, scratch []byte) ([]byte, error) {
+	for {
+		size, err := readChunkSize(r)
+		if err != nil {
+			return scratch, err
+		}
+		if size == 0 {
+			break
+		}
+		writeHex(w, size)
+		w.WriteString("\r\n")
+		if _, err := io.CopyN(w, r, size); err != nil {
+			return scratch, unexpected(err)
+		}
+		if err := expectCRLF(r); err != nil {
+			return scratch, err
+		}
+		w.WriteString("\r\n")
+	}
+	w.WriteString("0\r\n")
+	// Trailers: header lines up to an empty line.
+	scratch = scratch[:0]
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return scratch, ErrBadChunk
+		}
+		if len(line) < 2 || line[len(line)-2] != '\r' {
+			return scratch, ErrBadChunk
+		}
+		if len(scratch)+len(line) > MaxTrailerBytes {
+			return scratch, ErrHeaderTooLarge
+		}
+		scratch = append(scratch, line...)
+		if len(line) == 2 {
+			break
+		}
+	}
+	if len(scratch) > 2 {
+		var hs [32]Header
+		if _, err := parseFields(scratch, hs[:0], len(hs)); err != nil {
+			return scratch, ErrBadChunk
+		}
+	}
+	_, err := w.Write(scratch)
+	return scratch, err
+}
+
+// readChunkSize parses "HEX[;ext]\r\n". Bare LF, a missing size, an
+// oversized size or extension bytes past MaxChunkExt are errors.
+func readChunkSize(r *bufio.Reader) (int64, error) {
+	var n int64
+	digits := 0
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, unexpected(err)
+		}
+		v, ok := hexVal(c)
+		if !ok {
+			r.UnreadByte()
+			break
+		}
+		if digits++; digits > 15 {
+			return 0, ErrBadChunk
+		}
+		n = n<<4 | int64(v)
+	}
+	if digits == 0 {
+		return 0, ErrBadChunk
+	}
+	if c, err := r.ReadByte(); err != nil {
+		return 0, unexpected(err)
+	} else if c != ';' && c != ' ' && c != '\t' && c != '\r' {
+		return 0, ErrBadChunk // "1x": not a size followed by an extension
+	} else {
+		r.UnreadByte()
+	}
+	ext := 0
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, unexpected(err)
+		}
+		switch {
+		case c == '\r':
+			if c2, err := r.ReadByte(); err != nil || c2 != '\n' {
+				return 0, ErrBadChunk
+			}
+			return n, nil
+		case c == '\n' || c == 0:
+			return 0, ErrBadChunk // bare LF (CVE-2025-22871), NUL
+		}
+		if ext++; ext > MaxChunkExt {
+			return 0, ErrBadChunk
+		}
+	}
+}
+
+func expectCRLF(r *bufio.Reader) error {
+	a, err := r.ReadByte()
+	if err != nil {
+		return unexpected(err)
+	}
+	b, err := r.ReadByte()
+	if err != nil {
+		return unexpected(err)
+	}
+	if a != '\r' || b != '\n' {
+		return ErrBadChunk
+	}
+	return nil
+}
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func writeHex(w *bufio.Writer, n int64) {
+	var b [16]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = "0123456789abcdef"[n&15]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	w.Write(b[i:])
+}

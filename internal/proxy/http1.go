@@ -1,0 +1,332 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/proxy/upstream"
+	"github.com/weft-mesh/weft/internal/telemetry"
+)
+
+// HTTP1Config configures the HTTP/1.1 engine. Zero values are safe defaults.
+type HTTP1Config struct {
+	Name      string   // listener name, for logs
+	Direction string   // "inbound" or "outbound": metrics and header policy
+	Runtime   *Runtime // routing and upstream state
+	// ForceHost routes every request as if addressed to this host: a local
+	// port bound to one service. The Host header is forwarded unchanged.
+	ForceHost string
+	// MaxHeaderBytes caps a request head (431 beyond). Zero means 32 KiB.
+	MaxHeaderBytes int
+	// MaxHeaders caps header fields (431 beyond). Zero means 100.
+	MaxHeaders int
+	// HeaderTimeout bounds receiving a request head once its first byte
+	// arrived (slowloris). Zero means 10s.
+	HeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection waiting for its next
+	// request. Zero means 60s.
+	IdleTimeout time.Duration
+	// RequestTimeout bounds a whole exchange when the route sets none
+	// (504 if no response started). Zero means 15s.
+	RequestTimeout time.Duration
+	// TunnelIdleTimeout closes CONNECT and WebSocket tunnels with no
+	// traffic. Zero means 1h.
+	TunnelIdleTimeout time.Duration
+	Metrics           *telemetry.ProxyMetrics
+	Logger            *slog.Logger
+}
+
+func (c *HTTP1Config) defaults() {
+	if c.HeaderTimeout <= 0 {
+		c.HeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 15 * time.Second
+	}
+	if c.TunnelIdleTimeout <= 0 {
+		c.TunnelIdleTimeout = time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// HTTP1 is the HTTP/1.1 engine: one goroutine per downstream connection,
+// our own codec, pooled upstream connections, and one write per direction
+// per request where the body fits in the buffer.
+type HTTP1 struct {
+	cfg       HTTP1Config
+	log       *slog.Logger
+	lim       h1.Limits
+	forceHost []byte
+
+	mu       sync.Mutex
+	conns    map[*h1conn]struct{}
+	sweeping bool
+	wg       sync.WaitGroup
+	draining atomic.Bool
+}
+
+// NewHTTP1 returns an HTTP/1.1 engine.
+func NewHTTP1(cfg HTTP1Config) *HTTP1 {
+	cfg.defaults()
+	h := &HTTP1{
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "http1", "listener", cfg.Name),
+		lim:   h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxHeaders: cfg.MaxHeaders},
+		conns: map[*h1conn]struct{}{},
+	}
+	if cfg.ForceHost != "" {
+		fh, err := route.NormalizeHost(nil, []byte(cfg.ForceHost))
+		if err != nil {
+			fh = []byte(cfg.ForceHost) // matches no route: every request gets 404
+		}
+		h.forceHost = fh
+	}
+	return h
+}
+
+const bufSize = 4 << 10
+
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+)
+
+// connection phases, for the sweeper's timeouts.
+const (
+	phaseIdle int32 = iota
+	phaseHeader
+	phaseActive
+	phaseTunnel
+)
+
+// h1conn is one downstream connection's state, reused across requests.
+type h1conn struct {
+	h        *HTTP1
+	c        net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	req      h1.Request
+	resp     h1.Response
+	hostBuf  []byte
+	pathBuf  []byte
+	scratch  []byte
+	clientIP []byte
+	rng      uint64
+
+	phase    atomic.Int32
+	deadline atomic.Int64 // unix ns; 0 = none
+	expired  atomic.Int32 // times the active deadline fired
+	idleWait atomic.Bool  // blocked waiting for a next request, nothing buffered
+	up       atomic.Pointer[upstream.Conn]
+}
+
+// ServeConn serves one downstream connection until it ends. The caller
+// owns c and closes it after ServeConn returns.
+func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) {
+	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		hc.clientIP, _ = a.IP.AppendText(nil)
+	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+		hc.clientIP = []byte(host)
+	}
+	if !h.register(hc) {
+		return
+	}
+	defer h.unregister(hc)
+	hc.br = readers.Get().(*bufio.Reader)
+	hc.bw = writers.Get().(*bufio.Writer)
+	hc.br.Reset(c)
+	hc.bw.Reset(c)
+	defer func() {
+		hc.br.Reset(nil)
+		hc.bw.Reset(nil)
+		readers.Put(hc.br)
+		writers.Put(hc.bw)
+	}()
+	hc.loop()
+}
+
+func (hc *h1conn) setPhase(p int32, d time.Duration) {
+	hc.phase.Store(p)
+	if d > 0 {
+		hc.deadline.Store(time.Now().Add(d).UnixNano())
+	} else {
+		hc.deadline.Store(0)
+	}
+}
+
+func (hc *h1conn) loop() {
+	h := hc.h
+	for {
+		if h.draining.Load() {
+			return
+		}
+		hc.setPhase(phaseIdle, h.cfg.IdleTimeout)
+		hc.idleWait.Store(hc.br.Buffered() == 0)
+		_, err := hc.br.Peek(1)
+		hc.idleWait.Store(false)
+		if err != nil {
+			return
+		}
+		hc.setPhase(phaseHeader, h.cfg.HeaderTimeout)
+		if err := hc.req.Read(hc.br, h.lim); err != nil {
+			if hc.br.Buffered() == 0 && isClosed(err) {
+				return
+			}
+			code := h1.Status(err)
+			h.log.Debug("bad request", "remote", hc.c.RemoteAddr(), "err", err, "status", code)
+			hc.writeError(code, true)
+			h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", "", code, 0)
+			return
+		}
+		start := time.Now()
+		hc.expired.Store(0)
+		hc.setPhase(phaseActive, h.cfg.RequestTimeout)
+		if !hc.serve(start) {
+			return
+		}
+	}
+}
+
+// isClosed reports a connection that ended rather than misbehaved.
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+func (h *HTTP1) register(hc *h1conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining.Load() {
+		return false
+	}
+	h.conns[hc] = struct{}{}
+	h.wg.Add(1)
+	if !h.sweeping {
+		h.sweeping = true
+		go h.sweep()
+	}
+	return true
+}
+
+func (h *HTTP1) unregister(hc *h1conn) {
+	h.mu.Lock()
+	delete(h.conns, hc)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// sweepEvery is how often deadlines are checked: a quarter of the shortest
+// timeout, at most a second. Timeouts are enforced by one goroutine per
+// engine instead of deadline calls per request, which cost measurable CPU.
+func (h *HTTP1) sweepEvery() time.Duration {
+	d := min(h.cfg.HeaderTimeout, h.cfg.IdleTimeout, h.cfg.RequestTimeout) / 4
+	return max(min(d, time.Second), 5*time.Millisecond)
+}
+
+func (h *HTTP1) sweep() {
+	t := time.NewTicker(h.sweepEvery())
+	defer t.Stop()
+	for range t.C {
+		now := time.Now().UnixNano()
+		h.mu.Lock()
+		if len(h.conns) == 0 {
+			h.sweeping = false
+			h.mu.Unlock()
+			return
+		}
+		for hc := range h.conns {
+			d := hc.deadline.Load()
+			if d == 0 || now < d {
+				continue
+			}
+			hc.expire()
+		}
+		h.mu.Unlock()
+	}
+}
+
+// expire enforces a passed deadline. An active request first loses its
+// upstream and its pending downstream read, so the engine can still answer
+// 504; if it is still stuck a second later, the connection is closed.
+func (hc *h1conn) expire() {
+	if hc.phase.Load() != phaseActive || hc.expired.Add(1) > 1 {
+		hc.c.Close()
+		return
+	}
+	if uc := hc.up.Load(); uc != nil {
+		uc.Conn.Close()
+	}
+	hc.c.SetReadDeadline(time.Unix(0, 1))
+	hc.deadline.Store(time.Now().Add(time.Second).UnixNano())
+}
+
+// Shutdown drains: idle keep-alive connections close now; busy ones finish
+// their current exchange, answer it with Connection: close, then close.
+func (h *HTTP1) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining.Store(true)
+	for hc := range h.conns {
+		if hc.idleWait.Load() {
+			hc.c.Close()
+		}
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.mu.Lock()
+		for hc := range h.conns {
+			hc.c.Close()
+		}
+		h.mu.Unlock()
+		<-done
+		return fmt.Errorf("http1 shutdown %s: %w", h.cfg.Name, ctx.Err())
+	}
+}
+
+// Get implements route.Headers over the parsed request. name is lowercase.
+func (hc *h1conn) Get(name string) ([]byte, bool) {
+	for _, f := range hc.req.Headers {
+		if h1.EqualFold(f.Name, name) {
+			return f.Value, true
+		}
+	}
+	return nil, false
+}
+
+var _ route.Headers = (*h1conn)(nil)
+
+// next is a per-connection xorshift: cheap randomness for weights and ids.
+func (hc *h1conn) next() uint64 {
+	x := hc.rng
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	hc.rng = x
+	return x
+}

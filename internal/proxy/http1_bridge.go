@@ -1,0 +1,137 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/route"
+)
+
+// bridge sends an HTTP/1.1 request over a multiplexed HTTP/2 connection:
+// to an h2-only app, or to a peer sidecar when the hop between sidecars is
+// HTTP/2. It is the slow path and allocates; header names travel in HTTP/2's
+// lowercase, so their original case is not preserved on this path.
+func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, query []byte, start time.Time) bool {
+	h, req := hc.h, &hc.req
+	if req.Upgrade != nil {
+		return hc.reject(502, cl.Config.Name, rt.Name, start) // no WebSocket over h2 here
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, hc.deadline.Load()))
+	defer cancel()
+	out := &http.Request{
+		Method:     string(req.Method),
+		URL:        &url.URL{Scheme: "http", Host: ep.Address, Opaque: string(hc.pathBuf), RawQuery: string(query)},
+		Host:       string(req.Authority),
+		Header:     make(http.Header, len(req.Headers)+3),
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1, ProtoMinor: 1,
+	}
+	outbound := h.cfg.Direction == "outbound"
+	for _, f := range req.Headers {
+		n := f.Name
+		if hopByHop(n) || nominated(req.ConnTokens, n) || outbound && internalHeader(n) || equalFold(n, []byte("host")) || equalFold(n, []byte("expect")) {
+			continue
+		}
+		k := textproto.CanonicalMIMEHeaderKey(string(n))
+		out.Header[k] = append(out.Header[k], string(f.Value))
+	}
+	if xff := out.Header.Get("X-Forwarded-For"); xff != "" {
+		out.Header.Set("X-Forwarded-For", xff+", "+string(hc.clientIP))
+	} else {
+		out.Header.Set("X-Forwarded-For", string(hc.clientIP))
+	}
+	if out.Header.Get("X-Forwarded-Proto") == "" {
+		out.Header.Set("X-Forwarded-Proto", "http")
+	}
+	if out.Header.Get("X-Request-Id") == "" {
+		out.Header.Set("X-Request-Id", h2RequestID())
+	}
+	switch {
+	case req.Chunked:
+		out.Body, out.ContentLength = io.NopCloser(httputil.NewChunkedReader(hc.br)), -1
+	case req.ContentLength > 0:
+		out.Body, out.ContentLength = io.NopCloser(io.LimitReader(hc.br, req.ContentLength)), req.ContentLength
+	default:
+		out.Body = http.NoBody
+	}
+	if req.ExpectContinue {
+		hc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		hc.bw.Flush()
+	}
+	began := ep.Begin()
+	resp, err := ep.H2.RoundTrip(out.WithContext(ctx))
+	if err != nil {
+		ep.End(began, true)
+		code := 502
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			code = 504
+		}
+		hc.writeError(code, true)
+		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, code, time.Since(start))
+		return false
+	}
+	defer resp.Body.Close()
+	keep := hc.writeBridged(resp)
+	ep.End(began, resp.StatusCode >= 500)
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
+	return keep
+}
+
+// writeBridged writes an HTTP/2 response as HTTP/1.1: Content-Length when
+// known, else chunked with the trailers at the end.
+func (hc *h1conn) writeBridged(resp *http.Response) bool {
+	w := hc.bw
+	closeAfter := hc.req.Close || hc.h.draining.Load()
+	w.WriteString("HTTP/1.1 ")
+	w.WriteString(strconv.Itoa(resp.StatusCode))
+	w.WriteByte(' ')
+	w.WriteString(http.StatusText(resp.StatusCode))
+	w.WriteString("\r\n")
+	for k, vs := range resp.Header {
+		if hopByHop([]byte(k)) {
+			continue
+		}
+		for _, v := range vs {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	noBody := string(hc.req.Method) == "HEAD" || resp.StatusCode == 204 || resp.StatusCode == 304
+	chunked := resp.ContentLength < 0 && !noBody
+	if chunked {
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if closeAfter {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+	var err error
+	if chunked {
+		cw := httputil.NewChunkedWriter(w)
+		_, err = io.Copy(cw, resp.Body)
+		cw.Close()
+		for k, vs := range resp.Trailer {
+			for _, v := range vs {
+				w.WriteString(k + ": " + v + "\r\n")
+			}
+		}
+		w.WriteString("\r\n")
+	} else if !noBody {
+		_, err = io.Copy(w, resp.Body)
+	}
+	if err != nil {
+		w.Flush()
+		return false
+	}
+	return w.Flush() == nil && !closeAfter
+}

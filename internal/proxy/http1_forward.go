@@ -1,0 +1,276 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/proxy/upstream"
+)
+
+// serve handles one parsed request and reports whether the connection may
+// carry another.
+func (hc *h1conn) serve(start time.Time) bool {
+	h := hc.h
+	req := &hc.req
+	st := h.cfg.Runtime.Load()
+	if st == nil {
+		return hc.reject(503, "", "", start)
+	}
+	var err error
+	if h.forceHost != nil {
+		hc.hostBuf = append(hc.hostBuf[:0], h.forceHost...)
+	} else if hc.hostBuf, err = route.NormalizeHost(hc.hostBuf[:0], req.Authority); err != nil {
+		return hc.reject(400, "", "", start)
+	}
+	var path, query []byte
+	if req.IsConnect() {
+		path = req.Path
+	} else if path, query, err = route.NormalizePath(hc.pathBuf[:0], req.Path); err != nil {
+		return hc.reject(400, "", "", start)
+	}
+	hc.pathBuf = path
+	rt := st.Routes.Lookup(hc.hostBuf, req.Method, path, query, hc)
+	if rt == nil {
+		return hc.reject(404, "", "", start)
+	}
+	cl := st.Clusters.Get(rt.PickBackend(hc.next()))
+	if cl == nil {
+		return hc.reject(503, "", rt.Name, start)
+	}
+	hash, hasHash := hc.hashKey(cl)
+	ep := cl.Pick(hash, hasHash)
+	if ep == nil {
+		return hc.reject(503, cl.Config.Name, rt.Name, start)
+	}
+	timeout := rt.Timeout
+	if timeout <= 0 {
+		timeout = h.cfg.RequestTimeout
+	}
+	hc.deadline.Store(start.Add(timeout).UnixNano())
+	switch {
+	case req.IsConnect():
+		return hc.connect(cl, ep, rt, start)
+	case cl.Config.Protocol == cluster.HTTP2 && ep.H2 != nil:
+		return hc.bridge(cl, ep, rt, query, start)
+	}
+	return hc.forward(cl, ep, rt, query, start)
+}
+
+// reject answers a request the proxy will not forward. The request body,
+// if any, is unread, so the connection closes after it.
+func (hc *h1conn) reject(code int, clusterName, routeName string, start time.Time) bool {
+	hc.writeError(code, hc.req.HasBody())
+	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, clusterName, routeName, code, time.Since(start))
+	return !hc.req.HasBody() && !hc.req.Close && !hc.h.draining.Load()
+}
+
+// idempotent methods may be retried when a reused connection failed before
+// any response byte (RFC 9110 §9.2.2), as net/http's transport does.
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// forward relays one request to an HTTP/1.1 endpoint and its response back.
+func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, query []byte, start time.Time) bool {
+	h, req := hc.h, &hc.req
+	began := ep.Begin()
+	uc, err := ep.Pool.Get(context.Background())
+	if err != nil {
+		ep.End(began, true)
+		code := 503
+		if !errors.Is(err, upstream.ErrPoolFull) {
+			code = 502
+		}
+		h.log.Debug("upstream connect failed", "endpoint", ep.Address, "err", err)
+		return hc.reject(code, cl.Config.Name, rt.Name, start)
+	}
+	if req.ExpectContinue {
+		// The proxy answers 100 itself once it has an upstream, then streams
+		// the body (Envoy's default); the upstream sees no Expect header.
+		hc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		hc.bw.Flush()
+	}
+	retryable := !req.HasBody() && idempotent(req.Method)
+	for attempt := 0; ; attempt++ {
+		hc.up.Store(uc)
+		err = hc.sendRequest(uc, query)
+		if err == nil {
+			err = hc.resp.Read(uc.R, h.lim)
+			for err == nil && hc.resp.Status >= 100 && hc.resp.Status < 200 && hc.resp.Status != 101 {
+				err = hc.resp.Read(uc.R, h.lim) // 100 and 103 are not relayed
+			}
+		}
+		if err == nil {
+			break
+		}
+		hc.up.Store(nil)
+		ep.Pool.Discard(uc)
+		if attempt == 0 && uc.Reused && retryable && hc.expired.Load() == 0 && isClosed(err) {
+			// A pooled connection closed under us before any response byte.
+			if uc, err = ep.Pool.Fresh(context.Background()); err == nil {
+				continue
+			}
+		}
+		ep.End(began, true)
+		code := 502
+		if hc.expired.Load() > 0 {
+			code = 504
+		}
+		h.log.Debug("upstream request failed", "endpoint", ep.Address, "err", err, "status", code)
+		if errors.Is(err, errClientBody) {
+			// The client broke its own framing: answer 400 and close.
+			code = 400
+		}
+		hc.writeError(code, true)
+		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, code, time.Since(start))
+		return false
+	}
+	resp := &hc.resp
+	if resp.Status == 101 {
+		return hc.upgraded(uc, ep, began, cl, rt, start)
+	}
+	keep, upOK := hc.relayResponse(uc)
+	hc.up.Store(nil)
+	if upOK {
+		ep.Pool.Put(uc)
+	} else {
+		ep.Pool.Discard(uc)
+	}
+	ep.End(began, resp.Status >= 500)
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, time.Since(start))
+	return keep
+}
+
+var errClientBody = errors.New("malformed request body")
+
+// sendRequest writes the request head and body upstream. A body that is
+// already buffered goes out in the same write as the head.
+func (hc *h1conn) sendRequest(uc *upstream.Conn, query []byte) error {
+	req := &hc.req
+	hc.writeRequestHead(uc.W, query)
+	switch {
+	case req.Chunked:
+		var err error
+		if hc.scratch, err = h1.RelayChunked(uc.W, hc.br, hc.scratch); err != nil {
+			if errors.Is(err, h1.ErrBadChunk) || errors.Is(err, h1.ErrHeaderTooLarge) {
+				return errClientBody
+			}
+			return err
+		}
+	case req.ContentLength > 0:
+		n := req.ContentLength
+		if int64(hc.br.Buffered()) >= n && int64(uc.W.Available()) >= n {
+			b, _ := hc.br.Peek(int(n))
+			uc.W.Write(b)
+			hc.br.Discard(int(n))
+		} else if _, err := io.CopyN(uc.W, hc.br, n); err != nil {
+			return err
+		}
+	}
+	return uc.W.Flush()
+}
+
+// relayResponse writes the upstream's response to the client. It returns
+// whether the client connection may continue and whether the upstream
+// connection may be pooled again.
+func (hc *h1conn) relayResponse(uc *upstream.Conn) (keep, upOK bool) {
+	req, resp := &hc.req, &hc.resp
+	hasBody, untilClose := resp.BodyFramed(req.Method)
+	closeAfter := req.Close || hc.h.draining.Load() || untilClose
+	hc.writeResponseHead(closeAfter, untilClose)
+	var err error
+	switch {
+	case !hasBody:
+	case resp.Chunked:
+		hc.scratch, err = h1.RelayChunked(hc.bw, uc.R, hc.scratch)
+	case untilClose:
+		_, err = io.Copy(hc.bw, uc.R)
+		if err == nil {
+			err = hc.bw.Flush()
+		}
+		return false, false
+	default:
+		n := resp.ContentLength
+		if int64(uc.R.Buffered()) >= n && int64(hc.bw.Available()) >= n {
+			b, _ := uc.R.Peek(int(n))
+			hc.bw.Write(b)
+			uc.R.Discard(int(n))
+		} else {
+			_, err = io.CopyN(hc.bw, uc.R, n)
+		}
+	}
+	if err != nil {
+		// Mid-body failure: the client has a partial response and must not
+		// take it as complete, so the connection closes.
+		hc.bw.Flush()
+		return false, false
+	}
+	if err := hc.bw.Flush(); err != nil {
+		return false, !resp.Close
+	}
+	return !closeAfter, !resp.Close
+}
+
+// hashKey computes a ring-hash key from the configured header or cookie.
+func (hc *h1conn) hashKey(cl *cluster.Cluster) (uint64, bool) {
+	hp := cl.Config.Hash
+	switch {
+	case hp.Header != "":
+		if v, ok := hc.Get(hp.Header); ok {
+			return fnv64(v), true
+		}
+	case hp.Cookie != "":
+		if v, ok := hc.cookie(hp.Cookie); ok {
+			return fnv64(v), true
+		}
+	}
+	return 0, false
+}
+
+func (hc *h1conn) cookie(name string) ([]byte, bool) {
+	for _, f := range hc.req.Headers {
+		if !h1.EqualFold(f.Name, "cookie") {
+			continue
+		}
+		v := f.Value
+		for len(v) > 0 {
+			var pair []byte
+			pair, v = cut(v, ';')
+			for len(pair) > 0 && pair[0] == ' ' {
+				pair = pair[1:]
+			}
+			k, val := cut(pair, '=')
+			if string(k) == name {
+				return val, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func cut(b []byte, sep byte) (before, after []byte) {
+	for i, c := range b {
+		if c == sep {
+			return b[:i], b[i+1:]
+		}
+	}
+	return b, nil
+}
+
+func fnv64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}

@@ -1,0 +1,232 @@
+package proxy
+
+import (
+	"bufio"
+	"strconv"
+
+	"github.com/weft-mesh/weft/internal/proxy/h1"
+)
+
+// hopByHop reports headers that describe one connection only (RFC 9110
+// §7.6.1) plus framing the proxy re-creates itself.
+func hopByHop(name []byte) bool {
+	switch len(name) {
+	case 2:
+		return h1.EqualFold(name, "te")
+	case 7:
+		return h1.EqualFold(name, "upgrade")
+	case 10:
+		return h1.EqualFold(name, "connection") || h1.EqualFold(name, "keep-alive")
+	case 14:
+		return h1.EqualFold(name, "http2-settings")
+	case 16:
+		return h1.EqualFold(name, "proxy-connection")
+	case 17:
+		return h1.EqualFold(name, "transfer-encoding")
+	case 18:
+		return h1.EqualFold(name, "proxy-authenticate")
+	case 19:
+		return h1.EqualFold(name, "proxy-authorization")
+	}
+	return false
+}
+
+// nominated reports whether a Connection header listed name.
+func nominated(tokens [][]byte, name []byte) bool {
+	for _, t := range tokens {
+		if equalFold(t, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// internalHeader reports headers only the mesh may set: a client's copies
+// are dropped on the outbound side (CVE-2023-27487 class).
+func internalHeader(name []byte) bool {
+	return len(name) >= 7 && h1.EqualFold(name[:7], "x-weft-") || h1.EqualFold(name, "x-mesh-identity")
+}
+
+// writeRequestHead writes the upstream request line and headers: header
+// case kept, hop-by-hop and Connection-named headers dropped, forwarding
+// headers added. Connection tokens were parsed before anything was added,
+// so a client cannot make the proxy drop what it sets (CVE-2021-33197).
+func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
+	req := &hc.req
+	outbound := hc.h.cfg.Direction == "outbound"
+	w.Write(req.Method)
+	w.WriteByte(' ')
+	w.Write(hc.pathBuf)
+	if len(query) > 0 {
+		w.WriteByte('?')
+		w.Write(query)
+	}
+	w.WriteString(" HTTP/1.1\r\n")
+	var sawXFF, sawProto, sawID bool
+	if req.AbsoluteForm {
+		w.WriteString("Host: ")
+		w.Write(req.Authority)
+		w.WriteString("\r\n")
+	}
+	for _, f := range req.Headers {
+		n := f.Name
+		switch {
+		case hopByHop(n), nominated(req.ConnTokens, n):
+			continue
+		case outbound && internalHeader(n):
+			continue
+		case req.AbsoluteForm && h1.EqualFold(n, "host"):
+			continue
+		case h1.EqualFold(n, "expect"):
+			continue // answered by the proxy
+		case h1.EqualFold(n, "x-forwarded-for"):
+			sawXFF = true
+			w.Write(n)
+			w.WriteString(": ")
+			w.Write(f.Value)
+			w.WriteString(", ")
+			w.Write(hc.clientIP)
+			w.WriteString("\r\n")
+			continue
+		case h1.EqualFold(n, "x-forwarded-proto"):
+			sawProto = true
+		case h1.EqualFold(n, "x-request-id"):
+			sawID = true
+		}
+		w.Write(n)
+		w.WriteString(": ")
+		w.Write(f.Value)
+		w.WriteString("\r\n")
+	}
+	if !sawXFF {
+		w.WriteString("X-Forwarded-For: ")
+		w.Write(hc.clientIP)
+		w.WriteString("\r\n")
+	}
+	if !sawProto {
+		w.WriteString("X-Forwarded-Proto: http\r\n")
+	}
+	if !sawID {
+		w.WriteString("X-Request-Id: ")
+		hc.writeID(w)
+		w.WriteString("\r\n")
+	}
+	if req.Chunked {
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if req.Upgrade != nil {
+		w.WriteString("Connection: Upgrade\r\nUpgrade: ")
+		w.Write(req.Upgrade)
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// writeID writes a random 128-bit request id as 32 hex digits.
+func (hc *h1conn) writeID(w *bufio.Writer) {
+	var b [32]byte
+	a, c := hc.next(), hc.next()
+	for i := 0; i < 16; i++ {
+		b[i] = hexDigits[(a>>(4*i))&15]
+		b[16+i] = hexDigits[(c>>(4*i))&15]
+	}
+	w.Write(b[:])
+}
+
+const hexDigits = "0123456789abcdef"
+
+// writeResponseHead writes the upstream's status line and headers to the
+// client, minus hop-by-hop fields, with the framing the proxy relays.
+func (hc *h1conn) writeResponseHead(closeAfter, untilClose bool) {
+	resp, w := &hc.resp, hc.bw
+	w.WriteString("HTTP/1.1")
+	w.Write(resp.Line[8:])
+	w.WriteString("\r\n")
+	for _, f := range resp.Headers {
+		if hopByHop(f.Name) || nominated(resp.ConnTokens, f.Name) {
+			if !(resp.Status == 101 && h1.EqualFold(f.Name, "upgrade")) {
+				continue
+			}
+		}
+		w.Write(f.Name)
+		w.WriteString(": ")
+		w.Write(f.Value)
+		w.WriteString("\r\n")
+	}
+	switch {
+	case resp.Status == 101:
+		w.WriteString("Connection: Upgrade\r\n")
+	case resp.Chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if closeAfter && resp.Status != 101 {
+		w.WriteString("Connection: close\r\n")
+	}
+	_ = untilClose
+	w.WriteString("\r\n")
+}
+
+// writeError sends a short plain-text response from the proxy itself.
+func (hc *h1conn) writeError(code int, closeConn bool) {
+	w := hc.bw
+	text := statusText(code)
+	w.WriteString("HTTP/1.1 ")
+	w.WriteString(strconv.Itoa(code))
+	w.WriteByte(' ')
+	w.WriteString(text)
+	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+	w.WriteString(strconv.Itoa(len(text) + 1))
+	w.WriteString("\r\n")
+	if closeConn || hc.req.Close || hc.h.draining.Load() {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+	w.WriteString(text)
+	w.WriteString("\n")
+	w.Flush()
+}
+
+func statusText(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 413:
+		return "Content Too Large"
+	case 414:
+		return "URI Too Long"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Error"
+}

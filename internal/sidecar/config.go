@@ -1,0 +1,154 @@
+// Package sidecar is the data plane's composition root: it turns a sidecar
+// Config (from a static file today, from xDS once the control plane lands) into
+// immutable proxy runtime state, and runs the listeners and the admin server.
+package sidecar
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything one sidecar needs. YAML is one way to fill it; every
+// field's zero value is a documented, safe default.
+type Config struct {
+	// Node identifies this sidecar instance. Default: the hostname.
+	Node string `yaml:"node" json:"node"`
+	// Service is the mesh service whose instance this sidecar fronts.
+	Service string `yaml:"service" json:"service"`
+	// Admin is the admin listener (/ready, /live, /metrics, /config).
+	// Default 127.0.0.1:15000; "off" disables it.
+	Admin    string     `yaml:"admin" json:"admin"`
+	Inbound  []Inbound  `yaml:"inbound" json:"inbound"`
+	Outbound Outbound   `yaml:"outbound" json:"outbound"`
+	Services []Service  `yaml:"services" json:"services"`
+	Routes   []RouteSet `yaml:"routes" json:"routes"`
+	Limits   Limits     `yaml:"limits" json:"limits"`
+}
+
+// Inbound is one listener that receives mesh traffic for the local app.
+type Inbound struct {
+	Name   string `yaml:"name" json:"name"`
+	Listen string `yaml:"listen" json:"listen"` // host:port
+	App    string `yaml:"app" json:"app"`       // the local app, host:port
+	// Protocol the app speaks: http (HTTP/1.1), http2 (h2c or gRPC), tcp, or
+	// auto (default): sniff each connection and forward HTTP/2 as HTTP/2 and
+	// everything else as HTTP/1.1 or TCP.
+	Protocol string `yaml:"protocol" json:"protocol"`
+}
+
+// Outbound holds the listeners the local app sends its requests to.
+type Outbound struct {
+	// Proxy is the explicit-proxy listener for HTTP_PROXY (absolute-form and
+	// CONNECT) and for plain requests routed by Host. "" disables it.
+	Proxy string         `yaml:"proxy" json:"proxy"`
+	Ports []OutboundPort `yaml:"ports" json:"ports"`
+}
+
+// OutboundPort binds one local port to one upstream service, so an app can
+// call 127.0.0.1:PORT without knowing about the mesh.
+type OutboundPort struct {
+	Listen  string `yaml:"listen" json:"listen"`
+	Service string `yaml:"service" json:"service"`
+}
+
+// Service is an upstream the app may call.
+type Service struct {
+	Name string `yaml:"name" json:"name"`
+	// Hosts are extra authorities routed to this service besides its name.
+	Hosts []string `yaml:"hosts" json:"hosts,omitempty"`
+	// Protocol between this sidecar and the service's endpoints: http
+	// (default, pooled HTTP/1.1), http2 (multiplexed; also for gRPC), tcp.
+	Protocol  string        `yaml:"protocol" json:"protocol"`
+	LB        string        `yaml:"lb" json:"lb"` // p2c (default) | round_robin | ring_hash
+	HashOn    HashOn        `yaml:"hashOn" json:"hashOn"`
+	Endpoints []Endpoint    `yaml:"endpoints" json:"endpoints"`
+	Subsets   []Subset      `yaml:"subsets" json:"subsets,omitempty"`
+	Pool      Pool          `yaml:"pool" json:"pool"`
+	Connect   time.Duration `yaml:"connectTimeout" json:"connectTimeout"` // default 2s
+}
+
+// HashOn names what ring_hash hashes: one of a header or a cookie.
+type HashOn struct {
+	Header string `yaml:"header" json:"header,omitempty"`
+	Cookie string `yaml:"cookie" json:"cookie,omitempty"`
+}
+
+// Endpoint is one instance of a service: usually the inbound listener of the
+// instance's sidecar.
+type Endpoint struct {
+	Address string            `yaml:"address" json:"address"`
+	Weight  uint32            `yaml:"weight" json:"weight,omitempty"`
+	Zone    string            `yaml:"zone" json:"zone,omitempty"`
+	Labels  map[string]string `yaml:"labels" json:"labels,omitempty"`
+}
+
+// Subset selects a service's endpoints by labels, e.g. version: v2.
+type Subset struct {
+	Name   string            `yaml:"name" json:"name"`
+	Labels map[string]string `yaml:"labels" json:"labels"`
+}
+
+// Pool caps upstream connections per endpoint.
+type Pool struct {
+	MaxConnections int           `yaml:"maxConnections" json:"maxConnections"` // default 1024
+	MaxIdle        int           `yaml:"maxIdle" json:"maxIdle"`               // default 128
+	IdleTimeout    time.Duration `yaml:"idleTimeout" json:"idleTimeout"`       // default 60s
+}
+
+// Limits are the downstream-facing caps and timeouts.
+type Limits struct {
+	MaxConnections int           `yaml:"maxConnections" json:"maxConnections"` // per listener; default 10000
+	MaxHeaderBytes int           `yaml:"maxHeaderBytes" json:"maxHeaderBytes"` // default 32 KiB
+	MaxHeaders     int           `yaml:"maxHeaders" json:"maxHeaders"`         // default 100
+	HeaderTimeout  time.Duration `yaml:"headerTimeout" json:"headerTimeout"`   // default 10s
+	IdleTimeout    time.Duration `yaml:"idleTimeout" json:"idleTimeout"`       // default 60s
+	RequestTimeout time.Duration `yaml:"requestTimeout" json:"requestTimeout"` // default 15s
+	SniffTimeout   time.Duration `yaml:"sniffTimeout" json:"sniffTimeout"`     // default 200ms
+	DrainTimeout   time.Duration `yaml:"drainTimeout" json:"drainTimeout"`     // default 20s
+}
+
+// maxConfigBytes caps a config file: anything larger is a mistake or an attack.
+const maxConfigBytes = 4 << 20
+
+// Load reads and validates a YAML config file.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", path, err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML strictly (unknown fields are errors), applies defaults
+// and validates.
+func Parse(data []byte) (*Config, error) {
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("parse config: larger than %d bytes", maxConfigBytes)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}

@@ -1,0 +1,302 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weft-mesh/weft/internal/proxy"
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/telemetry"
+)
+
+// Options are the process-level inputs that are not mesh config.
+type Options struct {
+	Logger *slog.Logger // default: slog.Default()
+	// ConfigPath, when set, is watched: a changed file is reloaded.
+	ConfigPath string
+	// WatchInterval is how often ConfigPath is checked. Default 1s.
+	WatchInterval time.Duration
+	// Ready, when set, receives the bound listener addresses once every
+	// listener is accepting (tests and the demo bind port 0).
+	Ready func(Addrs)
+}
+
+// Addrs are the bound addresses of a running sidecar, by config field.
+type Addrs struct {
+	Admin    string
+	Proxy    string
+	Inbound  map[string]string // by inbound name
+	Outbound map[string]string // by outbound port's service
+}
+
+// active is one accepted config with its version.
+type active struct {
+	cfg     *Config
+	version string
+	loaded  time.Time
+}
+
+// Sidecar is one running data-plane process.
+type Sidecar struct {
+	opts    Options
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *telemetry.ProxyMetrics
+
+	reloadMu sync.Mutex // serialises reloads
+	active   atomic.Pointer[active]
+	seq      atomic.Int64
+	outbound proxy.Runtime
+	inbound  map[string]*inboundRuntimes
+
+	serving  atomic.Bool
+	draining atomic.Bool
+}
+
+// inboundRuntimes holds one state per downstream protocol, because an
+// HTTP/2 peer is forwarded as HTTP/2 to an app that speaks it, and an
+// HTTP/1.1 peer always as HTTP/1.1.
+type inboundRuntimes struct {
+	h1, h2 proxy.Runtime
+}
+
+// New validates cfg and builds the first proxy state. It binds nothing.
+func New(cfg *Config, opts Options) (*Sidecar, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.WatchInterval <= 0 {
+		opts.WatchInterval = time.Second
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new sidecar: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	s := &Sidecar{
+		opts:    opts,
+		log:     opts.Logger.With("component", "sidecar"),
+		reg:     reg,
+		metrics: telemetry.NewProxyMetrics(reg),
+		inbound: map[string]*inboundRuntimes{},
+	}
+	for _, in := range cfg.Inbound {
+		s.inbound[in.Name] = &inboundRuntimes{}
+	}
+	if err := s.apply(cfg); err != nil {
+		return nil, fmt.Errorf("new sidecar: %w", err)
+	}
+	return s, nil
+}
+
+// Reload swaps in a new config. Listener addresses cannot change without a
+// restart; such a config is refused and the running one stays.
+func (s *Sidecar) Reload(cfg *Config) error {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	cur := s.active.Load().cfg
+	if !reflect.DeepEqual(listenersOf(cur), listenersOf(cfg)) || cur.Admin != cfg.Admin {
+		return errors.New("reload: listener addresses changed (admin, inbound, outbound): restart the sidecar to apply them")
+	}
+	if err := s.apply(cfg); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	return nil
+}
+
+// ReloadFile reads Options.ConfigPath and reloads it.
+func (s *Sidecar) ReloadFile() error {
+	cfg, err := Load(s.opts.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	return s.Reload(cfg)
+}
+
+type listenerSet struct {
+	Inbound  []Inbound
+	Outbound Outbound
+}
+
+func listenersOf(c *Config) listenerSet {
+	return listenerSet{Inbound: c.Inbound, Outbound: c.Outbound}
+}
+
+// apply builds every state for cfg first and swaps them in only when all
+// succeeded, so a bad config changes nothing.
+func (s *Sidecar) apply(cfg *Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	version := strconv.FormatInt(s.seq.Add(1), 10)
+	out, err := outboundState(cfg, version, s.outbound.Load())
+	if err != nil {
+		return err
+	}
+	type pending struct {
+		rt *proxy.Runtime
+		st *proxy.State
+	}
+	var swaps []pending
+	for _, in := range cfg.Inbound {
+		rts := s.inbound[in.Name]
+		h1proto, h2proto := cluster.HTTP1, cluster.HTTP2
+		switch in.Protocol {
+		case "http":
+			h2proto = cluster.HTTP1
+		case "http2":
+			h1proto = cluster.HTTP2
+		}
+		st1, err := inboundState(in, h1proto, version, rts.h1.Load())
+		if err != nil {
+			return err
+		}
+		st2, err := inboundState(in, h2proto, version, rts.h2.Load())
+		if err != nil {
+			return err
+		}
+		swaps = append(swaps, pending{&rts.h1, st1}, pending{&rts.h2, st2})
+	}
+	swaps = append(swaps, pending{&s.outbound, out})
+	for _, p := range swaps {
+		if old := p.rt.Store(p.st); old != nil {
+			cluster.Retire(old.Clusters, p.st.Clusters)
+		}
+	}
+	s.active.Store(&active{cfg: cfg, version: version, loaded: time.Now()})
+	s.log.Info("config applied", "version", version, "services", len(cfg.Services))
+	return nil
+}
+
+// Run serves until ctx is cancelled, then drains: readiness fails at once,
+// listeners stop accepting, in-flight requests finish within DrainTimeout.
+func (s *Sidecar) Run(ctx context.Context) error {
+	cfg := s.active.Load().cfg
+	ls, addrs, err := s.bind(cfg)
+	if err != nil {
+		return err
+	}
+	admin := s.newAdminServer()
+	var adminLn net.Listener
+	if cfg.Admin != "off" {
+		adminLn, err = net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			ls.closeAll()
+			return fmt.Errorf("listen admin %s: %w", cfg.Admin, err)
+		}
+		addrs.Admin = adminLn.Addr().String()
+	}
+	var wg sync.WaitGroup
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	defer stopServe()
+	errc := make(chan error, len(ls.items)+1)
+	for _, l := range ls.items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Serve(serveCtx); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if adminLn != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("admin: %w", err)
+			}
+		}()
+	}
+	s.serving.Store(true)
+	s.log.Info("sidecar serving", "node", cfg.Node, "admin", addrs.Admin, "proxy", addrs.Proxy)
+	if s.opts.Ready != nil {
+		s.opts.Ready(addrs)
+	}
+	if s.opts.ConfigPath != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.watch(serveCtx)
+		}()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.drain(ls, cfg.Limits.DrainTimeout)
+	stopServe()
+	adminCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	admin.Shutdown(adminCtx)
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+func (s *Sidecar) drain(ls *boundListeners, timeout time.Duration) {
+	s.draining.Store(true)
+	s.log.Info("draining", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, l := range ls.items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Shutdown(ctx); err != nil {
+				s.log.Warn("drain cut short", "listener", l.name, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	s.log.Info("drained")
+}
+
+// watch reloads the config file when its size or modification time changes.
+func (s *Sidecar) watch(ctx context.Context) {
+	stamp := func() (time.Time, int64) {
+		fi, err := os.Stat(s.opts.ConfigPath)
+		if err != nil {
+			return time.Time{}, -1
+		}
+		return fi.ModTime(), fi.Size()
+	}
+	lastT, lastN := stamp()
+	t := time.NewTicker(s.opts.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		mt, n := stamp()
+		if mt.Equal(lastT) && n == lastN {
+			continue
+		}
+		lastT, lastN = mt, n
+		if err := s.ReloadFile(); err != nil {
+			s.log.Error("config file changed but was rejected; the running config stays", "err", err)
+		}
+	}
+}
+
+func sortedNames(n []string) []string {
+	sort.Strings(n)
+	return n
+}

@@ -1,0 +1,222 @@
+package sidecar
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// FieldError is one invalid field: its path in the config and the reason.
+type FieldError struct {
+	Path   string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Reason }
+
+type fieldErrors []error
+
+func (fe *fieldErrors) add(path, format string, args ...any) {
+	*fe = append(*fe, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
+}
+
+// SetDefaults fills zero values with the documented defaults.
+func (c *Config) SetDefaults() {
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	if c.Admin == "" {
+		c.Admin = "127.0.0.1:15000"
+	}
+	for i := range c.Inbound {
+		in := &c.Inbound[i]
+		if in.Name == "" {
+			in.Name = "inbound-" + strconv.Itoa(i)
+		}
+		if in.Protocol == "" {
+			in.Protocol = "auto"
+		}
+	}
+	for i := range c.Services {
+		s := &c.Services[i]
+		if s.Protocol == "" {
+			s.Protocol = "http"
+		}
+		if s.LB == "" {
+			s.LB = "p2c"
+		}
+	}
+	l := &c.Limits
+	setInt(&l.MaxConnections, 10000)
+	setInt(&l.MaxHeaderBytes, 32<<10)
+	setInt(&l.MaxHeaders, 100)
+	setDur(&l.HeaderTimeout, 10*time.Second)
+	setDur(&l.IdleTimeout, 60*time.Second)
+	setDur(&l.RequestTimeout, 15*time.Second)
+	setDur(&l.SniffTimeout, 200*time.Millisecond)
+	setDur(&l.DrainTimeout, 20*time.Second)
+}
+
+func setInt(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setDur(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+
+// Validate reports every invalid field at once, each with its path.
+func (c *Config) Validate() error {
+	var fe fieldErrors
+	if c.Admin != "off" {
+		checkAddr(&fe, "admin", c.Admin)
+	}
+	listens := map[string]string{}
+	claim := func(path, addr string) {
+		if _, port, _ := net.SplitHostPort(addr); port == "0" {
+			return // an ephemeral port never clashes
+		}
+		if prev, ok := listens[addr]; ok {
+			fe.add(path, "address %s is already used by %s", addr, prev)
+			return
+		}
+		listens[addr] = path
+	}
+	if c.Admin != "off" {
+		claim("admin", c.Admin)
+	}
+	inNames := map[string]bool{}
+	for i, in := range c.Inbound {
+		p := fmt.Sprintf("inbound[%d]", i)
+		if inNames[in.Name] {
+			fe.add(p+".name", "duplicate inbound name %q", in.Name)
+		}
+		inNames[in.Name] = true
+		if checkAddr(&fe, p+".listen", in.Listen) {
+			claim(p+".listen", in.Listen)
+		}
+		checkAddr(&fe, p+".app", in.App)
+		switch in.Protocol {
+		case "auto", "http", "http2", "tcp":
+		default:
+			fe.add(p+".protocol", "must be one of auto, http, http2, tcp; got %q", in.Protocol)
+		}
+	}
+	svcs := map[string]*Service{}
+	for i := range c.Services {
+		s := &c.Services[i]
+		p := fmt.Sprintf("services[%d]", i)
+		if !nameRE.MatchString(s.Name) {
+			fe.add(p+".name", "must be a lowercase DNS name; got %q", s.Name)
+		} else if svcs[s.Name] != nil {
+			fe.add(p+".name", "duplicate service %q", s.Name)
+		}
+		svcs[s.Name] = s
+		validateService(&fe, p, s)
+	}
+	if c.Outbound.Proxy != "" && checkAddr(&fe, "outbound.proxy", c.Outbound.Proxy) {
+		claim("outbound.proxy", c.Outbound.Proxy)
+	}
+	for i, op := range c.Outbound.Ports {
+		p := fmt.Sprintf("outbound.ports[%d]", i)
+		if checkAddr(&fe, p+".listen", op.Listen) {
+			claim(p+".listen", op.Listen)
+		}
+		if svcs[op.Service] == nil {
+			fe.add(p+".service", "unknown service %q", op.Service)
+		}
+	}
+	validateRoutes(&fe, c.Routes, svcs)
+	validateLimits(&fe, &c.Limits)
+	return errors.Join(fe...)
+}
+
+func validateService(fe *fieldErrors, p string, s *Service) {
+	switch s.Protocol {
+	case "http", "http2", "grpc", "tcp":
+	default:
+		fe.add(p+".protocol", "must be one of http, http2, grpc, tcp; got %q", s.Protocol)
+	}
+	switch s.LB {
+	case "p2c", "round_robin":
+	case "ring_hash":
+		if (s.HashOn.Header == "") == (s.HashOn.Cookie == "") {
+			fe.add(p+".hashOn", "ring_hash needs exactly one of header or cookie")
+		}
+	default:
+		fe.add(p+".lb", "must be one of p2c, round_robin, ring_hash; got %q", s.LB)
+	}
+	for j, ep := range s.Endpoints {
+		checkAddr(fe, fmt.Sprintf("%s.endpoints[%d].address", p, j), ep.Address)
+	}
+	seen := map[string]bool{}
+	for j, sub := range s.Subsets {
+		sp := fmt.Sprintf("%s.subsets[%d]", p, j)
+		if !nameRE.MatchString(sub.Name) {
+			fe.add(sp+".name", "must be a lowercase DNS name; got %q", sub.Name)
+		} else if seen[sub.Name] {
+			fe.add(sp+".name", "duplicate subset %q", sub.Name)
+		}
+		seen[sub.Name] = true
+		if len(sub.Labels) == 0 {
+			fe.add(sp+".labels", "must select at least one label")
+		}
+	}
+	if s.Pool.MaxConnections < 0 {
+		fe.add(p+".pool.maxConnections", "must be >= 0")
+	}
+	if s.Pool.MaxIdle < 0 {
+		fe.add(p+".pool.maxIdle", "must be >= 0")
+	}
+	if s.Pool.IdleTimeout < 0 {
+		fe.add(p+".pool.idleTimeout", "must be >= 0")
+	}
+	if s.Connect < 0 {
+		fe.add(p+".connectTimeout", "must be >= 0")
+	}
+}
+
+func validateLimits(fe *fieldErrors, l *Limits) {
+	pos := func(name string, v int64) {
+		if v <= 0 {
+			fe.add("limits."+name, "must be > 0")
+		}
+	}
+	pos("maxConnections", int64(l.MaxConnections))
+	pos("maxHeaderBytes", int64(l.MaxHeaderBytes))
+	pos("maxHeaders", int64(l.MaxHeaders))
+	pos("headerTimeout", int64(l.HeaderTimeout))
+	pos("idleTimeout", int64(l.IdleTimeout))
+	pos("requestTimeout", int64(l.RequestTimeout))
+	pos("sniffTimeout", int64(l.SniffTimeout))
+	pos("drainTimeout", int64(l.DrainTimeout))
+	if l.MaxHeaderBytes > 1<<20 {
+		fe.add("limits.maxHeaderBytes", "must be <= 1048576")
+	}
+}
+
+// checkAddr reports whether addr is a valid host:port, adding an error if not.
+func checkAddr(fe *fieldErrors, path, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fe.add(path, "must be host:port; got %q", addr)
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		fe.add(path, "port must be 0..65535; got %q", port)
+		return false
+	}
+	_ = host
+	return true
+}
