@@ -1,10 +1,14 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
-	"sync/atomic"
+	"net"
+	"sort"
+	"strconv"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/balance"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 )
 
@@ -17,55 +21,132 @@ type Set struct {
 type Cluster struct {
 	Config    Config
 	Endpoints []*Endpoint
-	rr        atomic.Uint64
+	picker    balance.Picker
 }
 
 // Endpoint is one upstream address with its pool and load statistics.
-// Endpoint state survives config updates while the address stays.
+// Endpoint state survives config updates while address, protocol and TLS
+// settings stay the same.
 type Endpoint struct {
-	Address  string
-	Weight   uint32
-	Zone     string
-	Labels   map[string]string
-	Pool     *upstream.Pool   // HTTP/1.1 and TCP clusters
-	H2       *upstream.H2Pool // HTTP2 clusters only
-	inflight atomic.Int64
+	Address string
+	Weight  uint32
+	Zone    string
+	Labels  map[string]string
+	Pool    *upstream.Pool   // HTTP/1.1 and TCP clusters
+	H2      *upstream.H2Pool // HTTP2 clusters only
+	Stats   balance.Stats
+
+	proto Protocol
+	cfg   Config // the settings its pools were built with
 }
 
-// NewSet builds a Set from configs, reusing endpoint state from old (may be
-// nil) where a cluster keeps an endpoint address. Endpoints only in old are
-// closed by Retire(old, new) once the new set is live.
+// NewSet validates cfgs and builds a Set, reusing endpoint state from old
+// (may be nil) where it is compatible. Call Retire(old, new) once the new
+// set is live to close what left.
 func NewSet(cfgs []Config, old *Set) (*Set, error) {
 	s := &Set{byName: make(map[string]*Cluster, len(cfgs))}
+	var errs []error
 	for i, c := range cfgs {
-		if c.Name == "" {
-			return nil, fmt.Errorf("clusters[%d].name: must not be empty", i)
+		p := fmt.Sprintf("clusters[%d]", i)
+		if err := validate(p, &c); err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		if _, dup := s.byName[c.Name]; dup {
-			return nil, fmt.Errorf("clusters[%d].name: duplicate cluster %q", i, c.Name)
+			errs = append(errs, fmt.Errorf("%s.name: duplicate cluster %q", p, c.Name))
+			continue
 		}
 		cl := &Cluster{Config: c}
+		var stats []*balance.Stats
+		var weights []uint32
+		var keys []string
 		for _, ec := range c.Endpoints {
 			var ep *Endpoint
 			if old != nil {
-				ep = old.endpoint(c.Name, ec.Address)
+				ep = old.reusable(c, ec.Address)
 			}
 			if ep == nil {
-				uc := upstream.Config{
-					Addr: ec.Address, TLS: c.TLS, DialTimeout: c.ConnectTimeout,
-					IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConnsPerEndpoint, MaxIdle: c.MaxIdlePerEndpoint,
-				}
-				ep = &Endpoint{Address: ec.Address, Pool: upstream.NewPool(uc)}
-				if c.Protocol == HTTP2 {
-					ep.H2 = upstream.NewH2Pool(uc)
-				}
+				ep = newEndpoint(c, ec.Address)
 			}
 			ep.Weight, ep.Zone, ep.Labels = ec.Weight, ec.Zone, ec.Labels
 			cl.Endpoints = append(cl.Endpoints, ep)
+			stats = append(stats, &ep.Stats)
+			weights = append(weights, ec.Weight)
+			keys = append(keys, ec.Address)
+		}
+		switch c.LB {
+		case LBRoundRobin:
+			cl.picker = balance.NewRoundRobin(weights)
+		case LBRingHash:
+			cl.picker = balance.NewRing(keys, weights)
+		default:
+			cl.picker = balance.NewP2C(stats, weights)
 		}
 		s.byName[c.Name] = cl
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return s, nil
+}
+
+func validate(p string, c *Config) error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, fmt.Errorf("%s.name: must not be empty", p))
+	}
+	if c.LB == LBRingHash && (c.Hash.Header == "") == (c.Hash.Cookie == "") {
+		errs = append(errs, fmt.Errorf("%s.hash: ring hash needs exactly one of header or cookie", p))
+	}
+	if c.LB > LBRingHash {
+		errs = append(errs, fmt.Errorf("%s.lb: unknown policy %d", p, c.LB))
+	}
+	if c.Protocol > TCP {
+		errs = append(errs, fmt.Errorf("%s.protocol: unknown protocol %d", p, c.Protocol))
+	}
+	seen := map[string]bool{}
+	for j, ec := range c.Endpoints {
+		ep := fmt.Sprintf("%s.endpoints[%d].address", p, j)
+		host, port, err := net.SplitHostPort(ec.Address)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n <= 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("%s: must be host:port with a port in 1..65535; got %q", ep, ec.Address))
+		}
+		if seen[ec.Address] {
+			errs = append(errs, fmt.Errorf("%s: duplicate endpoint %q", ep, ec.Address))
+		}
+		seen[ec.Address] = true
+	}
+	if c.ConnectTimeout < 0 || c.IdleTimeout < 0 || c.MaxConnsPerEndpoint < 0 || c.MaxIdlePerEndpoint < 0 {
+		errs = append(errs, fmt.Errorf("%s: timeouts and limits must be >= 0", p))
+	}
+	return errors.Join(errs...)
+}
+
+func newEndpoint(c Config, addr string) *Endpoint {
+	uc := upstream.Config{
+		Addr: addr, TLS: c.TLS, DialTimeout: c.ConnectTimeout,
+		IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConnsPerEndpoint, MaxIdle: c.MaxIdlePerEndpoint,
+	}
+	ep := &Endpoint{Address: addr, Pool: upstream.NewPool(uc), proto: c.Protocol, cfg: c}
+	if c.Protocol == HTTP2 {
+		ep.H2 = upstream.NewH2Pool(uc)
+	}
+	return ep
+}
+
+// reusable finds an endpoint of the same cluster and address whose pools
+// were built with the same connection settings.
+func (s *Set) reusable(c Config, addr string) *Endpoint {
+	ep := s.endpoint(c.Name, addr)
+	if ep == nil {
+		return nil
+	}
+	o := ep.cfg
+	if o.Protocol != c.Protocol || o.TLS != c.TLS || o.ConnectTimeout != c.ConnectTimeout || o.IdleTimeout != c.IdleTimeout ||
+		o.MaxConnsPerEndpoint != c.MaxConnsPerEndpoint || o.MaxIdlePerEndpoint != c.MaxIdlePerEndpoint {
+		return nil
+	}
+	return ep
 }
 
 func (s *Set) endpoint(cluster, addr string) *Endpoint {
@@ -101,32 +182,35 @@ func Retire(old, next *Set) {
 // Get returns the named cluster or nil.
 func (s *Set) Get(name string) *Cluster { return s.byName[name] }
 
-// Names lists the clusters (unordered).
+// Names lists the clusters, sorted.
 func (s *Set) Names() []string {
 	out := make([]string, 0, len(s.byName))
 	for n := range s.byName {
 		out = append(out, n)
 	}
+	sort.Strings(out)
 	return out
 }
 
-// Pick chooses an endpoint. hash is used by ring-hash clusters when hasHash.
-// It returns nil when the cluster has no endpoints.
+// Pick chooses an endpoint. hash is used by ring-hash clusters when
+// hasHash. It returns nil when the cluster has no endpoints.
 func (c *Cluster) Pick(hash uint64, hasHash bool) *Endpoint {
-	n := len(c.Endpoints)
-	if n == 0 {
+	i := c.picker.Pick(hash, hasHash)
+	if i < 0 {
 		return nil
 	}
-	return c.Endpoints[int(c.rr.Add(1)%uint64(n))]
+	return c.Endpoints[i]
 }
 
-// Begin marks a request as started on ep; call End when it completes.
+// Begin marks a request as started on ep; pass the result to End.
 func (ep *Endpoint) Begin() time.Time {
-	ep.inflight.Add(1)
+	ep.Stats.Begin()
 	return time.Now()
 }
 
-// End records the outcome of a request begun at start.
+// End records the outcome of a request begun at start. Failures count as
+// slow samples, so the balancer moves traffic away from failing hosts.
 func (ep *Endpoint) End(start time.Time, failed bool) {
-	ep.inflight.Add(-1)
+	now := time.Now()
+	ep.Stats.End(now, now.Sub(start), failed)
 }
