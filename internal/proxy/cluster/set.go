@@ -46,14 +46,15 @@ type Endpoint struct {
 func NewSet(cfgs []Config, old *Set) (*Set, error) {
 	s := &Set{byName: make(map[string]*Cluster, len(cfgs))}
 	var errs []error
+	names := map[string]bool{}
 	for i, c := range cfgs {
 		p := fmt.Sprintf("clusters[%d]", i)
+		if names[c.Name] && c.Name != "" {
+			errs = append(errs, fmt.Errorf("%s.name: duplicate cluster %q", p, c.Name))
+		}
+		names[c.Name] = true
 		if err := validate(p, &c); err != nil {
 			errs = append(errs, err)
-			continue
-		}
-		if _, dup := s.byName[c.Name]; dup {
-			errs = append(errs, fmt.Errorf("%s.name: duplicate cluster %q", p, c.Name))
 			continue
 		}
 		cl := &Cluster{Config: c}
