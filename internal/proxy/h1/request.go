@@ -209,11 +209,63 @@ func (r *Request) resolveTarget(host []byte) error {
 			return ErrBadRequest // "http://h?q": no path; reject rather than guess
 		}
 	}
-	if len(r.Authority) == 0 {
+	if !validAuthority(r.Authority) || host != nil && !validAuthority(host) {
 		return ErrBadRequest
 	}
 	return nil
 }
+
+// validAuthority accepts host[:port] where host is a reg-name or a
+// bracketed IP literal and port is digits; anything else cannot name a
+// mesh service.
+func validAuthority(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	host, port := b, []byte(nil)
+	if len(b) > 0 && b[0] == '[' {
+		end := indexByte(b, ']')
+		if end < 0 {
+			return false
+		}
+		for _, c := range b[1:end] {
+			if !(c == ':' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+		host, port = nil, b[end+1:]
+	} else if i := indexByte(b, ':'); i >= 0 {
+		host, port = b[:i], b[i:]
+	}
+	if host != nil {
+		if len(host) == 0 {
+			return false
+		}
+		for _, c := range host {
+			if !authorityTable[c] {
+				return false
+			}
+		}
+	}
+	if len(port) > 0 {
+		if port[0] != ':' || len(port) > 6 {
+			return false
+		}
+		for _, c := range port[1:] {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var authorityTable = func() (t [256]bool) {
+	for _, c := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=" {
+		t[c] = true
+	}
+	return
+}()
 
 var slash = []byte("/")
 
