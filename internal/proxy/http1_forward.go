@@ -61,12 +61,13 @@ func (hc *h1conn) serve(start time.Time) bool {
 	return hc.forward(cl, ep, rt, query, start)
 }
 
-// reject answers a request the proxy will not forward. The request body,
-// if any, is unread, so the connection closes after it.
+// reject answers a request the proxy will not forward. The connection
+// closes after a malformed request, and when a body is left unread.
 func (hc *h1conn) reject(code int, clusterName, routeName string, start time.Time) bool {
-	hc.writeError(code, hc.req.HasBody())
+	closeConn := code == 400 || hc.req.HasBody()
+	hc.writeError(code, closeConn)
 	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, clusterName, routeName, code, time.Since(start))
-	return !hc.req.HasBody() && !hc.req.Close && !hc.h.draining.Load()
+	return !closeConn && !hc.req.Close && !hc.h.draining.Load()
 }
 
 // idempotent methods may be retried when a reused connection failed before

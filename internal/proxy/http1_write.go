@@ -142,14 +142,21 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 }
 
 // writeID writes a random 128-bit request id as 32 hex digits.
+// It formats straight into the writer's buffer: a local array would escape
+// through bufio's io.Writer and cost an allocation per request.
 func (hc *h1conn) writeID(w *bufio.Writer) {
-	var b [32]byte
+	if w.Available() < 32 {
+		w.Flush()
+	}
+	b := w.AvailableBuffer()
 	a, c := hc.next(), hc.next()
 	for i := 0; i < 16; i++ {
-		b[i] = hexDigits[(a>>(4*i))&15]
-		b[16+i] = hexDigits[(c>>(4*i))&15]
+		b = append(b, hexDigits[(a>>(4*i))&15])
 	}
-	w.Write(b[:])
+	for i := 0; i < 16; i++ {
+		b = append(b, hexDigits[(c>>(4*i))&15])
+	}
+	w.Write(b)
 }
 
 const hexDigits = "0123456789abcdef"
