@@ -32,8 +32,12 @@ type HTTP2Config struct {
 	IdleTimeout time.Duration
 	// RequestTimeout is the default route timeout. Zero means 15s.
 	RequestTimeout time.Duration
-	Metrics        *telemetry.ProxyMetrics
-	Logger         *slog.Logger
+	// WriteTimeout closes a connection on which no byte could be written
+	// for this long: a peer that stopped reading, such as a PING or
+	// SETTINGS flooder (CVE-2019-9512/9515). Zero means 10s.
+	WriteTimeout time.Duration
+	Metrics      *telemetry.ProxyMetrics
+	Logger       *slog.Logger
 }
 
 func (c *HTTP2Config) defaults() {
@@ -48,6 +52,9 @@ func (c *HTTP2Config) defaults() {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 15 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -87,7 +94,7 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		MaxEncoderHeaderTableSize:    4 << 10,
 		ReadIdleTimeout:              30 * time.Second,
 		PingTimeout:                  10 * time.Second,
-		WriteByteTimeout:             30 * time.Second,
+		WriteByteTimeout:             cfg.WriteTimeout,
 	}
 	h.base = &http.Server{
 		Handler:           h,

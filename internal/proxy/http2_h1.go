@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,19 @@ func roundTripH1(ep *cluster.Endpoint, out *http.Request) (*http.Response, error
 	ctx := out.Context()
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // net/http would add its own
+	}
+	if out.ContentLength > 0 && out.ContentLength <= maxVerifiedBody {
+		// HTTP/2 frames the body by DATA frames, HTTP/1.1 by the declared
+		// length: verify they agree before a byte goes upstream (RELIABILITY
+		// row 6). Larger bodies stream; a mismatch then aborts the request.
+		body := make([]byte, out.ContentLength)
+		if _, err := io.ReadFull(out.Body, body); err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadClientBody, err)
+		}
+		if n, _ := out.Body.Read(make([]byte, 1)); n != 0 {
+			return nil, fmt.Errorf("%w: body longer than content-length", errBadClientBody)
+		}
+		out.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	retryable := out.ContentLength == 0
 	c, err := ep.Pool.Get(ctx)
@@ -47,6 +61,12 @@ func roundTripH1(ep *cluster.Endpoint, out *http.Request) (*http.Response, error
 }
 
 var errAfterResponse = errors.New("failed after response started")
+
+// errBadClientBody is a request body that contradicts its own framing.
+var errBadClientBody = errors.New("request body does not match content-length")
+
+// maxVerifiedBody bounds the bodies buffered for that check.
+const maxVerifiedBody = 64 << 10
 
 func sendH1(ctx context.Context, c *upstream.Conn, out *http.Request) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { c.Conn.Close() })

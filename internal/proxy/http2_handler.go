@@ -85,6 +85,8 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusGatewayTimeout
 		} else if errors.Is(err, errNoCapacity) {
 			code = http.StatusServiceUnavailable
+		} else if errors.Is(err, errBadClientBody) {
+			code = http.StatusBadRequest
 		}
 		h.log.Debug("upstream request failed", "cluster", cl.Config.Name, "endpoint", ep.Address, "err", err)
 		h.fail(w, grpc, code, "upstream: "+err.Error(), cl.Config.Name, rt.Name, start)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/weft-mesh/weft/internal/proxy"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
@@ -96,6 +97,8 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	for _, in := range cfg.Inbound {
 		s.inbound[in.Name] = &inboundRuntimes{}
 	}
+	telemetry.RegisterPoolStats(reg, s.poolStats)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
 	}
@@ -294,6 +297,27 @@ func (s *Sidecar) watch(ctx context.Context) {
 			s.log.Error("config file changed but was rejected; the running config stays", "err", err)
 		}
 	}
+}
+
+// poolStats reads every upstream pool of the current states, for /metrics.
+func (s *Sidecar) poolStats() []telemetry.PoolStat {
+	var out []telemetry.PoolStat
+	add := func(st *proxy.State) {
+		if st == nil {
+			return
+		}
+		for _, name := range st.Clusters.Names() {
+			for _, ep := range st.Clusters.Get(name).Endpoints {
+				open, idle := ep.Pool.Stats()
+				out = append(out, telemetry.PoolStat{Service: name, Endpoint: ep.Address, Open: open, Idle: idle})
+			}
+		}
+	}
+	add(s.outbound.Load())
+	for _, rts := range s.inbound {
+		add(rts.h1.Load())
+	}
+	return out
 }
 
 func sortedNames(n []string) []string {

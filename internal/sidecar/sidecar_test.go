@@ -1,0 +1,113 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runSidecar starts cfg in-process on ephemeral ports and returns its
+// bound addresses; the sidecar drains when the test ends.
+func runSidecar(t *testing.T, cfg *Config) (*Sidecar, Addrs) {
+	t.Helper()
+	ready := make(chan Addrs, 1)
+	sc, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a Addrs) { ready <- a }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- sc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	select {
+	case a := <-ready:
+		return sc, a
+	case err := <-errc:
+		t.Fatalf("run: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("sidecar did not start")
+	}
+	return nil, Addrs{}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("app")) }))
+	defer app.Close()
+	cfg := &Config{
+		Node: "n1", Service: "web", Admin: "127.0.0.1:0",
+		Outbound: Outbound{Ports: []OutboundPort{{Listen: "127.0.0.1:0", Service: "app"}}},
+		Services: []Service{{Name: "app", Endpoints: []Endpoint{{Address: app.Listener.Addr().String()}}}},
+		Limits:   Limits{DrainTimeout: time.Second},
+	}
+	_, a := runSidecar(t, cfg)
+	admin := "http://" + a.Admin
+	if code, _ := get(t, admin+"/live"); code != 200 {
+		t.Fatalf("/live %d", code)
+	}
+	if code, _ := get(t, admin+"/ready"); code != 200 {
+		t.Fatalf("/ready %d", code)
+	}
+	if code, body := get(t, "http://"+a.Outbound["app"]+"/x"); code != 200 || body != "app" {
+		t.Fatalf("proxied request: %d %q", code, body)
+	}
+	_, metrics := get(t, admin+"/metrics")
+	for _, want := range []string{
+		`weft_proxy_requests_total{code_class="2xx",direction="outbound",route="app/default",service="app"} 1`,
+		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",route="app/default",service="app",le="+Inf"} 1`,
+		`weft_proxy_active_connections{listener="outbound/app"}`,
+		`weft_proxy_upstream_connections{endpoint="` + app.Listener.Addr().String() + `",service="app"} 1`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	_, body := get(t, admin+"/config")
+	var d ConfigDump
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Version != "1" || d.Config.Node != "n1" || len(d.Clusters) != 1 || d.Clusters[0].Endpoints[0].OpenConns != 1 {
+		t.Fatalf("/config %+v", d)
+	}
+}
+
+func TestReloadRejectsListenerChangesAndBadConfig(t *testing.T) {
+	cfg := &Config{Admin: "off", Outbound: Outbound{Proxy: "127.0.0.1:0"}, Services: []Service{{Name: "a"}}}
+	sc, _ := runSidecar(t, cfg)
+	moved := *cfg
+	moved.Outbound.Proxy = "127.0.0.1:1"
+	if err := sc.Reload(&moved); err == nil || !strings.Contains(err.Error(), "listener addresses changed") {
+		t.Fatalf("reload with a moved listener: %v", err)
+	}
+	bad := *cfg
+	bad.Services = []Service{{Name: "a", LB: "nope"}}
+	if err := sc.Reload(&bad); err == nil || !strings.Contains(err.Error(), "services[0].lb") {
+		t.Fatalf("bad reload: %v", err)
+	}
+	if v := sc.active.Load().version; v != "1" {
+		t.Fatalf("version %s after rejected reloads, want 1", v)
+	}
+}
