@@ -65,6 +65,11 @@ type Sidecar struct {
 
 	serving  atomic.Bool
 	draining atomic.Bool
+
+	// fileStamp is the config file's state when New ran, so a change made
+	// before the watcher starts is still seen.
+	fileTime time.Time
+	fileSize int64
 }
 
 // inboundRuntimes holds one state per downstream protocol, because an
@@ -96,6 +101,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	for _, in := range cfg.Inbound {
 		s.inbound[in.Name] = &inboundRuntimes{}
+	}
+	if opts.ConfigPath != "" {
+		s.fileTime, s.fileSize = s.stamp()
 	}
 	telemetry.RegisterPoolStats(reg, s.poolStats)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -272,14 +280,7 @@ func (s *Sidecar) drain(ls *boundListeners, timeout time.Duration) {
 
 // watch reloads the config file when its size or modification time changes.
 func (s *Sidecar) watch(ctx context.Context) {
-	stamp := func() (time.Time, int64) {
-		fi, err := os.Stat(s.opts.ConfigPath)
-		if err != nil {
-			return time.Time{}, -1
-		}
-		return fi.ModTime(), fi.Size()
-	}
-	lastT, lastN := stamp()
+	lastT, lastN := s.fileTime, s.fileSize
 	t := time.NewTicker(s.opts.WatchInterval)
 	defer t.Stop()
 	for {
@@ -288,7 +289,7 @@ func (s *Sidecar) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		mt, n := stamp()
+		mt, n := s.stamp()
 		if mt.Equal(lastT) && n == lastN {
 			continue
 		}
@@ -318,6 +319,14 @@ func (s *Sidecar) poolStats() []telemetry.PoolStat {
 		add(rts.h1.Load())
 	}
 	return out
+}
+
+func (s *Sidecar) stamp() (time.Time, int64) {
+	fi, err := os.Stat(s.opts.ConfigPath)
+	if err != nil {
+		return time.Time{}, -1
+	}
+	return fi.ModTime(), fi.Size()
 }
 
 func sortedNames(n []string) []string {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +111,45 @@ func TestReloadRejectsListenerChangesAndBadConfig(t *testing.T) {
 	if v := sc.active.Load().version; v != "1" {
 		t.Fatalf("version %s after rejected reloads, want 1", v)
 	}
+}
+
+func TestConfigFileChangeReloads(t *testing.T) {
+	path := t.TempDir() + "/sidecar.yaml"
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nservices: [{name: a}]\n")
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ConfigPath: path, WatchInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- sc.Run(ctx) }()
+	defer func() { cancel(); <-errc }()
+	waitVersion := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for sc.active.Load().version != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("version %s, want %s", sc.active.Load().version, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nservices: [{name: a}, {name: b}]\n")
+	waitVersion("2")
+	if n := len(sc.active.Load().cfg.Services); n != 2 {
+		t.Fatalf("%d services after reload", n)
+	}
+	// A broken file is refused; the running config stays.
+	write("services: [{name: a, lb: bogus}]\n")
+	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nservices: [{name: a}, {name: b}, {name: c}]\n")
+	waitVersion("3")
 }
