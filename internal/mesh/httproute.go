@@ -1,7 +1,6 @@
 package mesh
 
 import (
-
 	"regexp"
 )
 
@@ -16,9 +15,9 @@ type HTTPRoute struct {
 
 // HTTPRouteSpec follows gateway.networking.k8s.io/v1 HTTPRouteSpec.
 type HTTPRouteSpec struct {
-	ParentRefs []ParentRef      `json:"parentRefs"`
-	Hostnames  []string         `json:"hostnames,omitempty"`
-	Rules      []HTTPRouteRule  `json:"rules"`
+	ParentRefs []ParentRef     `json:"parentRefs"`
+	Hostnames  []string        `json:"hostnames,omitempty"`
+	Rules      []HTTPRouteRule `json:"rules"`
 }
 
 // ParentRef names the Service whose traffic the route steers.
@@ -266,4 +265,3 @@ func checkRegex(v *errs, path, re string) {
 		v.add(path, "invalid regex: %v", err)
 	}
 }
-
