@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/store"
+	"github.com/weft-mesh/weft/internal/store/storetest"
+)
+
+func TestEmbeddedConformance(t *testing.T) {
+	s, err := store.OpenEmbedded(context.Background(), store.EmbeddedConfig{DataDir: t.TempDir(), FastTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Run(t, func(*testing.T) store.Store { return s })
+}
+
+func TestEmbeddedStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := store.OpenEmbedded(ctx, store.EmbeddedConfig{DataDir: dir, FastTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "resources/Service/default/catalog", []byte(`{"kind":"Service"}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = store.OpenEmbedded(ctx, store.EmbeddedConfig{DataDir: dir, FastTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	kv, err := s.Get(ctx, "resources/Service/default/catalog")
+	if err != nil || string(kv.Value) != `{"kind":"Service"}` {
+		t.Fatalf("after restart: %+v %v", kv, err)
+	}
+}
+
+// TestExternalEtcdConformance runs the suite against Debian's etcd-server
+// (3.4), an older, external server, started here on loopback.
+func TestExternalEtcdConformance(t *testing.T) {
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("etcd binary missing in CI: scripts/install-deps.sh installs etcd-server")
+		}
+		t.Skip("etcd not installed (apt-get install etcd-server, or run ./test.sh)")
+	}
+	dir := t.TempDir()
+	client, peer := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(bin, "--name", "ext", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", "http://"+client, "--advertise-client-urls", "http://"+client,
+		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
+		"--initial-cluster", "ext=http://"+peer, "--heartbeat-interval", "10", "--election-timeout", "100")
+	log, _ := os.Create(filepath.Join(dir, "etcd.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "etcd.log"))
+			t.Logf("etcd log:\n%s", b)
+		}
+	}()
+	var s *store.Etcd
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s, err = store.OpenRemote(ctx, []string{"http://" + client}, time.Second)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("external etcd never answered: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	defer s.Close()
+	storetest.Run(t, func(*testing.T) store.Store { return s })
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

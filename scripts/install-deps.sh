@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one list of Debian packages the test suite needs, installed only when
+# missing. Go modules come through `go` itself.
+#   etcd-server: an external, older (3.4) etcd for the store conformance tests
+set -euo pipefail
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "install-deps: apt-get install ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
