@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -93,7 +94,12 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
-	copyResponse(w, resp)
+	if err := copyResponse(w, resp); err != nil {
+		ep.End(began, true)
+		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 0, time.Since(start))
+		h.abortStream(w, grpc, ctx, err)
+		return
+	}
 	ep.End(began, resp.StatusCode >= 500)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
 }
@@ -145,9 +151,25 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 	}).WithContext(ctx)
 }
 
+// abortStream ends a response the upstream broke off. A truncated body
+// must not look complete: gRPC gets a final status in trailers (as its
+// clients expect), anything else a stream reset.
+func (h *HTTP2) abortStream(w http.ResponseWriter, grpc bool, ctx context.Context, err error) {
+	if !grpc {
+		panic(http.ErrAbortHandler) // net/http turns this into RST_STREAM
+	}
+	code := "14" // UNAVAILABLE
+	if ctx.Err() == context.DeadlineExceeded {
+		code = "4" // DEADLINE_EXCEEDED
+	}
+	w.Header().Set(http.TrailerPrefix+"Grpc-Status", code)
+	w.Header().Set(http.TrailerPrefix+"Grpc-Message", "upstream: "+err.Error())
+}
+
 // copyResponse streams the upstream response back, flushing every read so
-// gRPC streams and server-sent events are not held back, then trailers.
-func copyResponse(w http.ResponseWriter, resp *http.Response) {
+// gRPC streams and server-sent events are not held back, then trailers. It
+// returns an error when the upstream body ended early.
+func copyResponse(w http.ResponseWriter, resp *http.Response) error {
 	dst := w.Header()
 	for k, vs := range resp.Header {
 		dst[k] = vs
@@ -162,19 +184,23 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return nil // the client went away; nothing left to tell it
 			}
 			if fl != nil {
 				fl.Flush()
 			}
 		}
-		if err != nil {
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			return err
 		}
 	}
 	for k, vs := range resp.Trailer {
 		dst[http.TrailerPrefix+k] = vs
 	}
+	return nil
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
