@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/drain"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
@@ -76,10 +77,9 @@ type HTTP1 struct {
 	lim       h1.Limits
 	forceHost []byte
 
-	mu       sync.Mutex
-	conns    map[*h1conn]struct{}
+	conns    drain.Group[*h1conn]
+	mu       sync.Mutex // guards sweeping
 	sweeping bool
-	wg       sync.WaitGroup
 	draining atomic.Bool
 }
 
@@ -87,10 +87,9 @@ type HTTP1 struct {
 func NewHTTP1(cfg HTTP1Config) *HTTP1 {
 	cfg.defaults()
 	h := &HTTP1{
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "http1", "listener", cfg.Name),
-		lim:   h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxHeaders: cfg.MaxHeaders},
-		conns: map[*h1conn]struct{}{},
+		cfg: cfg,
+		log: cfg.Logger.With("component", "http1", "listener", cfg.Name),
+		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxHeaders: cfg.MaxHeaders},
 	}
 	if cfg.ForceHost != "" {
 		fh, err := route.NormalizeHost(nil, []byte(cfg.ForceHost))
@@ -213,26 +212,19 @@ func isClosed(err error) bool {
 }
 
 func (h *HTTP1) register(hc *h1conn) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.draining.Load() {
+	if !h.conns.Add(hc, func() { hc.c.Close() }) {
 		return false
 	}
-	h.conns[hc] = struct{}{}
-	h.wg.Add(1)
+	h.mu.Lock()
 	if !h.sweeping {
 		h.sweeping = true
 		go h.sweep()
 	}
+	h.mu.Unlock()
 	return true
 }
 
-func (h *HTTP1) unregister(hc *h1conn) {
-	h.mu.Lock()
-	delete(h.conns, hc)
-	h.mu.Unlock()
-	h.wg.Done()
-}
+func (h *HTTP1) unregister(hc *h1conn) { h.conns.Done(hc) }
 
 // sweepEvery is how often deadlines are checked: a quarter of the shortest
 // timeout, at most a second. Timeouts are enforced by one goroutine per
@@ -248,19 +240,17 @@ func (h *HTTP1) sweep() {
 	for range t.C {
 		now := time.Now().UnixNano()
 		h.mu.Lock()
-		if len(h.conns) == 0 {
+		if h.conns.Len() == 0 {
 			h.sweeping = false
 			h.mu.Unlock()
 			return
 		}
-		for hc := range h.conns {
-			d := hc.deadline.Load()
-			if d == 0 || now < d {
-				continue
-			}
-			hc.expire()
-		}
 		h.mu.Unlock()
+		h.conns.Each(func(hc *h1conn) {
+			if d := hc.deadline.Load(); d != 0 && now >= d {
+				hc.expire()
+			}
+		})
 	}
 }
 
@@ -282,31 +272,17 @@ func (hc *h1conn) expire() {
 // Shutdown drains: idle keep-alive connections close now; busy ones finish
 // their current exchange, answer it with Connection: close, then close.
 func (h *HTTP1) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
 	h.draining.Store(true)
-	for hc := range h.conns {
+	h.conns.Close()
+	h.conns.Each(func(hc *h1conn) {
 		if hc.idleWait.Load() {
 			hc.c.Close()
 		}
+	})
+	if err := h.conns.Wait(ctx); err != nil {
+		return fmt.Errorf("http1 shutdown %s: %w", h.cfg.Name, err)
 	}
-	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		h.mu.Lock()
-		for hc := range h.conns {
-			hc.c.Close()
-		}
-		h.mu.Unlock()
-		<-done
-		return fmt.Errorf("http1 shutdown %s: %w", h.cfg.Name, ctx.Err())
-	}
+	return nil
 }
 
 // Get implements route.Headers over the parsed request. name is lowercase.

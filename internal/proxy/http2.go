@@ -6,10 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/weft-mesh/weft/internal/proxy/drain"
 
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
@@ -70,19 +71,15 @@ type HTTP2 struct {
 	srv  *http2.Server
 	base *http.Server // carries limits and the graceful-shutdown hook
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-	closed bool
+	conns drain.Group[net.Conn]
 }
 
 // NewHTTP2 returns an HTTP/2 engine.
 func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 	cfg.defaults()
 	h := &HTTP2{
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "http2", "listener", cfg.Name),
-		conns: map[net.Conn]struct{}{},
+		cfg: cfg,
+		log: cfg.Logger.With("component", "http2", "listener", cfg.Name),
 	}
 	h.srv = &http2.Server{
 		MaxConcurrentStreams: cfg.MaxConcurrentStreams,
@@ -112,54 +109,21 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 
 // ServeConn serves one HTTP/2 connection until it ends.
 func (h *HTTP2) ServeConn(ctx context.Context, c net.Conn) {
-	if !h.track(c) {
+	if !h.conns.Add(c, func() { c.Close() }) {
 		c.Close()
 		return
 	}
-	defer h.untrack(c)
+	defer h.conns.Done(c)
 	h.srv.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
-}
-
-func (h *HTTP2) track(c net.Conn) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return false
-	}
-	h.conns[c] = struct{}{}
-	h.wg.Add(1)
-	return true
-}
-
-func (h *HTTP2) untrack(c net.Conn) {
-	h.mu.Lock()
-	delete(h.conns, c)
-	h.mu.Unlock()
-	h.wg.Done()
 }
 
 // Shutdown sends GOAWAY on every connection, lets open streams finish, and
 // closes what is left when ctx expires.
 func (h *HTTP2) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
+	h.conns.Close()
 	h.base.Shutdown(ctx) // runs the registered GOAWAY hook for our conns
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		h.mu.Lock()
-		for c := range h.conns {
-			c.Close()
-		}
-		h.mu.Unlock()
-		<-done
-		return fmt.Errorf("http2 shutdown %s: %w", h.cfg.Name, ctx.Err())
+	if err := h.conns.Wait(ctx); err != nil {
+		return fmt.Errorf("http2 shutdown %s: %w", h.cfg.Name, err)
 	}
+	return nil
 }

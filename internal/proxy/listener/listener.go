@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/drain"
 )
 
 // Listener is one bound address with its accept loop.
@@ -19,9 +21,7 @@ type Listener struct {
 	sem  chan struct{} // one token per open connection
 	done chan struct{} // closed by Shutdown
 
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup
+	conns    drain.Group[net.Conn]
 	shutOnce sync.Once
 }
 
@@ -36,12 +36,11 @@ func New(cfg Config) (*Listener, error) {
 		return nil, fmt.Errorf("listener %s: %w", cfg.Name, err)
 	}
 	return &Listener{
-		cfg:   cfg,
-		ln:    ln,
-		log:   cfg.Logger.With("component", "listener", "listener", cfg.Name),
-		sem:   make(chan struct{}, cfg.MaxConns),
-		done:  make(chan struct{}),
-		conns: map[net.Conn]struct{}{},
+		cfg:  cfg,
+		ln:   ln,
+		log:  cfg.Logger.With("component", "listener", "listener", cfg.Name),
+		sem:  make(chan struct{}, cfg.MaxConns),
+		done: make(chan struct{}),
 	}, nil
 }
 
@@ -87,7 +86,7 @@ func (l *Listener) Serve(ctx context.Context) error {
 			return fmt.Errorf("accept %s: %w", l.cfg.Name, err)
 		}
 		backoff = 0
-		if !l.track(c) {
+		if !l.conns.Add(c, func() { c.Close() }) {
 			c.Close()
 			<-l.sem
 			return nil
@@ -103,31 +102,11 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-func (l *Listener) track(c net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	select {
-	case <-l.done:
-		return false
-	default:
-	}
-	l.conns[c] = struct{}{}
-	l.wg.Add(1)
-	return true
-}
-
-func (l *Listener) untrack(c net.Conn) {
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-	l.wg.Done()
-}
-
 func (l *Listener) serveConn(ctx context.Context, raw net.Conn) {
 	l.cfg.Metrics.ConnOpened(l.cfg.Name)
 	defer func() {
 		raw.Close()
-		l.untrack(raw)
+		l.conns.Done(raw)
 		<-l.sem
 		l.cfg.Metrics.ConnClosed(l.cfg.Name)
 	}()
@@ -224,9 +203,8 @@ func (l *Listener) terminate(c net.Conn) (Handler, net.Conn) {
 // connection to end until ctx expires; then it closes what is left.
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.shutOnce.Do(func() {
-		l.mu.Lock()
+		l.conns.Close()
 		close(l.done)
-		l.mu.Unlock()
 		l.ln.Close()
 	})
 	var wg sync.WaitGroup
@@ -246,22 +224,9 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 			}
 		}()
 	}
-	drained := make(chan struct{})
-	go func() {
-		l.wg.Wait()
-		close(drained)
-	}()
 	var err error
-	select {
-	case <-drained:
-	case <-ctx.Done():
-		err = fmt.Errorf("shutdown %s: %w", l.cfg.Name, ctx.Err())
-		l.mu.Lock()
-		for c := range l.conns {
-			c.Close()
-		}
-		l.mu.Unlock()
-		<-drained
+	if werr := l.conns.Wait(ctx); werr != nil {
+		err = fmt.Errorf("shutdown %s: %w", l.cfg.Name, werr)
 	}
 	wg.Wait()
 	close(errc)

@@ -7,8 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/drain"
 )
 
 // TCPConfig configures a TCPProxy. Zero values are safe defaults.
@@ -33,10 +34,7 @@ type TCPProxy struct {
 	log   *slog.Logger
 	slots chan struct{}
 
-	mu      sync.Mutex
-	tunnels map[*tunnel]struct{}
-	wg      sync.WaitGroup
-	closed  bool
+	tunnels drain.Group[*tunnel]
 }
 
 type tunnel struct{ down, up net.Conn }
@@ -56,10 +54,9 @@ func NewTCPProxy(cfg TCPConfig) *TCPProxy {
 		cfg.Logger = slog.Default()
 	}
 	return &TCPProxy{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "tcpproxy", "listener", cfg.Name),
-		slots:   make(chan struct{}, cfg.MaxTunnels),
-		tunnels: map[*tunnel]struct{}{},
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "tcpproxy", "listener", cfg.Name),
+		slots: make(chan struct{}, cfg.MaxTunnels),
 	}
 }
 
@@ -105,10 +102,10 @@ func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) error
 		down = raw
 	}
 	t := &tunnel{down: down, up: up}
-	if !p.add(t) {
+	if !p.tunnels.Add(t, func() { down.Close(); up.Close() }) {
 		return errors.New("tcp: shutting down")
 	}
-	defer p.remove(t)
+	defer p.tunnels.Done(t)
 	return Pipe(down, up, p.cfg.IdleTimeout)
 }
 
@@ -174,47 +171,13 @@ func copyActive(dst, src net.Conn, last *lastActive) error {
 	}
 }
 
-func (p *TCPProxy) add(t *tunnel) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.tunnels[t] = struct{}{}
-	p.wg.Add(1)
-	return true
-}
-
-func (p *TCPProxy) remove(t *tunnel) {
-	p.mu.Lock()
-	delete(p.tunnels, t)
-	p.mu.Unlock()
-	p.wg.Done()
-}
-
 // Shutdown waits for tunnels to end until ctx expires, then closes them.
 // Opaque streams have no way to ask a peer to finish, so they get the
 // whole drain window.
 func (p *TCPProxy) Shutdown(ctx context.Context) error {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		p.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		p.mu.Lock()
-		for t := range p.tunnels {
-			t.down.Close()
-			t.up.Close()
-		}
-		p.mu.Unlock()
-		<-done
-		return fmt.Errorf("tcp shutdown %s: %w", p.cfg.Name, ctx.Err())
+	p.tunnels.Close()
+	if err := p.tunnels.Wait(ctx); err != nil {
+		return fmt.Errorf("tcp shutdown %s: %w", p.cfg.Name, err)
 	}
+	return nil
 }
