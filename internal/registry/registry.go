@@ -1,0 +1,174 @@
+// Package registry knows every service instance: sidecars register their
+// instance under an etcd lease and keep it alive with heartbeats, so a dead
+// sidecar's instance expires within the lease TTL, and a graceful shutdown
+// removes it at once.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/store"
+)
+
+// DefaultTTL is how long an instance outlives its last heartbeat.
+const DefaultTTL = 10 * time.Second
+
+// Instance is one registered service instance: usually a sidecar's inbound
+// address in front of one app process.
+type Instance struct {
+	Service string            `json:"service"`
+	ID      string            `json:"id"` // unique per service, e.g. the node name
+	Address string            `json:"address"`
+	Port    int               `json:"port"`
+	Labels  map[string]string `json:"labels,omitempty"` // version: v2, ...
+	Zone    string            `json:"zone,omitempty"`
+	// Ready is false while the sidecar's probe of its app fails: the
+	// instance stays known but receives no traffic.
+	Ready bool `json:"ready"`
+}
+
+// Validate reports every invalid field.
+func (in *Instance) Validate() error {
+	var errs []error
+	if in.Service == "" {
+		errs = append(errs, errors.New("service: must not be empty"))
+	}
+	if in.ID == "" {
+		errs = append(errs, errors.New("id: must not be empty"))
+	}
+	if net.ParseIP(in.Address) == nil {
+		errs = append(errs, fmt.Errorf("address: must be an IP address; got %q", in.Address))
+	}
+	if in.Port < 1 || in.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port: must be 1..65535; got %d", in.Port))
+	}
+	return errors.Join(errs...)
+}
+
+// Endpoint is host:port.
+func (in *Instance) Endpoint() string { return net.JoinHostPort(in.Address, strconv.Itoa(in.Port)) }
+
+const prefix = "registry/"
+
+func key(service, id string) string { return prefix + service + "/" + id }
+
+// Registry reads and writes instances in a store.
+type Registry struct {
+	st  store.Store
+	ttl time.Duration
+}
+
+// New returns a registry on st. ttl 0 means DefaultTTL.
+func New(st store.Store, ttl time.Duration) *Registry {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	return &Registry{st: st, ttl: ttl}
+}
+
+// Lease is one registration: keep it alive with Heartbeat, end it with
+// Deregister.
+type Lease struct {
+	r        *Registry
+	id       int64
+	instance Instance
+}
+
+// Register writes in under a fresh lease.
+func (r *Registry) Register(ctx context.Context, in Instance) (*Lease, error) {
+	if err := in.Validate(); err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	secs := int64((r.ttl + time.Second - 1) / time.Second)
+	id, err := r.st.Grant(ctx, secs)
+	if err != nil {
+		return nil, fmt.Errorf("register %s/%s: %w", in.Service, in.ID, err)
+	}
+	l := &Lease{r: r, id: id, instance: in}
+	if err := l.write(ctx); err != nil {
+		r.st.Revoke(ctx, id)
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Lease) write(ctx context.Context) error {
+	b, err := json.Marshal(l.instance)
+	if err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	if _, err := l.r.st.Put(ctx, key(l.instance.Service, l.instance.ID), b, store.WithLease(l.id)); err != nil {
+		return fmt.Errorf("register %s/%s: %w", l.instance.Service, l.instance.ID, err)
+	}
+	return nil
+}
+
+// Heartbeat renews the lease. If the lease already expired (the sidecar
+// was cut off longer than the TTL), it registers again under a new one.
+func (l *Lease) Heartbeat(ctx context.Context) error {
+	err := l.r.st.KeepAliveOnce(ctx, l.id)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	nl, err := l.r.Register(ctx, l.instance)
+	if err != nil {
+		return err
+	}
+	l.id = nl.id
+	return nil
+}
+
+// SetReady records the app's probe result.
+func (l *Lease) SetReady(ctx context.Context, ready bool) error {
+	l.instance.Ready = ready
+	return l.write(ctx)
+}
+
+// Deregister removes the instance now (graceful shutdown).
+func (l *Lease) Deregister(ctx context.Context) error {
+	if err := l.r.st.Revoke(ctx, l.id); err != nil {
+		return fmt.Errorf("deregister %s/%s: %w", l.instance.Service, l.instance.ID, err)
+	}
+	return nil
+}
+
+// Instances lists the registered instances of service ("" for all), sorted,
+// with the store revision they were read at.
+func (r *Registry) Instances(ctx context.Context, service string) ([]Instance, int64, error) {
+	p := prefix
+	if service != "" {
+		p += service + "/"
+	}
+	kvs, rev, err := r.st.List(ctx, p)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list instances: %w", err)
+	}
+	out := make([]Instance, 0, len(kvs))
+	for _, kv := range kvs {
+		var in Instance
+		if err := json.Unmarshal(kv.Value, &in); err != nil {
+			return nil, 0, fmt.Errorf("list instances: %s: %w", kv.Key, err)
+		}
+		out = append(out, in)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Service != out[b].Service {
+			return out[a].Service < out[b].Service
+		}
+		return out[a].ID < out[b].ID
+	})
+	return out, rev, nil
+}
+
+// Watch reports instance changes after revision rev; each event carries
+// the service whose endpoints changed.
+func (r *Registry) Watch(ctx context.Context, rev int64) <-chan store.Event {
+	return r.st.Watch(ctx, prefix, rev)
+}

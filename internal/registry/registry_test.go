@@ -1,0 +1,111 @@
+package registry
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/store"
+)
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	s, err := store.OpenEmbedded(context.Background(), store.EmbeddedConfig{DataDir: t.TempDir(), FastTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestRegisterHeartbeatExpireDeregister(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := New(openStore(t), 2*time.Second)
+	v1 := Instance{Service: "catalog", ID: "a", Address: "127.0.0.1", Port: 15006, Labels: map[string]string{"version": "v1"}, Ready: true}
+	v2 := Instance{Service: "catalog", ID: "b", Address: "127.0.0.1", Port: 16006, Labels: map[string]string{"version": "v2"}, Ready: true}
+	la, err := r.Register(ctx, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := r.Register(ctx, v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, rev, err := r.Instances(ctx, "catalog")
+	if err != nil || len(ins) != 2 || ins[0].Endpoint() != "127.0.0.1:15006" {
+		t.Fatalf("instances %+v %v", ins, err)
+	}
+	events := r.Watch(ctx, rev)
+	// a keeps heart-beating; b goes silent and must expire within the TTL.
+	deadline := time.Now().Add(8 * time.Second)
+	for {
+		if err := la.Heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ins, _, _ := r.Instances(ctx, "catalog")
+		if len(ins) == 1 {
+			if ins[0].ID != "a" {
+				t.Fatalf("the heart-beating instance expired: %+v", ins)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("silent instance did not expire")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	select {
+	case ev := <-events:
+		if ev.Type != store.EventDelete || !strings.HasSuffix(ev.KV.Key, "catalog/b") {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("no watch event for the expiry")
+	}
+	// Not-ready stays registered but is marked.
+	if err := la.SetReady(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if ins, _, _ := r.Instances(ctx, "catalog"); len(ins) != 1 || ins[0].Ready {
+		t.Fatalf("after SetReady(false): %+v", ins)
+	}
+	if err := la.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ins, _, _ := r.Instances(ctx, ""); len(ins) != 0 {
+		t.Fatalf("after deregister: %+v", ins)
+	}
+	_ = lb
+}
+
+func TestHeartbeatAfterExpiryReregisters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := openStore(t)
+	r := New(st, time.Second)
+	l, err := r.Register(ctx, Instance{Service: "s", ID: "x", Address: "127.0.0.1", Port: 1, Ready: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Simulate a partition longer than the TTL: the lease is gone.
+	if err := st.Revoke(ctx, l.id); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ins, _, _ := r.Instances(ctx, "s"); len(ins) != 1 {
+		t.Fatalf("not re-registered: %+v", ins)
+	}
+}
+
+func TestRegisterValidates(t *testing.T) {
+	_, err := New(nil, 0).Register(context.Background(), Instance{Address: "nowhere", Port: 0})
+	for _, want := range []string{"service: must not be empty", "id: must not be empty", `address: must be an IP address; got "nowhere"`, "port: must be 1..65535"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err %v lacks %q", err, want)
+		}
+	}
+}
