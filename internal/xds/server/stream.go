@@ -16,9 +16,9 @@ const maxNames = 10000
 
 // subscription is one type's state on one stream.
 type subscription struct {
-	names   []string
-	nonce   string
-	sent    string // version last sent
+	names []string
+	nonce string
+	sent  string // version last sent
 }
 
 type stream struct {
