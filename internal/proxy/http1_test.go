@@ -265,7 +265,7 @@ func TestHTTP1HeaderPolicy(t *testing.T) {
 	addr, _ := startHTTP1(t, rec, nil)
 	exchange(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Forwarded-For, X-Mesh-Identity\r\n"+
 		"X-Forwarded-For: 6.6.6.6\r\nX-Mesh-Identity: spiffe://evil/admin\r\nX-Weft-Route: forced\r\n"+
-		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nKeep-Alive: 1\r\nX-Inject: a\r\n\r\n")
+		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nKeep-Alive: 1\r\nX-Inject: a\r\nForwarded: for=192.0.2.60;proto=http\r\n\r\n")
 	reqs := rec.requests()
 	if len(reqs) != 1 {
 		t.Fatalf("upstream saw %d requests", len(reqs))
@@ -278,6 +278,9 @@ func TestHTTP1HeaderPolicy(t *testing.T) {
 		if v := h.Get(k); v != "" {
 			t.Errorf("%s reached the upstream: %q", k, v)
 		}
+	}
+	if got := h.Get("Forwarded"); got != "for=192.0.2.60;proto=http, for=127.0.0.1" {
+		t.Errorf("Forwarded %q, want the proxy's hop appended", got)
 	}
 	if h.Get("X-Request-Id") == "" || h.Get("X-Inject") != "a" {
 		t.Fatalf("headers %v", h)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"strconv"
 
 	"github.com/weft-mesh/weft/internal/proxy/h1"
@@ -107,6 +108,15 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 			w.Write(hc.clientIP)
 			w.WriteString("\r\n")
 			continue
+		case h1.EqualFold(n, "forwarded"):
+			// RFC 7239: a proxy that forwards Forwarded appends its hop.
+			w.Write(n)
+			w.WriteString(": ")
+			w.Write(f.Value)
+			w.WriteString(", for=")
+			hc.writeForwardedFor(w)
+			w.WriteString("\r\n")
+			continue
 		case h1.EqualFold(n, "x-forwarded-proto"):
 			sawProto = true
 		case h1.EqualFold(n, "x-request-id"):
@@ -139,6 +149,18 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
+}
+
+// writeForwardedFor writes the client address as a Forwarded "for"
+// value; IPv6 addresses are quoted and bracketed (RFC 7239 §6).
+func (hc *h1conn) writeForwardedFor(w *bufio.Writer) {
+	if bytes.IndexByte(hc.clientIP, ':') >= 0 {
+		w.WriteString("\"[")
+		w.Write(hc.clientIP)
+		w.WriteString("]\"")
+		return
+	}
+	w.Write(hc.clientIP)
 }
 
 // writeID writes a random 128-bit request id as 32 hex digits.

@@ -122,6 +122,15 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 			hdr.Set("X-Forwarded-For", ip)
 		}
 	}
+	if fwd := hdr.Values("Forwarded"); len(fwd) > 0 {
+		if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			forIP := ip
+			if strings.Contains(ip, ":") {
+				forIP = `"[` + ip + `]"`
+			}
+			hdr.Set("Forwarded", strings.Join(fwd, ", ")+", for="+forIP)
+		}
+	}
 	if hdr.Get("X-Forwarded-Proto") == "" {
 		proto := "http"
 		if r.TLS != nil {
