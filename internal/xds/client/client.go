@@ -141,6 +141,7 @@ func (c *Client) stream(ctx context.Context, conn grpc.ClientConnInterface) erro
 		saved := st.save()
 		if err := st.absorb(resp); err != nil {
 			st.restore(saved)
+			st.version[typ] = st.accepted[typ]
 			c.log.Warn("rejecting malformed push", "type", typ, "err", err)
 			if err := send(typ, st.names(typ), err); err != nil {
 				return err
@@ -154,12 +155,25 @@ func (c *Client) stream(ctx context.Context, conn grpc.ClientConnInterface) erro
 			}
 		}
 		applyErr := c.applyIfComplete(st)
-		if applyErr == nil {
-			st.accepted[typ] = resp.VersionInfo
-		} else {
+		if applyErr != nil {
 			// A rejected push must not leak into the next update.
 			st.restore(saved)
+			st.version[typ] = st.accepted[typ]
 			c.log.Warn("config rejected; keeping the running one", "type", typ, "version", resp.VersionInfo, "err", applyErr)
+		} else {
+			st.accepted[typ] = resp.VersionInfo
+			// The applied state includes every type's latest content: ACK
+			// the others too, clearing NACKs that a combination with a
+			// stale type caused.
+			for _, other := range []string{server.ClusterType, server.EndpointType, server.RouteType} {
+				if other == typ || st.nonce[other] == "" || st.accepted[other] == st.version[other] {
+					continue
+				}
+				st.accepted[other] = st.version[other]
+				if err := send(other, st.names(other), nil); err != nil {
+					return err
+				}
+			}
 		}
 		if err := send(typ, st.names(typ), applyErr); err != nil {
 			return err
