@@ -134,8 +134,11 @@ func (st *stream) pushAll(res *Resources) error {
 	if res == nil {
 		return nil
 	}
-	for typ, sub := range st.subs {
-		if sub.sent != res.Version {
+	// CDS, then EDS, then RDS: a route never names a cluster the proxy has
+	// not been sent yet (xDS's make-before-break order).
+	for _, typ := range []string{ClusterType, EndpointType, RouteType} {
+		sub := st.subs[typ]
+		if sub != nil && sub.sent != res.Version {
 			if err := st.push(typ, sub, res); err != nil {
 				return err
 			}
