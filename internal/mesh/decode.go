@@ -58,7 +58,13 @@ func Decode(data []byte) ([]Resource, error) {
 			if r != nil && r.GetMeta().Name != "" {
 				prefix = Key(r)
 			}
-			all = append(all, fmt.Errorf("%s: %w", prefix, err))
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, e := range j.Unwrap() {
+					all = append(all, fmt.Errorf("%s: %w", prefix, e))
+				}
+			} else {
+				all = append(all, fmt.Errorf("%s: %w", prefix, err))
+			}
 			continue
 		}
 		out = append(out, r)

@@ -86,6 +86,7 @@ type HTTPTimeouts struct {
 
 func (r *HTTPRoute) GetTypeMeta() TypeMeta { return r.TypeMeta }
 func (r *HTTPRoute) GetMeta() *ObjectMeta  { return &r.Metadata }
+func (r *HTTPRoute) GetStatus() *Status    { return &r.Status }
 
 // SetDefaults fills Gateway API's defaults.
 func (r *HTTPRoute) SetDefaults() {

@@ -10,6 +10,11 @@ type Problem struct {
 	Resource string // Key of the resource at fault
 	Path     string
 	Reason   string
+	// Conflict marks a route shadowing another, as opposed to a dangling
+	// reference: the first is refused at apply, the second only reported.
+	Conflict bool
+	// With is the resource a conflict is with.
+	With string
 }
 
 func (p Problem) String() string { return p.Resource + ": " + p.Path + ": " + p.Reason }
@@ -32,7 +37,7 @@ func CheckReferences(all []Resource) []Problem {
 		ns, key := rt.Metadata.Namespace, Key(rt)
 		for i, p := range rt.Spec.ParentRefs {
 			if svcs[ns+"/"+p.Name] == nil {
-				out = append(out, Problem{key, field("spec.parentRefs", i) + ".name", fmt.Sprintf("unknown Service %q", p.Name)})
+				out = append(out, Problem{key, field("spec.parentRefs", i) + ".name", fmt.Sprintf("unknown Service %q", p.Name), false, ""})
 			}
 		}
 		for i, rule := range rt.Spec.Rules {
@@ -42,14 +47,14 @@ func CheckReferences(all []Resource) []Problem {
 				s := svcs[ns+"/"+b.Name]
 				switch {
 				case s == nil:
-					out = append(out, Problem{key, bp + ".name", fmt.Sprintf("unknown Service %q", b.Name)})
+					out = append(out, Problem{key, bp + ".name", fmt.Sprintf("unknown Service %q", b.Name), false, ""})
 				case b.Subset != "" && !s.HasSubset(b.Subset):
-					out = append(out, Problem{key, bp + ".subset", fmt.Sprintf("Service %q has no subset %q", b.Name, b.Subset)})
+					out = append(out, Problem{key, bp + ".subset", fmt.Sprintf("Service %q has no subset %q", b.Name, b.Subset), false, ""})
 				}
 			}
 			for _, claim := range ruleClaims(rt, &rule) {
 				if prev, taken := claims[claim]; taken && prev != key {
-					out = append(out, Problem{key, rp, fmt.Sprintf("conflicts with %s: same parent, hostname and match", prev)})
+					out = append(out, Problem{key, rp, fmt.Sprintf("conflicts with %s: same parent, hostname and match", prev), true, prev})
 				} else if !taken {
 					claims[claim] = key
 				}
@@ -58,7 +63,7 @@ func CheckReferences(all []Resource) []Problem {
 	}
 	for _, r := range all {
 		if p, ok := r.(*TrafficPolicy); ok && svcs[p.Metadata.Namespace+"/"+p.Spec.TargetRef.Name] == nil {
-			out = append(out, Problem{Key(p), "spec.targetRef.name", fmt.Sprintf("unknown Service %q", p.Spec.TargetRef.Name)})
+			out = append(out, Problem{Key(p), "spec.targetRef.name", fmt.Sprintf("unknown Service %q", p.Spec.TargetRef.Name), false, ""})
 		}
 	}
 	return out

@@ -41,6 +41,7 @@ type StaticEndpoint struct {
 
 func (s *Service) GetTypeMeta() TypeMeta { return s.TypeMeta }
 func (s *Service) GetMeta() *ObjectMeta  { return &s.Metadata }
+func (s *Service) GetStatus() *Status    { return &s.Status }
 
 // SetDefaults fills documented defaults.
 func (s *Service) SetDefaults() {

@@ -71,6 +71,7 @@ type OutlierDetection struct {
 
 func (p *TrafficPolicy) GetTypeMeta() TypeMeta { return p.TypeMeta }
 func (p *TrafficPolicy) GetMeta() *ObjectMeta  { return &p.Metadata }
+func (p *TrafficPolicy) GetStatus() *Status    { return &p.Status }
 
 // SetDefaults fills documented defaults.
 func (p *TrafficPolicy) SetDefaults() {

@@ -49,6 +49,7 @@ type Status struct {
 type Resource interface {
 	GetTypeMeta() TypeMeta
 	GetMeta() *ObjectMeta
+	GetStatus() *Status
 	SetDefaults()
 	Validate() error
 }

@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,4 +172,60 @@ func (r *Registry) Instances(ctx context.Context, service string) ([]Instance, i
 // the service whose endpoints changed.
 func (r *Registry) Watch(ctx context.Context, rev int64) <-chan store.Event {
 	return r.st.Watch(ctx, prefix, rev)
+}
+
+// Upsert is registration for callers that hold no Lease object, such as a
+// control-plane replica serving a sidecar's heartbeat: any replica can
+// serve any heartbeat because the lease lives in the store. It renews lease
+// (0: none yet) and writes in only when it changed, so a heartbeat costs
+// no write and wakes no watcher. A lease that expired is replaced. It
+// returns the lease now holding the instance.
+func (r *Registry) Upsert(ctx context.Context, in Instance, lease int64) (int64, error) {
+	if err := in.Validate(); err != nil {
+		return 0, fmt.Errorf("register: %w", err)
+	}
+	if lease != 0 {
+		err := r.st.KeepAliveOnce(ctx, lease)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			lease = 0
+		case err != nil:
+			return 0, fmt.Errorf("register %s/%s: %w", in.Service, in.ID, err)
+		}
+	}
+	if lease == 0 {
+		l, err := r.Register(ctx, in)
+		if err != nil {
+			return 0, err
+		}
+		return l.id, nil
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return 0, fmt.Errorf("register: %w", err)
+	}
+	cur, err := r.st.Get(ctx, key(in.Service, in.ID))
+	if err == nil && cur.Lease == lease && bytes.Equal(cur.Value, b) {
+		return lease, nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, fmt.Errorf("register %s/%s: %w", in.Service, in.ID, err)
+	}
+	if _, err := r.st.Put(ctx, key(in.Service, in.ID), b, store.WithLease(lease)); err != nil {
+		return 0, fmt.Errorf("register %s/%s: %w", in.Service, in.ID, err)
+	}
+	return lease, nil
+}
+
+// Remove deregisters an instance by its lease (graceful shutdown).
+func (r *Registry) Remove(ctx context.Context, service, id string, lease int64) error {
+	if lease != 0 {
+		if err := r.st.Revoke(ctx, lease); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("deregister %s/%s: %w", service, id, err)
+		}
+	}
+	if _, err := r.st.Delete(ctx, key(service, id)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("deregister %s/%s: %w", service, id, err)
+	}
+	return nil
 }

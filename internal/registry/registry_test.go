@@ -109,3 +109,53 @@ func TestRegisterValidates(t *testing.T) {
 		}
 	}
 }
+
+// Upsert is how a control-plane replica serves a sidecar's heartbeat: the
+// same lease is renewed, an unchanged instance causes no write (so no
+// watcher wakes), a readiness change is written, and a lost lease is
+// replaced.
+func TestUpsertRenewsWithoutWritingAndReplacesLostLease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := openStore(t)
+	r := New(st, 2*time.Second)
+	in := Instance{Service: "catalog", ID: "a", Address: "127.0.0.1", Port: 15006, Ready: true}
+	lease, err := r.Upsert(ctx, in, 0)
+	if err != nil || lease == 0 {
+		t.Fatalf("first upsert: lease %d, %v", lease, err)
+	}
+	_, rev, err := r.Instances(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Upsert(ctx, in, lease)
+	if err != nil || again != lease {
+		t.Fatalf("heartbeat: lease %d (want %d), %v", again, lease, err)
+	}
+	in.Ready = false
+	if _, err := r.Upsert(ctx, in, lease); err != nil {
+		t.Fatal(err)
+	}
+	// The first event after rev must be the readiness change: the plain
+	// heartbeat wrote nothing.
+	ev := <-r.Watch(ctx, rev)
+	if ev.Err != nil || !strings.Contains(string(ev.KV.Value), `"ready":false`) {
+		t.Fatalf("first event after the heartbeat: %+v", ev)
+	}
+	if err := st.Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := r.Upsert(ctx, in, lease)
+	if err != nil || fresh == lease || fresh == 0 {
+		t.Fatalf("upsert after the lease was lost: lease %d (old %d), %v", fresh, lease, err)
+	}
+	if ins, _, _ := r.Instances(ctx, "catalog"); len(ins) != 1 {
+		t.Fatalf("instance not re-registered: %+v", ins)
+	}
+	if err := r.Remove(ctx, "catalog", "a", fresh); err != nil {
+		t.Fatal(err)
+	}
+	if ins, _, _ := r.Instances(ctx, "catalog"); len(ins) != 0 {
+		t.Fatalf("instance survived Remove: %+v", ins)
+	}
+}

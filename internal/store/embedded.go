@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // EmbeddedConfig configures the single-node etcd that runs inside the
@@ -47,6 +48,9 @@ func OpenEmbedded(ctx context.Context, c EmbeddedConfig) (*Etcd, error) {
 	cfg.Name = "weft"
 	cfg.LogLevel = "error"
 	cfg.Logger = "zap"
+	// etcd logs routine shutdown as errors; the store reports what matters
+	// through its own errors.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cu := url.URL{Scheme: "http", Host: clientAddr}
 	pu := url.URL{Scheme: "http", Host: peerAddr}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}

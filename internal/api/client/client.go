@@ -1,0 +1,202 @@
+// Package client is the typed client of the control plane's admin API,
+// used by the CLI and by sidecars to register. It tries each replica in
+// turn, so one replica being down costs a retry, not a failure.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/api"
+)
+
+// DefaultTimeout bounds one call when ctx has no deadline.
+const DefaultTimeout = 10 * time.Second
+
+// maxReply caps a reply body.
+const maxReply = 64 << 20
+
+// Client calls one or more control-plane replicas.
+type Client struct {
+	bases []string
+	http  *http.Client
+}
+
+// New takes replica addresses (host:port or URLs).
+func New(servers ...string) (*Client, error) {
+	c := &Client{http: &http.Client{Timeout: DefaultTimeout}}
+	for _, s := range servers {
+		for _, one := range strings.Split(s, ",") {
+			one = strings.TrimSpace(one)
+			if one == "" {
+				continue
+			}
+			if !strings.Contains(one, "://") {
+				one = "http://" + one
+			}
+			u, err := url.Parse(one)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("control plane address %q: not host:port or a URL", one)
+			}
+			c.bases = append(c.bases, strings.TrimSuffix(u.String(), "/"))
+		}
+	}
+	if len(c.bases) == 0 {
+		return nil, errors.New("no control plane address")
+	}
+	return c, nil
+}
+
+// Error is a non-2xx answer.
+type Error struct {
+	Code  int
+	Reply api.Error
+}
+
+func (e *Error) Error() string {
+	if len(e.Reply.Details) == 0 {
+		return e.Reply.Error
+	}
+	return e.Reply.Error + "\n  " + strings.Join(e.Reply.Details, "\n  ")
+}
+
+// do sends one request to the first replica that answers. Only transport
+// failures move on to the next replica: an answer, even an error, is final.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	var lastErr error
+	for _, base := range c.bases {
+		req, err := http.NewRequestWithContext(ctx, method, base+api.Version+path, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			lastErr = err
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("%s %s: read reply: %w", method, path, err)
+		}
+		if resp.StatusCode/100 != 2 {
+			e := &Error{Code: resp.StatusCode}
+			if json.Unmarshal(data, &e.Reply) != nil || e.Reply.Error == "" {
+				e.Reply.Error = fmt.Sprintf("%s: %s", resp.Status, bytes.TrimSpace(data))
+			}
+			return e
+		}
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode reply: %w", method, path, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s %s: no control plane answered: %w", method, path, lastErr)
+}
+
+func dry(path string, dryRun bool) string {
+	if dryRun {
+		return path + "?dryRun=true"
+	}
+	return path
+}
+
+// Apply sends resources (JSON: one, an array or a List).
+func (c *Client) Apply(ctx context.Context, resources []byte, dryRun bool) (api.ApplyResult, error) {
+	var r api.ApplyResult
+	err := c.do(ctx, http.MethodPost, dry("/apply", dryRun), resources, &r)
+	return r, err
+}
+
+// Delete removes one resource.
+func (c *Client) Delete(ctx context.Context, kind, namespace, name string, dryRun bool) (api.ApplyResult, error) {
+	var r api.ApplyResult
+	err := c.do(ctx, http.MethodDelete, dry("/resources/"+esc(kind)+"/"+esc(namespace)+"/"+esc(name), dryRun), nil, &r)
+	return r, err
+}
+
+// Rollback restores the config of a past revision as a new revision.
+func (c *Client) Rollback(ctx context.Context, revision int64, dryRun bool) (api.ApplyResult, error) {
+	var r api.ApplyResult
+	err := c.do(ctx, http.MethodPost, dry("/rollback/"+strconv.FormatInt(revision, 10), dryRun), nil, &r)
+	return r, err
+}
+
+// History lists config revisions, newest first.
+func (c *Client) History(ctx context.Context) ([]api.Revision, error) {
+	var r []api.Revision
+	err := c.do(ctx, http.MethodGet, "/history", nil, &r)
+	return r, err
+}
+
+// List returns resources of kind ("" = all kinds) as JSON objects.
+func (c *Client) List(ctx context.Context, kind string) ([]api.Resource, error) {
+	p := "/resources"
+	if kind != "" {
+		p += "/" + esc(kind)
+	}
+	var r []api.Resource
+	err := c.do(ctx, http.MethodGet, p, nil, &r)
+	return r, err
+}
+
+// Get returns one resource.
+func (c *Client) Get(ctx context.Context, kind, namespace, name string) (api.Resource, error) {
+	var r api.Resource
+	err := c.do(ctx, http.MethodGet, "/resources/"+esc(kind)+"/"+esc(namespace)+"/"+esc(name), nil, &r)
+	return r, err
+}
+
+// Proxies lists the sidecars connected to the answering replica.
+func (c *Client) Proxies(ctx context.Context) ([]api.Proxy, error) {
+	var r []api.Proxy
+	err := c.do(ctx, http.MethodGet, "/proxies", nil, &r)
+	return r, err
+}
+
+// Instances lists registered instances of service ("" = all).
+func (c *Client) Instances(ctx context.Context, service string) ([]api.Instance, error) {
+	var r []api.Instance
+	p := "/instances"
+	if service != "" {
+		p += "?service=" + url.QueryEscape(service)
+	}
+	err := c.do(ctx, http.MethodGet, p, nil, &r)
+	return r, err
+}
+
+// Register registers or renews an instance.
+func (c *Client) Register(ctx context.Context, reg api.Registration) (api.Lease, error) {
+	b, err := json.Marshal(reg)
+	if err != nil {
+		return api.Lease{}, fmt.Errorf("register: %w", err)
+	}
+	var r api.Lease
+	err = c.do(ctx, http.MethodPost, "/instances", b, &r)
+	return r, err
+}
+
+// Deregister removes an instance now.
+func (c *Client) Deregister(ctx context.Context, service, id string, lease int64) error {
+	return c.do(ctx, http.MethodDelete, "/instances/"+esc(service)+"/"+esc(id)+"?lease="+strconv.FormatInt(lease, 10), nil, nil)
+}
+
+func esc(s string) string { return url.PathEscape(s) }

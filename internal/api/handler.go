@@ -1,0 +1,219 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/weft-mesh/weft/internal/mesh"
+)
+
+// Errors a Backend wraps so the handler picks the status code.
+var (
+	ErrInvalid  = errors.New("invalid")   // 400
+	ErrNotFound = errors.New("not found") // 404
+	ErrConflict = errors.New("conflict")  // 409
+)
+
+// Backend is what the control plane provides to the API.
+type Backend interface {
+	Apply(ctx context.Context, body []byte, dryRun bool) (ApplyResult, error)
+	Delete(ctx context.Context, kind, namespace, name string, dryRun bool) (ApplyResult, error)
+	Rollback(ctx context.Context, revision int64, dryRun bool) (ApplyResult, error)
+	History(ctx context.Context) ([]Revision, error)
+	// Resources lists stored resources with their status; kind "" means
+	// every kind and name "" every name.
+	Resources(ctx context.Context, kind, namespace, name string) ([]Resource, error)
+	Proxies(ctx context.Context) []Proxy
+	Instances(ctx context.Context, service string) ([]Instance, error)
+	Register(ctx context.Context, r Registration) (Lease, error)
+	Deregister(ctx context.Context, service, id string, lease int64) error
+}
+
+// MaxBody caps a request body.
+const MaxBody = mesh.MaxDecodeBytes
+
+// Kind maps what an operator types (service, svc, routes, tp, ...) to a
+// resource kind.
+func Kind(s string) (string, bool) {
+	switch strings.ToLower(s) {
+	case "service", "services", "svc":
+		return mesh.KindService, true
+	case "httproute", "httproutes", "route", "routes":
+		return mesh.KindHTTPRoute, true
+	case "trafficpolicy", "trafficpolicies", "tp", "policy", "policies":
+		return mesh.KindTrafficPolicy, true
+	}
+	return "", false
+}
+
+// Handler serves the API under /v1.
+func Handler(b Backend, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &handler{b: b, log: log.With("component", "api")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+Version+"/apply", h.apply)
+	mux.HandleFunc("GET "+Version+"/resources", h.resources)
+	mux.HandleFunc("GET "+Version+"/resources/{kind}", h.resources)
+	mux.HandleFunc("GET "+Version+"/resources/{kind}/{namespace}/{name}", h.resources)
+	mux.HandleFunc("DELETE "+Version+"/resources/{kind}/{namespace}/{name}", h.delete)
+	mux.HandleFunc("GET "+Version+"/history", h.history)
+	mux.HandleFunc("POST "+Version+"/rollback/{revision}", h.rollback)
+	mux.HandleFunc("GET "+Version+"/proxies", h.proxies)
+	mux.HandleFunc("GET "+Version+"/instances", h.instances)
+	mux.HandleFunc("POST "+Version+"/instances", h.register)
+	mux.HandleFunc("DELETE "+Version+"/instances/{service}/{id}", h.deregister)
+	return mux
+}
+
+type handler struct {
+	b   Backend
+	log *slog.Logger
+}
+
+func dryRun(r *http.Request) bool {
+	v, _ := strconv.ParseBool(r.URL.Query().Get("dryRun"))
+	return v
+}
+
+func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		h.fail(w, fmt.Errorf("%w: body: %w", ErrInvalid, err))
+		return
+	}
+	res, err := h.b.Apply(r.Context(), body, dryRun(r))
+	h.reply(w, res, err)
+}
+
+func (h *handler) kind(w http.ResponseWriter, r *http.Request) (string, bool) {
+	k := r.PathValue("kind")
+	if k == "" {
+		return "", true
+	}
+	kind, ok := Kind(k)
+	if !ok {
+		h.fail(w, fmt.Errorf("%w: kind: must be service, httproute or trafficpolicy; got %q", ErrInvalid, k))
+	}
+	return kind, ok
+}
+
+func (h *handler) resources(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	res, err := h.b.Resources(r.Context(), kind, r.PathValue("namespace"), r.PathValue("name"))
+	if err == nil && r.PathValue("name") != "" {
+		if len(res) == 0 {
+			err = fmt.Errorf("%w: %s %s/%s", ErrNotFound, kind, r.PathValue("namespace"), r.PathValue("name"))
+		} else {
+			h.reply(w, res[0], nil)
+			return
+		}
+	}
+	if res == nil {
+		res = []Resource{}
+	}
+	h.reply(w, res, err)
+}
+
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	res, err := h.b.Delete(r.Context(), kind, r.PathValue("namespace"), r.PathValue("name"), dryRun(r))
+	h.reply(w, res, err)
+}
+
+func (h *handler) history(w http.ResponseWriter, r *http.Request) {
+	res, err := h.b.History(r.Context())
+	h.reply(w, res, err)
+}
+
+func (h *handler) rollback(w http.ResponseWriter, r *http.Request) {
+	rev, err := strconv.ParseInt(r.PathValue("revision"), 10, 64)
+	if err != nil || rev < 1 {
+		h.fail(w, fmt.Errorf("%w: revision: must be a positive integer; got %q", ErrInvalid, r.PathValue("revision")))
+		return
+	}
+	res, err := h.b.Rollback(r.Context(), rev, dryRun(r))
+	h.reply(w, res, err)
+}
+
+func (h *handler) proxies(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, h.b.Proxies(r.Context()), nil)
+}
+
+func (h *handler) instances(w http.ResponseWriter, r *http.Request) {
+	res, err := h.b.Instances(r.Context(), r.URL.Query().Get("service"))
+	h.reply(w, res, err)
+}
+
+func (h *handler) register(w http.ResponseWriter, r *http.Request) {
+	var reg Registration
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&reg); err != nil {
+		h.fail(w, fmt.Errorf("%w: body: %w", ErrInvalid, err))
+		return
+	}
+	res, err := h.b.Register(r.Context(), reg)
+	h.reply(w, res, err)
+}
+
+func (h *handler) deregister(w http.ResponseWriter, r *http.Request) {
+	lease, _ := strconv.ParseInt(r.URL.Query().Get("lease"), 10, 64)
+	err := h.b.Deregister(r.Context(), r.PathValue("service"), r.PathValue("id"), lease)
+	h.reply(w, struct{}{}, err)
+}
+
+func (h *handler) reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		h.log.Debug("write reply", "err", err)
+	}
+}
+
+func (h *handler) fail(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, ErrConflict):
+		code = http.StatusConflict
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	if code == http.StatusInternalServerError {
+		h.log.Error("request failed", "err", err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, sentinel := range []error{ErrInvalid, ErrNotFound, ErrConflict} {
+		lines[0] = strings.TrimPrefix(lines[0], sentinel.Error()+": ")
+	}
+	body := Error{Error: lines[0]}
+	if len(lines) > 1 {
+		body.Details = lines[1:]
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+}

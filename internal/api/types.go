@@ -1,0 +1,92 @@
+// Package api is the control plane's admin API: JSON over HTTP, serving the
+// CLI, the sidecars' registration and, later, the dashboard. It defines
+// the wire types and the HTTP handler over a Backend that the control plane
+// implements; api/client is the typed client.
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version prefixes every path.
+const Version = "/v1"
+
+// Change is what an apply, delete or rollback does to one resource.
+type Change struct {
+	Key    string `json:"key"`    // Kind/namespace/name
+	Action string `json:"action"` // created, configured, unchanged, deleted
+	Diff   string `json:"diff,omitempty"`
+}
+
+// ApplyResult answers apply, delete and rollback.
+type ApplyResult struct {
+	// Revision is the config revision now in force (unchanged for a dry run
+	// or a no-op).
+	Revision int64    `json:"revision"`
+	DryRun   bool     `json:"dryRun,omitempty"`
+	Changes  []Change `json:"changes"`
+	// Warnings are problems accepted but reported, such as a route whose
+	// backend Service does not exist yet.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Revision is one entry of the config history.
+type Revision struct {
+	Revision  int64     `json:"revision"`
+	Time      time.Time `json:"time"`
+	Op        string    `json:"op"` // apply, delete, rollback to N
+	Changes   []Change  `json:"changes"`
+	Resources int       `json:"resources"` // how many the config holds after it
+}
+
+// Proxy sync states, as `istioctl proxy-status` names them.
+const (
+	Synced = "SYNCED"
+	Stale  = "STALE"
+	NACKed = "NACKED"
+)
+
+// Proxy is one connected sidecar as the answering replica sees it.
+type Proxy struct {
+	Node      string            `json:"node"`
+	Connected time.Time         `json:"connected"`
+	Version   string            `json:"version"` // the version pushed to it
+	State     string            `json:"state"`   // SYNCED, STALE or NACKED
+	Acked     map[string]string `json:"acked,omitempty"`
+	NACKs     map[string]string `json:"nacks,omitempty"`
+}
+
+// Instance is one registered service instance.
+type Instance struct {
+	Service string            `json:"service"`
+	ID      string            `json:"id"`
+	Address string            `json:"address"`
+	Port    int               `json:"port"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Zone    string            `json:"zone,omitempty"`
+	Ready   bool              `json:"ready"`
+}
+
+// Registration registers an instance or renews it. Lease is the one the
+// last answer gave (0 the first time).
+type Registration struct {
+	Instance Instance `json:"instance"`
+	Lease    int64    `json:"lease,omitempty"`
+}
+
+// Lease answers a Registration: renew within TTLSeconds.
+type Lease struct {
+	Lease      int64 `json:"lease"`
+	TTLSeconds int64 `json:"ttlSeconds"`
+}
+
+// Error is every non-2xx answer's body.
+type Error struct {
+	Error string `json:"error"`
+	// Details lists one line per problem (field path: reason).
+	Details []string `json:"details,omitempty"`
+}
+
+// Resource is a stored resource with its status, as JSON.
+type Resource = json.RawMessage

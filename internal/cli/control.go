@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/controlplane"
+)
+
+func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("control", stderr)
+	var cfg controlplane.Config
+	fs.StringVar(&cfg.DataDir, "data-dir", "weft-data", "embedded etcd's data directory (state survives restarts)")
+	endpoints := fs.String("etcd-endpoints", "", "comma-separated external etcd endpoints; replicas pointed at one cluster share its state (HA)")
+	fs.StringVar(&cfg.XDS, "xds", "127.0.0.1:15010", "ADS (xDS over gRPC) listener for sidecars")
+	fs.StringVar(&cfg.API, "api", "127.0.0.1:15080", "admin API listener for the CLI and sidecar registration")
+	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 10*time.Second, "how long an instance outlives its sidecar's last heartbeat")
+	fs.IntVar(&cfg.HistoryLimit, "history", 100, "config revisions kept for rollback")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: weft control [--data-dir DIR | --etcd-endpoints a,b,c] [--xds ADDR] [--api ADDR]")
+		fs.PrintDefaults()
+		return errUsage
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	if *endpoints != "" {
+		cfg.EtcdEndpoints = strings.Split(*endpoints, ",")
+		cfg.DataDir = ""
+	}
+	cfg.Logger = log
+	return controlplane.Run(ctx, cfg)
+}

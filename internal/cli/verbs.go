@@ -1,0 +1,487 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/weft-mesh/weft/internal/api"
+	apiclient "github.com/weft-mesh/weft/internal/api/client"
+)
+
+// defaultServer is the control plane's API address unless --server or
+// WEFT_SERVER says otherwise.
+func defaultServer() string {
+	if s := os.Getenv("WEFT_SERVER"); s != "" {
+		return s
+	}
+	return "127.0.0.1:15080"
+}
+
+func serverFlag(fs *flag.FlagSet) *string {
+	return fs.String("server", defaultServer(), "control-plane API address(es), comma-separated replicas (env WEFT_SERVER)")
+}
+
+// stdin is swapped by tests.
+var stdin io.Reader = os.Stdin
+
+// parseInterleaved parses flags that may follow positional arguments
+// (`weft get routes -o yaml`), as kubectl users expect.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("apply", stderr)
+	server := serverFlag(fs)
+	file := fs.String("f", "", "file, directory or - (stdin) of resources in YAML or JSON")
+	dry := fs.Bool("dry-run", false, "validate and print the diff; change nothing")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if *file == "" || len(pos) > 0 {
+		fmt.Fprintln(stderr, "usage: weft apply -f FILE|DIR|- [--dry-run]")
+		return errUsage
+	}
+	body, err := readManifests(*file, stdin)
+	if err != nil {
+		return err
+	}
+	c, err := apiclient.New(*server)
+	if err != nil {
+		return err
+	}
+	res, err := c.Apply(ctx, body, *dry)
+	if err != nil {
+		return err
+	}
+	printResult(stdout, res)
+	return nil
+}
+
+func printResult(w io.Writer, res api.ApplyResult) {
+	for _, ch := range res.Changes {
+		suffix := ""
+		if res.DryRun {
+			suffix = " (dry run)"
+		}
+		fmt.Fprintf(w, "%s %s%s\n", ch.Key, ch.Action, suffix)
+		if res.DryRun && ch.Diff != "" {
+			printDiff(w, ch.Diff, ch.Action == "configured")
+		}
+	}
+	for _, wr := range res.Warnings {
+		fmt.Fprintln(w, "warning:", wr)
+	}
+	if !res.DryRun {
+		fmt.Fprintf(w, "config revision %d\n", res.Revision)
+	}
+}
+
+// object is the part of a stored resource that tables show.
+type object struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name, Namespace, ResourceVersion string
+		Generation                       int64
+	} `json:"metadata"`
+	Status struct {
+		Conditions []struct{ Type, Status, Reason, Message string } `json:"conditions"`
+	} `json:"status"`
+}
+
+func (o *object) condition(t string) (string, string) {
+	for _, c := range o.Status.Conditions {
+		if c.Type == t {
+			return c.Status, c.Message
+		}
+	}
+	return "", ""
+}
+
+func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("get", stderr)
+	server := serverFlag(fs)
+	ns := fs.String("n", "default", "namespace")
+	out := fs.String("o", "table", "output: table, yaml or json")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fmt.Fprintln(stderr, "usage: weft get KIND [NAME] [-o yaml|json]\n  KIND: services, routes, policies, proxies, instances, all")
+		return errUsage
+	}
+	c, err := apiclient.New(*server)
+	if err != nil {
+		return err
+	}
+	switch strings.ToLower(pos[0]) {
+	case "proxies", "proxy", "proxy-status":
+		ps, err := c.Proxies(ctx)
+		if err != nil {
+			return err
+		}
+		return printProxies(stdout, ps, *out)
+	case "instances", "instance", "endpoints":
+		svc := ""
+		if len(pos) == 2 {
+			svc = pos[1]
+		}
+		ins, err := c.Instances(ctx, svc)
+		if err != nil {
+			return err
+		}
+		return printInstances(stdout, ins, *out)
+	}
+	kind := ""
+	if strings.ToLower(pos[0]) != "all" {
+		k, ok := api.Kind(pos[0])
+		if !ok {
+			return fmt.Errorf("unknown kind %q: want services, routes, policies, proxies, instances or all", pos[0])
+		}
+		kind = k
+	}
+	var raws []api.Resource
+	if len(pos) == 2 {
+		if kind == "" {
+			return fmt.Errorf("get all takes no name")
+		}
+		r, err := c.Get(ctx, kind, *ns, pos[1])
+		if err != nil {
+			return err
+		}
+		raws = []api.Resource{r}
+	} else if raws, err = c.List(ctx, kind); err != nil {
+		return err
+	}
+	switch *out {
+	case "json":
+		return writeJSON(stdout, raws)
+	case "yaml":
+		return writeYAML(stdout, raws)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tNAMESPACE\tNAME\tREVISION\tREFS\tPROGRAMMED")
+	for _, raw := range raws {
+		var o object
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return err
+		}
+		refs, _ := o.condition("ResolvedRefs")
+		if s, _ := o.condition("Conflicted"); s == "True" {
+			refs = "Conflicted"
+		}
+		prog, msg := o.condition("Programmed")
+		if n, _, ok := strings.Cut(msg, " sidecars"); ok {
+			prog += " (" + n + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Kind, o.Metadata.Namespace, o.Metadata.Name, o.Metadata.ResourceVersion, refs, prog)
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeYAML(w io.Writer, raws []api.Resource) error {
+	for i, raw := range raws {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(w, "---")
+		}
+		enc := yaml.NewEncoder(w)
+		enc.SetIndent(2)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		enc.Close()
+	}
+	return nil
+}
+
+func printProxies(w io.Writer, ps []api.Proxy, out string) error {
+	if out == "json" {
+		return writeJSON(w, ps)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATUS\tVERSION\tCONNECTED\tDETAIL")
+	for _, p := range ps {
+		detail := ""
+		if len(p.NACKs) > 0 {
+			var ks []string
+			for k, v := range p.NACKs {
+				ks = append(ks, k+": "+v)
+			}
+			sort.Strings(ks)
+			detail = strings.Join(ks, "; ")
+		} else if p.State == api.Stale {
+			var ks []string
+			for k, v := range p.Acked {
+				ks = append(ks, k+"="+v)
+			}
+			sort.Strings(ks)
+			detail = "acked " + strings.Join(ks, " ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Node, p.State, p.Version, since(p.Connected), detail)
+	}
+	return tw.Flush()
+}
+
+func since(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+func printInstances(w io.Writer, ins []api.Instance, out string) error {
+	if out == "json" {
+		return writeJSON(w, ins)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tID\tADDRESS\tREADY\tLABELS")
+	for _, in := range ins {
+		var ls []string
+		for k, v := range in.Labels {
+			ls = append(ls, k+"="+v)
+		}
+		sort.Strings(ls)
+		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%v\t%s\n", in.Service, in.ID, in.Address, in.Port, in.Ready, strings.Join(ls, ","))
+	}
+	return tw.Flush()
+}
+
+func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("describe", stderr)
+	server := serverFlag(fs)
+	ns := fs.String("n", "default", "namespace")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fmt.Fprintln(stderr, "usage: weft describe KIND NAME")
+		return errUsage
+	}
+	kind, ok := api.Kind(pos[0])
+	if !ok {
+		return fmt.Errorf("unknown kind %q: want service, route or policy", pos[0])
+	}
+	c, err := apiclient.New(*server)
+	if err != nil {
+		return err
+	}
+	raw, err := c.Get(ctx, kind, *ns, pos[1])
+	if err != nil {
+		return err
+	}
+	var o object
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s/%s (config revision %s, generation %d)\n\nConditions:\n", o.Kind, o.Metadata.Namespace, o.Metadata.Name, o.Metadata.ResourceVersion, o.Metadata.Generation)
+	for _, cd := range o.Status.Conditions {
+		fmt.Fprintf(stdout, "  %-13s %-7s %s\n", cd.Type, cd.Status, cd.Message)
+	}
+	var v map[string]any
+	json.Unmarshal(raw, &v)
+	fmt.Fprintln(stdout, "\nSpec:")
+	enc := yaml.NewEncoder(indentWriter{stdout})
+	enc.SetIndent(2)
+	enc.Encode(v["spec"])
+	enc.Close()
+	if kind == "Service" {
+		ins, err := c.Instances(ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "\nInstances:")
+		if len(ins) == 0 {
+			fmt.Fprintln(stdout, "  none registered")
+		} else {
+			printInstances(indentWriter{stdout}, ins, "table")
+		}
+		routes, err := c.List(ctx, "HTTPRoute")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "\nRoutes to it:")
+		n := 0
+		for _, r := range routes {
+			var rt struct {
+				Metadata struct{ Name, Namespace string }
+				Spec     struct {
+					ParentRefs []struct{ Name string }
+				}
+			}
+			json.Unmarshal(r, &rt)
+			for _, p := range rt.Spec.ParentRefs {
+				if p.Name == pos[1] && rt.Metadata.Namespace == *ns {
+					fmt.Fprintf(stdout, "  HTTPRoute/%s\n", rt.Metadata.Name)
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			fmt.Fprintln(stdout, "  none: every request goes to all ready instances")
+		}
+	}
+	return nil
+}
+
+// indentWriter indents every line by two spaces.
+type indentWriter struct{ w io.Writer }
+
+func (iw indentWriter) Write(p []byte) (int, error) {
+	s := strings.ReplaceAll(string(p), "\n", "\n  ")
+	s = strings.TrimSuffix(s, "  ")
+	if _, err := io.WriteString(iw.w, "  "+s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("delete", stderr)
+	server := serverFlag(fs)
+	ns := fs.String("n", "default", "namespace")
+	dry := fs.Bool("dry-run", false, "print what would change; change nothing")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fmt.Fprintln(stderr, "usage: weft delete KIND NAME [--dry-run]")
+		return errUsage
+	}
+	kind, ok := api.Kind(pos[0])
+	if !ok {
+		return fmt.Errorf("unknown kind %q: want service, route or policy", pos[0])
+	}
+	c, err := apiclient.New(*server)
+	if err != nil {
+		return err
+	}
+	res, err := c.Delete(ctx, kind, *ns, pos[1], *dry)
+	if err != nil {
+		return err
+	}
+	printResult(stdout, res)
+	return nil
+}
+
+func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("history", stderr)
+	server := serverFlag(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "usage: weft history")
+		return errUsage
+	}
+	c, err := apiclient.New(*server)
+	if err != nil {
+		return err
+	}
+	h, err := c.History(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REVISION\tTIME\tOP\tRESOURCES\tCHANGES")
+	for _, r := range h {
+		var chs []string
+		for _, ch := range r.Changes {
+			chs = append(chs, ch.Key+" "+ch.Action)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", r.Revision, r.Time.Local().Format("2006-01-02 15:04:05"), r.Op, r.Resources, strings.Join(chs, ", "))
+	}
+	return tw.Flush()
+}
+
+func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("rollback", stderr)
+	server := serverFlag(fs)
+	dry := fs.Bool("dry-run", false, "print the diff; change nothing")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: weft rollback REVISION [--dry-run]")
+		return errUsage
+	}
+	rev, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || rev < 1 {
+		return fmt.Errorf("revision: must be a positive integer; got %q", pos[0])
+	}
+	c, err := apiclient.New(*server)
+	if err != nil {
+		return err
+	}
+	res, err := c.Rollback(ctx, rev, *dry)
+	if err != nil {
+		return err
+	}
+	printResult(stdout, res)
+	return nil
+}
+
+// diffContext is how many unchanged lines surround a change.
+const diffContext = 3
+
+// printDiff indents a diff; for a changed resource it shows only the
+// changed lines and their context, as `diff -u` would.
+func printDiff(w io.Writer, diff string, trim bool) {
+	lines := strings.Split(strings.TrimRight(diff, "\n"), "\n")
+	keep := make([]bool, len(lines))
+	for i, l := range lines {
+		if !trim || !strings.HasPrefix(l, "  ") {
+			for j := max(0, i-diffContext); j <= min(len(lines)-1, i+diffContext); j++ {
+				keep[j] = true
+			}
+		}
+	}
+	gap := false
+	for i, l := range lines {
+		if !keep[i] {
+			gap = true
+			continue
+		}
+		if gap {
+			fmt.Fprintln(w, "    ...")
+			gap = false
+		}
+		fmt.Fprintln(w, "    "+l)
+	}
+}

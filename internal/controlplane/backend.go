@@ -1,0 +1,229 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/weft-mesh/weft/internal/api"
+	"github.com/weft-mesh/weft/internal/mesh"
+	"github.com/weft-mesh/weft/internal/registry"
+	"github.com/weft-mesh/weft/internal/xds/server"
+)
+
+// backend implements api.Backend on the store, the registry and the xDS
+// server's view of its proxies.
+type backend struct {
+	cs  *configStore
+	reg *registry.Registry
+	xds *server.Server
+	ttl int64 // lease TTL in seconds, told to registering sidecars
+}
+
+var _ api.Backend = (*backend)(nil)
+
+func copyResources(m map[string]mesh.Resource) map[string]mesh.Resource {
+	out := make(map[string]mesh.Resource, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (b *backend) Apply(ctx context.Context, body []byte, dryRun bool) (api.ApplyResult, error) {
+	rs, err := mesh.Decode(body)
+	if err != nil {
+		return api.ApplyResult{}, invalid("refused: the input has errors, nothing changed", err)
+	}
+	if len(rs) == 0 {
+		return api.ApplyResult{}, fmt.Errorf("%w: no resources in the input", api.ErrInvalid)
+	}
+	return b.cs.commit(ctx, func(cur *loaded) (map[string]mesh.Resource, map[string]bool, string, error) {
+		next, touched := copyResources(cur.byKey), map[string]bool{}
+		for _, r := range rs {
+			k := mesh.Key(r)
+			if touched[k] {
+				return nil, nil, "", fmt.Errorf("%w: %s appears twice in the input", api.ErrInvalid, k)
+			}
+			next[k], touched[k] = r, true
+		}
+		return next, touched, "apply", nil
+	}, dryRun)
+}
+
+// invalid turns a joined validation error into one headline plus a line
+// per problem.
+func invalid(headline string, err error) error {
+	return fmt.Errorf("%w: %s\n%s", api.ErrInvalid, headline, err.Error())
+}
+
+func (b *backend) Delete(ctx context.Context, kind, namespace, name string, dryRun bool) (api.ApplyResult, error) {
+	k := kind + "/" + namespace + "/" + name
+	return b.cs.commit(ctx, func(cur *loaded) (map[string]mesh.Resource, map[string]bool, string, error) {
+		if cur.byKey[k] == nil {
+			return nil, nil, "", fmt.Errorf("%w: %s", api.ErrNotFound, k)
+		}
+		next := copyResources(cur.byKey)
+		delete(next, k)
+		return next, map[string]bool{k: true}, "delete " + k, nil
+	}, dryRun)
+}
+
+func (b *backend) Rollback(ctx context.Context, rev int64, dryRun bool) (api.ApplyResult, error) {
+	old, err := b.cs.revision(ctx, rev)
+	if err != nil {
+		return api.ApplyResult{}, err
+	}
+	return b.cs.commit(ctx, func(cur *loaded) (map[string]mesh.Resource, map[string]bool, string, error) {
+		return old, nil, "rollback to " + strconv.FormatInt(rev, 10), nil
+	}, dryRun)
+}
+
+func (b *backend) History(ctx context.Context) ([]api.Revision, error) { return b.cs.history(ctx) }
+
+func (b *backend) Resources(ctx context.Context, kind, namespace, name string) ([]api.Resource, error) {
+	cur, err := b.cs.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all := cur.sorted()
+	problems := map[string][]mesh.Problem{}
+	for _, p := range mesh.CheckReferences(all) {
+		problems[p.Resource] = append(problems[p.Resource], p)
+	}
+	proxies := b.xds.Proxies()
+	var out []api.Resource
+	for _, r := range all {
+		m := r.GetMeta()
+		if kind != "" && r.GetTypeMeta().Kind != kind || namespace != "" && m.Namespace != namespace || name != "" && m.Name != name {
+			continue
+		}
+		*r.GetStatus() = status(r, problems[mesh.Key(r)], proxies)
+		raw, err := json.Marshal(r)
+		*r.GetStatus() = mesh.Status{}
+		if err != nil {
+			return nil, fmt.Errorf("resources: %w", err)
+		}
+		out = append(out, raw)
+	}
+	return out, nil
+}
+
+// status tells an operator whether a resource is in force: accepted (only
+// valid resources are stored), its references resolved, no conflict, and
+// which connected sidecars have ACKed a config that includes it.
+func status(r mesh.Resource, problems []mesh.Problem, proxies []server.ProxyStatus) mesh.Status {
+	m := r.GetMeta()
+	st := mesh.Status{ObservedGeneration: m.Generation}
+	st.Conditions = append(st.Conditions, mesh.Condition{Type: "Accepted", Status: "True", Reason: "Valid"})
+	var refs, conflicts []string
+	for _, p := range problems {
+		if p.Conflict {
+			conflicts = append(conflicts, p.Path+": "+p.Reason)
+		} else {
+			refs = append(refs, p.Path+": "+p.Reason)
+		}
+	}
+	if len(refs) > 0 {
+		st.Conditions = append(st.Conditions, mesh.Condition{Type: "ResolvedRefs", Status: "False", Reason: "UnknownReference", Message: strings.Join(refs, "; ")})
+	} else {
+		st.Conditions = append(st.Conditions, mesh.Condition{Type: "ResolvedRefs", Status: "True", Reason: "Resolved"})
+	}
+	if len(conflicts) > 0 {
+		st.Conditions = append(st.Conditions, mesh.Condition{Type: "Conflicted", Status: "True", Reason: "Shadowed", Message: strings.Join(conflicts, "; ")})
+	}
+	st.Conditions = append(st.Conditions, programmed(parseRev(m.ResourceVersion), proxies))
+	return st
+}
+
+// programmed reports how many connected proxies run a config at least as
+// new as rev (the config revision that last changed the resource).
+func programmed(rev int64, proxies []server.ProxyStatus) mesh.Condition {
+	if len(proxies) == 0 {
+		return mesh.Condition{Type: "Programmed", Status: "Unknown", Reason: "NoProxies", Message: "no sidecar is connected to this control-plane replica"}
+	}
+	var behind []string
+	for _, p := range proxies {
+		switch {
+		case len(p.NACKs) > 0:
+			var errs []string
+			for typ, e := range p.NACKs {
+				errs = append(errs, typ+": "+e)
+			}
+			sort.Strings(errs)
+			behind = append(behind, p.Node+" (NACK: "+strings.Join(errs, "; ")+")")
+		case ackedRevision(p) < rev:
+			behind = append(behind, p.Node)
+		}
+	}
+	ok := len(proxies) - len(behind)
+	msg := fmt.Sprintf("%d/%d sidecars ACKed config revision %d or newer", ok, len(proxies), rev)
+	if len(behind) > 0 {
+		return mesh.Condition{Type: "Programmed", Status: "False", Reason: "Pending", Message: msg + "; waiting for: " + strings.Join(behind, ", ")}
+	}
+	return mesh.Condition{Type: "Programmed", Status: "True", Reason: "Acked", Message: msg}
+}
+
+// ackedRevision is the oldest config revision among the types a proxy has
+// ACKed; versions are "CONFIGREV.PUSH".
+func ackedRevision(p server.ProxyStatus) int64 {
+	if len(p.Acked) == 0 {
+		return 0
+	}
+	least := int64(-1)
+	for _, v := range p.Acked {
+		rv, _, _ := strings.Cut(v, ".")
+		n := parseRev(rv)
+		if least < 0 || n < least {
+			least = n
+		}
+	}
+	return least
+}
+
+func (b *backend) Proxies(context.Context) []api.Proxy {
+	ps := b.xds.Proxies()
+	out := make([]api.Proxy, 0, len(ps))
+	for _, p := range ps {
+		state := api.Stale
+		switch {
+		case len(p.NACKs) > 0:
+			state = api.NACKed
+		case p.Synced():
+			state = api.Synced
+		}
+		out = append(out, api.Proxy{Node: p.Node, Connected: p.Connected, Version: p.Version, State: state, Acked: p.Acked, NACKs: p.NACKs})
+	}
+	return out
+}
+
+func (b *backend) Instances(ctx context.Context, service string) ([]api.Instance, error) {
+	ins, _, err := b.reg.Instances(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Instance, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, api.Instance(in))
+	}
+	return out, nil
+}
+
+func (b *backend) Register(ctx context.Context, r api.Registration) (api.Lease, error) {
+	in := registry.Instance(r.Instance)
+	if err := in.Validate(); err != nil {
+		return api.Lease{}, invalid("refused: bad instance", err)
+	}
+	lease, err := b.reg.Upsert(ctx, in, r.Lease)
+	if err != nil {
+		return api.Lease{}, err
+	}
+	return api.Lease{Lease: lease, TTLSeconds: b.ttl}, nil
+}
+
+func (b *backend) Deregister(ctx context.Context, service, id string, lease int64) error {
+	return b.reg.Remove(ctx, service, id, lease)
+}

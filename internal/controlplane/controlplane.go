@@ -1,0 +1,177 @@
+// Package controlplane is the control plane's composition root: it opens
+// the store (embedded etcd or an external cluster), and runs the registry,
+// the config store with its history, the translator feeding the xDS server,
+// and the admin API.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/weft-mesh/weft/internal/api"
+	"github.com/weft-mesh/weft/internal/registry"
+	"github.com/weft-mesh/weft/internal/store"
+	"github.com/weft-mesh/weft/internal/xds/server"
+)
+
+// Config configures one control-plane replica. Zero values are defaults.
+type Config struct {
+	// DataDir holds the embedded etcd's data. Used when EtcdEndpoints is
+	// empty. Default: ./weft-data.
+	DataDir string
+	// EtcdEndpoints, when set, use an external etcd cluster instead; every
+	// replica pointed at it shares one state.
+	EtcdEndpoints []string
+	// XDS is the ADS gRPC listener. Default 127.0.0.1:15010.
+	XDS string
+	// API is the admin API listener. Default 127.0.0.1:15080.
+	API string
+	// LeaseTTL is how long an instance outlives its sidecar's last
+	// heartbeat. Default 10s.
+	LeaseTTL time.Duration
+	// HistoryLimit is how many config revisions are kept for rollback.
+	// Default 100.
+	HistoryLimit int
+	// FastTicks shortens the embedded etcd's raft ticks (tests).
+	FastTicks bool
+	Logger    *slog.Logger
+	// Ready, when set, receives the bound addresses once serving.
+	Ready func(Addrs)
+}
+
+// Addrs are a running control plane's bound addresses.
+type Addrs struct {
+	XDS, API string
+}
+
+// SetDefaults fills the documented defaults.
+func (c *Config) SetDefaults() {
+	if c.DataDir == "" && len(c.EtcdEndpoints) == 0 {
+		c.DataDir = "weft-data"
+	}
+	if c.XDS == "" {
+		c.XDS = "127.0.0.1:15010"
+	}
+	if c.API == "" {
+		c.API = "127.0.0.1:15080"
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = registry.DefaultTTL
+	}
+	if c.HistoryLimit <= 0 {
+		c.HistoryLimit = 100
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports every invalid field.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, f := range []struct{ name, addr string }{{"xds", c.XDS}, {"api", c.API}} {
+		if _, _, err := net.SplitHostPort(f.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: must be host:port; got %q", f.name, f.addr))
+		}
+	}
+	if c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("leaseTTL: must be at least 1s; got %s", c.LeaseTTL))
+	}
+	return errors.Join(errs...)
+}
+
+func openStore(ctx context.Context, c *Config) (store.Store, error) {
+	if len(c.EtcdEndpoints) > 0 {
+		return store.OpenRemote(ctx, c.EtcdEndpoints, 0)
+	}
+	return store.OpenEmbedded(ctx, store.EmbeddedConfig{DataDir: c.DataDir, FastTicks: c.FastTicks})
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("control plane config: %w", err)
+	}
+	log := cfg.Logger.With("component", "control")
+	st, err := openStore(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := registry.New(st, cfg.LeaseTTL)
+	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
+	xds := server.New(cfg.Logger)
+	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second)}
+
+	xl, err := net.Listen("tcp", cfg.XDS)
+	if err != nil {
+		return fmt.Errorf("xds listener: %w", err)
+	}
+	al, err := net.Listen("tcp", cfg.API)
+	if err != nil {
+		xl.Close()
+		return fmt.Errorf("api listener: %w", err)
+	}
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(4<<20),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	xds.Register(gs)
+	hs := &http.Server{
+		Handler:           api.Handler(be, cfg.Logger),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- gs.Serve(xl) }()
+	go func() { errc <- hs.Serve(al) }()
+	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
+	go func() { errc <- sy.run(ctx) }()
+
+	addrs := Addrs{XDS: xl.Addr().String(), API: al.Addr().String()}
+	log.Info("control plane serving", "xds", addrs.XDS, "api", addrs.API, "store", storeName(&cfg))
+	if cfg.Ready != nil {
+		cfg.Ready(addrs)
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("control plane part failed", "err", err)
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	hs.Shutdown(sctx)
+	// ADS streams never end on their own, so a graceful stop would only
+	// wait; sidecars keep their config and reconnect to another replica.
+	gs.Stop()
+	log.Info("control plane stopped")
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+func storeName(c *Config) string {
+	if len(c.EtcdEndpoints) > 0 {
+		return fmt.Sprintf("etcd %v", c.EtcdEndpoints)
+	}
+	return "embedded etcd in " + c.DataDir
+}
