@@ -29,6 +29,46 @@ type Config struct {
 	Services []Service  `yaml:"services" json:"services"`
 	Routes   []RouteSet `yaml:"routes" json:"routes"`
 	Limits   Limits     `yaml:"limits" json:"limits"`
+	// ControlPlane, when set, makes the outbound services and routes
+	// dynamic: they arrive over xDS and take the place of Services and
+	// Routes, which may then be empty.
+	ControlPlane *ControlPlane `yaml:"controlPlane" json:"controlPlane,omitempty"`
+	// Register, with a control plane, registers this instance so that other
+	// sidecars route to it, and keeps it registered while the app is healthy.
+	Register *Registration `yaml:"register" json:"register,omitempty"`
+}
+
+// ControlPlane says where the control-plane replicas are.
+type ControlPlane struct {
+	// XDS lists the replicas' ADS addresses (host:port); the sidecar fails
+	// over between them in order, with jittered backoff.
+	XDS []string `yaml:"xds" json:"xds"`
+	// API lists the replicas' admin API addresses, for registration.
+	API []string `yaml:"api" json:"api"`
+	// CacheDir keeps the last accepted config, so a sidecar restarted while
+	// the control plane is down serves what it served before. "" disables.
+	CacheDir string `yaml:"cacheDir" json:"cacheDir,omitempty"`
+}
+
+// Registration describes this sidecar's instance. Defaults come from the
+// first inbound listener: its bound address, and its app for the probe.
+type Registration struct {
+	Service string            `yaml:"service" json:"service"` // default: Config.Service
+	ID      string            `yaml:"id" json:"id"`           // default: Config.Node
+	Address string            `yaml:"address" json:"address"` // default: inbound[0]'s host
+	Port    int               `yaml:"port" json:"port"`       // default: inbound[0]'s bound port
+	Labels  map[string]string `yaml:"labels" json:"labels,omitempty"`
+	Zone    string            `yaml:"zone" json:"zone,omitempty"`
+	Probe   Probe             `yaml:"probe" json:"probe"`
+}
+
+// Probe checks the local app; while it fails the instance is registered
+// not-ready and receives no traffic.
+type Probe struct {
+	// HTTPPath probes with GET; any 2xx or 3xx passes. Empty: a TCP connect.
+	HTTPPath string        `yaml:"httpPath" json:"httpPath,omitempty"`
+	Interval time.Duration `yaml:"interval" json:"interval"` // default 1s
+	Timeout  time.Duration `yaml:"timeout" json:"timeout"`   // default 1s
 }
 
 // Inbound is one listener that receives mesh traffic for the local app.

@@ -61,7 +61,10 @@ type Sidecar struct {
 	active   atomic.Pointer[active]
 	seq      atomic.Int64
 	outbound proxy.Runtime
-	inbound  map[string]*inboundRuntimes
+	// dyn is the last control-plane config; with a control plane it, not
+	// the file, defines the outbound services.
+	dyn     atomic.Pointer[dynamic]
+	inbound map[string]*inboundRuntimes
 
 	serving  atomic.Bool
 	draining atomic.Bool
@@ -110,6 +113,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
 	}
+	if cfg.ControlPlane != nil && cfg.ControlPlane.CacheDir != "" {
+		s.loadCache(cfg.ControlPlane.CacheDir)
+	}
 	return s, nil
 }
 
@@ -154,7 +160,18 @@ func (s *Sidecar) apply(cfg *Config) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	version := strconv.FormatInt(s.seq.Add(1), 10)
-	out, err := outboundState(cfg, version, s.outbound.Load())
+	var out *proxy.State
+	var err error
+	if cfg.ControlPlane != nil {
+		var d dynamic
+		if cur := s.dyn.Load(); cur != nil {
+			d = *cur
+		}
+		out, err = buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load())
+	} else {
+		s.dyn.Store(nil)
+		out, err = outboundState(cfg, version, s.outbound.Load())
+	}
 	if err != nil {
 		return err
 	}
@@ -211,6 +228,16 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		}
 		addrs.Admin = adminLn.Addr().String()
 	}
+	var reg *registrar
+	if cfg.Register != nil {
+		if reg, err = s.newRegistrar(cfg, addrs); err != nil {
+			ls.closeAll()
+			if adminLn != nil {
+				adminLn.Close()
+			}
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	defer stopServe()
@@ -233,6 +260,22 @@ func (s *Sidecar) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	regCtx, stopReg := context.WithCancel(context.Background())
+	regDone := make(chan struct{})
+	if reg != nil {
+		go func() { defer close(regDone); reg.run(regCtx) }()
+	} else {
+		close(regDone)
+	}
+	if cp := cfg.ControlPlane; cp != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.runXDS(serveCtx, cp, cfg.Node); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	s.serving.Store(true)
 	s.log.Info("sidecar serving", "node", cfg.Node, "admin", addrs.Admin, "proxy", addrs.Proxy)
 	if s.opts.Ready != nil {
@@ -250,6 +293,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	// Deregister first, so peers stop choosing this instance while it
+	// still serves what they already sent.
+	stopReg()
+	<-regDone
 	s.drain(ls, cfg.Limits.DrainTimeout)
 	stopServe()
 	adminCtx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,16 @@ func (c *Config) SetDefaults() {
 		if s.LB == "" {
 			s.LB = "p2c"
 		}
+	}
+	if r := c.Register; r != nil {
+		if r.Service == "" {
+			r.Service = c.Service
+		}
+		if r.ID == "" {
+			r.ID = c.Node
+		}
+		setDur(&r.Probe.Interval, time.Second)
+		setDur(&r.Probe.Timeout, time.Second)
 	}
 	l := &c.Limits
 	setInt(&l.MaxConnections, 10000)
@@ -132,11 +143,12 @@ func (c *Config) Validate() error {
 		if checkAddr(&fe, p+".listen", op.Listen) {
 			claim(p+".listen", op.Listen)
 		}
-		if svcs[op.Service] == nil {
+		if svcs[op.Service] == nil && c.ControlPlane == nil {
 			fe.add(p+".service", "unknown service %q", op.Service)
 		}
 	}
 	validateRoutes(&fe, c.Routes, svcs)
+	validateControlPlane(&fe, c)
 	validateLimits(&fe, &c.Limits)
 	return errors.Join(fe...)
 }
@@ -219,4 +231,47 @@ func checkAddr(fe *fieldErrors, path, addr string) bool {
 	}
 	_ = host
 	return true
+}
+
+func validateControlPlane(fe *fieldErrors, c *Config) {
+	if c.ControlPlane == nil {
+		if c.Register != nil {
+			fe.add("register", "needs controlPlane: registration goes through the control plane")
+		}
+		return
+	}
+	cp := c.ControlPlane
+	if len(cp.XDS) == 0 {
+		fe.add("controlPlane.xds", "must list at least one address")
+	}
+	for i, a := range cp.XDS {
+		checkAddr(fe, fmt.Sprintf("controlPlane.xds[%d]", i), a)
+	}
+	for i, a := range cp.API {
+		checkAddr(fe, fmt.Sprintf("controlPlane.api[%d]", i), a)
+	}
+	r := c.Register
+	if r == nil {
+		return
+	}
+	if len(cp.API) == 0 {
+		fe.add("controlPlane.api", "must list at least one address when register is set")
+	}
+	if len(c.Inbound) == 0 {
+		fe.add("register", "needs an inbound listener: it is what other sidecars call")
+	}
+	if r.Service == "" {
+		fe.add("register.service", "must be set (or set service)")
+	} else if !nameRE.MatchString(r.Service) {
+		fe.add("register.service", "must be a lowercase DNS name; got %q", r.Service)
+	}
+	if r.Address != "" && net.ParseIP(r.Address) == nil {
+		fe.add("register.address", "must be an IP address; got %q", r.Address)
+	}
+	if r.Port < 0 || r.Port > 65535 {
+		fe.add("register.port", "must be 0..65535; got %d", r.Port)
+	}
+	if r.Probe.HTTPPath != "" && !strings.HasPrefix(r.Probe.HTTPPath, "/") {
+		fe.add("register.probe.httpPath", "must start with /; got %q", r.Probe.HTTPPath)
+	}
 }

@@ -1,0 +1,131 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/xds/client"
+)
+
+// dynamic is the last outbound config accepted from the control plane.
+type dynamic struct {
+	Version  string           `json:"version"`
+	Routes   route.Config     `json:"routes"`
+	Clusters []cluster.Config `json:"clusters"`
+}
+
+const cacheFile = "xds-config.json"
+
+// maxCacheBytes caps the cache file read at start.
+const maxCacheBytes = 64 << 20
+
+// applyXDS is the xDS client's Apply: it builds the new outbound state and
+// swaps it in, or returns the error the client NACKs with; either way the
+// state serving traffic is whole.
+func (s *Sidecar) applyXDS(u client.Update) error {
+	rc, clusters, err := client.ToProxy(u)
+	if err != nil {
+		return err
+	}
+	d := &dynamic{Version: u.Version, Routes: rc, Clusters: clusters}
+	if err := s.applyDynamic(d); err != nil {
+		return err
+	}
+	s.saveCache(d)
+	return nil
+}
+
+func (s *Sidecar) applyDynamic(d *dynamic) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load())
+	if err != nil {
+		return err
+	}
+	if old := s.outbound.Store(st); old != nil {
+		cluster.Retire(old.Clusters, st.Clusters)
+	}
+	s.dyn.Store(d)
+	s.log.Info("control-plane config applied", "version", d.Version, "clusters", len(d.Clusters))
+	return nil
+}
+
+// saveCache writes d atomically (temp file and rename), so a crash leaves
+// the previous cache whole.
+func (s *Sidecar) saveCache(d *dynamic) {
+	cp := s.active.Load().cfg.ControlPlane
+	if cp == nil || cp.CacheDir == "" {
+		return
+	}
+	b, err := json.Marshal(d)
+	if err == nil {
+		err = os.MkdirAll(cp.CacheDir, 0o755)
+	}
+	if err == nil {
+		tmp := filepath.Join(cp.CacheDir, cacheFile+".tmp")
+		if err = os.WriteFile(tmp, b, 0o644); err == nil {
+			err = os.Rename(tmp, filepath.Join(cp.CacheDir, cacheFile))
+		}
+	}
+	if err != nil {
+		s.log.Warn("could not save the config cache; a restart without the control plane would start empty", "err", err)
+	}
+}
+
+// loadCache applies the saved config, if any, before the control plane
+// answers: static stability across a sidecar restart.
+func (s *Sidecar) loadCache(dir string) {
+	f, err := os.Open(filepath.Join(dir, cacheFile))
+	if err != nil {
+		if !os.IsNotExist(err) {
+			s.log.Warn("config cache unreadable", "err", err)
+		}
+		return
+	}
+	defer f.Close()
+	var d dynamic
+	dec := json.NewDecoder(io.LimitReader(f, maxCacheBytes))
+	if err := dec.Decode(&d); err != nil {
+		s.log.Warn("config cache corrupt; waiting for the control plane", "err", err)
+		return
+	}
+	if err := s.applyDynamic(&d); err != nil {
+		s.log.Warn("config cache rejected; waiting for the control plane", "err", err)
+		return
+	}
+	s.log.Info("serving the cached config until the control plane answers", "version", d.Version)
+}
+
+// runXDS keeps an ADS stream to one of the replicas until ctx ends.
+func (s *Sidecar) runXDS(ctx context.Context, cp *ControlPlane, node string) error {
+	var conns []grpc.ClientConnInterface
+	for _, addr := range cp.XDS {
+		conn, err := grpc.NewClient(addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		)
+		if err != nil {
+			return fmt.Errorf("control plane %s: %w", addr, err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+	}
+	c, err := client.New(client.Config{Node: node, Conns: conns, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	s.log.Info("connecting to the control plane", "xds", strings.Join(cp.XDS, ","))
+	return c.Run(ctx)
+}
