@@ -1,0 +1,292 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// cp is one running `weft control`.
+type cp struct {
+	p        *proc
+	xds, api string
+	args     []string
+}
+
+func startControl(t *testing.T, xds, apiAddr string, store ...string) *cp {
+	t.Helper()
+	args := append([]string{bin.weft, "control", "--xds", xds, "--api", apiAddr, "--lease-ttl", "3s"}, store...)
+	c := &cp{xds: xds, api: apiAddr, args: args}
+	c.p = start(t, "control "+apiAddr, args...)
+	eventually(t, 30*time.Second, "control plane API", func() bool { return httpOK(http.DefaultClient, "http://"+apiAddr+"/v1/history") })
+	return c
+}
+
+func (c *cp) kill(t *testing.T) {
+	t.Helper()
+	c.p.cmd.Process.Kill()
+	c.p.waitExit(t, 10*time.Second)
+}
+
+func (c *cp) restart(t *testing.T) {
+	t.Helper()
+	c.p = start(t, "control "+c.api+" (restarted)", c.args...)
+	eventually(t, 30*time.Second, "control plane API after restart", func() bool { return httpOK(http.DefaultClient, "http://"+c.api+"/v1/history") })
+}
+
+// weft runs the CLI against servers and returns its combined output and
+// whether it succeeded.
+func weft(t *testing.T, servers string, stdin string, args ...string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(bin.weft, args...)
+	cmd.Env = append(os.Environ(), "WEFT_SERVER="+servers)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+func catalogMesh(w1, w2 int) string {
+	return fmt.Sprintf(`apiVersion: weft.dev/v1alpha1
+kind: Service
+metadata: {name: catalog}
+spec:
+  ports: [{port: 80}]
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: weft.dev/v1alpha1
+kind: HTTPRoute
+metadata: {name: catalog-split}
+spec:
+  parentRefs: [{name: catalog}]
+  rules:
+  - backendRefs:
+    - {name: catalog, subset: v1, weight: %d}
+    - {name: catalog, subset: v2, weight: %d}
+`, w1, w2)
+}
+
+type cpMesh struct {
+	client  *http.Client
+	servers string // the replicas' API addresses, comma-separated
+}
+
+// startCPMesh starts two catalog instances (v1, v2) and a frontend, each
+// behind a sidecar fed by the given control-plane replicas.
+func startCPMesh(t *testing.T, cps ...*cp) *cpMesh {
+	t.Helper()
+	var xds, apis []string
+	for _, c := range cps {
+		xds, apis = append(xds, c.xds), append(apis, c.api)
+	}
+	cpYAML := fmt.Sprintf("controlPlane: {xds: [%s], api: [%s], cacheDir: %s}\n", strings.Join(xds, ", "), strings.Join(apis, ", "), t.TempDir())
+	for _, v := range []string{"v1", "v2"} {
+		app := startEcho(t, "catalog", v)
+		admin, listen := freePort(t), freePort(t)
+		startSidecar(t, "catalog-"+v, admin, fmt.Sprintf(`node: catalog-%s
+service: catalog
+admin: %s
+inbound: [{name: http, listen: %s, app: %s}]
+register: {labels: {version: %s}, probe: {httpPath: /, interval: 200ms}}
+limits: {drainTimeout: 5s}
+`, v, admin, listen, app, v)+cpYAML)
+	}
+	admin, proxyAddr := freePort(t), freePort(t)
+	startSidecar(t, "frontend", admin, fmt.Sprintf(`node: frontend-1
+service: frontend
+admin: %s
+outbound: {proxy: %s}
+limits: {drainTimeout: 5s}
+`, admin, proxyAddr)+cpYAML)
+	pu, _ := url.Parse("http://" + proxyAddr)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: 16}}
+	t.Cleanup(c.CloseIdleConnections)
+	return &cpMesh{client: c, servers: strings.Join(apis, ",")}
+}
+
+// tryShare samples n requests and returns the share of v2, or -1 if any
+// request failed.
+func (m *cpMesh) tryShare(n int) float64 {
+	v2 := 0
+	for i := 0; i < n; i++ {
+		r, _, err := get(m.client, "http://catalog/items", nil)
+		if err != nil {
+			return -1
+		}
+		if r.Version == "v2" {
+			v2++
+		}
+	}
+	return float64(v2) / float64(n)
+}
+
+func (m *cpMesh) waitShare(t *testing.T, what string, lo, hi float64) {
+	t.Helper()
+	eventually(t, 20*time.Second, what, func() bool {
+		s := m.tryShare(100)
+		return s >= lo && s <= hi
+	})
+}
+
+func (m *cpMesh) waitSynced(t *testing.T, server string, n int) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("%d proxies SYNCED on %s", n, server), func() bool {
+		out, ok := weft(t, server, "", "get", "proxies")
+		return ok && strings.Count(out, " SYNCED ") == n
+	})
+}
+
+// load sends requests from workers until stop is called, counting failures.
+func (m *cpMesh) load(workers int) (stop func() (ok, failed int64, firstErr error)) {
+	var okN, failN atomic.Int64
+	var first atomic.Value
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if _, _, err := get(m.client, "http://catalog/items", nil); err != nil {
+					failN.Add(1)
+					first.CompareAndSwap(nil, err)
+				} else {
+					okN.Add(1)
+				}
+			}
+		}()
+	}
+	return func() (int64, int64, error) {
+		cancel()
+		wg.Wait()
+		err, _ := first.Load().(error)
+		return okN.Load(), failN.Load(), err
+	}
+}
+
+// TestControlPlaneMesh is the control plane's acceptance test: instances
+// register, routing follows applied HTTPRoutes and their weight changes, a
+// bad resource is refused with its field, the control plane can die under
+// load with no failed request and resync on restart, and history and
+// rollback work.
+func TestControlPlaneMesh(t *testing.T) {
+	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
+	m := startCPMesh(t, c)
+
+	out, ok := weft(t, c.api, strings.Replace(catalogMesh(100, 0), "weight: 0", "weight: -3", 1), "apply", "-f", "-")
+	if ok || !strings.Contains(out, "spec.rules[0].backendRefs[1].weight: must be >= 0") {
+		t.Fatalf("bad resource: want refusal naming the field, got ok=%v:\n%s", ok, out)
+	}
+	if out, ok := weft(t, c.api, catalogMesh(100, 0), "apply", "-f", "-"); !ok || !strings.Contains(out, "config revision 1") {
+		t.Fatalf("apply: %s", out)
+	}
+	eventually(t, 20*time.Second, "both instances registered and ready", func() bool {
+		out, ok := weft(t, c.api, "", "get", "instances", "catalog")
+		return ok && strings.Count(out, " true ") == 2
+	})
+	m.waitShare(t, "100/0 routes everything to v1", 0, 0)
+
+	if out, ok := weft(t, c.api, catalogMesh(0, 100), "apply", "-f", "-", "--dry-run"); !ok || !strings.Contains(out, `-             "weight": 100`) {
+		t.Fatalf("dry run: want a diff of the weights, got:\n%s", out)
+	}
+	m.waitShare(t, "a dry run changes nothing", 0, 0)
+	weft(t, c.api, catalogMesh(0, 100), "apply", "-f", "-")
+	m.waitShare(t, "0/100 routes everything to v2", 1, 1)
+	weft(t, c.api, catalogMesh(50, 50), "apply", "-f", "-")
+	m.waitShare(t, "50/50 splits", 0.3, 0.7)
+	m.waitSynced(t, c.api, 3)
+
+	// The control plane dies under load: sidecars keep serving.
+	stop := m.load(4)
+	c.kill(t)
+	if s := m.tryShare(200); s < 0.3 || s > 0.7 {
+		t.Fatalf("with the control plane down, the split changed or requests failed: v2 share %.2f", s)
+	}
+	c.restart(t)
+	m.waitSynced(t, c.api, 3)
+	okN, failed, firstErr := stop()
+	if failed != 0 || okN == 0 {
+		t.Fatalf("control plane outage: %d ok, %d failed (first: %v)", okN, failed, firstErr)
+	}
+	t.Logf("control plane killed and restarted under load: %d requests, 0 failed", okN)
+
+	// History and rollback.
+	out, ok = weft(t, c.api, "", "history")
+	if !ok || !strings.Contains(out, "\n3 ") || !strings.Contains(out, "\n1 ") {
+		t.Fatalf("history:\n%s", out)
+	}
+	if out, ok := weft(t, c.api, "", "rollback", "2"); !ok || !strings.Contains(out, "config revision 4") {
+		t.Fatalf("rollback: %s", out)
+	}
+	m.waitShare(t, "rollback to revision 2 (0/100)", 1, 1)
+	out, _ = weft(t, c.api, "", "get", "routes")
+	if !strings.Contains(out, "catalog-split") || !strings.Contains(out, "True (3/3)") {
+		t.Fatalf("get routes: want catalog-split programmed on 3/3 sidecars:\n%s", out)
+	}
+}
+
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	etcd, err := exec.LookPath("etcd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("etcd binary missing in CI: scripts/install-deps.sh installs etcd-server")
+		}
+		t.Skip("etcd not installed (apt-get install etcd-server, or run ./test.sh)")
+	}
+	client, peer, dir := freePort(t), freePort(t), t.TempDir()
+	start(t, "etcd", etcd, "--name", "e2e", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", "http://"+client, "--advertise-client-urls", "http://"+client,
+		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
+		"--initial-cluster", "e2e=http://"+peer, "--heartbeat-interval", "10", "--election-timeout", "100")
+	eventually(t, 20*time.Second, "etcd health", func() bool { return httpOK(http.DefaultClient, "http://"+client+"/health") })
+	return "http://" + client
+}
+
+// TestTwoReplicasSurviveEitherLoss runs two control planes on one external
+// etcd (Debian's etcd-server): sidecars fail over between them, and either
+// alone keeps the mesh configurable.
+func TestTwoReplicasSurviveEitherLoss(t *testing.T) {
+	etcd := startEtcd(t)
+	a := startControl(t, freePort(t), freePort(t), "--etcd-endpoints", etcd)
+	b := startControl(t, freePort(t), freePort(t), "--etcd-endpoints", etcd)
+	m := startCPMesh(t, a, b)
+	if out, ok := weft(t, m.servers, catalogMesh(100, 0), "apply", "-f", "-"); !ok {
+		t.Fatalf("apply: %s", out)
+	}
+	m.waitShare(t, "100/0 through replica a", 0, 0)
+
+	stop := m.load(2)
+	a.kill(t)
+	// Every sidecar moves to b; a change applied through b reaches them.
+	m.waitSynced(t, b.api, 3)
+	if out, ok := weft(t, m.servers, catalogMesh(0, 100), "apply", "-f", "-"); !ok {
+		t.Fatalf("apply with replica a down: %s", out)
+	}
+	m.waitShare(t, "0/100 through replica b", 1, 1)
+
+	a.restart(t)
+	b.kill(t)
+	m.waitSynced(t, a.api, 3)
+	if out, ok := weft(t, m.servers, catalogMesh(50, 50), "apply", "-f", "-"); !ok {
+		t.Fatalf("apply with replica b down: %s", out)
+	}
+	m.waitShare(t, "50/50 through replica a", 0.3, 0.7)
+	okN, failed, firstErr := stop()
+	if failed != 0 {
+		t.Fatalf("replica failover: %d ok, %d failed (first: %v)", okN, failed, firstErr)
+	}
+	if out, _ := weft(t, a.api, "", "history"); !strings.Contains(out, "\n3 ") {
+		t.Fatalf("history shared through etcd should hold 3 revisions:\n%s", out)
+	}
+}
