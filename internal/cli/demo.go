@@ -10,24 +10,30 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/weft-mesh/weft/demo/echo"
+	apiclient "github.com/weft-mesh/weft/internal/api/client"
+	"github.com/weft-mesh/weft/internal/controlplane"
 	"github.com/weft-mesh/weft/internal/sidecar"
 )
 
-// runDemo starts a small mesh in this process: two versions of a catalog
-// service, each behind its own sidecar, and a frontend sidecar that the demo
-// client calls through. It shows routing, a weighted split changed live, and
-// what the app saw, then exits (or keeps serving with --serve).
+// runDemo starts a small mesh in this process: the control plane with its
+// embedded etcd, two versions of a catalog service, each behind its own
+// sidecar that registers it, and a frontend sidecar that the demo client
+// calls through. It applies an HTTPRoute, changes it live, shows a refused
+// resource, the sync status of every sidecar and the history, then exits
+// (or keeps serving with --serve).
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
 	n := fs.Int("requests", 200, "requests per traffic phase")
 	serve := fs.Bool("serve", false, "keep the mesh running after the tour (Ctrl-C stops it)")
-	verbose := fs.Bool("v", false, "show sidecar logs")
+	verbose := fs.Bool("v", false, "show control-plane and sidecar logs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,40 +48,68 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer m.stop()
 
 	fmt.Fprintln(stdout, "Weft demo: a mesh on this machine, all on 127.0.0.1.")
-	apps := map[string]string{}
+	dataDir, err := os.MkdirTemp("", "weft-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
+	cp, err := m.control(ctx, dataDir)
+	if err != nil {
+		return err
+	}
+	api, err := apiclient.New(cp.API)
+	if err != nil {
+		return err
+	}
+	cpCfg := &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}}
+	fmt.Fprintf(stdout, "\n  control plane: xDS %s, API http://%s (embedded etcd in %s)\n", cp.XDS, cp.API, dataDir)
+
 	for _, v := range []string{"v1", "v2"} {
-		addr, err := m.app(echo.Handler("catalog", v))
+		app, err := m.app(echo.Handler("catalog", v))
 		if err != nil {
 			return err
 		}
-		apps[v] = addr
-	}
-	inbound := map[string]string{}
-	for _, v := range []string{"v1", "v2"} {
 		cfg := &sidecar.Config{
 			Node: "catalog-" + v, Service: "catalog", Admin: "off",
-			Inbound: []sidecar.Inbound{{Name: "http", Listen: "127.0.0.1:0", App: apps[v]}},
+			Inbound:      []sidecar.Inbound{{Name: "http", Listen: "127.0.0.1:0", App: app}},
+			ControlPlane: cpCfg,
+			Register:     &sidecar.Registration{Labels: map[string]string{"version": v}, Probe: sidecar.Probe{HTTPPath: "/", Interval: 500 * time.Millisecond}},
 		}
 		a, _, err := m.sidecar(ctx, cfg)
 		if err != nil {
 			return err
 		}
-		inbound[v] = a.Inbound["http"]
+		fmt.Fprintf(stdout, "  catalog %s: app %s <- sidecar %s, registers itself with version=%s\n", v, app, a.Inbound["http"], v)
 	}
-	front := frontendConfig(inbound, 90, 10)
-	fa, fsc, err := m.sidecar(ctx, front)
+	fa, _, err := m.sidecar(ctx, &sidecar.Config{
+		Node: "frontend-1", Service: "frontend", Admin: "127.0.0.1:0",
+		Outbound:     sidecar.Outbound{Proxy: "127.0.0.1:0"},
+		ControlPlane: cpCfg,
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n  catalog v1 app %s  <- its sidecar (inbound) %s\n", apps["v1"], inbound["v1"])
-	fmt.Fprintf(stdout, "  catalog v2 app %s  <- its sidecar (inbound) %s\n", apps["v2"], inbound["v2"])
-	fmt.Fprintf(stdout, "  frontend sidecar: HTTP_PROXY=http://%s, catalog also on %s, admin http://%s\n\n",
-		fa.Proxy, fa.Outbound["catalog"], fa.Admin)
+	fmt.Fprintf(stdout, "  frontend sidecar: HTTP_PROXY=http://%s, admin http://%s\n", fa.Proxy, fa.Admin)
+	if err := waitFor(ctx, 15*time.Second, "both catalog instances registered", func() bool {
+		ins, err := api.Instances(ctx, "catalog")
+		return err == nil && len(ins) == 2 && ins[0].Ready && ins[1].Ready
+	}); err != nil {
+		return err
+	}
 
+	fmt.Fprintln(stdout, "\n1. weft apply: a Service with subsets by version, and an HTTPRoute sending 90:10 (x-canary: always -> v2).")
+	rev, err := demoApply(ctx, stdout, api, demoResources(90, 10))
+	if err != nil {
+		return err
+	}
+	if err := waitSynced(ctx, api, rev, 3); err != nil {
+		return err
+	}
 	proxyURL, _ := url.Parse("http://" + fa.Proxy)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	defer client.CloseIdleConnections()
 
-	fmt.Fprintln(stdout, "1. One request, through HTTP_PROXY: the app sees what the mesh added.")
+	fmt.Fprintln(stdout, "\n2. One request, through HTTP_PROXY: the app sees what the mesh added.")
 	rep, err := demoGet(client, "http://catalog/items/42", nil)
 	if err != nil {
 		return err
@@ -84,37 +118,60 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, h := range []string{"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto"} {
 		fmt.Fprintf(stdout, "   the app saw %s: %s\n", h, rep.Headers[h])
 	}
-
-	fmt.Fprintf(stdout, "\n2. Weighted split v1:v2 = 90:10, %d requests:\n", *n)
+	fmt.Fprintf(stdout, "\n3. Observed split for 90:10, %d requests:\n", *n)
 	if err := demoSplit(stdout, client, *n, nil); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\n3. Header-based canary: x-canary: always goes to v2:")
+	fmt.Fprintln(stdout, "   and with x-canary: always:")
 	if err := demoSplit(stdout, client, 20, map[string]string{"x-canary": "always"}); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\n4. Live change to 50:50, swapped atomically while serving:")
-	if err := fsc.Reload(frontendConfig(inbound, 50, 50)); err != nil {
+
+	fmt.Fprintln(stdout, "\n4. Live change to 50:50; every sidecar ACKs it, then:")
+	if rev, err = demoApply(ctx, stdout, api, demoResources(50, 50)); err != nil {
+		return err
+	}
+	if err := waitSynced(ctx, api, rev, 3); err != nil {
 		return err
 	}
 	if err := demoSplit(stdout, client, *n, nil); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\n5. A bad config is refused with the field and the reason; traffic continues:")
-	bad := frontendConfig(inbound, 50, 50)
-	bad.Routes[0].Rules[1].Backends[1].Subset = "v3"
-	bad.Services[0].LB = "fastest"
-	if err := fsc.Reload(bad); err != nil {
+
+	fmt.Fprintln(stdout, "\n5. A bad resource is refused with the field and the reason; nothing changes:")
+	if _, err := demoApply(ctx, stdout, api, demoResources(50, -5)); err == nil {
+		return errors.New("the bad resource was accepted")
+	} else {
 		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stdout, "   %s\n", line)
+			fmt.Fprintf(stdout, "   %s\n", strings.TrimSpace(line))
 		}
 	}
 	if _, err := demoGet(client, "http://catalog/still-ok", nil); err != nil {
-		return fmt.Errorf("request after rejected config: %w", err)
+		return fmt.Errorf("request after the refused resource: %w", err)
 	}
 	fmt.Fprintln(stdout, "   GET http://catalog/still-ok -> 200")
 
-	fmt.Fprintf(stdout, "\nMetrics: curl http://%s/metrics   Config: curl http://%s/config\n", fa.Admin, fa.Admin)
+	fmt.Fprintln(stdout, "\n6. weft get proxies:")
+	ps, err := api.Proxies(ctx)
+	if err != nil {
+		return err
+	}
+	printProxies(indentWriter{stdout}, ps, "table")
+	fmt.Fprintln(stdout, "\n7. weft history (weft rollback REV restores one):")
+	hist, err := api.History(ctx)
+	if err != nil {
+		return err
+	}
+	for _, h := range hist {
+		var chs []string
+		for _, c := range h.Changes {
+			chs = append(chs, c.Key+" "+c.Action)
+		}
+		fmt.Fprintf(stdout, "   revision %d  %s  %s\n", h.Revision, h.Op, strings.Join(chs, ", "))
+	}
+
+	fmt.Fprintf(stdout, "\nTry: WEFT_SERVER=%s weft get routes | weft describe svc catalog | weft rollback 1\n", cp.API)
+	fmt.Fprintf(stdout, "Metrics: curl http://%s/metrics   Config: curl http://%s/config\n", fa.Admin, fa.Admin)
 	if *serve {
 		fmt.Fprintln(stdout, "Serving until Ctrl-C.")
 		<-ctx.Done()
@@ -122,33 +179,62 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func frontendConfig(inbound map[string]string, w1, w2 uint32) *sidecar.Config {
-	return &sidecar.Config{
-		Node: "frontend-1", Service: "frontend", Admin: "127.0.0.1:0",
-		Outbound: sidecar.Outbound{
-			Proxy: "127.0.0.1:0",
-			Ports: []sidecar.OutboundPort{{Listen: "127.0.0.1:0", Service: "catalog"}},
-		},
-		Services: []sidecar.Service{{
-			Name: "catalog",
-			Endpoints: []sidecar.Endpoint{
-				{Address: inbound["v1"], Labels: map[string]string{"version": "v1"}},
-				{Address: inbound["v2"], Labels: map[string]string{"version": "v2"}},
-			},
-			Subsets: []sidecar.Subset{
-				{Name: "v1", Labels: map[string]string{"version": "v1"}},
-				{Name: "v2", Labels: map[string]string{"version": "v2"}},
-			},
-		}},
-		Routes: []sidecar.RouteSet{{Service: "catalog", Rules: []sidecar.Rule{
-			{Name: "canary", Match: sidecar.RuleMatch{Headers: []sidecar.KVMatch{{Name: "x-canary", Exact: "always"}}},
-				Backends: []sidecar.BackendRef{{Service: "catalog", Subset: "v2"}}},
-			{Name: "split", Backends: []sidecar.BackendRef{
-				{Service: "catalog", Subset: "v1", Weight: w1},
-				{Service: "catalog", Subset: "v2", Weight: w2},
-			}},
-		}}},
+func demoResources(w1, w2 int) []byte {
+	return []byte(fmt.Sprintf(`[
+ {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"},
+  "spec": {"ports": [{"port": 80}], "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
+ {"apiVersion": "weft.dev/v1alpha1", "kind": "HTTPRoute", "metadata": {"name": "catalog"},
+  "spec": {"parentRefs": [{"name": "catalog"}], "rules": [
+   {"matches": [{"headers": [{"name": "x-canary", "value": "always"}]}], "backendRefs": [{"name": "catalog", "subset": "v2"}]},
+   {"backendRefs": [{"name": "catalog", "subset": "v1", "weight": %d}, {"name": "catalog", "subset": "v2", "weight": %d}]}]}}
+]`, w1, w2))
+}
+
+func demoApply(ctx context.Context, w io.Writer, c *apiclient.Client, body []byte) (int64, error) {
+	res, err := c.Apply(ctx, body, false)
+	if err != nil {
+		return 0, err
 	}
+	for _, ch := range res.Changes {
+		fmt.Fprintf(w, "   %s %s\n", ch.Key, ch.Action)
+	}
+	fmt.Fprintf(w, "   config revision %d\n", res.Revision)
+	return res.Revision, nil
+}
+
+// waitSynced waits until n sidecars have ACKed config revision rev.
+func waitSynced(ctx context.Context, c *apiclient.Client, rev int64, n int) error {
+	prefix := strconv.FormatInt(rev, 10) + "."
+	return waitFor(ctx, 15*time.Second, fmt.Sprintf("%d sidecars to ACK revision %d", n, rev), func() bool {
+		ps, err := c.Proxies(ctx)
+		if err != nil || len(ps) != n {
+			return false
+		}
+		for _, p := range ps {
+			if p.State != "SYNCED" || !strings.HasPrefix(p.Version, prefix) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitFor polls cond until it holds, ctx ends or d passes.
+func waitFor(ctx context.Context, d time.Duration, what string, cond func() bool) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", d, what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 func demoGet(c *http.Client, u string, hdr map[string]string) (*echo.Reply, error) {
@@ -240,6 +326,30 @@ func (m *demoMesh) sidecar(ctx context.Context, cfg *sidecar.Config) (sidecar.Ad
 		return sidecar.Addrs{}, nil, fmt.Errorf("sidecar %s: %w", cfg.Node, err)
 	case <-time.After(10 * time.Second):
 		return sidecar.Addrs{}, nil, errors.New("sidecar did not start within 10s")
+	}
+}
+
+// control runs the control plane with an embedded etcd in dataDir.
+func (m *demoMesh) control(ctx context.Context, dataDir string) (controlplane.Addrs, error) {
+	cctx, cancel := context.WithCancel(ctx)
+	ready := make(chan controlplane.Addrs, 1)
+	errc := make(chan error, 1)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		errc <- controlplane.Run(cctx, controlplane.Config{
+			DataDir: dataDir, XDS: "127.0.0.1:0", API: "127.0.0.1:0", LeaseTTL: 5 * time.Second, Logger: m.log,
+			Ready: func(a controlplane.Addrs) { ready <- a },
+		})
+	}()
+	m.stops = append(m.stops, cancel)
+	select {
+	case a := <-ready:
+		return a, nil
+	case err := <-errc:
+		return controlplane.Addrs{}, fmt.Errorf("control plane: %w", err)
+	case <-time.After(30 * time.Second):
+		return controlplane.Addrs{}, errors.New("control plane did not start within 30s")
 	}
 }
 
