@@ -55,11 +55,14 @@ func (s *Sidecar) newAdminServer() *http.Server {
 // ConfigDump is the /config document: the effective config and what the
 // proxy built from it.
 type ConfigDump struct {
-	Version  string        `json:"version"`
-	Loaded   time.Time     `json:"loaded"`
-	Draining bool          `json:"draining"`
-	Config   *Config       `json:"config"`
-	Clusters []ClusterDump `json:"clusters"`
+	Version  string    `json:"version"`
+	Loaded   time.Time `json:"loaded"`
+	Draining bool      `json:"draining"`
+	Config   *Config   `json:"config"`
+	// ControlPlaneVersion is the xDS version serving the outbound
+	// services, when a control plane provides them.
+	ControlPlaneVersion string        `json:"controlPlaneVersion,omitempty"`
+	Clusters            []ClusterDump `json:"clusters"`
 }
 
 // ClusterDump shows one outbound cluster and its endpoints' live state.
@@ -82,6 +85,9 @@ func (s *Sidecar) dump() ConfigDump {
 		return d
 	}
 	d.Version, d.Loaded, d.Config = a.version, a.loaded, a.cfg
+	if dyn := s.dyn.Load(); dyn != nil {
+		d.ControlPlaneVersion = dyn.Version
+	}
 	st := s.outbound.Load()
 	if st == nil {
 		return d

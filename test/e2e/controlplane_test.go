@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,8 +78,11 @@ spec:
 }
 
 type cpMesh struct {
-	client  *http.Client
-	servers string // the replicas' API addresses, comma-separated
+	client    *http.Client
+	servers   string // the replicas' API addresses, comma-separated
+	front     *proc
+	frontPath string
+	admin     string
 }
 
 // startCPMesh starts two catalog instances (v1, v2) and a frontend, each
@@ -102,7 +106,7 @@ limits: {drainTimeout: 5s}
 `, v, admin, listen, app, v)+cpYAML)
 	}
 	admin, proxyAddr := freePort(t), freePort(t)
-	startSidecar(t, "frontend", admin, fmt.Sprintf(`node: frontend-1
+	front, frontPath := startSidecar(t, "frontend", admin, fmt.Sprintf(`node: frontend-1
 service: frontend
 admin: %s
 outbound: {proxy: %s}
@@ -111,7 +115,7 @@ limits: {drainTimeout: 5s}
 	pu, _ := url.Parse("http://" + proxyAddr)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: 16}}
 	t.Cleanup(c.CloseIdleConnections)
-	return &cpMesh{client: c, servers: strings.Join(apis, ",")}
+	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin}
 }
 
 // tryShare samples n requests and returns the share of v2, or -1 if any
@@ -219,6 +223,20 @@ func TestControlPlaneMesh(t *testing.T) {
 		t.Fatalf("control plane outage: %d ok, %d failed (first: %v)", okN, failed, firstErr)
 	}
 	t.Logf("control plane killed and restarted under load: %d requests, 0 failed", okN)
+
+	// A sidecar restarted while the control plane is down serves the config
+	// it cached on disk.
+	c.kill(t)
+	m.front.signal(t, syscall.SIGTERM)
+	m.front.waitExit(t, 10*time.Second)
+	m.client.CloseIdleConnections()
+	m.front = start(t, "frontend (restarted)", bin.weft, "proxy", "--config", m.frontPath)
+	eventually(t, 10*time.Second, "restarted frontend ready", func() bool { return httpOK(http.DefaultClient, "http://"+m.admin+"/ready") })
+	if s := m.tryShare(200); s < 0.3 || s > 0.7 {
+		t.Fatalf("restarted sidecar without a control plane: want the cached 50/50 split, got v2 share %.2f", s)
+	}
+	c.restart(t)
+	m.waitSynced(t, c.api, 3)
 
 	// History and rollback.
 	out, ok = weft(t, c.api, "", "history")
