@@ -55,6 +55,9 @@ type Proxy struct {
 	State     string            `json:"state"`   // SYNCED, STALE or NACKED
 	Acked     map[string]string `json:"acked,omitempty"`
 	NACKs     map[string]string `json:"nacks,omitempty"`
+	// Replica is the control-plane replica it streams from (set by the
+	// client when it asked several).
+	Replica string `json:"replica,omitempty"`
 }
 
 // Instance is one registered service instance.

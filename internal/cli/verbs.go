@@ -139,9 +139,12 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	switch strings.ToLower(pos[0]) {
 	case "proxies", "proxy", "proxy-status":
-		ps, err := c.Proxies(ctx)
-		if err != nil {
-			return err
+		ps, errs := c.AllProxies(ctx)
+		for _, err := range errs {
+			fmt.Fprintln(stderr, "warning: replica not answering:", err)
+		}
+		if len(ps) == 0 && len(errs) > 0 {
+			return errs[0]
 		}
 		return printProxies(stdout, ps, *out)
 	case "instances", "instance", "endpoints":
@@ -232,7 +235,7 @@ func printProxies(w io.Writer, ps []api.Proxy, out string) error {
 		return writeJSON(w, ps)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATUS\tVERSION\tCONNECTED\tDETAIL")
+	fmt.Fprintln(tw, "NODE\tSTATUS\tVERSION\tCONNECTED\tREPLICA\tDETAIL")
 	for _, p := range ps {
 		detail := ""
 		if len(p.NACKs) > 0 {
@@ -250,7 +253,7 @@ func printProxies(w io.Writer, ps []api.Proxy, out string) error {
 			sort.Strings(ks)
 			detail = "acked " + strings.Join(ks, " ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Node, p.State, p.Version, since(p.Connected), detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Node, p.State, p.Version, since(p.Connected), p.Replica, detail)
 	}
 	return tw.Flush()
 }

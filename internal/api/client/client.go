@@ -172,6 +172,25 @@ func (c *Client) Proxies(ctx context.Context) ([]api.Proxy, error) {
 	return r, err
 }
 
+// AllProxies asks every replica for its connected sidecars, since each
+// sidecar streams from one replica only; replicas that do not answer are
+// reported in errs, and the others still count.
+func (c *Client) AllProxies(ctx context.Context) (ps []api.Proxy, errs []error) {
+	for _, base := range c.bases {
+		one := &Client{bases: []string{base}, http: c.http}
+		got, err := one.Proxies(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", base, err))
+			continue
+		}
+		for i := range got {
+			got[i].Replica = strings.TrimPrefix(base, "http://")
+		}
+		ps = append(ps, got...)
+	}
+	return ps, errs
+}
+
 // Instances lists registered instances of service ("" = all).
 func (c *Client) Instances(ctx context.Context, service string) ([]api.Instance, error) {
 	var r []api.Instance
