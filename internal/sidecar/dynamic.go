@@ -26,7 +26,9 @@ type dynamic struct {
 	Clusters []cluster.Config `json:"clusters"`
 }
 
-const cacheFile = "xds-config.json"
+// cacheFile is per node, so sidecars sharing a directory never read each
+// other's config.
+func cacheFile(node string) string { return "xds-" + node + ".json" }
 
 // maxCacheBytes caps the cache file read at start.
 const maxCacheBytes = 64 << 20
@@ -65,18 +67,20 @@ func (s *Sidecar) applyDynamic(d *dynamic) error {
 // saveCache writes d atomically (temp file and rename), so a crash leaves
 // the previous cache whole.
 func (s *Sidecar) saveCache(d *dynamic) {
-	cp := s.active.Load().cfg.ControlPlane
+	cfg := s.active.Load().cfg
+	cp := cfg.ControlPlane
 	if cp == nil || cp.CacheDir == "" {
 		return
 	}
+	name := cacheFile(cfg.Node)
 	b, err := json.Marshal(d)
 	if err == nil {
 		err = os.MkdirAll(cp.CacheDir, 0o755)
 	}
 	if err == nil {
-		tmp := filepath.Join(cp.CacheDir, cacheFile+".tmp")
+		tmp := filepath.Join(cp.CacheDir, name+".tmp")
 		if err = os.WriteFile(tmp, b, 0o644); err == nil {
-			err = os.Rename(tmp, filepath.Join(cp.CacheDir, cacheFile))
+			err = os.Rename(tmp, filepath.Join(cp.CacheDir, name))
 		}
 	}
 	if err != nil {
@@ -86,8 +90,8 @@ func (s *Sidecar) saveCache(d *dynamic) {
 
 // loadCache applies the saved config, if any, before the control plane
 // answers: static stability across a sidecar restart.
-func (s *Sidecar) loadCache(dir string) {
-	f, err := os.Open(filepath.Join(dir, cacheFile))
+func (s *Sidecar) loadCache(dir, node string) {
+	f, err := os.Open(filepath.Join(dir, cacheFile(node)))
 	if err != nil {
 		if !os.IsNotExist(err) {
 			s.log.Warn("config cache unreadable", "err", err)

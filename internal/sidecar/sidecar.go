@@ -114,7 +114,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 		return nil, fmt.Errorf("new sidecar: %w", err)
 	}
 	if cfg.ControlPlane != nil && cfg.ControlPlane.CacheDir != "" {
-		s.loadCache(cfg.ControlPlane.CacheDir)
+		s.loadCache(cfg.ControlPlane.CacheDir, cfg.Node)
 	}
 	return s, nil
 }

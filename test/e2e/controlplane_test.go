@@ -83,6 +83,7 @@ type cpMesh struct {
 	front     *proc
 	frontPath string
 	admin     string
+	apps      map[string]*proc // the catalog apps by version
 }
 
 // startCPMesh starts two catalog instances (v1, v2) and a frontend, each
@@ -94,8 +95,11 @@ func startCPMesh(t *testing.T, cps ...*cp) *cpMesh {
 		xds, apis = append(xds, c.xds), append(apis, c.api)
 	}
 	cpYAML := fmt.Sprintf("controlPlane: {xds: [%s], api: [%s], cacheDir: %s}\n", strings.Join(xds, ", "), strings.Join(apis, ", "), t.TempDir())
+	apps := map[string]*proc{}
 	for _, v := range []string{"v1", "v2"} {
-		app := startEcho(t, "catalog", v)
+		app := freePort(t)
+		apps[v] = start(t, "catalog-"+v+" app", bin.echo, "-addr", app, "-service", "catalog", "-version", v)
+		eventually(t, 10*time.Second, "echo "+app, func() bool { return httpOK(http.DefaultClient, "http://"+app+"/") })
 		admin, listen := freePort(t), freePort(t)
 		startSidecar(t, "catalog-"+v, admin, fmt.Sprintf(`node: catalog-%s
 service: catalog
@@ -115,7 +119,7 @@ limits: {drainTimeout: 5s}
 	pu, _ := url.Parse("http://" + proxyAddr)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: 16}}
 	t.Cleanup(c.CloseIdleConnections)
-	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin}
+	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin, apps: apps}
 }
 
 // tryShare samples n requests and returns the share of v2, or -1 if any
@@ -307,4 +311,37 @@ func TestTwoReplicasSurviveEitherLoss(t *testing.T) {
 	if out, _ := weft(t, a.api, "", "history"); !strings.Contains(out, "\n3 ") {
 		t.Fatalf("history shared through etcd should hold 3 revisions:\n%s", out)
 	}
+}
+
+// TestProbeFailureStopsTraffic: when an app stops answering its sidecar's
+// probe, its instance turns not-ready and traffic goes to the others; when
+// it comes back, so does its share.
+func TestProbeFailureStopsTraffic(t *testing.T) {
+	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
+	m := startCPMesh(t, c)
+	svc := catalogMesh(1, 1)
+	// Round robin: P2C would send sequential requests to the faster
+	// instance only, which is right for latency but hides a split.
+	svc = svc[:strings.Index(svc, "---")] + `---
+apiVersion: weft.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: catalog}
+spec:
+  targetRef: {name: catalog}
+  loadBalancer: {type: ROUND_ROBIN}
+`
+	if out, ok := weft(t, c.api, svc, "apply", "-f", "-"); !ok {
+		t.Fatalf("apply: %s", out)
+	}
+	m.waitShare(t, "both versions serve", 0.2, 0.8)
+	app := m.apps["v2"]
+	app.cmd.Process.Kill()
+	app.waitExit(t, 5*time.Second)
+	eventually(t, 10*time.Second, "v2 reported not ready", func() bool {
+		out, _ := weft(t, c.api, "", "get", "instances", "catalog")
+		return strings.Contains(out, "false")
+	})
+	m.waitShare(t, "all traffic on v1, none failing", 0, 0)
+	m.apps["v2"] = start(t, "catalog-v2 app (restarted)", app.cmd.Args...)
+	m.waitShare(t, "v2 back in rotation", 0.2, 0.8)
 }

@@ -167,3 +167,27 @@ func BenchmarkRingPick(b *testing.B) {
 		r.Pick(h, true)
 	}
 }
+
+// A new endpoint's assumed latency decays from its creation, so under
+// sequential load (where P2C always picks the cheaper of two) it is tried
+// eventually instead of being starved by a fast incumbent forever.
+func TestP2CNewEndpointIsEventuallyTried(t *testing.T) {
+	start := time.Unix(1000, 0)
+	fast, fresh := &Stats{}, &Stats{}
+	fast.Init(start)
+	fresh.Init(start)
+	fast.Begin()
+	fast.End(start, 200*time.Microsecond, false)
+	p := NewP2C([]*Stats{fast, fresh}, nil)
+	now := start
+	p.now = func() int64 { return now.UnixNano() }
+	if p.Pick(0, false) != 0 {
+		t.Fatal("at first the fast incumbent must win")
+	}
+	now = start.Add(time.Minute)
+	fast.Begin()
+	fast.End(now, 200*time.Microsecond, false)
+	if p.Pick(0, false) != 1 {
+		t.Fatal("after a minute the newcomer's assumed latency should have decayed below the incumbent's")
+	}
+}

@@ -30,6 +30,18 @@ type Stats struct {
 	stamp    int64   // unix ns of the last update
 }
 
+// Init stamps a new endpoint's creation, from which its assumed DefaultRTT
+// decays (as Linkerd's does): under light load, where P2C always picks the
+// cheaper endpoint, a newcomer would otherwise never be tried next to a
+// fast incumbent.
+func (s *Stats) Init(now time.Time) {
+	s.mu.Lock()
+	if s.stamp == 0 {
+		s.stamp = now.UnixNano()
+	}
+	s.mu.Unlock()
+}
+
 // Begin counts a request in flight.
 func (s *Stats) Begin() {
 	s.mu.Lock()
@@ -73,7 +85,8 @@ func (s *Stats) cost(ns int64) float64 {
 	s.mu.Unlock()
 	if e == 0 {
 		e = float64(DefaultRTT)
-	} else if ns > stamp {
+	}
+	if stamp != 0 && ns > stamp {
 		e *= math.Exp(-float64(ns-stamp) / float64(DecayTime))
 	}
 	return max(e, 1) * float64(in+1)

@@ -129,6 +129,7 @@ func newEndpoint(c Config, addr string) *Endpoint {
 		IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConnsPerEndpoint, MaxIdle: c.MaxIdlePerEndpoint,
 	}
 	ep := &Endpoint{Address: addr, Pool: upstream.NewPool(uc), proto: c.Protocol, cfg: c}
+	ep.Stats.Init(time.Now())
 	if c.Protocol == HTTP2 {
 		ep.H2 = upstream.NewH2Pool(uc)
 	}
