@@ -20,18 +20,20 @@ type command struct {
 }
 
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"proxy":    {"run a sidecar next to one service instance", runProxy},
-		"control":  {"run the control plane (registry, config store, xDS, admin API)", runControl},
 		"apply":    {"create or update resources from YAML (-f FILE|DIR|-, --dry-run shows the diff)", runApply},
 		"get":      {"list resources, proxies (sync status) or instances", runGet},
 		"describe": {"show one resource with its status, instances and routes", runDescribe},
 		"delete":   {"delete one resource", runDelete},
 		"history":  {"list config revisions", runHistory},
 		"rollback": {"restore the config of a past revision, as a new revision", runRollback},
-		"demo":     {"run a demo mesh on this machine, all in one process", runDemo},
 		"version":  {"print the version", runVersion},
 	}
+	for name, c := range controlPlaneCommands() {
+		cmds[name] = c
+	}
+	return cmds
 }
 
 // errUsage marks a usage error already printed to stderr.
