@@ -16,7 +16,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
-	"github.com/weft-mesh/weft/internal/xds/client"
+	"github.com/weft-mesh/weft/internal/xds/lean"
 )
 
 // dynamic is the last outbound config accepted from the control plane.
@@ -36,12 +36,8 @@ const maxCacheBytes = 64 << 20
 // applyXDS is the xDS client's Apply: it builds the new outbound state and
 // swaps it in, or returns the error the client NACKs with; either way the
 // state serving traffic is whole.
-func (s *Sidecar) applyXDS(u client.Update) error {
-	rc, clusters, err := client.ToProxy(u)
-	if err != nil {
-		return err
-	}
-	d := &dynamic{Version: u.Version, Routes: rc, Clusters: clusters}
+func (s *Sidecar) applyXDS(u lean.Update) error {
+	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters}
 	if err := s.applyDynamic(d); err != nil {
 		return err
 	}
@@ -126,7 +122,7 @@ func (s *Sidecar) runXDS(ctx context.Context, cp *ControlPlane, node string) err
 		defer conn.Close()
 		conns = append(conns, conn)
 	}
-	c, err := client.New(client.Config{Node: node, Conns: conns, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+	c, err := lean.New(lean.Config{Node: node, Conns: conns, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
 	if err != nil {
 		return err
 	}
