@@ -14,7 +14,9 @@ shared="${SHARED:-$root/../shared}"
 [ -x "$shared/bench/run.sh" ] || { echo "shared harness not found at $shared/bench/run.sh (set SHARED=)" >&2; exit 1; }
 bindir="$(mktemp -d)"
 trap 'rm -rf "$bindir"' EXIT
-(cd "$root" && go build -o "$bindir/weft" ./cmd/weft)
+# The sidecar-only build: what a sidecar image ships (the control plane's
+# packages would cost every sidecar resident memory at init).
+(cd "$root" && go build -tags proxyonly -o "$bindir/weft" ./cmd/weft)
 
 "$shared/bench/run.sh" --workers "${WORKERS:-1}" "$@" \
   --extra "weft=$bindir/weft proxy --listen {LISTEN} --upstream {UPSTREAM}" \
