@@ -84,6 +84,7 @@ type cpMesh struct {
 	frontPath string
 	admin     string
 	apps      map[string]*proc // the catalog apps by version
+	sidecars  map[string]*proc // their sidecars
 }
 
 // startCPMesh starts two catalog instances (v1, v2) and a frontend, each
@@ -95,13 +96,13 @@ func startCPMesh(t *testing.T, cps ...*cp) *cpMesh {
 		xds, apis = append(xds, c.xds), append(apis, c.api)
 	}
 	cpYAML := fmt.Sprintf("controlPlane: {xds: [%s], api: [%s], cacheDir: %s}\n", strings.Join(xds, ", "), strings.Join(apis, ", "), t.TempDir())
-	apps := map[string]*proc{}
+	apps, sidecars := map[string]*proc{}, map[string]*proc{}
 	for _, v := range []string{"v1", "v2"} {
 		app := freePort(t)
 		apps[v] = start(t, "catalog-"+v+" app", bin.echo, "-addr", app, "-service", "catalog", "-version", v)
 		eventually(t, 10*time.Second, "echo "+app, func() bool { return httpOK(http.DefaultClient, "http://"+app+"/") })
 		admin, listen := freePort(t), freePort(t)
-		startSidecar(t, "catalog-"+v, admin, fmt.Sprintf(`node: catalog-%s
+		sidecars[v], _ = startSidecar(t, "catalog-"+v, admin, fmt.Sprintf(`node: catalog-%s
 service: catalog
 admin: %s
 inbound: [{name: http, listen: %s, app: %s}]
@@ -119,7 +120,7 @@ limits: {drainTimeout: 5s}
 	pu, _ := url.Parse("http://" + proxyAddr)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: 16}}
 	t.Cleanup(c.CloseIdleConnections)
-	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin, apps: apps}
+	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin, apps: apps, sidecars: sidecars}
 }
 
 // tryShare samples n requests and returns the share of v2, or -1 if any
@@ -344,4 +345,16 @@ spec:
 	m.waitShare(t, "all traffic on v1, none failing", 0, 0)
 	m.apps["v2"] = start(t, "catalog-v2 app (restarted)", app.cmd.Args...)
 	m.waitShare(t, "v2 back in rotation", 0.2, 0.8)
+
+	// A sidecar that dies without deregistering expires with its lease
+	// (--lease-ttl 3s), and traffic moves to the live instance.
+	killed := time.Now()
+	m.sidecars["v2"].cmd.Process.Kill()
+	m.sidecars["v2"].waitExit(t, 5*time.Second)
+	eventually(t, 10*time.Second, "the dead sidecar's instance expires", func() bool {
+		out, _ := weft(t, c.api, "", "get", "instances", "catalog")
+		return strings.Contains(out, "catalog-v1") && !strings.Contains(out, "catalog-v2")
+	})
+	t.Logf("dead instance expired %v after its sidecar was killed (lease TTL 3s)", time.Since(killed).Round(100*time.Millisecond))
+	m.waitShare(t, "all traffic on v1 after the expiry", 0, 0)
 }
