@@ -122,11 +122,11 @@ func Run(ctx context.Context, cfg Config) error {
 		xl.Close()
 		return fmt.Errorf("api listener: %w", err)
 	}
-	gs := grpc.NewServer(
+	gs := grpc.NewServer(append(xds.ServerOptions(),
 		grpc.MaxRecvMsgSize(4<<20),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	xds.Register(gs)
 	hs := &http.Server{
 		Handler:           api.Handler(be, cfg.Logger),

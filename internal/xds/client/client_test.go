@@ -10,17 +10,24 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/weft-mesh/weft/internal/xds/server"
 	"github.com/weft-mesh/weft/internal/xds/translate"
 )
 
+// snap serves a listener too, as the control plane does: the client does
+// not subscribe to LDS, and the server must not push it what it did not ask.
 func snap(version string, clusters ...string) *server.Resources {
-	s := &translate.Snapshot{Routes: []*routev3.RouteConfiguration{{Name: translate.OutboundRoute}}}
+	s := &translate.Snapshot{
+		Routes:    []*routev3.RouteConfiguration{{Name: translate.OutboundRoute}},
+		Listeners: []*listenerv3.Listener{{Name: translate.OutboundListener}},
+	}
 	for _, c := range clusters {
 		s.Clusters = append(s.Clusters, &clusterv3.Cluster{Name: c})
 		s.Endpoints = append(s.Endpoints, &endpointv3.ClusterLoadAssignment{ClusterName: c})
@@ -154,4 +161,17 @@ func TestClientReconnectsToAnotherReplica(t *testing.T) {
 	go func() { done <- c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	waitFor(t, "config from the live replica", func() bool { u, _ := rec.last(); return u.Version == "7" })
+}
+
+// Listeners are the control plane's to serve and this client's to ignore:
+// one that arrives anyway is accepted (so ACKed), never NACKed.
+func TestClientIgnoresListeners(t *testing.T) {
+	l, err := anypb.New(&listenerv3.Listener{Name: translate.OutboundListener})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &state{endpoints: map[string]*endpointv3.ClusterLoadAssignment{}}
+	if err := st.absorb(&discoveryv3.DiscoveryResponse{TypeUrl: server.ListenerType, Resources: []*anypb.Any{l}}); err != nil {
+		t.Fatalf("listener push rejected: %v", err)
+	}
 }

@@ -4,114 +4,62 @@
 // named requests that do not name every resource (DESIGN.md, known traps):
 // here a named subscriber gets exactly what it names and a wildcard one
 // everything, and each distinct config is marshalled once for all streams.
+//
+// It is built to hold tens of thousands of proxies: a type's response is
+// encoded once and every stream sends those same bytes (codec.go), a
+// stream costs one goroutine (the one receiving), and a change is pushed
+// by a few workers that never block on a slow proxy (push.go).
 package server
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
+	"maps"
+	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
-
-	"github.com/weft-mesh/weft/internal/xds/translate"
+	"google.golang.org/grpc"
 )
-
-// Type URLs served.
-const (
-	ClusterType  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-	EndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
-	RouteType    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
-)
-
-// wildcardTypes may be subscribed to with no names, meaning "all"; other
-// types are always named (xDS's rule for CDS/LDS versus EDS/RDS).
-var wildcardTypes = map[string]bool{ClusterType: true}
-
-// Resources is one marshalled config: type URL -> name -> resource.
-type Resources struct {
-	Version string
-	byType  map[string]map[string]*anypb.Any
-}
-
-// Marshal turns a translated snapshot into Resources once, so every stream
-// that serves it sends the same bytes.
-func Marshal(version string, s *translate.Snapshot) (*Resources, error) {
-	r := &Resources{Version: version, byType: map[string]map[string]*anypb.Any{
-		ClusterType: {}, EndpointType: {}, RouteType: {},
-	}}
-	add := func(typ, name string, m proto.Message) error {
-		a, err := anypb.New(m)
-		if err != nil {
-			return fmt.Errorf("marshal %s %s: %w", typ, name, err)
-		}
-		r.byType[typ][name] = a
-		return nil
-	}
-	for _, c := range s.Clusters {
-		if err := add(ClusterType, c.Name, c); err != nil {
-			return nil, err
-		}
-	}
-	for _, e := range s.Endpoints {
-		if err := add(EndpointType, e.ClusterName, e); err != nil {
-			return nil, err
-		}
-	}
-	for _, rc := range s.Routes {
-		if err := add(RouteType, rc.Name, rc); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
-}
-
-// pick returns the resources of typ a subscription asks for, sorted.
-func (r *Resources) pick(typ string, names []string) []*anypb.Any {
-	all := r.byType[typ]
-	var keys []string
-	if len(names) == 0 && wildcardTypes[typ] {
-		for k := range all {
-			keys = append(keys, k)
-		}
-	} else {
-		for _, n := range names {
-			if _, ok := all[n]; ok {
-				keys = append(keys, n)
-			}
-		}
-	}
-	sort.Strings(keys)
-	out := make([]*anypb.Any, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, all[k])
-	}
-	return out
-}
 
 // ProxyStatus is one connected sidecar's sync state, for `weft get proxies`.
 type ProxyStatus struct {
 	Node      string
 	Connected time.Time
-	Version   string // the version pushed to it
-	// Acked is the version it last accepted, and NACKs the error of its
-	// last rejected push, per type (CDS, EDS, RDS).
-	Acked map[string]string
-	NACKs map[string]string
+	Version   string // the config version last pushed to it
+	// Pushed is the version last sent, Acked the version last accepted,
+	// and NACKs the error of the last rejected push, per type (CDS, EDS,
+	// LDS, RDS). A type's version is the config version at which its
+	// content last changed, so it may trail Version.
+	Pushed map[string]string
+	Acked  map[string]string
+	NACKs  map[string]string
 }
 
-// Synced reports whether every type the proxy holds is at Version.
+// Synced reports whether the proxy accepted everything pushed to it.
 func (p ProxyStatus) Synced() bool {
-	for _, v := range p.Acked {
-		if v != p.Version {
+	for k, v := range p.Pushed {
+		if p.Acked[k] != v {
 			return false
 		}
 	}
 	return len(p.NACKs) == 0 && len(p.Acked) > 0
+}
+
+// Counters are running totals, for metrics and benchmarks.
+type Counters struct {
+	Streams   int64 // ADS streams open now
+	Proxies   int64 // of those, the ones that have named their node
+	Requests  int64 // DiscoveryRequests received
+	NACKs     int64 // of those, rejections
+	Responses int64 // DiscoveryResponses sent
+}
+
+type counters struct {
+	streams, proxies, requests, nacks, responses atomic.Int64
 }
 
 // Server serves ADS.
@@ -119,10 +67,21 @@ type Server struct {
 	discoveryv3.UnimplementedAggregatedDiscoveryServiceServer
 	log *slog.Logger
 
-	mu      sync.Mutex
-	current map[string]*Resources // by node id; "" is the default for all
-	changed chan struct{}         // closed and replaced on every update
-	status  map[*stream]*ProxyStatus
+	// current maps node id to its config; "" is the default for all. The
+	// map is never modified, only replaced, so streams read it without a
+	// lock however many wake at once.
+	current atomic.Pointer[map[string]*Resources]
+
+	mu      sync.Mutex // guards streams and serialises replacing current
+	streams map[*stream]struct{}
+	count   counters
+
+	// pushes holds the streams a config change woke, drained by up to
+	// workers goroutines that exist only while it is not empty (push.go).
+	qmu     sync.Mutex
+	pushes  []*stream
+	active  int
+	workers int
 }
 
 // New returns an empty server. logger may be nil.
@@ -130,54 +89,79 @@ func New(logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{
-		log:     logger.With("component", "xds"),
-		current: map[string]*Resources{},
-		changed: make(chan struct{}),
-		status:  map[*stream]*ProxyStatus{},
+	s := &Server{log: logger.With("component", "xds"), streams: map[*stream]struct{}{}, workers: runtime.GOMAXPROCS(0)}
+	s.current.Store(&map[string]*Resources{})
+	return s
+}
+
+// Register serves ADS on g, so callers need not import go-control-plane
+// (DESIGN.md rule 4: it stays under xds/). Create g with ServerOptions.
+func (s *Server) Register(g grpc.ServiceRegistrar) {
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, s)
+}
+
+// Counters returns the running totals.
+func (s *Server) Counters() Counters {
+	return Counters{
+		Streams: s.count.streams.Load(), Proxies: s.count.proxies.Load(), Requests: s.count.requests.Load(),
+		NACKs: s.count.nacks.Load(), Responses: s.count.responses.Load(),
 	}
 }
 
 // Set publishes res to the given nodes ("" = every node without its own),
-// waking their streams.
+// waking the streams whose config it changes.
 func (s *Server) Set(res *Resources, nodes ...string) {
 	if len(nodes) == 0 {
 		nodes = []string{""}
 	}
-	s.mu.Lock()
+	per := make(map[string]*Resources, len(nodes))
 	for _, n := range nodes {
-		s.current[n] = res
+		per[n] = res
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	s.SetNodes(per)
 }
 
-func (s *Server) resourcesFor(node string) (*Resources, <-chan struct{}) {
+// SetNodes publishes a config per node ("" = every node without its own)
+// as one update: each affected stream is woken once, however many nodes
+// change, which is what per-sidecar configs need.
+func (s *Server) SetNodes(per map[string]*Resources) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.current[node]
-	if r == nil {
-		r = s.current[""]
+	old := *s.current.Load()
+	next := maps.Clone(old)
+	maps.Copy(next, per)
+	s.current.Store(&next)
+	var woken []*stream
+	for st := range s.streams {
+		if lookup(next, st.node) != lookup(old, st.node) {
+			woken = append(woken, st)
+		}
 	}
-	return r, s.changed
+	s.enqueue(woken)
+}
+
+func lookup(m map[string]*Resources, node string) *Resources {
+	if r := m[node]; r != nil {
+		return r
+	}
+	return m[""]
+}
+
+func (s *Server) resourcesFor(node string) *Resources {
+	return lookup(*s.current.Load(), node)
 }
 
 // Proxies lists connected sidecars, sorted by node.
 func (s *Server) Proxies() []ProxyStatus {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]ProxyStatus, 0, len(s.status))
-	for _, st := range s.status {
-		cp := *st
-		cp.Acked, cp.NACKs = map[string]string{}, map[string]string{}
-		for k, v := range st.Acked {
-			cp.Acked[k] = v
-		}
-		for k, v := range st.NACKs {
-			cp.NACKs[k] = v
-		}
-		out = append(out, cp)
+	sts := make([]*stream, 0, len(s.streams))
+	for st := range s.streams {
+		sts = append(sts, st)
+	}
+	s.mu.Unlock()
+	out := make([]ProxyStatus, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, st.proxyStatus())
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Node < out[b].Node })
 	return out

@@ -9,6 +9,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/weft-mesh/weft/internal/mesh"
@@ -30,6 +31,7 @@ type Input struct {
 type Snapshot struct {
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
+	Listeners []*listenerv3.Listener
 	Routes    []*routev3.RouteConfiguration
 }
 
@@ -76,6 +78,11 @@ func Translate(in Input, wants func(namespace, service string) bool) (*Snapshot,
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	snap.Routes = append(snap.Routes, rc)
+	l, err := buildOutboundListener()
+	if err != nil {
+		return nil, err
+	}
+	snap.Listeners = append(snap.Listeners, l)
 	sort.Slice(snap.Clusters, func(a, b int) bool { return snap.Clusters[a].Name < snap.Clusters[b].Name })
 	sort.Slice(snap.Endpoints, func(a, b int) bool { return snap.Endpoints[a].ClusterName < snap.Endpoints[b].ClusterName })
 	return snap, nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -65,6 +66,9 @@ func golden(t *testing.T, s *Snapshot) []byte {
 	for _, e := range s.Endpoints {
 		add(e)
 	}
+	for _, l := range s.Listeners {
+		add(l)
+	}
 	for _, r := range s.Routes {
 		add(r)
 	}
@@ -86,6 +90,11 @@ func TestTranslateGolden(t *testing.T) {
 	for _, e := range snap.Endpoints {
 		if err := any(e).(validator).ValidateAll(); err != nil {
 			t.Errorf("endpoints %s: %v", e.ClusterName, err)
+		}
+	}
+	for _, l := range snap.Listeners {
+		if err := any(l).(validator).ValidateAll(); err != nil {
+			t.Errorf("listener %s: %v", l.Name, err)
 		}
 	}
 	for _, r := range snap.Routes {
@@ -140,5 +149,26 @@ func TestTranslateDeterministic(t *testing.T) {
 	b, _ := Translate(in, nil)
 	if string(golden(t, a)) == "" || !proto.Equal(a.Endpoints[0], b.Endpoints[0]) || !proto.Equal(a.Routes[0], b.Routes[0]) {
 		t.Fatal("input order changed the output")
+	}
+}
+
+// The listener must point at the route configuration by name over ADS:
+// the sidecar's RDS subscription and the server's push order both rely on
+// the routes never being inlined.
+func TestOutboundListenerUsesRDS(t *testing.T) {
+	snap, err := Translate(input(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Listeners) != 1 || snap.Listeners[0].Name != OutboundListener {
+		t.Fatalf("listeners %v", snap.Listeners)
+	}
+	hcm := &hcmv3.HttpConnectionManager{}
+	if err := snap.Listeners[0].FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(hcm); err != nil {
+		t.Fatal(err)
+	}
+	rds := hcm.GetRds()
+	if rds == nil || rds.RouteConfigName != OutboundRoute || rds.GetConfigSource().GetAds() == nil {
+		t.Fatalf("hcm route specifier %v", hcm.RouteSpecifier)
 	}
 }
