@@ -167,21 +167,24 @@ func programmed(rev int64, proxies []server.ProxyStatus) mesh.Condition {
 	return mesh.Condition{Type: "Programmed", Status: "True", Reason: "Acked", Message: msg}
 }
 
-// ackedRevision is the oldest config revision among the types a proxy has
-// ACKed; versions are "CONFIGREV.PUSH".
+// ackedRevision is the config revision a proxy runs; versions are
+// "CONFIGREV.PUSH". A type whose content did not change keeps its older
+// version, so a proxy that ACKed everything pushed to it runs the newest
+// revision among them; one still catching up is only as new as its oldest.
 func ackedRevision(p server.ProxyStatus) int64 {
 	if len(p.Acked) == 0 {
 		return 0
 	}
-	least := int64(-1)
+	synced := p.Synced()
+	pick := int64(-1)
 	for _, v := range p.Acked {
 		rv, _, _ := strings.Cut(v, ".")
 		n := parseRev(rv)
-		if least < 0 || n < least {
-			least = n
+		if pick < 0 || synced && n > pick || !synced && n < pick {
+			pick = n
 		}
 	}
-	return least
+	return pick
 }
 
 func (b *backend) Proxies(context.Context) []api.Proxy {

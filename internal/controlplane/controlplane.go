@@ -111,6 +111,8 @@ func Run(ctx context.Context, cfg Config) error {
 	reg := registry.New(st, cfg.LeaseTTL)
 	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
 	xds := server.New(cfg.Logger)
+	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
+	xds.SetHooks(server.Hooks{OnConnect: sy.connected, OnDisconnect: sy.disconnected})
 	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second)}
 
 	xl, err := net.Listen("tcp", cfg.XDS)
@@ -142,7 +144,6 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 3)
 	go func() { errc <- gs.Serve(xl) }()
 	go func() { errc <- hs.Serve(al) }()
-	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
 	go func() { errc <- sy.run(ctx) }()
 
 	addrs := Addrs{XDS: xl.Addr().String(), API: al.Addr().String()}

@@ -16,6 +16,7 @@ import (
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
 	"github.com/weft-mesh/weft/internal/mesh"
 	"github.com/weft-mesh/weft/internal/xds/client"
+	"github.com/weft-mesh/weft/internal/xds/lean"
 )
 
 const services = `[
@@ -292,5 +293,66 @@ func TestRegistrationAndRestart(t *testing.T) {
 	}
 	if _, err := cli.Get(ctx, "svc", "default", "catalog"); err != nil {
 		t.Fatalf("service lost in restart: %v", err)
+	}
+}
+
+// A sidecar that declares the services it calls receives their config
+// alone; one that declares nothing receives every service.
+func TestScopedConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	addrs, stop := start(t, t.TempDir())
+	defer stop()
+	cli, _ := apiclient.New(addrs.API)
+	two := `[{"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"}, "spec": {"ports": [{"port": 80}]}},
+	         {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "payments"}, "spec": {"ports": [{"port": 80}]}}]`
+	if _, err := cli.Apply(ctx, []byte(two), false); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		mu       sync.Mutex
+		clusters []string
+	}
+	run := func(node string, services []string) *seen {
+		s := &seen{}
+		c, err := lean.New(lean.Config{Node: node, Services: services, Servers: []string{addrs.XDS}, MinBackoff: 20 * time.Millisecond,
+			Apply: func(u lean.Update) error {
+				var names []string
+				for _, c := range u.Clusters {
+					names = append(names, c.Name)
+				}
+				s.mu.Lock()
+				s.clusters = names
+				s.mu.Unlock()
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cctx, ccancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { c.Run(cctx); close(done) }()
+		t.Cleanup(func() { ccancel(); <-done })
+		return s
+	}
+	get := func(s *seen) string {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return strings.Join(s.clusters, ",")
+	}
+	scoped, all := run("frontend-scoped", []string{"catalog"}), run("frontend-all", nil)
+	waitFor(t, "scoped sidecar gets catalog alone", func() bool { return get(scoped) == "catalog.default" })
+	waitFor(t, "unscoped sidecar gets both", func() bool { return get(all) == "catalog.default,payments.default" })
+
+	// A third service reaches the unscoped sidecar only.
+	third := `{"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "reviews"}, "spec": {"ports": [{"port": 80}]}}`
+	if _, err := cli.Apply(ctx, []byte(third), false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "unscoped sidecar gets the new service", func() bool {
+		return get(all) == "catalog.default,payments.default,reviews.default"
+	})
+	if got := get(scoped); got != "catalog.default" {
+		t.Fatalf("scoped sidecar received %s", got)
 	}
 }

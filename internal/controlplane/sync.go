@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,10 +34,22 @@ type syncer struct {
 
 	last    [32]byte // hash of the inputs last pushed
 	version atomic.Value
+
+	// mu guards the scoped configs below against streams connecting.
+	mu sync.Mutex
+	// input and ver are what was last published.
+	input translate.Input
+	ver   string
+	all   *server.Resources // the default: every service
+	// scopes are the configs of sidecars that declared the services they
+	// call, one per distinct set, however many sidecars share it.
+	scopes    map[string]*scope
+	nodeScope map[string]string // node -> scope key
 }
 
 func newSyncer(st store.Store, cs *configStore, reg *registry.Registry, xds *server.Server, log *slog.Logger) *syncer {
-	s := &syncer{st: st, cs: cs, reg: reg, xds: xds, log: log.With("component", "sync")}
+	s := &syncer{st: st, cs: cs, reg: reg, xds: xds, log: log.With("component", "sync"),
+		scopes: map[string]*scope{}, nodeScope: map[string]string{}}
 	s.version.Store("")
 	return s
 }
@@ -149,18 +162,13 @@ func (s *syncer) rebuild(ctx context.Context) (int64, error) {
 	if bytes.Equal(sum[:], s.last[:]) {
 		return rev, nil
 	}
-	snap, err := translate.Translate(translate.Input{Resources: cur.sorted(), Instances: ins}, nil)
-	if err != nil {
-		return 0, fmt.Errorf("translate config revision %d: %w", cur.doc.Revision, err)
-	}
+	in := translate.Input{Resources: cur.sorted(), Instances: ins}
 	version := strconv.FormatInt(cur.doc.Revision, 10) + "." + strconv.FormatInt(s.push.Add(1), 10)
-	res, err := server.Marshal(version, snap)
-	if err != nil {
-		return 0, fmt.Errorf("marshal config revision %d: %w", cur.doc.Revision, err)
+	if err := s.publish(in, version); err != nil {
+		return 0, fmt.Errorf("config revision %d: %w", cur.doc.Revision, err)
 	}
-	s.xds.Set(res)
 	s.last = sum
 	s.version.Store(version)
-	s.log.Info("pushed", "version", version, "clusters", len(snap.Clusters), "instances", len(ins))
+	s.log.Info("pushed", "version", version, "instances", len(ins), "scopes", s.scopeCount())
 	return rev, nil
 }

@@ -45,6 +45,11 @@ type ControlPlane struct {
 	XDS []string `yaml:"xds" json:"xds"`
 	// API lists the replicas' admin API addresses, for registration.
 	API []string `yaml:"api" json:"api"`
+	// Services, when set, are the only services this sidecar calls
+	// ("catalog" or "catalog.namespace"; outbound ports' services are
+	// added): the control plane then sends it their config alone, so its
+	// memory follows what it uses, not the size of the mesh. Empty: all.
+	Services []string `yaml:"services" json:"services,omitempty"`
 	// CacheDir keeps the last accepted config, so a sidecar restarted while
 	// the control plane is down serves what it served before. "" disables.
 	CacheDir string `yaml:"cacheDir" json:"cacheDir,omitempty"`

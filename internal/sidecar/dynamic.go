@@ -7,12 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
@@ -108,24 +105,31 @@ func (s *Sidecar) loadCache(dir, node string) {
 	s.log.Info("serving the cached config until the control plane answers", "version", d.Version)
 }
 
-// runXDS keeps an ADS stream to one of the replicas until ctx ends.
-func (s *Sidecar) runXDS(ctx context.Context, cp *ControlPlane, node string) error {
-	var conns []grpc.ClientConnInterface
-	for _, addr := range cp.XDS {
-		conn, err := grpc.NewClient(addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		)
-		if err != nil {
-			return fmt.Errorf("control plane %s: %w", addr, err)
-		}
-		defer conn.Close()
-		conns = append(conns, conn)
-	}
-	c, err := lean.New(lean.Config{Node: node, Conns: conns, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+// runXDS keeps an ADS stream to one of the replicas until ctx ends. The
+// lean client's defaults bound the connect and notice a replica that went
+// silent within about 30s.
+func (s *Sidecar) runXDS(ctx context.Context, cfg *Config) error {
+	cp := cfg.ControlPlane
+	c, err := lean.New(lean.Config{Node: cfg.Node, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
 	if err != nil {
-		return err
+		return fmt.Errorf("control plane %s: %w", strings.Join(cp.XDS, ","), err)
 	}
 	s.log.Info("connecting to the control plane", "xds", strings.Join(cp.XDS, ","))
 	return c.Run(ctx)
+}
+
+// declaredServices is what the sidecar asks the control plane for:
+// controlPlane.services plus the services of its outbound ports, or nil
+// (every service) when controlPlane.services is empty.
+func declaredServices(cfg *Config) []string {
+	if len(cfg.ControlPlane.Services) == 0 {
+		return nil
+	}
+	out := append([]string(nil), cfg.ControlPlane.Services...)
+	for _, p := range cfg.Outbound.Ports {
+		if !slices.Contains(out, p.Service) {
+			out = append(out, p.Service)
+		}
+	}
+	return out
 }

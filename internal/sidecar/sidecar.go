@@ -267,11 +267,11 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	} else {
 		close(regDone)
 	}
-	if cp := cfg.ControlPlane; cp != nil {
+	if cfg.ControlPlane != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.runXDS(serveCtx, cp, cfg.Node); err != nil {
+			if err := s.runXDS(serveCtx, cfg); err != nil {
 				errc <- err
 			}
 		}()

@@ -250,6 +250,12 @@ func validateControlPlane(fe *fieldErrors, c *Config) {
 	for i, a := range cp.API {
 		checkAddr(fe, fmt.Sprintf("controlPlane.api[%d]", i), a)
 	}
+	for i, svc := range cp.Services {
+		name, ns, _ := strings.Cut(svc, ".")
+		if !nameRE.MatchString(name) || ns != "" && !nameRE.MatchString(ns) {
+			fe.add(fmt.Sprintf("controlPlane.services[%d]", i), "must be SERVICE or SERVICE.NAMESPACE in lowercase DNS labels; got %q", svc)
+		}
+	}
 	r := c.Register
 	if r == nil {
 		return

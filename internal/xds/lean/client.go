@@ -2,12 +2,11 @@ package lean
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
@@ -28,15 +27,39 @@ type Update struct {
 type Config struct {
 	// Node is this sidecar's node id, sent on every request.
 	Node string
-	// Conns are the control-plane replicas; the client fails over between
-	// them in order.
-	Conns []grpc.ClientConnInterface
+	// Services, when set, declares the services this sidecar calls
+	// ("catalog" or "catalog.namespace"), so the control plane sends only
+	// those; empty asks for every service.
+	Services []string
+	// Servers are the control-plane replicas' ADS addresses (host:port);
+	// the client fails over between them in order.
+	Servers []string
+	// TLS, when set, secures each connection with TLS, offering only ALPN
+	// "h2". Nil speaks HTTP/2 over plain TCP with prior knowledge (h2c),
+	// which is what the control plane's gRPC server accepts today.
+	TLS *tls.Config
 	// Apply receives each complete update; a non-nil error NACKs it and the
 	// sidecar keeps serving what it had.
 	Apply func(Update) error
 	// MinBackoff and MaxBackoff bound the jittered wait between streams.
 	// Zero means 200ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
+	// ConnectTimeout bounds the TCP connect and TLS handshake to one
+	// replica. Zero means 10s.
+	ConnectTimeout time.Duration
+	// After KeepaliveInterval without a frame from the replica the client
+	// pings it, and closes the connection when no answer comes within
+	// KeepaliveTimeout; a send the replica does not take within their sum
+	// fails the stream too. Zero means 20s and 10s: a control plane that
+	// vanished without closing its connections is noticed within 30s.
+	// The interval must not be shorter than the server's keepalive
+	// enforcement (weft control allows pings every 10s; grpc-go's default
+	// is 5 minutes), or the server closes the connection for pinging too
+	// often.
+	KeepaliveInterval, KeepaliveTimeout time.Duration
+	// MaxMessageBytes caps one message from the control plane; a larger
+	// one ends the stream. Zero means 64 MiB.
+	MaxMessageBytes int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -45,17 +68,18 @@ type Config struct {
 // reconnect to start again from MinBackoff.
 const healthyStream = 10 * time.Second
 
-var errConfig = errors.New("xds lean client: Node, Conns and Apply are required")
+var errConfig = errors.New("xds lean client: Node, Servers and Apply are required")
 
 // Client runs ADS streams until its context ends.
 type Client struct {
 	cfg Config
+	tr  *transport
 	log *slog.Logger
 }
 
 // New validates cfg and fills in its defaults.
 func New(cfg Config) (*Client, error) {
-	if cfg.Node == "" || len(cfg.Conns) == 0 || cfg.Apply == nil {
+	if cfg.Node == "" || len(cfg.Servers) == 0 || cfg.Apply == nil {
 		return nil, errConfig
 	}
 	if cfg.MinBackoff <= 0 {
@@ -68,7 +92,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Client{cfg: cfg, log: cfg.Logger.With("component", "xds-client", "node", cfg.Node)}, nil
+	return &Client{cfg: cfg, tr: newTransport(cfg),
+		log: cfg.Logger.With("component", "xds-client", "node", cfg.Node)}, nil
 }
 
 // Run keeps a stream open to one replica after another until ctx ends.
@@ -77,9 +102,9 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) Run(ctx context.Context) error {
 	backoff := c.cfg.MinBackoff
 	for i := 0; ; i++ {
-		conn := c.cfg.Conns[i%len(c.cfg.Conns)]
+		server := c.cfg.Servers[i%len(c.cfg.Servers)]
 		start := time.Now()
-		err := c.stream(ctx, conn)
+		err := c.stream(ctx, server)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -89,7 +114,7 @@ func (c *Client) Run(ctx context.Context) error {
 		// Full jitter spreads reconnecting sidecars, so a restarted control
 		// plane is not met by all of them at once.
 		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
-		c.log.Warn("control plane stream ended; serving the last accepted config", "err", err, "replica", i%len(c.cfg.Conns), "retry_in", wait)
+		c.log.Warn("control plane stream ended; serving the last accepted config", "err", err, "server", server, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

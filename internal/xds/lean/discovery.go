@@ -27,6 +27,7 @@ const maxErrorDetail = 4096
 // request is a discovery.v3.DiscoveryRequest.
 type request struct {
 	node     string
+	services string // declared services, comma-separated; "" = all
 	version  string
 	names    []string
 	typeURL  string
@@ -44,6 +45,9 @@ func (r *request) encode() []byte {
 	b = appendString(b, 1, r.version)
 	var node []byte
 	node = appendString(node, 1, r.node)
+	if r.services != "" {
+		node = appendServices(node, r.services)
+	}
 	b = protowire.AppendTag(b, 2, bytesT)
 	b = protowire.AppendBytes(b, node)
 	for _, n := range r.names {
@@ -137,4 +141,24 @@ func decodeResponse(b []byte) (response, error) {
 		return response{}, fmt.Errorf("decode discovery response: %w", err)
 	}
 	return r, nil
+}
+
+// servicesKey must match the control plane's server.ServicesKey.
+const servicesKey = "weft.dev/services"
+
+// appendServices writes Node.metadata (3), a google.protobuf.Struct, with
+// one field: servicesKey -> Value{string_value (3)}. Struct.fields (1) is a
+// map, so its entry is a message of key (1) and value (2).
+func appendServices(b []byte, services string) []byte {
+	var val []byte
+	val = appendString(val, 3, services)
+	var entry []byte
+	entry = appendString(entry, 1, servicesKey)
+	entry = protowire.AppendTag(entry, 2, bytesT)
+	entry = protowire.AppendBytes(entry, val)
+	var st []byte
+	st = protowire.AppendTag(st, 1, bytesT)
+	st = protowire.AppendBytes(st, entry)
+	b = protowire.AppendTag(b, 3, bytesT)
+	return protowire.AppendBytes(b, st)
 }

@@ -20,6 +20,28 @@ var (
 	ErrLimit = errors.New("over limit")
 )
 
+// Why a stream to the control plane ended, other than a gRPC status
+// (statusError) or a network error. Each ends only the stream: the client
+// reconnects and keeps serving the last accepted config.
+var (
+	// errMessageTooLarge: a message over Config.MaxMessageBytes.
+	errMessageTooLarge = errors.New("message over the size limit")
+	// errCompressed: a message flagged compressed, though the client
+	// offers no compression.
+	errCompressed = errors.New("compressed message; none was offered")
+	// errStreamOK: the server ended the stream with status OK. An ADS
+	// stream never ends by design, so this too is a reason to reconnect.
+	errStreamOK = errors.New("server ended the stream with status OK")
+	// errNoStatus: the response ended without a grpc-status.
+	errNoStatus = errors.New("stream ended without grpc-status")
+	// errNotGRPC: the response is not gRPC (HTTP status, content-type).
+	errNotGRPC = errors.New("response is not grpc")
+	// errNoH2: a TLS server that did not agree to HTTP/2.
+	errNoH2 = errors.New("server did not negotiate h2")
+	// errSendTimeout: the server took no message within the send timeout.
+	errSendTimeout = errors.New("server took no message within the send timeout")
+)
+
 // errBeyondPGV marks invalid values that Envoy rejects in code rather than
 // in its field rules, and that client.ToProxy would pass on to the proxy
 // (which fails later, or worse, routes wrongly). It wraps ErrInvalid; the

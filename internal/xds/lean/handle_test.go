@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -30,7 +29,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, apply func(Update) error) *harness {
-	c, err := New(Config{Node: "n", Conns: []grpc.ClientConnInterface{nil}, Apply: apply, Logger: slog.New(slog.DiscardHandler)})
+	c, err := New(Config{Node: "n", Servers: []string{"unused:1"}, Apply: apply, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

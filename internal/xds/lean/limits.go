@@ -1,7 +1,7 @@
 package lean
 
-// Caps on what one push may hold. gRPC already bounds a message at 4 MiB,
-// but a few bytes of protobuf can expand into far larger Go values (a label
+// Caps on what one push may hold. The transport already bounds a message
+// (Config.MaxMessageBytes, 64 MiB by default), but a few bytes of protobuf can expand into far larger Go values (a label
 // map per endpoint, a struct per route), so the decoders also cap every
 // repeated field and every string they keep. Each cap is well above what
 // Weft's translator produces for a large mesh, and a push over one is

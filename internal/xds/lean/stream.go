@@ -3,8 +3,7 @@ package lean
 import (
 	"context"
 	"fmt"
-
-	"google.golang.org/grpc"
+	"strings"
 )
 
 // ackOrder is the order in which a successful apply ACKs the other types.
@@ -15,16 +14,15 @@ var ackOrder = []string{clusterType, endpointType, routeType}
 // the config is applied once complete, then the response is ACKed, or
 // NACKed with the error while the state rolls back to before it, so a
 // rejected push neither reaches the proxy nor leaks into the next update.
-func (c *Client) stream(ctx context.Context, conn grpc.ClientConnInterface) error {
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s, err := openADS(sctx, conn)
+func (c *Client) stream(ctx context.Context, server string) error {
+	s, err := c.openADS(ctx, server)
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	st := newState()
 	send := func(typ string, nack error) error {
-		r := &request{node: c.cfg.Node, typeURL: typ, names: st.names(typ),
+		r := &request{node: c.cfg.Node, services: strings.Join(c.cfg.Services, ","), typeURL: typ, names: st.names(typ),
 			version: st.accepted[typ], nonce: st.nonce[typ]}
 		if nack != nil {
 			r.errorMsg = nack.Error()

@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/xds/server"
@@ -31,13 +30,20 @@ type replica struct {
 	addr string
 }
 
-func startReplica(t *testing.T) *replica {
+func startReplica(t *testing.T, opts ...grpc.ServerOption) *replica {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{srv: server.New(nil), g: grpc.NewServer(), addr: ln.Addr().String()}
+	return serveReplica(t, ln, opts...)
+}
+
+// serveReplica serves ADS with grpc-go's own server on ln, so the tests
+// hold the lean transport to real gRPC.
+func serveReplica(t *testing.T, ln net.Listener, opts ...grpc.ServerOption) *replica {
+	t.Helper()
+	r := &replica{srv: server.New(nil), g: grpc.NewServer(opts...), addr: ln.Addr().String()}
 	r.srv.Register(r.g)
 	go r.g.Serve(ln)
 	t.Cleanup(r.g.Stop)
@@ -51,20 +57,6 @@ func (r *replica) proxy() (server.ProxyStatus, bool) {
 		return server.ProxyStatus{}, false
 	}
 	return p[0], true
-}
-
-func dial(t *testing.T, addrs ...string) []grpc.ClientConnInterface {
-	t.Helper()
-	var conns []grpc.ClientConnInterface
-	for _, a := range addrs {
-		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cc.Close() })
-		conns = append(conns, cc)
-	}
-	return conns
 }
 
 // run starts a client and stops it when the test ends.
@@ -179,7 +171,7 @@ func TestStreamAppliesAcksAndNacks(t *testing.T) {
 	rec := &recorder{reject: "2"}
 	v1 := meshSnapshot(t)
 	r.srv.Set(resources(t, "1", v1))
-	run(t, Config{Node: "n1", Conns: dial(t, r.addr), Apply: rec.apply, MinBackoff: 10 * time.Millisecond})
+	run(t, Config{Node: "n1", Servers: []string{r.addr}, Apply: rec.apply, MinBackoff: 10 * time.Millisecond})
 
 	waitFor(t, "v1 applied", func() bool { return rec.last().Version == "1" })
 	sameAsToProxy(t, rec.last(), v1)
@@ -231,7 +223,7 @@ func TestStreamFailsOver(t *testing.T) {
 	a.srv.Set(resources(t, "1", v1))
 	b.srv.Set(resources(t, "2", v2))
 	rec := &recorder{}
-	run(t, Config{Node: "n2", Conns: dial(t, deadAddr, a.addr, b.addr), Apply: rec.apply,
+	run(t, Config{Node: "n2", Servers: []string{deadAddr, a.addr, b.addr}, Apply: rec.apply,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 
 	waitFor(t, "v1 from the first live replica", func() bool { return rec.last().Version == "1" })
@@ -249,7 +241,7 @@ func TestStreamWaitsForEveryType(t *testing.T) {
 	rec := &recorder{}
 	snap := &translate.Snapshot{Routes: []*routev3.RouteConfiguration{{Name: translate.OutboundRoute}}}
 	r.srv.Set(resources(t, "1", snap))
-	run(t, Config{Node: "n3", Conns: dial(t, r.addr), Apply: rec.apply})
+	run(t, Config{Node: "n3", Servers: []string{r.addr}, Apply: rec.apply})
 	waitFor(t, "empty config applied", func() bool { return rec.last().Version == "1" })
 	if u := rec.last(); len(u.Clusters) != 0 || len(u.Routes.VirtualHosts) != 0 {
 		t.Fatalf("empty mesh gave %+v", u)
@@ -266,5 +258,19 @@ func TestStreamWaitsForEveryType(t *testing.T) {
 		if u.Version == "2" && len(u.Clusters) != 2 {
 			t.Fatalf("a partial v2 was applied: %+v", u.Clusters)
 		}
+	}
+}
+
+// A replica that answers with a gRPC error instead of config is failed
+// over like one that is down.
+func TestStreamFailsOverOnStatus(t *testing.T) {
+	bad, good := startGRPC(t), startReplica(t)
+	good.srv.Set(resources(t, "1", meshSnapshot(t)))
+	rec, logs := &recorder{}, &logSink{}
+	run(t, Config{Node: "n4", Servers: []string{bad, good.addr}, Apply: rec.apply, Logger: logs.logger(),
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	waitFor(t, "v1 from the second replica", func() bool { return rec.last().Version == "1" })
+	if logs.count("Unimplemented") == 0 {
+		t.Fatalf("the first replica was not tried; client log:\n%s", logs)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/weft-mesh/weft/internal/xds/server"
 )
@@ -30,6 +31,9 @@ func TestRequestEncodesLikeProtobuf(t *testing.T) {
 			&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "n1"}, TypeUrl: server.ClusterType}},
 		{"eds ack", request{node: "n1", version: "7", names: []string{"a.default", "b.default"}, typeURL: endpointType, nonce: "12"},
 			&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "n1"}, VersionInfo: "7", ResourceNames: []string{"a.default", "b.default"}, TypeUrl: server.EndpointType, ResponseNonce: "12"}},
+		{"declared services", request{node: "n1", services: "catalog,payments.shop", typeURL: clusterType},
+			&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "n1", Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
+				server.ServicesKey: structpb.NewStringValue("catalog,payments.shop")}}}, TypeUrl: server.ClusterType}},
 		{"rds nack", request{node: "n1", version: "6", names: []string{outboundRoute}, typeURL: routeType, nonce: "13", errorMsg: "routes: bad"},
 			&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "n1"}, VersionInfo: "6", ResourceNames: []string{"outbound"}, TypeUrl: server.RouteType, ResponseNonce: "13",
 				ErrorDetail: &statuspb.Status{Code: 3, Message: "routes: bad"}}},

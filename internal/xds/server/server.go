@@ -72,6 +72,8 @@ type Server struct {
 	// lock however many wake at once.
 	current atomic.Pointer[map[string]*Resources]
 
+	hooks Hooks
+
 	mu      sync.Mutex // guards streams and serialises replacing current
 	streams map[*stream]struct{}
 	count   counters

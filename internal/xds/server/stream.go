@@ -35,6 +35,8 @@ type stream struct {
 	srv  *Server
 	grpc grpc.BidiStreamingServer[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse]
 	node string // set by the handler before the stream is registered, then fixed
+	// hooked records that OnConnect ran, so OnDisconnect runs once.
+	hooked bool
 
 	queued bool // in Server.pushes; guarded by Server.qmu
 
@@ -93,6 +95,9 @@ func (st *stream) close() {
 	st.mu.Lock()
 	st.closed = true
 	st.mu.Unlock()
+	if st.hooked && s.hooks.OnDisconnect != nil {
+		s.hooks.OnDisconnect(st.node)
+	}
 }
 
 // register makes the stream known once its node is: from then on, Set
@@ -116,6 +121,10 @@ func (st *stream) handle(r *discoveryv3.DiscoveryRequest) error {
 	if st.node == "" {
 		if r.GetNode().GetId() == "" {
 			return status.Error(codes.InvalidArgument, errNoNode.Error())
+		}
+		if s.hooks.OnConnect != nil {
+			s.hooks.OnConnect(r.Node.Id, declaredServices(r.Node))
+			st.hooked = true
 		}
 		st.register(r.Node.Id)
 	}
