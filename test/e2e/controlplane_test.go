@@ -84,6 +84,7 @@ type cpMesh struct {
 	frontPath string
 	admin     string
 	apps      map[string]*proc // the catalog apps by version
+	appAddrs  map[string]string
 	sidecars  map[string]*proc // their sidecars
 }
 
@@ -96,9 +97,10 @@ func startCPMesh(t *testing.T, cps ...*cp) *cpMesh {
 		xds, apis = append(xds, c.xds), append(apis, c.api)
 	}
 	cpYAML := fmt.Sprintf("controlPlane: {xds: [%s], api: [%s], cacheDir: %s}\n", strings.Join(xds, ", "), strings.Join(apis, ", "), t.TempDir())
-	apps, sidecars := map[string]*proc{}, map[string]*proc{}
+	apps, sidecars, appAddrs := map[string]*proc{}, map[string]*proc{}, map[string]string{}
 	for _, v := range []string{"v1", "v2"} {
 		app := freePort(t)
+		appAddrs[v] = app
 		apps[v] = start(t, "catalog-"+v+" app", bin.echo, "-addr", app, "-service", "catalog", "-version", v)
 		eventually(t, 10*time.Second, "echo "+app, func() bool { return httpOK(http.DefaultClient, "http://"+app+"/") })
 		admin, listen := freePort(t), freePort(t)
@@ -120,7 +122,7 @@ limits: {drainTimeout: 5s}
 	pu, _ := url.Parse("http://" + proxyAddr)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: 16}}
 	t.Cleanup(c.CloseIdleConnections)
-	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin, apps: apps, sidecars: sidecars}
+	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin, apps: apps, sidecars: sidecars, appAddrs: appAddrs}
 }
 
 // tryShare samples n requests and returns the share of v2, or -1 if any
@@ -205,6 +207,18 @@ func TestControlPlaneMesh(t *testing.T) {
 	})
 	m.waitShare(t, "100/0 routes everything to v1", 0, 0)
 
+	// A service outside the mesh, known by DNS name: the sidecar resolves
+	// "localhost" when it connects.
+	_, port, _ := strings.Cut(m.appAddrs["v1"], ":")
+	ext := fmt.Sprintf("apiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: legacy}\nspec: {ports: [{port: %s}], dns: localhost}\n", port)
+	if out, ok := weft(t, c.api, ext, "apply", "-f", "-"); !ok {
+		t.Fatalf("apply DNS service: %s", out)
+	}
+	eventually(t, 20*time.Second, "DNS service reachable through the mesh", func() bool {
+		r, _, err := get(m.client, "http://legacy/x", nil)
+		return err == nil && r.Version == "v1"
+	})
+
 	if out, ok := weft(t, c.api, catalogMesh(0, 100), "apply", "-f", "-", "--dry-run"); !ok || !strings.Contains(out, `-             "weight": 100`) {
 		t.Fatalf("dry run: want a diff of the weights, got:\n%s", out)
 	}
@@ -248,10 +262,10 @@ func TestControlPlaneMesh(t *testing.T) {
 	if !ok || !strings.Contains(out, "\n3 ") || !strings.Contains(out, "\n1 ") {
 		t.Fatalf("history:\n%s", out)
 	}
-	if out, ok := weft(t, c.api, "", "rollback", "2"); !ok || !strings.Contains(out, "config revision 4") {
+	if out, ok := weft(t, c.api, "", "rollback", "3"); !ok || !strings.Contains(out, "config revision 5") {
 		t.Fatalf("rollback: %s", out)
 	}
-	m.waitShare(t, "rollback to revision 2 (0/100)", 1, 1)
+	m.waitShare(t, "rollback to revision 3 (0/100)", 1, 1)
 	out, _ = weft(t, c.api, "", "get", "routes")
 	if !strings.Contains(out, "catalog-split") || !strings.Contains(out, "True (3/3)") {
 		t.Fatalf("get routes: want catalog-split programmed on 3/3 sidecars:\n%s", out)

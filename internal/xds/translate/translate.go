@@ -132,6 +132,14 @@ func (idx *indexed) instances(svc *mesh.Service) []registry.Instance {
 			Port: int(ep.Port), Labels: ep.Labels, Zone: ep.Zone, Ready: true,
 		})
 	}
+	// A service outside the mesh known by DNS name is one endpoint whose
+	// host the sidecar resolves when it connects (Envoy's LOGICAL_DNS), so
+	// a changing DNS answer needs no push.
+	if svc.Spec.DNS != "" && len(svc.Spec.Ports) > 0 {
+		out = append(out, registry.Instance{
+			Service: svc.Metadata.Name, ID: "dns", Address: svc.Spec.DNS, Port: int(svc.Spec.Ports[0].Port), Ready: true,
+		})
+	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Endpoint() < out[b].Endpoint() })
 	return out
 }

@@ -172,3 +172,24 @@ func TestOutboundListenerUsesRDS(t *testing.T) {
 		t.Fatalf("hcm route specifier %v", hcm.RouteSpecifier)
 	}
 }
+
+// A Service outside the mesh known by a DNS name becomes one endpoint with
+// that host, resolved by the sidecar when it connects.
+func TestDNSService(t *testing.T) {
+	rs, err := mesh.Decode([]byte(`{"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "billing"},
+	  "spec": {"ports": [{"port": 443}], "dns": "billing.example.com"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := Translate(Input{Resources: rs}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Endpoints) != 1 || len(snap.Endpoints[0].Endpoints) != 1 || len(snap.Endpoints[0].Endpoints[0].LbEndpoints) != 1 {
+		t.Fatalf("want one endpoint, got %v", snap.Endpoints)
+	}
+	sa := snap.Endpoints[0].Endpoints[0].LbEndpoints[0].GetEndpoint().GetAddress().GetSocketAddress()
+	if sa.GetAddress() != "billing.example.com" || sa.GetPortValue() != 443 {
+		t.Fatalf("endpoint %v, want billing.example.com:443", sa)
+	}
+}
