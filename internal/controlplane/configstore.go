@@ -68,16 +68,19 @@ func decodeDoc(doc configDoc) (map[string]mesh.Resource, error) {
 	if len(doc.Resources) == 0 {
 		return byKey, nil
 	}
-	raw, err := json.Marshal(doc.Resources)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := mesh.Decode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("stored config revision %d no longer decodes: %w", doc.Revision, err)
-	}
-	for _, r := range rs {
-		byKey[mesh.Key(r)] = r
+	// mesh.Decode caps one input (an apply); a stored config may hold more.
+	for lo := 0; lo < len(doc.Resources); lo += decodeBatch {
+		raw, err := json.Marshal(doc.Resources[lo:min(lo+decodeBatch, len(doc.Resources))])
+		if err != nil {
+			return nil, err
+		}
+		rs, err := mesh.Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("stored config revision %d no longer decodes: %w", doc.Revision, err)
+		}
+		for _, r := range rs {
+			byKey[mesh.Key(r)] = r
+		}
 	}
 	return byKey, nil
 }
@@ -91,7 +94,7 @@ func (c *configStore) load(ctx context.Context) (*loaded, error) {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	var doc configDoc
-	if err := json.Unmarshal(kv.Value, &doc); err != nil {
+	if err := decodeDocBytes(kv.Value, &doc); err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	byKey, err := decodeDoc(doc)
@@ -149,9 +152,9 @@ func (c *configStore) commit(ctx context.Context, mut mutation, dryRun bool) (ap
 		if dryRun || doc == nil {
 			return res, nil
 		}
-		b, err := json.Marshal(doc)
+		b, err := encodeDoc(doc)
 		if err != nil {
-			return api.ApplyResult{}, fmt.Errorf("commit: %w", err)
+			return api.ApplyResult{}, fmt.Errorf("%w: refused: %w", api.ErrInvalid, err)
 		}
 		_, err = c.st.Put(ctx, currentKey, b, store.IfModRevision(cur.modRev))
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
@@ -270,7 +273,7 @@ func (c *configStore) history(ctx context.Context) ([]api.Revision, error) {
 	out := make([]api.Revision, 0, len(kvs))
 	for i := len(kvs) - 1; i >= 0; i-- {
 		var doc configDoc
-		if err := json.Unmarshal(kvs[i].Value, &doc); err != nil {
+		if err := decodeDocBytes(kvs[i].Value, &doc); err != nil {
 			return nil, fmt.Errorf("history: %s: %w", kvs[i].Key, err)
 		}
 		out = append(out, api.Revision{Revision: doc.Revision, Time: doc.Time, Op: doc.Op, Changes: doc.Changes, Resources: len(doc.Resources)})
@@ -287,7 +290,7 @@ func (c *configStore) revision(ctx context.Context, rev int64) (map[string]mesh.
 		return nil, fmt.Errorf("revision %d: %w", rev, err)
 	}
 	var doc configDoc
-	if err := json.Unmarshal(kv.Value, &doc); err != nil {
+	if err := decodeDocBytes(kv.Value, &doc); err != nil {
 		return nil, fmt.Errorf("revision %d: %w", rev, err)
 	}
 	return decodeDoc(doc)

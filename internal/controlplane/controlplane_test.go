@@ -356,3 +356,32 @@ func TestScopedConfig(t *testing.T) {
 		t.Fatalf("scoped sidecar received %s", got)
 	}
 }
+
+// A config larger than one apply's cap (1,000 resources) is stored, read
+// back and translated: the stored document is decoded in batches and kept
+// compressed under etcd's request limit.
+func TestLargeConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	addrs, stop := start(t, t.TempDir())
+	defer stop()
+	cli, _ := apiclient.New(addrs.API)
+	const total = 2500
+	for lo := 0; lo < total; lo += 1000 {
+		var items []string
+		for i := lo; i < min(lo+1000, total); i++ {
+			items = append(items, `{"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "svc-`+fmtInt(i)+`"},
+			 "spec": {"ports": [{"port": 80}], "endpoints": [{"address": "10.0.0.1", "port": 8080}]}}`)
+		}
+		if _, err := cli.Apply(ctx, []byte("["+strings.Join(items, ",")+"]"), false); err != nil {
+			t.Fatalf("apply from %d: %v", lo, err)
+		}
+	}
+	all, err := cli.List(ctx, "Service")
+	if err != nil || len(all) != total {
+		t.Fatalf("listed %d services (want %d): %v", len(all), total, err)
+	}
+	if h, err := cli.History(ctx); err != nil || len(h) != 3 || h[0].Resources != total {
+		t.Fatalf("history %+v %v", h, err)
+	}
+}
