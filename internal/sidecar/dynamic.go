@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,11 @@ const maxCacheBytes = 64 << 20
 // state serving traffic is whole.
 func (s *Sidecar) applyXDS(u lean.Update) error {
 	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters}
+	// Every type's response completes a set, so one push can arrive as
+	// several equal updates; rebuilding for each would only churn state.
+	if cur := s.dyn.Load(); cur != nil && reflect.DeepEqual(cur.Routes, d.Routes) && reflect.DeepEqual(cur.Clusters, d.Clusters) {
+		return nil
+	}
 	if err := s.applyDynamic(d); err != nil {
 		return err
 	}
