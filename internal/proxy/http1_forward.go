@@ -35,6 +35,11 @@ func (hc *h1conn) serve(start time.Time) bool {
 	}
 	hc.pathBuf = path
 	rt := st.Routes.Lookup(hc.hostBuf, req.Method, path, query, hc)
+	if rt == nil && h.cfg.OnMiss != nil {
+		if next := h.cfg.OnMiss(hc.hostBuf); next != nil {
+			st, rt = next, next.Routes.Lookup(hc.hostBuf, req.Method, path, query, hc)
+		}
+	}
 	if rt == nil {
 		return hc.reject(404, "", "", start)
 	}

@@ -20,6 +20,11 @@ type HTTP2Config struct {
 	Name      string   // listener name, for logs
 	Direction string   // "inbound" or "outbound", for metrics and header policy
 	Runtime   *Runtime // routing and upstream state
+	// OnMiss, when set, is asked for a newer state when no route matches a
+	// request's host (a sidecar learning the services its app calls); nil
+	// keeps the 404. It may block, bounded by its own timeout; only the
+	// miss path pays for it.
+	OnMiss func(host []byte) *State
 	// ForceHost routes every request as if addressed to this host: a local
 	// port bound to one service.
 	ForceHost string

@@ -52,6 +52,11 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := st.Routes.Lookup(host, []byte(r.Method), path, query, headerView(r.Header))
+	if rt == nil && h.cfg.OnMiss != nil {
+		if next := h.cfg.OnMiss(host); next != nil {
+			st, rt = next, next.Routes.Lookup(host, []byte(r.Method), path, query, headerView(r.Header))
+		}
+	}
 	if rt == nil {
 		h.fail(w, grpc, http.StatusNotFound, "no route", "", "", start)
 		return

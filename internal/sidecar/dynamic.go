@@ -59,6 +59,9 @@ func (s *Sidecar) applyDynamic(d *dynamic) error {
 		cluster.Retire(old.Clusters, st.Clusters)
 	}
 	s.dyn.Store(d)
+	if s.learn != nil {
+		s.learn.applied()
+	}
 	s.log.Info("control-plane config applied", "version", d.Version, "clusters", len(d.Clusters))
 	return nil
 }
@@ -119,6 +122,11 @@ func (s *Sidecar) runXDS(ctx context.Context, cfg *Config) error {
 	c, err := lean.New(lean.Config{Node: cfg.Node, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("control plane %s: %w", strings.Join(cp.XDS, ","), err)
+	}
+	if s.learn != nil {
+		s.learn.mu.Lock()
+		s.learn.client = c
+		s.learn.mu.Unlock()
 	}
 	s.log.Info("connecting to the control plane", "xds", strings.Join(cp.XDS, ","))
 	return c.Run(ctx)

@@ -115,6 +115,7 @@ func (s *Sidecar) listenerConfig(name, addr string, lim Limits, h1, h2, tcp list
 func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim Limits) listener.Handler {
 	return proxy.NewHTTP1(proxy.HTTP1Config{
 		Name: name, Direction: dir, Runtime: rt, ForceHost: force,
+		OnMiss:         s.onMissFor(dir),
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
 		Metrics: s.metrics, Logger: s.log,
@@ -124,6 +125,7 @@ func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim L
 func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim Limits) listener.Handler {
 	return proxy.NewHTTP2(proxy.HTTP2Config{
 		Name: name, Direction: dir, Runtime: rt, ForceHost: force,
+		OnMiss:         s.onMissFor(dir),
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
 		Metrics: s.metrics, Logger: s.log,
 	})
@@ -150,4 +152,13 @@ func (s *Sidecar) tcp(name string, rt *proxy.Runtime, clusterName string) listen
 		DialTimeout: 2 * time.Second,
 		Logger:      s.log,
 	})
+}
+
+// onMissFor gives outbound listeners the learning hook; inbound ones route
+// to the local app only.
+func (s *Sidecar) onMissFor(dir string) func([]byte) *proxy.State {
+	if dir != "outbound" || s.learn == nil {
+		return nil
+	}
+	return s.onMiss
 }

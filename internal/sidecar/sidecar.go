@@ -63,7 +63,10 @@ type Sidecar struct {
 	outbound proxy.Runtime
 	// dyn is the last control-plane config; with a control plane it, not
 	// the file, defines the outbound services.
-	dyn     atomic.Pointer[dynamic]
+	dyn atomic.Pointer[dynamic]
+	// learn is set when the sidecar declared its services: it then learns
+	// further ones from its app's requests.
+	learn   *learner
 	inbound map[string]*inboundRuntimes
 
 	serving  atomic.Bool
@@ -112,6 +115,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
+	}
+	if cfg.ControlPlane != nil && len(cfg.ControlPlane.Services) > 0 {
+		s.learn = newLearner(declaredServices(cfg))
 	}
 	if cfg.ControlPlane != nil && cfg.ControlPlane.CacheDir != "" {
 		s.loadCache(cfg.ControlPlane.CacheDir, cfg.Node)

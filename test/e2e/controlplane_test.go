@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -92,6 +93,13 @@ type cpMesh struct {
 // behind a sidecar fed by the given control-plane replicas.
 func startCPMesh(t *testing.T, cps ...*cp) *cpMesh {
 	t.Helper()
+	return startCPMeshScoped(t, nil, cps...)
+}
+
+// startCPMeshScoped is startCPMesh with a frontend that declares the
+// services it calls (nil: all).
+func startCPMeshScoped(t *testing.T, frontServices []string, cps ...*cp) *cpMesh {
+	t.Helper()
 	var xds, apis []string
 	for _, c := range cps {
 		xds, apis = append(xds, c.xds), append(apis, c.api)
@@ -113,12 +121,16 @@ limits: {drainTimeout: 5s}
 `, v, admin, listen, app, v)+cpYAML)
 	}
 	admin, proxyAddr := freePort(t), freePort(t)
+	frontCP := cpYAML
+	if frontServices != nil {
+		frontCP = strings.Replace(cpYAML, "controlPlane: {", "controlPlane: {services: ["+strings.Join(frontServices, ", ")+"], ", 1)
+	}
 	front, frontPath := startSidecar(t, "frontend", admin, fmt.Sprintf(`node: frontend-1
 service: frontend
 admin: %s
 outbound: {proxy: %s}
 limits: {drainTimeout: 5s}
-`, admin, proxyAddr)+cpYAML)
+`, admin, proxyAddr)+frontCP)
 	pu, _ := url.Parse("http://" + proxyAddr)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: 16}}
 	t.Cleanup(c.CloseIdleConnections)
@@ -371,4 +383,53 @@ spec:
 	})
 	t.Logf("dead instance expired %v after its sidecar was killed (lease TTL 3s)", time.Since(killed).Round(100*time.Millisecond))
 	m.waitShare(t, "all traffic on v1 after the expiry", 0, 0)
+}
+
+// TestServicesLearnedFromTraffic: a sidecar that declared only catalog
+// receives catalog's config alone; its app's first request to another
+// service asks the control plane for it and succeeds.
+func TestServicesLearnedFromTraffic(t *testing.T) {
+	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
+	m := startCPMeshScoped(t, []string{"catalog"}, c)
+	_, port, _ := strings.Cut(m.appAddrs["v2"], ":")
+	mesh := catalogMesh(100, 0) + fmt.Sprintf("---\napiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: legacy}\nspec: {ports: [{port: %s}], dns: localhost}\n", port)
+	if out, ok := weft(t, c.api, mesh, "apply", "-f", "-"); !ok {
+		t.Fatalf("apply: %s", out)
+	}
+	m.waitShare(t, "catalog routed", 0, 0)
+	if clusters := clusterNames(t, m.admin); strings.Contains(clusters, "legacy") {
+		t.Fatalf("the scoped frontend holds legacy's config before calling it: %s", clusters)
+	}
+	r, _, err := get(m.client, "http://legacy/first", nil)
+	if err != nil || r.Version != "v2" {
+		t.Fatalf("first request to an undeclared service: %+v %v", r, err)
+	}
+	if clusters := clusterNames(t, m.admin); !strings.Contains(clusters, "legacy") {
+		t.Fatalf("legacy not learned: %s", clusters)
+	}
+	// An unknown service is still a 404, answered without a wait the second time.
+	if _, code, _ := get(m.client, "http://nosuch/x", nil); code != http.StatusNotFound {
+		t.Fatalf("unknown service: status %d, want 404", code)
+	}
+}
+
+// clusterNames reads a sidecar's /config.
+func clusterNames(t *testing.T, admin string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		Clusters []struct{ Name string } `json:"clusters"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range d.Clusters {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
 }

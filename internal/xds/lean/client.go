@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
@@ -75,6 +77,10 @@ type Client struct {
 	cfg Config
 	tr  *transport
 	log *slog.Logger
+	// services is the declared list as sent (comma-joined); Want
+	// replaces it and signals resub to reopen the stream.
+	services atomic.Pointer[string]
+	resub    chan struct{}
 }
 
 // New validates cfg and fills in its defaults.
@@ -92,8 +98,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Client{cfg: cfg, tr: newTransport(cfg),
-		log: cfg.Logger.With("component", "xds-client", "node", cfg.Node)}, nil
+	c := &Client{cfg: cfg, tr: newTransport(cfg), resub: make(chan struct{}, 1),
+		log: cfg.Logger.With("component", "xds-client", "node", cfg.Node)}
+	joined := strings.Join(cfg.Services, ",")
+	c.services.Store(&joined)
+	return c, nil
 }
 
 // Run keeps a stream open to one replica after another until ctx ends.
@@ -104,9 +113,17 @@ func (c *Client) Run(ctx context.Context) error {
 	for i := 0; ; i++ {
 		server := c.cfg.Servers[i%len(c.cfg.Servers)]
 		start := time.Now()
-		err := c.stream(ctx, server)
+		sctx, cancel := context.WithCancel(ctx)
+		wasResub, stopWatch := c.watchResub(sctx, cancel)
+		err := c.stream(sctx, server)
+		stopWatch()
+		cancel()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if wasResub() {
+			i-- // same replica, at once: only the declared services changed
+			continue
 		}
 		if time.Since(start) > healthyStream {
 			backoff = c.cfg.MinBackoff
