@@ -32,8 +32,7 @@ type syncer struct {
 	log  *slog.Logger
 	push atomic.Int64 // pushes made, the second half of every version
 
-	last    [32]byte // hash of the inputs last pushed
-	version atomic.Value
+	last [32]byte // hash of the inputs last pushed
 
 	// mu guards the scoped configs below against streams connecting.
 	mu sync.Mutex
@@ -50,7 +49,6 @@ type syncer struct {
 func newSyncer(st store.Store, cs *configStore, reg *registry.Registry, xds *server.Server, log *slog.Logger) *syncer {
 	s := &syncer{st: st, cs: cs, reg: reg, xds: xds, log: log.With("component", "sync"),
 		scopes: map[string]*scope{}, nodeScope: map[string]string{}}
-	s.version.Store("")
 	return s
 }
 
@@ -168,7 +166,6 @@ func (s *syncer) rebuild(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("config revision %d: %w", cur.doc.Revision, err)
 	}
 	s.last = sum
-	s.version.Store(version)
 	s.log.Info("pushed", "version", version, "instances", len(ins), "scopes", s.scopeCount())
 	return rev, nil
 }

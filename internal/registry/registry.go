@@ -74,70 +74,18 @@ func New(st store.Store, ttl time.Duration) *Registry {
 	return &Registry{st: st, ttl: ttl}
 }
 
-// Lease is one registration: keep it alive with Heartbeat, end it with
-// Deregister.
-type Lease struct {
-	r        *Registry
-	id       int64
-	instance Instance
-}
-
-// Register writes in under a fresh lease.
-func (r *Registry) Register(ctx context.Context, in Instance) (*Lease, error) {
-	if err := in.Validate(); err != nil {
-		return nil, fmt.Errorf("register: %w", err)
-	}
+// register writes in under a fresh lease and returns the lease.
+func (r *Registry) register(ctx context.Context, in Instance, b []byte) (int64, error) {
 	secs := int64((r.ttl + time.Second - 1) / time.Second)
 	id, err := r.st.Grant(ctx, secs)
 	if err != nil {
-		return nil, fmt.Errorf("register %s/%s: %w", in.Service, in.ID, err)
+		return 0, fmt.Errorf("register %s/%s: %w", in.Service, in.ID, err)
 	}
-	l := &Lease{r: r, id: id, instance: in}
-	if err := l.write(ctx); err != nil {
+	if _, err := r.st.Put(ctx, key(in.Service, in.ID), b, store.WithLease(id)); err != nil {
 		r.st.Revoke(ctx, id)
-		return nil, err
+		return 0, fmt.Errorf("register %s/%s: %w", in.Service, in.ID, err)
 	}
-	return l, nil
-}
-
-func (l *Lease) write(ctx context.Context) error {
-	b, err := json.Marshal(l.instance)
-	if err != nil {
-		return fmt.Errorf("register: %w", err)
-	}
-	if _, err := l.r.st.Put(ctx, key(l.instance.Service, l.instance.ID), b, store.WithLease(l.id)); err != nil {
-		return fmt.Errorf("register %s/%s: %w", l.instance.Service, l.instance.ID, err)
-	}
-	return nil
-}
-
-// Heartbeat renews the lease. If the lease already expired (the sidecar
-// was cut off longer than the TTL), it registers again under a new one.
-func (l *Lease) Heartbeat(ctx context.Context) error {
-	err := l.r.st.KeepAliveOnce(ctx, l.id)
-	if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	nl, err := l.r.Register(ctx, l.instance)
-	if err != nil {
-		return err
-	}
-	l.id = nl.id
-	return nil
-}
-
-// SetReady records the app's probe result.
-func (l *Lease) SetReady(ctx context.Context, ready bool) error {
-	l.instance.Ready = ready
-	return l.write(ctx)
-}
-
-// Deregister removes the instance now (graceful shutdown).
-func (l *Lease) Deregister(ctx context.Context) error {
-	if err := l.r.st.Revoke(ctx, l.id); err != nil {
-		return fmt.Errorf("deregister %s/%s: %w", l.instance.Service, l.instance.ID, err)
-	}
-	return nil
+	return id, nil
 }
 
 // Instances lists the registered instances of service ("" for all), sorted,
@@ -174,14 +122,18 @@ func (r *Registry) Watch(ctx context.Context, rev int64) <-chan store.Event {
 	return r.st.Watch(ctx, prefix, rev)
 }
 
-// Upsert is registration for callers that hold no Lease object, such as a
-// control-plane replica serving a sidecar's heartbeat: any replica can
-// serve any heartbeat because the lease lives in the store. It renews lease
-// (0: none yet) and writes in only when it changed, so a heartbeat costs
-// no write and wakes no watcher. A lease that expired is replaced. It
-// returns the lease now holding the instance.
+// Upsert registers an instance or renews its registration: the one
+// operation a sidecar's heartbeat needs, served by any control-plane
+// replica, because the lease lives in the shared store. It renews lease
+// (0: none yet) and writes in only when it changed, so a heartbeat costs no
+// write and wakes no watcher. A lease that expired (a sidecar cut off
+// longer than the TTL) is replaced. It returns the lease now holding in.
 func (r *Registry) Upsert(ctx context.Context, in Instance, lease int64) (int64, error) {
 	if err := in.Validate(); err != nil {
+		return 0, fmt.Errorf("register: %w", err)
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
 		return 0, fmt.Errorf("register: %w", err)
 	}
 	if lease != 0 {
@@ -194,15 +146,7 @@ func (r *Registry) Upsert(ctx context.Context, in Instance, lease int64) (int64,
 		}
 	}
 	if lease == 0 {
-		l, err := r.Register(ctx, in)
-		if err != nil {
-			return 0, err
-		}
-		return l.id, nil
-	}
-	b, err := json.Marshal(in)
-	if err != nil {
-		return 0, fmt.Errorf("register: %w", err)
+		return r.register(ctx, in, b)
 	}
 	cur, err := r.st.Get(ctx, key(in.Service, in.ID))
 	if err == nil && cur.Lease == lease && bytes.Equal(cur.Value, b) {

@@ -25,12 +25,11 @@ func TestRegisterHeartbeatExpireDeregister(t *testing.T) {
 	r := New(openStore(t), 2*time.Second)
 	v1 := Instance{Service: "catalog", ID: "a", Address: "127.0.0.1", Port: 15006, Labels: map[string]string{"version": "v1"}, Ready: true}
 	v2 := Instance{Service: "catalog", ID: "b", Address: "127.0.0.1", Port: 16006, Labels: map[string]string{"version": "v2"}, Ready: true}
-	la, err := r.Register(ctx, v1)
+	la, err := r.Upsert(ctx, v1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb, err := r.Register(ctx, v2)
-	if err != nil {
+	if _, err := r.Upsert(ctx, v2, 0); err != nil {
 		t.Fatal(err)
 	}
 	ins, rev, err := r.Instances(ctx, "catalog")
@@ -41,7 +40,7 @@ func TestRegisterHeartbeatExpireDeregister(t *testing.T) {
 	// a keeps heart-beating; b goes silent and must expire within the TTL.
 	deadline := time.Now().Add(8 * time.Second)
 	for {
-		if err := la.Heartbeat(ctx); err != nil {
+		if la, err = r.Upsert(ctx, v1, la); err != nil {
 			t.Fatal(err)
 		}
 		ins, _, _ := r.Instances(ctx, "catalog")
@@ -65,19 +64,19 @@ func TestRegisterHeartbeatExpireDeregister(t *testing.T) {
 		t.Fatal("no watch event for the expiry")
 	}
 	// Not-ready stays registered but is marked.
-	if err := la.SetReady(ctx, false); err != nil {
+	v1.Ready = false
+	if _, err := r.Upsert(ctx, v1, la); err != nil {
 		t.Fatal(err)
 	}
 	if ins, _, _ := r.Instances(ctx, "catalog"); len(ins) != 1 || ins[0].Ready {
-		t.Fatalf("after SetReady(false): %+v", ins)
+		t.Fatalf("after marking not ready: %+v", ins)
 	}
-	if err := la.Deregister(ctx); err != nil {
+	if err := r.Remove(ctx, v1.Service, v1.ID, la); err != nil {
 		t.Fatal(err)
 	}
 	if ins, _, _ := r.Instances(ctx, ""); len(ins) != 0 {
 		t.Fatalf("after deregister: %+v", ins)
 	}
-	_ = lb
 }
 
 func TestHeartbeatAfterExpiryReregisters(t *testing.T) {
@@ -85,15 +84,16 @@ func TestHeartbeatAfterExpiryReregisters(t *testing.T) {
 	defer cancel()
 	st := openStore(t)
 	r := New(st, time.Second)
-	l, err := r.Register(ctx, Instance{Service: "s", ID: "x", Address: "127.0.0.1", Port: 1, Ready: true})
+	in := Instance{Service: "s", ID: "x", Address: "127.0.0.1", Port: 1, Ready: true}
+	l, err := r.Upsert(ctx, in, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Simulate a partition longer than the TTL: the lease is gone.
-	if err := st.Revoke(ctx, l.id); err != nil {
+	if err := st.Revoke(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Heartbeat(ctx); err != nil {
+	if _, err := r.Upsert(ctx, in, l); err != nil {
 		t.Fatal(err)
 	}
 	if ins, _, _ := r.Instances(ctx, "s"); len(ins) != 1 {
@@ -102,7 +102,7 @@ func TestHeartbeatAfterExpiryReregisters(t *testing.T) {
 }
 
 func TestRegisterValidates(t *testing.T) {
-	_, err := New(nil, 0).Register(context.Background(), Instance{Address: "nowhere", Port: 0})
+	_, err := New(nil, 0).Upsert(context.Background(), Instance{Address: "nowhere", Port: 0}, 0)
 	for _, want := range []string{"service: must not be empty", "id: must not be empty", `address: must be an IP address; got "nowhere"`, "port: must be 1..65535"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err %v lacks %q", err, want)
