@@ -290,13 +290,9 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		fmt.Fprintln(stderr, "usage: weft describe KIND NAME")
-		return errUsage
-	}
-	kind, ok := api.Kind(pos[0])
-	if !ok {
-		return fmt.Errorf("unknown kind %q: want service, route or policy", pos[0])
+	kind, err := kindName(pos, stderr, "usage: weft describe KIND NAME")
+	if err != nil {
+		return err
 	}
 	c, err := apiclient.New(*server)
 	if err != nil {
@@ -381,13 +377,9 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		fmt.Fprintln(stderr, "usage: weft delete KIND NAME [--dry-run]")
-		return errUsage
-	}
-	kind, ok := api.Kind(pos[0])
-	if !ok {
-		return fmt.Errorf("unknown kind %q: want service, route or policy", pos[0])
+	kind, err := kindName(pos, stderr, "usage: weft delete KIND NAME [--dry-run]")
+	if err != nil {
+		return err
 	}
 	c, err := apiclient.New(*server)
 	if err != nil {
@@ -487,4 +479,18 @@ func printDiff(w io.Writer, diff string, trim bool) {
 		}
 		fmt.Fprintln(w, "    "+l)
 	}
+}
+
+// kindName checks the KIND NAME arguments of describe and delete and
+// returns the resource kind.
+func kindName(pos []string, stderr io.Writer, usage string) (string, error) {
+	if len(pos) != 2 {
+		fmt.Fprintln(stderr, usage)
+		return "", errUsage
+	}
+	kind, ok := api.Kind(pos[0])
+	if !ok {
+		return "", fmt.Errorf("unknown kind %q: want service, route or policy", pos[0])
+	}
+	return kind, nil
 }
