@@ -136,7 +136,7 @@ func TestServerSpeaksFirstFallsBackToTCP(t *testing.T) {
 	}()
 	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func() (string, func(error), error) { return up.Addr().String(), nil, nil }})
 	h := &tagHandler{tag: "h"}
-	l := startListener(t, Config{Name: "t", HTTP1: h, HTTP2: h, TCP: tcp, SniffTimeout: 50 * time.Millisecond})
+	l := startListener(t, Config{Name: "t", HTTP1: h, HTTP2: h, TCP: tcp, ServerFirst: true, SniffTimeout: 50 * time.Millisecond})
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestShutdownWaitsThenForces(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	_, err := New(Config{Name: "x", Addr: "nowhere"})
-	if err == nil || !strings.Contains(err.Error(), "addr: must be host:port") || !strings.Contains(err.Error(), "auto needs both") {
+	if err == nil || !strings.Contains(err.Error(), "addr: must be host:port") || !strings.Contains(err.Error(), "http ports need both") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -1,23 +1,29 @@
 package listener
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/weft-mesh/weft/internal/proxy/h1"
+)
 
 // kind is what a connection's first bytes say it speaks.
 type kind uint8
 
 const (
-	kindUnknown kind = iota // need more bytes
-	kindHTTP1
-	kindHTTP2
-	kindTLS
-	kindTCP
+	kindUnknown    kind = iota // need more bytes
+	kindHTTP1                  // an HTTP/1 request line, possibly after empty lines
+	kindHTTP2                  // the HTTP/2 connection preface
+	kindBadPreface             // "PRI" that is not the preface: an HTTP/2 connection error
+	kindTLS                    // a TLS record
+	kindTCP                    // none of the above
 )
 
 var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
-// sniffLen is enough bytes to decide any case: the HTTP/2 preface, or the
-// longest method plus a space.
-const sniffLen = 24
+// sniffLen is enough bytes to decide any case: the empty lines the HTTP/1
+// codec skips plus one more, then the HTTP/2 preface or the longest token
+// and a space.
+const sniffLen = 2*(h1.MaxLeadingEmptyLines+1) + 24
 
 var methods = [][]byte{
 	[]byte("GET "), []byte("POST "), []byte("PUT "), []byte("DELETE "), []byte("HEAD "),
@@ -25,7 +31,20 @@ var methods = [][]byte{
 }
 
 // classify decides from the bytes seen so far; kindUnknown asks for more.
+// Empty lines (CRLF or LF) before a request line are HTTP/1 (RFC 9112
+// §2.2), exactly as the codec skips them, so a prefix never changes which
+// parser sees a request.
 func classify(b []byte) kind {
+	rest, lines, complete := stripEmptyLines(b)
+	switch {
+	case !complete:
+		return kindUnknown
+	case lines > h1.MaxLeadingEmptyLines:
+		return kindHTTP1 // the codec refuses it: one more than it skips
+	case lines > 0:
+		// The preface and a TLS record count only at the first byte.
+		return classifyToken(rest)
+	}
 	if len(b) == 0 {
 		return kindUnknown
 	}
@@ -36,6 +55,19 @@ func classify(b []byte) kind {
 		if len(b) >= len(h2Preface) {
 			return kindHTTP2
 		}
+		return kindUnknown
+	}
+	// RFC 9113 §3.4 reserves the PRI method for the preface: anything else
+	// starting with it is a broken HTTP/2 client, not an HTTP/1 request.
+	if len(b) >= 4 && string(b[:4]) == "PRI " {
+		return kindBadPreface
+	}
+	return classifyToken(b)
+}
+
+// classifyToken tells an HTTP/1 request line from other bytes.
+func classifyToken(b []byte) kind {
+	if len(b) == 0 {
 		return kindUnknown
 	}
 	undecided := false
@@ -50,7 +82,8 @@ func classify(b []byte) kind {
 	if undecided {
 		return kindUnknown
 	}
-	// Any other token followed by " /" is HTTP/1 too (WebDAV, custom methods).
+	// Any other token followed by " /" or " *" is HTTP/1 too (WebDAV,
+	// custom methods).
 	for i, c := range b {
 		if c == ' ' {
 			if i == 0 {
@@ -69,6 +102,25 @@ func classify(b []byte) kind {
 		}
 	}
 	return kindUnknown
+}
+
+// stripEmptyLines drops leading CRLF or LF lines, counting at most one past
+// the codec's cap. complete is false when b ends inside one (a lone CR).
+func stripEmptyLines(b []byte) (rest []byte, lines int, complete bool) {
+	for lines <= h1.MaxLeadingEmptyLines {
+		switch {
+		case len(b) > 0 && b[0] == '\n':
+			b = b[1:]
+		case len(b) > 1 && b[0] == '\r' && b[1] == '\n':
+			b = b[2:]
+		case len(b) == 1 && b[0] == '\r':
+			return b, lines, false
+		default:
+			return b, lines, true
+		}
+		lines++
+	}
+	return b, lines, true
 }
 
 // isPrefix reports whether b and p agree on their common length.
