@@ -89,7 +89,7 @@ func (l *Listener) sniff(c net.Conn, proto Protocol) (kind, net.Conn) {
 		// decides anything else at once). Its handler gets the bytes and
 		// then the same error, and answers it as any slow or cut head.
 		k = kindHTTP1
-		if isPrefix(buf[:n], h2Preface) && n >= 3 {
+		if isBadPreface(buf[:n]) {
 			k = kindBadPreface
 		}
 		if isTimeout(err) {
