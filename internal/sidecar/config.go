@@ -85,6 +85,12 @@ type Inbound struct {
 	// auto (default): sniff each connection and forward HTTP/2 as HTTP/2 and
 	// everything else as HTTP/1.1 or TCP.
 	Protocol string `yaml:"protocol" json:"protocol"`
+	// ServerFirst, with protocol auto, forwards a client that sends nothing
+	// for limits.sniffTimeout as opaque TCP, for apps whose protocol has
+	// the server speak first (MySQL, SMTP). Default false: a silent client
+	// is an idle HTTP connection, closed at limits.idleTimeout, never a
+	// tunnel. (protocol: tcp forwards every connection as TCP.)
+	ServerFirst bool `yaml:"serverFirst" json:"serverFirst,omitempty"`
 }
 
 // Outbound holds the listeners the local app sends its requests to.
@@ -143,7 +149,7 @@ type Subset struct {
 type Pool struct {
 	MaxConnections int           `yaml:"maxConnections" json:"maxConnections"` // default 1024
 	MaxIdle        int           `yaml:"maxIdle" json:"maxIdle"`               // default 128
-	IdleTimeout    time.Duration `yaml:"idleTimeout" json:"idleTimeout"`       // default 60s
+	IdleTimeout    time.Duration `yaml:"idleTimeout" json:"idleTimeout"`       // keep-alive and first-byte wait; default 60s
 }
 
 // Limits are the downstream-facing caps and timeouts.
@@ -152,10 +158,12 @@ type Limits struct {
 	MaxHeaderBytes int           `yaml:"maxHeaderBytes" json:"maxHeaderBytes"` // default 32 KiB
 	MaxHeaders     int           `yaml:"maxHeaders" json:"maxHeaders"`         // default 100
 	HeaderTimeout  time.Duration `yaml:"headerTimeout" json:"headerTimeout"`   // default 10s
-	IdleTimeout    time.Duration `yaml:"idleTimeout" json:"idleTimeout"`       // default 60s
+	IdleTimeout    time.Duration `yaml:"idleTimeout" json:"idleTimeout"`       // keep-alive and first-byte wait; default 60s
 	RequestTimeout time.Duration `yaml:"requestTimeout" json:"requestTimeout"` // default 15s
-	SniffTimeout   time.Duration `yaml:"sniffTimeout" json:"sniffTimeout"`     // default 200ms
-	DrainTimeout   time.Duration `yaml:"drainTimeout" json:"drainTimeout"`     // default 20s
+	// SniffTimeout is how long a client of an inbound port with serverFirst
+	// may stay silent before its connection is forwarded as TCP. Default 200ms.
+	SniffTimeout time.Duration `yaml:"sniffTimeout" json:"sniffTimeout"`
+	DrainTimeout time.Duration `yaml:"drainTimeout" json:"drainTimeout"` // default 20s
 }
 
 // maxConfigBytes caps a config file: anything larger is a mistake or an attack.

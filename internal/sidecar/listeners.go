@@ -3,9 +3,11 @@ package sidecar
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy"
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/listener"
 )
 
@@ -59,9 +61,7 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 		lc := s.listenerConfig(name, in.Listen, lim,
 			s.http1(name, "inbound", &rts.h1, "", lim), s.http2(name, "inbound", &rts.h2, "", lim),
 			s.tcp(name, &rts.h1, name))
-		if in.Protocol == "tcp" {
-			lc.Protocol = listener.TCP
-		}
+		lc.Protocol, lc.ServerFirst = inboundProtocol(in.Protocol), in.ServerFirst
 		a, err := add(lc)
 		if err != nil {
 			return fail(err)
@@ -70,8 +70,12 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 	}
 	if cfg.Outbound.Proxy != "" {
 		name := "outbound/proxy"
-		a, err := add(s.listenerConfig(name, cfg.Outbound.Proxy, lim,
-			s.http1(name, "outbound", &s.outbound, "", lim), s.http2(name, "outbound", &s.outbound, "", lim), nil))
+		lc := s.listenerConfig(name, cfg.Outbound.Proxy, lim,
+			s.http1(name, "outbound", &s.outbound, "", lim), s.http2(name, "outbound", &s.outbound, "", lim), nil)
+		// HTTP_PROXY speaks HTTP whatever the destination: CONNECT is the
+		// only way to a tunnel, and it is routed per request.
+		lc.Protocol = listener.HTTP1
+		a, err := add(lc)
 		if err != nil {
 			return fail(err)
 		}
@@ -82,9 +86,7 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 		lc := s.listenerConfig(name, op.Listen, lim,
 			s.http1(name, "outbound", &s.outbound, op.Service, lim), s.http2(name, "outbound", &s.outbound, op.Service, lim),
 			s.tcp(name, &s.outbound, op.Service))
-		if svc := findService(cfg, op.Service); svc != nil && svc.Protocol == "tcp" {
-			lc.Protocol = listener.TCP
-		}
+		lc.ProtocolFor = s.outboundProtocol(op.Service)
 		a, err := add(lc)
 		if err != nil {
 			return fail(err)
@@ -94,20 +96,69 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 	return b, addrs, nil
 }
 
-func findService(cfg *Config, name string) *Service {
-	for i := range cfg.Services {
-		if cfg.Services[i].Name == name {
-			return &cfg.Services[i]
-		}
+// inboundProtocol maps inbound[].protocol onto the listener's: a port
+// declared HTTP never hands bytes to TCP.
+func inboundProtocol(p string) listener.Protocol {
+	switch p {
+	case "http":
+		return listener.HTTP1
+	case "http2":
+		return listener.HTTP2
+	case "tcp":
+		return listener.TCP
 	}
-	return nil
+	return listener.Auto
 }
+
+// outboundProtocol tells an outbound port, at each accept, what its
+// service speaks now: with a control plane the service's config arrives
+// after the port is bound, and may change. A service not known yet is
+// HTTP, whose requests then get the mesh's own no-route answer: never a
+// tunnel.
+func (s *Sidecar) outboundProtocol(service string) func() listener.Protocol {
+	return func() listener.Protocol {
+		c := clusterOf(s.outbound.Load(), service)
+		if c == nil {
+			return listener.HTTP1
+		}
+		switch c.Config.Protocol {
+		case cluster.TCP:
+			return listener.TCP
+		case cluster.HTTP2:
+			return listener.HTTP2
+		}
+		return listener.HTTP1
+	}
+}
+
+// clusterOf finds the cluster serving a service name: the cluster of
+// that name (static config, inbound), or else the one the service's
+// virtual host sends "/" to, as HTTP routing would (with a control plane
+// "tcpsvc" is the cluster "tcpsvc.default").
+func clusterOf(st *proxy.State, service string) *cluster.Cluster {
+	if st == nil {
+		return nil
+	}
+	if c := st.Clusters.Get(service); c != nil {
+		return c
+	}
+	r := st.Routes.Lookup([]byte(service), nil, []byte("/"), nil, noHeaders{})
+	if r == nil || len(r.Backends) == 0 {
+		return nil
+	}
+	return st.Clusters.Get(r.PickBackend(rand.Uint64()))
+}
+
+type noHeaders struct{}
+
+func (noHeaders) Get(string) ([]byte, bool) { return nil, false }
 
 func (s *Sidecar) listenerConfig(name, addr string, lim Limits, h1, h2, tcp listener.Handler) listener.Config {
 	return listener.Config{
 		Name: name, Addr: addr, Protocol: listener.Auto,
 		HTTP1: h1, HTTP2: h2, TCP: tcp,
 		MaxConns: lim.MaxConnections, SniffTimeout: lim.SniffTimeout,
+		IdleTimeout: lim.IdleTimeout, HeaderTimeout: lim.HeaderTimeout,
 		Metrics: s.metrics, Logger: s.log,
 	}
 }
@@ -137,10 +188,9 @@ func (s *Sidecar) tcp(name string, rt *proxy.Runtime, clusterName string) listen
 	return listener.NewTCPProxy(listener.TCPConfig{
 		Name: name,
 		Pick: func() (string, func(error), error) {
-			st := rt.Load()
-			c := st.Clusters.Get(clusterName)
+			c := clusterOf(rt.Load(), clusterName)
 			if c == nil {
-				return "", nil, fmt.Errorf("tcp %s: no cluster %q", name, clusterName)
+				return "", nil, fmt.Errorf("tcp %s: no cluster for %q", name, clusterName)
 			}
 			ep := c.Pick(0, false)
 			if ep == nil {

@@ -122,6 +122,9 @@ func (c *Config) Validate() error {
 		default:
 			fe.add(p+".protocol", "must be one of auto, http, http2, tcp; got %q", in.Protocol)
 		}
+		if in.ServerFirst && in.Protocol != "auto" {
+			fe.add(p+".serverFirst", "only applies to protocol auto (protocol tcp forwards every connection); got protocol %q", in.Protocol)
+		}
 	}
 	svcs := map[string]*Service{}
 	for i := range c.Services {

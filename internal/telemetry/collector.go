@@ -20,7 +20,7 @@ var (
 	descRejected = prometheus.NewDesc("weft_proxy_connection_limit_reached_total",
 		"Times a listener hit its connection cap and paused accepting.", []string{"listener"}, nil)
 	descSniff = prometheus.NewDesc("weft_proxy_sniff_fallback_total",
-		"Connections that sent nothing within the sniff timeout and were forwarded as TCP.", []string{"listener"}, nil)
+		"Connections of an auto port forwarded as opaque TCP: first bytes not HTTP, or silent on a server-first port.", []string{"listener"}, nil)
 )
 
 // proxyCollector exposes ProxyMetrics' atomic series at scrape time, so the

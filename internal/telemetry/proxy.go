@@ -104,8 +104,8 @@ func (m *ProxyMetrics) ConnRejected(listener string) {
 	m.conn(listener).rejected.Add(1)
 }
 
-// SniffFallback counts connections whose protocol detection timed out and
-// fell back to opaque TCP (server-speaks-first protocols).
+// SniffFallback counts connections of an auto port forwarded as opaque TCP:
+// first bytes that are not HTTP, or silence on a server-first port.
 func (m *ProxyMetrics) SniffFallback(listener string) {
 	if m == nil {
 		return

@@ -62,12 +62,48 @@ type Header struct {
 	Name, Value []byte
 }
 
+// MaxLeadingEmptyLines is how many empty lines (CRLF, or a bare LF) may
+// precede a request line: RFC 9112 §2.2 asks a server to ignore at least
+// one. One more is a malformed request, so a stream of empty lines cannot
+// hold a connection without ever counting against the head's byte cap.
+const MaxLeadingEmptyLines = 8
+
+// skipEmptyLines consumes the empty lines before a request line, at most
+// MaxLeadingEmptyLines of them. The protocol sniffer counts them the same
+// way, so a request gets the same checks with or without them.
+func skipEmptyLines(r *bufio.Reader) error {
+	for i := 0; ; i++ {
+		b, err := r.Peek(1)
+		if err != nil {
+			return err
+		}
+		n := 1
+		switch b[0] {
+		case '\n':
+		case '\r':
+			if b, err = r.Peek(2); err != nil {
+				return err
+			}
+			if b[1] != '\n' {
+				return nil
+			}
+			n = 2
+		default:
+			return nil
+		}
+		if i == MaxLeadingEmptyLines {
+			return ErrBadRequest
+		}
+		r.Discard(n)
+	}
+}
+
 // readHead reads a head (up to and including the empty line) into buf,
 // enforcing the byte cap, and returns buf holding exactly the head. Lines
 // must end in CRLF; a bare LF is an error (CVE-2025-22871 class).
 func readHead(r *bufio.Reader, buf []byte, max int) ([]byte, error) {
 	buf = buf[:0]
-	lineStart := 0
+	lineStart, empty := 0, 0
 	for {
 		chunk, err := r.ReadSlice('\n')
 		if len(buf)+len(chunk) > max {
@@ -86,7 +122,11 @@ func readHead(r *bufio.Reader, buf []byte, max int) ([]byte, error) {
 		}
 		if len(line) == 2 {
 			if lineStart == 0 {
-				// RFC 9112 §2.2: ignore at least one empty line before a request.
+				// Requests skip theirs first (skipEmptyLines); a response
+				// gets the same allowance, with the same cap.
+				if empty++; empty > MaxLeadingEmptyLines {
+					return buf, ErrBadRequest
+				}
 				buf = buf[:0]
 				continue
 			}

@@ -40,6 +40,10 @@ func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 // Read reads and validates the next request head.
 func (r *Request) Read(br *bufio.Reader, lim Limits) error {
 	lim.defaults()
+	if err := skipEmptyLines(br); err != nil {
+		r.Head = r.Head[:0]
+		return err
+	}
 	head, err := readHead(br, r.Head, lim.MaxHeaderBytes)
 	r.Head = head
 	if err != nil {

@@ -212,6 +212,7 @@ func FuzzRequest(f *testing.F) {
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
 		"GET http://h/p HTTP/1.1\r\nHost: x\r\n\r\n",
 		"CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n",
+		"\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -225,8 +226,9 @@ func FuzzRequest(f *testing.F) {
 		// RFC 9112 §2.2 lets a server skip empty lines before a request; we
 		// do, net/http does not.
 		trimmed := in
-		for bytes.HasPrefix(trimmed, []byte("\r\n")) {
-			trimmed = trimmed[2:]
+		for range MaxLeadingEmptyLines {
+			trimmed = bytes.TrimPrefix(trimmed, []byte("\n"))
+			trimmed = bytes.TrimPrefix(trimmed, []byte("\r\n"))
 		}
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(trimmed)))
 		if err != nil {

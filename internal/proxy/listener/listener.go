@@ -22,6 +22,7 @@ type Listener struct {
 	done chan struct{} // closed by Shutdown
 
 	conns    drain.Group[net.Conn]
+	waiting  waiters // connections yet to send their first byte
 	shutOnce sync.Once
 }
 
@@ -117,73 +118,6 @@ func (l *Listener) serveConn(ctx context.Context, raw net.Conn) {
 	h.ServeConn(ctx, c)
 }
 
-// dispatch picks the handler for a new connection, sniffing when needed.
-func (l *Listener) dispatch(c net.Conn) (Handler, net.Conn) {
-	switch l.cfg.Protocol {
-	case HTTP1:
-		return l.cfg.HTTP1, c
-	case HTTP2:
-		return l.cfg.HTTP2, c
-	case TCP:
-		return l.cfg.TCP, c
-	}
-	k, pc := l.sniff(c)
-	switch k {
-	case kindHTTP1:
-		return l.cfg.HTTP1, pc
-	case kindHTTP2:
-		return l.cfg.HTTP2, pc
-	case kindTLS:
-		if l.cfg.TLS != nil {
-			return l.terminate(pc)
-		}
-	}
-	if l.cfg.TCP == nil {
-		l.log.Debug("closing connection of unknown protocol", "remote", c.RemoteAddr())
-		return nil, nil
-	}
-	return l.cfg.TCP, pc
-}
-
-// sniff reads a connection's first bytes, within SniffTimeout, and returns
-// what they are with a conn that replays them.
-func (l *Listener) sniff(c net.Conn) (kind, net.Conn) {
-	buf := make([]byte, sniffLen)
-	n := 0
-	c.SetReadDeadline(time.Now().Add(l.cfg.SniffTimeout))
-	k := kindUnknown
-	for n < len(buf) {
-		m, err := c.Read(buf[n:])
-		n += m
-		if k = classify(buf[:n]); k != kindUnknown || err != nil {
-			break
-		}
-	}
-	c.SetReadDeadline(time.Time{})
-	if k == kindUnknown {
-		k = kindTCP
-		switch {
-		case n == 0:
-			// Server-speaks-first (MySQL, SMTP...): the client waits for a banner.
-			l.cfg.Metrics.SniffFallback(l.cfg.Name)
-		case looksLikeMethodStart(buf[:n]):
-			// A slow HTTP client: HTTP/1 applies its own header timeout, and
-			// policy is never bypassed by being slow.
-			k = kindHTTP1
-		}
-	}
-	return k, &peekConn{Conn: c, buf: buf[:n]}
-}
-
-func looksLikeMethodStart(b []byte) bool {
-	for _, c := range b {
-		if !(c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 // terminate completes a TLS handshake and routes by ALPN.
 func (l *Listener) terminate(c net.Conn) (Handler, net.Conn) {
 	tc := tls.Server(c, l.cfg.TLS)
@@ -204,6 +138,7 @@ func (l *Listener) terminate(c net.Conn) (Handler, net.Conn) {
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.shutOnce.Do(func() {
 		l.conns.Close()
+		l.waiting.closeAll() // idle, like keep-alives between requests
 		close(l.done)
 		l.ln.Close()
 	})

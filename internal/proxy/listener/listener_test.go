@@ -30,11 +30,23 @@ func TestClassify(t *testing.T) {
 		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", kindHTTP2},
 		{"PRI * HTTP/2.0", kindUnknown},
 		{"\x16\x03\x01\x02\x00", kindTLS},
-		{"SSH-2.0-OpenSSH", kindTCP},
+		{"SSH-2.0-OpenSSH", kindUnknown},
+		{"SSH-2.0-OpenSSH_9.6\r\n", kindTCP},
+		{"\r\nGET / HTTP/1.1", kindHTTP1},
+		{"\n\r\n", kindUnknown},
+		{"\r", kindUnknown},
+		{"\r\n\x16\x03\x01", kindTCP},
+		{"\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", kindHTTP1},
+		{"PRI * HTTP/2.0\r\n\r\nXX", kindBadPreface},
+		{"PRI / HTTP/1.1", kindHTTP1},
+		{"M-SEARCH * HTTP/1.1", kindHTTP1},
+		{"FOO http://a/ HTTP/1.1", kindHTTP1},
+		{"FOO bar baz", kindTCP},
 		{"\x00\x01\x02", kindTCP},
-		{"get / HTTP/1.1", kindTCP},
+		{"get / HTTP/1.1", kindHTTP1},
 		{" GET /", kindTCP},
-		{"HELO x", kindTCP},
+		{"HELO x", kindUnknown},
+		{"HELO x\r\n", kindTCP},
 	}
 	for _, tt := range tests {
 		if got := classify([]byte(tt.in)); got != tt.want {
@@ -49,8 +61,8 @@ func FuzzClassify(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k := classify(b)
-		if len(b) >= sniffLen && k == kindUnknown {
-			t.Fatalf("undecided after %d bytes: %q", len(b), b)
+		if k == kindUnknown && len(b) > 0 && classify(append(b[:len(b):len(b)], 0)) == kindUnknown {
+			t.Fatalf("still undecided after a NUL: %q", b)
 		}
 		if k == kindHTTP2 && !bytes.HasPrefix(b, h2Preface) {
 			t.Fatalf("HTTP/2 without the preface: %q", b)
@@ -136,7 +148,7 @@ func TestServerSpeaksFirstFallsBackToTCP(t *testing.T) {
 	}()
 	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func() (string, func(error), error) { return up.Addr().String(), nil, nil }})
 	h := &tagHandler{tag: "h"}
-	l := startListener(t, Config{Name: "t", HTTP1: h, HTTP2: h, TCP: tcp, SniffTimeout: 50 * time.Millisecond})
+	l := startListener(t, Config{Name: "t", HTTP1: h, HTTP2: h, TCP: tcp, ServerFirst: true, SniffTimeout: 50 * time.Millisecond})
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +307,7 @@ func TestShutdownWaitsThenForces(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	_, err := New(Config{Name: "x", Addr: "nowhere"})
-	if err == nil || !strings.Contains(err.Error(), "addr: must be host:port") || !strings.Contains(err.Error(), "auto needs both") {
+	if err == nil || !strings.Contains(err.Error(), "addr: must be host:port") || !strings.Contains(err.Error(), "http ports need both") {
 		t.Fatalf("err = %v", err)
 	}
 }

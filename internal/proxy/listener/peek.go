@@ -3,9 +3,12 @@ package listener
 import "net"
 
 // peekConn replays the bytes read while sniffing before reading on.
+// After them it returns err, when set: the timeout that ended sniffing,
+// so the handler sees the deadline the client missed.
 type peekConn struct {
 	net.Conn
 	buf []byte
+	err error
 }
 
 func (p *peekConn) Read(b []byte) (int, error) {
@@ -13,6 +16,9 @@ func (p *peekConn) Read(b []byte) (int, error) {
 		n := copy(b, p.buf)
 		p.buf = p.buf[n:]
 		return n, nil
+	}
+	if p.err != nil {
+		return 0, p.err
 	}
 	return p.Conn.Read(b)
 }
