@@ -156,6 +156,12 @@ type Limits struct {
 	RequestTimeout time.Duration `yaml:"requestTimeout" json:"requestTimeout"` // default 15s
 	SniffTimeout   time.Duration `yaml:"sniffTimeout" json:"sniffTimeout"`     // default 200ms
 	DrainTimeout   time.Duration `yaml:"drainTimeout" json:"drainTimeout"`     // default 20s
+	// DrainDelay is how long a sidecar told to stop keeps accepting and
+	// serving after it deregistered (its /ready fails at once), so the
+	// control plane's endpoint removal reaches every caller before the
+	// listeners close; DrainTimeout starts after it. Default 3s for a
+	// sidecar that registers an instance, none otherwise.
+	DrainDelay time.Duration `yaml:"drainDelay" json:"drainDelay"`
 }
 
 // maxConfigBytes caps a config file: anything larger is a mistake or an attack.
