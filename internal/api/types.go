@@ -69,6 +69,14 @@ type Instance struct {
 	Labels  map[string]string `json:"labels,omitempty"`
 	Zone    string            `json:"zone,omitempty"`
 	Ready   bool              `json:"ready"`
+	// Node is the xDS node id of the sidecar holding the instance: when
+	// that sidecar's stream drops and it does not come back within the
+	// control plane's grace, the instance leaves rotation.
+	Node string `json:"node,omitempty"`
+	// Disconnected is set by the control plane (a sidecar sends false):
+	// the instance's sidecar lost its xDS stream and neither reconnected
+	// nor heartbeat within the grace, so it gets no traffic.
+	Disconnected bool `json:"disconnected,omitempty"`
 }
 
 // Registration registers an instance or renews it. Lease is the one the

@@ -20,6 +20,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&cfg.XDS, "xds", "127.0.0.1:15010", "ADS (xDS over gRPC) listener for sidecars")
 	fs.StringVar(&cfg.API, "api", "127.0.0.1:15080", "admin API listener for the CLI and sidecar registration")
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 10*time.Second, "how long an instance outlives its sidecar's last heartbeat")
+	fs.DurationVar(&cfg.StreamGrace, "stream-grace", 2*time.Second, "how long an instance's sidecar may be without an xDS stream or heartbeat before the instance leaves rotation")
 	fs.IntVar(&cfg.HistoryLimit, "history", 100, "config revisions kept for rollback")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -308,6 +308,7 @@ func (m *demoMesh) app(h http.Handler) (string, error) {
 func (m *demoMesh) sidecar(ctx context.Context, cfg *sidecar.Config) (sidecar.Addrs, *sidecar.Sidecar, error) {
 	cfg.SetDefaults()
 	cfg.Limits.DrainTimeout = time.Second
+	cfg.Limits.DrainDelay = 100 * time.Millisecond // in one process, the removal reaches the frontend at once
 	ready := make(chan sidecar.Addrs, 1)
 	sc, err := sidecar.New(cfg, sidecar.Options{Logger: m.log, Ready: func(a sidecar.Addrs) { ready <- a }})
 	if err != nil {

@@ -37,6 +37,10 @@ type Config struct {
 	// LeaseTTL is how long an instance outlives its sidecar's last
 	// heartbeat. Default 10s.
 	LeaseTTL time.Duration
+	// StreamGrace is how long an instance's sidecar may be without an xDS
+	// stream (and a heartbeat) before the instance leaves rotation, long
+	// before its lease expires. Default 2s.
+	StreamGrace time.Duration
 	// HistoryLimit is how many config revisions are kept for rollback.
 	// Default 100.
 	HistoryLimit int
@@ -66,6 +70,9 @@ func (c *Config) SetDefaults() {
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = registry.DefaultTTL
 	}
+	if c.StreamGrace <= 0 {
+		c.StreamGrace = DefaultStreamGrace
+	}
 	if c.HistoryLimit <= 0 {
 		c.HistoryLimit = 100
 	}
@@ -84,6 +91,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("leaseTTL: must be at least 1s; got %s", c.LeaseTTL))
+	}
+	if c.StreamGrace < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("streamGrace: must be at least 100ms; got %s", c.StreamGrace))
 	}
 	return errors.Join(errs...)
 }
@@ -112,6 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
 	xds := server.New(cfg.Logger)
 	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
+	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{OnConnect: sy.connected, OnDisconnect: sy.disconnected})
 	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second)}
 

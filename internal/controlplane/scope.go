@@ -87,6 +87,9 @@ func (s *syncer) scopeCount() int {
 // connected is the server's OnConnect hook: a sidecar that declared its
 // services gets its scope's config before its first response.
 func (s *syncer) connected(node string, services []string) {
+	if s.live != nil {
+		s.live.connected(node)
+	}
 	if len(services) == 0 {
 		return
 	}
@@ -118,6 +121,9 @@ func (s *syncer) connected(node string, services []string) {
 
 // disconnected is the server's OnDisconnect hook.
 func (s *syncer) disconnected(node string) {
+	if s.live != nil {
+		s.live.disconnected(node)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if key, ok := s.nodeScope[node]; ok {

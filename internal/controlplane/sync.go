@@ -31,6 +31,9 @@ type syncer struct {
 	xds  *server.Server
 	log  *slog.Logger
 	push atomic.Int64 // pushes made, the second half of every version
+	// live, when set, follows the sidecars' streams; it runs with the
+	// syncer and sees every instance list the syncer reads.
+	live *liveness
 
 	last [32]byte // hash of the inputs last pushed
 
@@ -55,6 +58,14 @@ func newSyncer(st store.Store, cs *configStore, reg *registry.Registry, xds *ser
 // run rebuilds, then watches; any watch failure (compaction, a lost
 // etcd) leads to a full rebuild and fresh watches, so no change is lost.
 func (s *syncer) run(ctx context.Context) error {
+	if s.live != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.live.run(ctx)
+		}()
+		defer func() { <-done }()
+	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		rev, err := s.rebuild(ctx)
@@ -144,6 +155,9 @@ func (s *syncer) rebuild(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if s.live != nil {
+		s.live.observe(ins)
+	}
 	cur, err := s.cs.load(ctx)
 	if err != nil {
 		return 0, err
@@ -160,7 +174,7 @@ func (s *syncer) rebuild(ctx context.Context) (int64, error) {
 	if bytes.Equal(sum[:], s.last[:]) {
 		return rev, nil
 	}
-	in := translate.Input{Resources: cur.sorted(), Instances: ins}
+	in := translate.Input{Resources: cur.sorted(), Instances: servable(ins)}
 	version := strconv.FormatInt(cur.doc.Revision, 10) + "." + strconv.FormatInt(s.push.Add(1), 10)
 	if err := s.publish(in, version); err != nil {
 		return 0, fmt.Errorf("config revision %d: %w", cur.doc.Revision, err)

@@ -33,7 +33,17 @@ type Instance struct {
 	// Ready is false while the sidecar's probe of its app fails: the
 	// instance stays known but receives no traffic.
 	Ready bool `json:"ready"`
+	// Node is the xDS node id of the sidecar holding the instance, which
+	// links its stream to it ("": no link; only the lease expires it).
+	Node string `json:"node,omitempty"`
+	// Disconnected marks an instance whose sidecar's xDS stream dropped
+	// and did not come back, nor heartbeat, within the control plane's
+	// grace: it gets no traffic. The next heartbeat or reconnect clears it.
+	Disconnected bool `json:"disconnected,omitempty"`
 }
+
+// maxNodeLen caps Instance.Node, as the xDS server does not.
+const maxNodeLen = 256
 
 // Validate reports every invalid field.
 func (in *Instance) Validate() error {
@@ -46,6 +56,9 @@ func (in *Instance) Validate() error {
 	}
 	if net.ParseIP(in.Address) == nil {
 		errs = append(errs, fmt.Errorf("address: must be an IP address; got %q", in.Address))
+	}
+	if len(in.Node) > maxNodeLen {
+		errs = append(errs, fmt.Errorf("node: must be at most %d bytes; got %d", maxNodeLen, len(in.Node)))
 	}
 	if in.Port < 1 || in.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port: must be 1..65535; got %d", in.Port))
@@ -127,8 +140,10 @@ func (r *Registry) Watch(ctx context.Context, rev int64) <-chan store.Event {
 // replica, because the lease lives in the shared store. It renews lease
 // (0: none yet) and writes in only when it changed, so a heartbeat costs no
 // write and wakes no watcher. A lease that expired (a sidecar cut off
-// longer than the TTL) is replaced. It returns the lease now holding in.
+// longer than the TTL) is replaced. A heartbeat proves the sidecar alive,
+// so it clears Disconnected. It returns the lease now holding in.
 func (r *Registry) Upsert(ctx context.Context, in Instance, lease int64) (int64, error) {
+	in.Disconnected = false
 	if err := in.Validate(); err != nil {
 		return 0, fmt.Errorf("register: %w", err)
 	}

@@ -164,6 +164,12 @@ type Limits struct {
 	// may stay silent before its connection is forwarded as TCP. Default 200ms.
 	SniffTimeout time.Duration `yaml:"sniffTimeout" json:"sniffTimeout"`
 	DrainTimeout time.Duration `yaml:"drainTimeout" json:"drainTimeout"` // default 20s
+	// DrainDelay is how long a sidecar told to stop keeps accepting and
+	// serving after it deregistered (its /ready fails at once), so the
+	// control plane's endpoint removal reaches every caller before the
+	// listeners close; DrainTimeout starts after it. Default 3s for a
+	// sidecar that registers an instance, none otherwise.
+	DrainDelay time.Duration `yaml:"drainDelay" json:"drainDelay"`
 }
 
 // maxConfigBytes caps a config file: anything larger is a mistake or an attack.

@@ -217,7 +217,8 @@ func (s *Sidecar) apply(cfg *Config) error {
 }
 
 // Run serves until ctx is cancelled, then drains: readiness fails at once,
-// listeners stop accepting, in-flight requests finish within DrainTimeout.
+// the instance is deregistered, the listeners keep serving for DrainDelay,
+// then stop accepting, and in-flight requests finish within DrainTimeout.
 func (s *Sidecar) Run(ctx context.Context) error {
 	cfg := s.active.Load().cfg
 	ls, addrs, err := s.bind(cfg)
@@ -299,11 +300,18 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	// Deregister first, so peers stop choosing this instance while it
-	// still serves what they already sent.
+	// Readiness fails at once; then deregister, and keep accepting and
+	// serving for the drain delay, because callers learn of the removal
+	// only when the control plane's push reaches them: a listener closed
+	// before that refuses whoever picked this instance meanwhile.
+	s.draining.Store(true)
 	stopReg()
 	<-regDone
-	s.drain(ls, cfg.Limits.DrainTimeout)
+	lim := s.active.Load().cfg.Limits
+	if runErr == nil {
+		s.holdOpen(lim.DrainDelay)
+	}
+	s.drain(ls, lim.DrainTimeout)
 	stopServe()
 	adminCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 	admin.Shutdown(adminCtx)
@@ -312,8 +320,20 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	return runErr
 }
 
+// holdOpen serves on for the drain delay after deregistration. The
+// sidecar cannot see its callers' ACKs of the removal, so a bounded time
+// window stands in for them.
+func (s *Sidecar) holdOpen(delay time.Duration) {
+	if delay <= 0 {
+		return
+	}
+	s.log.Info("still serving while callers learn of the deregistration", "drainDelay", delay)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	<-t.C
+}
+
 func (s *Sidecar) drain(ls *boundListeners, timeout time.Duration) {
-	s.draining.Store(true)
 	s.log.Info("draining", "timeout", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

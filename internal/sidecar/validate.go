@@ -70,6 +70,9 @@ func (c *Config) SetDefaults() {
 	setDur(&l.RequestTimeout, 15*time.Second)
 	setDur(&l.SniffTimeout, 200*time.Millisecond)
 	setDur(&l.DrainTimeout, 20*time.Second)
+	if c.Register != nil {
+		setDur(&l.DrainDelay, 3*time.Second)
+	}
 }
 
 func setInt(p *int, v int) {
@@ -215,6 +218,9 @@ func validateLimits(fe *fieldErrors, l *Limits) {
 	pos("requestTimeout", int64(l.RequestTimeout))
 	pos("sniffTimeout", int64(l.SniffTimeout))
 	pos("drainTimeout", int64(l.DrainTimeout))
+	if l.DrainDelay < 0 || l.DrainDelay > 5*time.Minute {
+		fe.add("limits.drainDelay", "must be 0..5m; got %s", l.DrainDelay)
+	}
 	if l.MaxHeaderBytes > 1<<20 {
 		fe.add("limits.maxHeaderBytes", "must be <= 1048576")
 	}
