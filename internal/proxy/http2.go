@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/weft-mesh/weft/internal/proxy/drain"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
 
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
@@ -29,7 +30,9 @@ type HTTP2Config struct {
 	// port bound to one service.
 	ForceHost string
 	// MaxHeaderBytes caps a request's decoded header list (HPACK bombs
-	// included); beyond it the stream gets 431. Zero means 32 KiB.
+	// included); beyond it the stream gets 431. It also caps the head of
+	// an HTTP/1.1 upstream's response (beyond it the client gets 502).
+	// Zero means 32 KiB.
 	MaxHeaderBytes int
 	// MaxConcurrentStreams per connection; more are refused (and rapid
 	// reset is bounded by it). Zero means 100.
@@ -75,6 +78,7 @@ type HTTP2 struct {
 	log  *slog.Logger
 	srv  *http2.Server
 	base *http.Server // carries limits and the graceful-shutdown hook
+	lim  h1.Limits    // caps on HTTP/1.1 upstream response heads
 
 	conns drain.Group[net.Conn]
 }
@@ -85,6 +89,7 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 	h := &HTTP2{
 		cfg: cfg,
 		log: cfg.Logger.With("component", "http2", "listener", cfg.Name),
+		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes},
 	}
 	h.srv = &http2.Server{
 		MaxConcurrentStreams: cfg.MaxConcurrentStreams,

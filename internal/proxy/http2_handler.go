@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 )
 
@@ -83,7 +84,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
 	began := ep.Begin()
-	resp, err := roundTrip(cl, ep, out)
+	resp, err := roundTrip(cl, ep, out, h.lim)
 	if err != nil {
 		ep.End(began, true)
 		code := http.StatusBadGateway
@@ -252,9 +253,9 @@ func requestHash(cl *cluster.Cluster, r *http.Request) (uint64, bool) {
 var errNoCapacity = errors.New("no upstream capacity")
 
 // roundTrip sends out to ep over the cluster's protocol.
-func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request) (*http.Response, error) {
+func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request, lim h1.Limits) (*http.Response, error) {
 	if cl.Config.Protocol == cluster.HTTP2 && ep.H2 != nil {
 		return ep.H2.RoundTrip(out)
 	}
-	return roundTripH1(ep, out)
+	return roundTripH1(ep, out, lim)
 }
