@@ -37,6 +37,13 @@ type HTTP2Config struct {
 	// MaxConcurrentStreams per connection; more are refused (and rapid
 	// reset is bounded by it). Zero means 100.
 	MaxConcurrentStreams uint32
+	// MaxClientResets caps the streams a client may cancel (RST_STREAM)
+	// on one connection within a second. Past it, or past 100 when more
+	// than half of the streams it opened in that second were cancelled,
+	// the connection gets GOAWAY(ENHANCE_YOUR_CALM) and is closed: rapid
+	// reset (CVE-2023-44487) costs CPU even when memory is bounded. Zero
+	// means 1000.
+	MaxClientResets int
 	// IdleTimeout closes connections with no open stream. Zero means 60s.
 	IdleTimeout time.Duration
 	// RequestTimeout is the default route timeout. Zero means 15s.
@@ -56,6 +63,9 @@ func (c *HTTP2Config) defaults() {
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 100
 	}
+	if c.MaxClientResets <= 0 {
+		c.MaxClientResets = 1000
+	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
@@ -69,6 +79,11 @@ func (c *HTTP2Config) defaults() {
 		c.Logger = slog.Default()
 	}
 }
+
+// headerListSlack is how far past MaxHeaderBytes x/net decodes a header
+// list (and the SETTINGS_MAX_HEADER_LIST_SIZE it advertises): lists up to
+// there get a 431 on their stream; only larger ones cost the connection.
+const headerListSlack = 4
 
 // HTTP2 serves HTTP/2 (prior-knowledge h2c, or h2 on TLS) and gRPC. It uses
 // x/net/http2's server, whose frame handling carries the fixes for rapid
@@ -104,8 +119,11 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		WriteByteTimeout:             cfg.WriteTimeout,
 	}
 	h.base = &http.Server{
-		Handler:           h,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		Handler: h,
+		// x/net turns a list over this into a connection error when more
+		// CONTINUATION frames follow, so it gets headroom and ServeHTTP
+		// enforces cfg.MaxHeaderBytes with a 431 on the stream.
+		MaxHeaderBytes:    headerListSlack * cfg.MaxHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
@@ -124,7 +142,7 @@ func (h *HTTP2) ServeConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer h.conns.Done(c)
-	h.srv.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
+	h.srv.ServeConn(h.guard(c), &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
 }
 
 // Shutdown sends GOAWAY on every connection, lets open streams finish, and

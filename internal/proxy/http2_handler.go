@@ -33,6 +33,10 @@ func (h headerView) Get(name string) ([]byte, bool) {
 func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	grpc := isGRPC(r.Header)
+	if headerListSize(r) > h.cfg.MaxHeaderBytes {
+		h.fail(w, grpc, http.StatusRequestHeaderFieldsTooLarge, "request header list too large", "", "", start)
+		return
+	}
 	st := h.cfg.Runtime.Load()
 	if st == nil {
 		h.fail(w, grpc, http.StatusServiceUnavailable, "no config yet", "", "", start)
@@ -108,6 +112,19 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ep.End(began, resp.StatusCode >= 500)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
+}
+
+// headerListSize is the request's header list size as HTTP/2 counts it
+// (RFC 9113 §6.5.2: name and value lengths plus 32 per field), pseudo
+// headers included.
+func headerListSize(r *http.Request) int {
+	n := len(r.Method) + len(r.Host) + len(r.RequestURI) + len("http") + 4*32
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 32
+		}
+	}
+	return n
 }
 
 // outbound builds the upstream request: same method, the normalised path,
