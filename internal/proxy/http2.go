@@ -112,11 +112,15 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		// Envoy's edge guidance: 64 KiB stream and 1 MiB connection windows.
 		MaxUploadBufferPerStream:     64 << 10,
 		MaxUploadBufferPerConnection: 1 << 20,
-		MaxDecoderHeaderTableSize:    4 << 10,
-		MaxEncoderHeaderTableSize:    4 << 10,
-		ReadIdleTimeout:              30 * time.Second,
-		PingTimeout:                  10 * time.Second,
-		WriteByteTimeout:             cfg.WriteTimeout,
+		// The RFC's initial 16 KiB (x/net would advertise 1 MiB): a frame
+		// read is buffered whole, and a client that believed the larger
+		// size would overrun the 64 KiB stream window in one DATA frame.
+		MaxReadFrameSize:          16 << 10,
+		MaxDecoderHeaderTableSize: 4 << 10,
+		MaxEncoderHeaderTableSize: 4 << 10,
+		ReadIdleTimeout:           30 * time.Second,
+		PingTimeout:               10 * time.Second,
+		WriteByteTimeout:          cfg.WriteTimeout,
 	}
 	h.base = &http.Server{
 		Handler: h,

@@ -175,6 +175,33 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// lingerTimeout bounds how long Close drains a client after sending FIN.
+const lingerTimeout = 250 * time.Millisecond
+
+// lingerBytes bounds what Close drains.
+const lingerBytes = 256 << 10
+
+// Close half-closes, drains what the client still sends for a moment, and
+// then closes: closing a socket with unread input sends a TCP reset, which
+// can destroy the GOAWAY just written before the client reads it (as
+// net/http's server does for HTTP/1).
+func (g *h2Guard) Close() error {
+	cw, ok := g.Conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return g.Conn.Close()
+	}
+	g.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	var buf [4 << 10]byte
+	for n := 0; n < lingerBytes; {
+		k, err := g.Conn.Read(buf[:])
+		n += k
+		if err != nil {
+			break
+		}
+	}
+	return g.Conn.Close()
+}
+
 // h2GuardTLS keeps the TLS state visible: x/net reads it through the
 // ConnectionState method, which the plain wrapper would hide.
 type h2GuardTLS struct {
