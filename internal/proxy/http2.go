@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/weft-mesh/weft/internal/proxy/drain"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
 
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
@@ -29,11 +30,20 @@ type HTTP2Config struct {
 	// port bound to one service.
 	ForceHost string
 	// MaxHeaderBytes caps a request's decoded header list (HPACK bombs
-	// included); beyond it the stream gets 431. Zero means 32 KiB.
+	// included); beyond it the stream gets 431. It also caps the head of
+	// an HTTP/1.1 upstream's response (beyond it the client gets 502).
+	// Zero means 32 KiB.
 	MaxHeaderBytes int
 	// MaxConcurrentStreams per connection; more are refused (and rapid
 	// reset is bounded by it). Zero means 100.
 	MaxConcurrentStreams uint32
+	// MaxClientResets caps the streams a client may cancel (RST_STREAM)
+	// on one connection within a second. Past it, or past 100 when more
+	// than half of the streams it opened in that second were cancelled,
+	// the connection gets GOAWAY(ENHANCE_YOUR_CALM) and is closed: rapid
+	// reset (CVE-2023-44487) costs CPU even when memory is bounded. Zero
+	// means 1000.
+	MaxClientResets int
 	// IdleTimeout closes connections with no open stream. Zero means 60s.
 	IdleTimeout time.Duration
 	// RequestTimeout is the default route timeout. Zero means 15s.
@@ -53,6 +63,9 @@ func (c *HTTP2Config) defaults() {
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 100
 	}
+	if c.MaxClientResets <= 0 {
+		c.MaxClientResets = 1000
+	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
@@ -67,6 +80,11 @@ func (c *HTTP2Config) defaults() {
 	}
 }
 
+// headerListSlack is how far past MaxHeaderBytes x/net decodes a header
+// list (and the SETTINGS_MAX_HEADER_LIST_SIZE it advertises): lists up to
+// there get a 431 on their stream; only larger ones cost the connection.
+const headerListSlack = 4
+
 // HTTP2 serves HTTP/2 (prior-knowledge h2c, or h2 on TLS) and gRPC. It uses
 // x/net/http2's server, whose frame handling carries the fixes for rapid
 // reset, CONTINUATION floods and HPACK bombs, with explicit caps.
@@ -75,6 +93,7 @@ type HTTP2 struct {
 	log  *slog.Logger
 	srv  *http2.Server
 	base *http.Server // carries limits and the graceful-shutdown hook
+	lim  h1.Limits    // caps on HTTP/1.1 upstream response heads
 
 	conns drain.Group[net.Conn]
 }
@@ -85,6 +104,7 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 	h := &HTTP2{
 		cfg: cfg,
 		log: cfg.Logger.With("component", "http2", "listener", cfg.Name),
+		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes},
 	}
 	h.srv = &http2.Server{
 		MaxConcurrentStreams: cfg.MaxConcurrentStreams,
@@ -92,15 +112,22 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		// Envoy's edge guidance: 64 KiB stream and 1 MiB connection windows.
 		MaxUploadBufferPerStream:     64 << 10,
 		MaxUploadBufferPerConnection: 1 << 20,
-		MaxDecoderHeaderTableSize:    4 << 10,
-		MaxEncoderHeaderTableSize:    4 << 10,
-		ReadIdleTimeout:              30 * time.Second,
-		PingTimeout:                  10 * time.Second,
-		WriteByteTimeout:             cfg.WriteTimeout,
+		// The RFC's initial 16 KiB (x/net would advertise 1 MiB): a frame
+		// read is buffered whole, and a client that believed the larger
+		// size would overrun the 64 KiB stream window in one DATA frame.
+		MaxReadFrameSize:          16 << 10,
+		MaxDecoderHeaderTableSize: 4 << 10,
+		MaxEncoderHeaderTableSize: 4 << 10,
+		ReadIdleTimeout:           30 * time.Second,
+		PingTimeout:               10 * time.Second,
+		WriteByteTimeout:          cfg.WriteTimeout,
 	}
 	h.base = &http.Server{
-		Handler:           h,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		Handler: h,
+		// x/net turns a list over this into a connection error when more
+		// CONTINUATION frames follow, so it gets headroom and ServeHTTP
+		// enforces cfg.MaxHeaderBytes with a 431 on the stream.
+		MaxHeaderBytes:    headerListSlack * cfg.MaxHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
@@ -119,7 +146,7 @@ func (h *HTTP2) ServeConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer h.conns.Done(c)
-	h.srv.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
+	h.srv.ServeConn(h.guard(c), &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
 }
 
 // Shutdown sends GOAWAY on every connection, lets open streams finish, and

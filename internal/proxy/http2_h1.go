@@ -10,13 +10,14 @@ import (
 	"sync"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 )
 
 // roundTripH1 sends an HTTP/2-originated request to an HTTP/1.1 upstream on
 // a pooled connection. This is the slow path (it allocates): it serves an
 // HTTP/2 or gRPC-web client calling an HTTP/1.1 app.
-func roundTripH1(ep *cluster.Endpoint, out *http.Request) (*http.Response, error) {
+func roundTripH1(ep *cluster.Endpoint, out *http.Request, lim h1.Limits) (*http.Response, error) {
 	ctx := out.Context()
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // net/http would add its own
@@ -42,15 +43,15 @@ func roundTripH1(ep *cluster.Endpoint, out *http.Request) (*http.Response, error
 		}
 		return nil, err
 	}
-	resp, err := sendH1(ctx, c, out)
-	if err != nil && c.Reused && retryable && !errors.Is(err, errAfterResponse) && ctx.Err() == nil {
+	resp, err := sendH1(ctx, c, out, lim)
+	if err != nil && c.Reused && retryable && !errors.Is(err, errUpstreamHead) && ctx.Err() == nil {
 		// The pooled connection was closed under us before any response
 		// byte: the request never ran, so one fresh try is safe.
 		ep.Pool.Discard(c)
 		if c, err = ep.Pool.Fresh(ctx); err != nil {
 			return nil, err
 		}
-		resp, err = sendH1(ctx, c, out)
+		resp, err = sendH1(ctx, c, out, lim)
 	}
 	if err != nil {
 		ep.Pool.Discard(c)
@@ -60,15 +61,13 @@ func roundTripH1(ep *cluster.Endpoint, out *http.Request) (*http.Response, error
 	return resp, nil
 }
 
-var errAfterResponse = errors.New("failed after response started")
-
 // errBadClientBody is a request body that contradicts its own framing.
 var errBadClientBody = errors.New("request body does not match content-length")
 
 // maxVerifiedBody bounds the bodies buffered for that check.
 const maxVerifiedBody = 64 << 10
 
-func sendH1(ctx context.Context, c *upstream.Conn, out *http.Request) (*http.Response, error) {
+func sendH1(ctx context.Context, c *upstream.Conn, out *http.Request, lim h1.Limits) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { c.Conn.Close() })
 	if err := out.Write(c.W); err != nil {
 		stop()
@@ -78,7 +77,7 @@ func sendH1(ctx context.Context, c *upstream.Conn, out *http.Request) (*http.Res
 		stop()
 		return nil, fmt.Errorf("write request: %w", err)
 	}
-	resp, err := http.ReadResponse(c.R, out)
+	resp, err := readH1Response(c.R, out.Method, lim)
 	if err != nil {
 		stop()
 		if ctx.Err() != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 )
 
@@ -32,6 +33,10 @@ func (h headerView) Get(name string) ([]byte, bool) {
 func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	grpc := isGRPC(r.Header)
+	if headerListSize(r) > h.cfg.MaxHeaderBytes {
+		h.fail(w, grpc, http.StatusRequestHeaderFieldsTooLarge, "request header list too large", "", "", start)
+		return
+	}
 	st := h.cfg.Runtime.Load()
 	if st == nil {
 		h.fail(w, grpc, http.StatusServiceUnavailable, "no config yet", "", "", start)
@@ -83,7 +88,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
 	began := ep.Begin()
-	resp, err := roundTrip(cl, ep, out)
+	resp, err := roundTrip(cl, ep, out, h.lim)
 	if err != nil {
 		ep.End(began, true)
 		code := http.StatusBadGateway
@@ -107,6 +112,19 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ep.End(began, resp.StatusCode >= 500)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
+}
+
+// headerListSize is the request's header list size as HTTP/2 counts it
+// (RFC 9113 §6.5.2: name and value lengths plus 32 per field), pseudo
+// headers included.
+func headerListSize(r *http.Request) int {
+	n := len(r.Method) + len(r.Host) + len(r.RequestURI) + len("http") + 4*32
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 32
+		}
+	}
+	return n
 }
 
 // outbound builds the upstream request: same method, the normalised path,
@@ -252,9 +270,9 @@ func requestHash(cl *cluster.Cluster, r *http.Request) (uint64, bool) {
 var errNoCapacity = errors.New("no upstream capacity")
 
 // roundTrip sends out to ep over the cluster's protocol.
-func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request) (*http.Response, error) {
+func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request, lim h1.Limits) (*http.Response, error) {
 	if cl.Config.Protocol == cluster.HTTP2 && ep.H2 != nil {
 		return ep.H2.RoundTrip(out)
 	}
-	return roundTripH1(ep, out)
+	return roundTripH1(ep, out, lim)
 }

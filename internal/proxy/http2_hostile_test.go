@@ -25,6 +25,7 @@ type h2Attack struct {
 	c   net.Conn
 	fr  *http2.Framer
 	enc *hpack.Encoder
+	dec *hpack.Decoder // one per connection: responses index into its table
 	buf bytes.Buffer
 }
 
@@ -38,6 +39,7 @@ func dialH2(t *testing.T, addr string) *h2Attack {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	a := &h2Attack{c: c, fr: http2.NewFramer(c, c)}
 	a.enc = hpack.NewEncoder(&a.buf)
+	a.dec = hpack.NewDecoder(4096, nil)
 	c.Write([]byte(http2.ClientPreface))
 	a.fr.WriteSettings()
 	return a
@@ -58,7 +60,6 @@ var baseFields = []string{":method", "GET", ":scheme", "http", ":authority", "ca
 // outcome reads frames until the stream is answered, reset, or the
 // connection goes away, and reports what happened.
 func (a *h2Attack) outcome(stream uint32) string {
-	dec := hpack.NewDecoder(4096, nil)
 	for {
 		f, err := a.fr.ReadFrame()
 		if err != nil {
@@ -72,8 +73,8 @@ func (a *h2Attack) outcome(stream uint32) string {
 		case *http2.GoAwayFrame:
 			return "goaway"
 		case *http2.HeadersFrame:
+			hs, _ := a.dec.DecodeFull(f.HeaderBlockFragment()) // every block, to keep the table in step
 			if f.StreamID == stream {
-				hs, _ := dec.DecodeFull(f.HeaderBlockFragment())
 				for _, h := range hs {
 					if h.Name == ":status" {
 						return h.Value
