@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"strconv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -88,7 +88,6 @@ spec:
 		t.Fatalf("got:\n%v\nwant:\n%s", got, want)
 	}
 }
-
 
 // FuzzYAMLDocs: whatever the input, splitting never panics, and what it
 // accepts is representable as the JSON the API takes (or is an error).
