@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,4 +106,19 @@ func FuzzYAMLDocs(f *testing.F) {
 		body(docs)
 		locate(docs)
 	})
+}
+
+func TestVersionLine(t *testing.T) {
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20260101000000-0123456789ab+dirty"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-01-01T00:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	want := "weft v0.0.0-20260101000000-0123456789ab+dirty (commit 0123456789ab (modified), committed 2026-01-01T00:00:00Z, go1.26.8)"
+	if got := versionLine("", info); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := versionLine("v1.2.3", info); !strings.HasPrefix(got, "weft v1.2.3 (commit 0123456789ab") {
+		t.Errorf("override: %q", got)
+	}
+	if got := versionLine("", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}); got != "weft devel" {
+		t.Errorf("no vcs: %q", got)
+	}
 }
