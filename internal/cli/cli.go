@@ -11,9 +11,6 @@ import (
 	"sort"
 )
 
-// Version is set at build time with -ldflags "-X .../cli.Version=...".
-var Version = "dev"
-
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -82,12 +79,4 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("weft "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
-}
-
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if err := newFlags("version", stderr).Parse(args); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "weft", Version)
-	return nil
 }

@@ -158,7 +158,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	printProxies(indentWriter{stdout}, ps, "table")
+	printProxies(indent(stdout), ps, "table")
 	fmt.Fprintln(stdout, "\n7. weft history (weft rollback REV restores one):")
 	hist, err := api.History(ctx)
 	if err != nil {
@@ -172,13 +172,24 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "   revision %d  %s  %s\n", h.Revision, h.Op, strings.Join(chs, ", "))
 	}
 
-	fmt.Fprintf(stdout, "\nTry: WEFT_SERVER=%s weft get routes | weft describe svc catalog | weft rollback 1\n", cp.API)
-	fmt.Fprintf(stdout, "Metrics: curl http://%s/metrics   Config: curl http://%s/config\n", fa.Admin, fa.Admin)
+	fmt.Fprint(stdout, closingLines(*serve, cp.API, fa.Admin, fa.Proxy))
 	if *serve {
-		fmt.Fprintln(stdout, "Serving until Ctrl-C.")
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// closingLines ends the tour. Commands that talk to the mesh are offered
+// only when it keeps running (-serve): otherwise it stops as the demo
+// returns, and they would fail.
+func closingLines(serve bool, api, admin, proxy string) string {
+	if !serve {
+		return "\nThe demo mesh stops now. Run 'weft demo -serve' to keep it running and try the CLI against it.\n"
+	}
+	return fmt.Sprintf("\nTry: WEFT_SERVER=%s weft get routes | weft describe svc catalog | weft rollback 1\n"+
+		"     curl -x http://%s http://catalog/items\n"+
+		"Metrics: curl http://%s/metrics   Config: curl http://%s/config\n"+
+		"Serving until Ctrl-C.\n", api, proxy, admin, admin)
 }
 
 func demoResources(w1, w2 int) []byte {

@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -64,7 +66,11 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "usage: weft apply -f FILE|DIR|- [--dry-run]")
 		return errUsage
 	}
-	body, err := readManifests(*file, stdin)
+	docs, err := readManifests(*file, stdin)
+	if err != nil {
+		return err
+	}
+	b, err := body(docs)
 	if err != nil {
 		return err
 	}
@@ -72,7 +78,15 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	res, err := c.Apply(ctx, body, *dry)
+	res, err := c.Apply(ctx, b, *dry)
+	var ae *apiclient.Error
+	if errors.As(err, &ae) && ae.Code == http.StatusBadRequest {
+		// The control plane decides; the CLI only adds where each
+		// problem is, which the control plane never saw.
+		if located := locate(docs); located != nil {
+			return located
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -173,7 +187,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		r, err := c.Get(ctx, kind, *ns, pos[1])
 		if err != nil {
-			return err
+			return notFound(err, kind, *ns, pos[1])
 		}
 		raws = []api.Resource{r}
 	} else if raws, err = c.List(ctx, kind); err != nil {
@@ -300,7 +314,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	raw, err := c.Get(ctx, kind, *ns, pos[1])
 	if err != nil {
-		return err
+		return notFound(err, kind, *ns, pos[1])
 	}
 	var o object
 	if err := json.Unmarshal(raw, &o); err != nil {
@@ -313,7 +327,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var v map[string]any
 	json.Unmarshal(raw, &v)
 	fmt.Fprintln(stdout, "\nSpec:")
-	enc := yaml.NewEncoder(indentWriter{stdout})
+	enc := yaml.NewEncoder(indent(stdout))
 	enc.SetIndent(2)
 	enc.Encode(v["spec"])
 	enc.Close()
@@ -326,7 +340,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if len(ins) == 0 {
 			fmt.Fprintln(stdout, "  none registered")
 		} else {
-			printInstances(indentWriter{stdout}, ins, "table")
+			printInstances(indent(stdout), ins, "table")
 		}
 		routes, err := c.List(ctx, "HTTPRoute")
 		if err != nil {
@@ -356,13 +370,26 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// indentWriter indents every line by two spaces.
-type indentWriter struct{ w io.Writer }
+// indentWriter indents every line by two spaces. Writers such as the YAML
+// encoder write a line in several pieces, so the indent goes where a line
+// starts, not where a Write does.
+type indentWriter struct {
+	w       io.Writer
+	midLine bool
+}
 
-func (iw indentWriter) Write(p []byte) (int, error) {
-	s := strings.ReplaceAll(string(p), "\n", "\n  ")
-	s = strings.TrimSuffix(s, "  ")
-	if _, err := io.WriteString(iw.w, "  "+s); err != nil {
+func indent(w io.Writer) *indentWriter { return &indentWriter{w: w} }
+
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	var b []byte
+	for _, c := range p {
+		if !iw.midLine && c != '\n' {
+			b = append(b, ' ', ' ')
+		}
+		b = append(b, c)
+		iw.midLine = c != '\n'
+	}
+	if _, err := iw.w.Write(b); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -387,7 +414,7 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	res, err := c.Delete(ctx, kind, *ns, pos[1], *dry)
 	if err != nil {
-		return err
+		return notFound(err, kind, *ns, pos[1])
 	}
 	printResult(stdout, res)
 	return nil
@@ -479,6 +506,15 @@ func printDiff(w io.Writer, diff string, trim bool) {
 		}
 		fmt.Fprintln(w, "    "+l)
 	}
+}
+
+// notFound says so when the API answered 404, in the words kubectl uses.
+func notFound(err error, kind, ns, name string) error {
+	var ae *apiclient.Error
+	if errors.As(err, &ae) && ae.Code == http.StatusNotFound {
+		return fmt.Errorf("%s %s/%s not found", kind, ns, name)
+	}
+	return err
 }
 
 // kindName checks the KIND NAME arguments of describe and delete and

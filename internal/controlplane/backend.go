@@ -120,15 +120,21 @@ func status(r mesh.Resource, problems []mesh.Problem, proxies []server.ProxyStat
 	st := mesh.Status{ObservedGeneration: m.Generation}
 	st.Conditions = append(st.Conditions, mesh.Condition{Type: "Accepted", Status: "True", Reason: "Valid"})
 	var refs, conflicts []string
+	refReason := ""
 	for _, p := range problems {
 		if p.Conflict {
 			conflicts = append(conflicts, p.Path+": "+p.Reason)
 		} else {
 			refs = append(refs, p.Path+": "+p.Reason)
+			// Gateway API's reason; a missing backend outranks the rest,
+			// since its requests fail.
+			if refReason == "" || p.Cause == "BackendNotFound" {
+				refReason = p.Cause
+			}
 		}
 	}
 	if len(refs) > 0 {
-		st.Conditions = append(st.Conditions, mesh.Condition{Type: "ResolvedRefs", Status: "False", Reason: "UnknownReference", Message: strings.Join(refs, "; ")})
+		st.Conditions = append(st.Conditions, mesh.Condition{Type: "ResolvedRefs", Status: "False", Reason: refReason, Message: strings.Join(refs, "; ")})
 	} else {
 		st.Conditions = append(st.Conditions, mesh.Condition{Type: "ResolvedRefs", Status: "True", Reason: "Resolved"})
 	}

@@ -14,9 +14,9 @@ const MaxDecodeBytes = 4 << 20
 const maxItems = 1000
 
 // Decode reads one resource, a JSON array of resources, or a
-// {"kind":"List","items":[...]} into typed resources. Unknown fields are
-// errors with their path; defaults are applied and every resource is
-// validated, all errors reported at once, prefixed with the item's index.
+// {"kind":"List","items":[...]} into typed resources. Every problem of
+// every resource is reported at once, each prefixed with the resource's
+// Kind/namespace/name (or items[N] when it has none) and its field path.
 func Decode(data []byte) ([]Resource, error) {
 	if len(data) > MaxDecodeBytes {
 		return nil, fmt.Errorf("decode: input larger than %d bytes", MaxDecodeBytes)
@@ -30,7 +30,7 @@ func Decode(data []byte) ([]Resource, error) {
 		}
 	default:
 		var head struct {
-			Kind  string            `json:"kind"`
+			Kind  any               `json:"kind"`
 			Items []json.RawMessage `json:"items"`
 		}
 		if err := json.Unmarshal(data, &head); err != nil {
@@ -48,26 +48,16 @@ func Decode(data []byte) ([]Resource, error) {
 	var out []Resource
 	var all []error
 	for i, raw := range raws {
-		r, err := decodeOne(raw)
-		if err == nil {
-			r.SetDefaults()
-			err = r.Validate()
+		r, key, errs := DecodeItem(raw)
+		if key == "" {
+			key = fmt.Sprintf("items[%d]", i)
 		}
-		if err != nil {
-			prefix := fmt.Sprintf("items[%d]", i)
-			if r != nil && r.GetMeta().Name != "" {
-				prefix = Key(r)
-			}
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
-				for _, e := range j.Unwrap() {
-					all = append(all, fmt.Errorf("%s: %w", prefix, e))
-				}
-			} else {
-				all = append(all, fmt.Errorf("%s: %w", prefix, err))
-			}
-			continue
+		for _, e := range errs {
+			all = append(all, fmt.Errorf("%s: %w", key, e))
 		}
-		out = append(out, r)
+		if len(errs) == 0 {
+			out = append(out, r)
+		}
 	}
 	if len(all) > 0 {
 		return nil, errors.Join(all...)
@@ -75,16 +65,26 @@ func Decode(data []byte) ([]Resource, error) {
 	return out, nil
 }
 
-func decodeOne(raw json.RawMessage) (Resource, error) {
-	var tm TypeMeta
-	if err := json.Unmarshal(raw, &tm); err != nil {
-		return nil, err
+// DecodeItem decodes one resource, applies its defaults and validates
+// it. key is Kind/namespace/name as far as the input says ("" when it
+// names no kind or name), so callers can name the resource even when it
+// is refused. problems holds every problem found, each with its field path.
+func DecodeItem(raw []byte) (r Resource, key string, problems []*FieldError) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, "", []*FieldError{{Reason: "not valid JSON: " + err.Error()}}
 	}
-	if tm.APIVersion != APIVersion {
-		return nil, &FieldError{"apiVersion", fmt.Sprintf("must be %s; got %q", APIVersion, tm.APIVersion)}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, "", []*FieldError{{Reason: "a resource must be an object; got " + describe(v)}}
 	}
-	var r Resource
-	switch tm.Kind {
+	key = keyOf(m)
+	if av := m["apiVersion"]; av != APIVersion {
+		return nil, key, []*FieldError{{Path: "apiVersion", Reason: fmt.Sprintf("must be %s; got %s", APIVersion, describe(av))}}
+	}
+	switch m["kind"] {
 	case KindService:
 		r = &Service{}
 	case KindHTTPRoute:
@@ -92,12 +92,59 @@ func decodeOne(raw json.RawMessage) (Resource, error) {
 	case KindTrafficPolicy:
 		r = &TrafficPolicy{}
 	default:
-		return nil, &FieldError{"kind", fmt.Sprintf("must be Service, HTTPRoute or TrafficPolicy; got %q", tm.Kind)}
+		return nil, key, []*FieldError{{Path: "kind", Reason: "must be Service, HTTPRoute or TrafficPolicy; got " + describe(m["kind"])}}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(r); err != nil {
-		return nil, err
+	var v2 errs
+	checkShape(&v2, "", m, typeOf(r))
+	if len(v2) == 0 {
+		// The shape is right, so this only fails on what checkShape
+		// cannot see (none known); report it rather than lose it.
+		if err := json.Unmarshal(raw, r); err != nil {
+			v2 = append(v2, &FieldError{Reason: err.Error()})
+		} else {
+			r.SetDefaults()
+			v2 = append(v2, unjoin(r.Validate())...)
+		}
 	}
-	return r, nil
+	for _, e := range v2 {
+		problems = append(problems, e.(*FieldError))
+	}
+	if len(problems) > 0 {
+		return nil, key, problems
+	}
+	return r, key, nil
+}
+
+// keyOf renders Kind/namespace/name from an undecoded resource.
+func keyOf(m map[string]any) string {
+	kind, _ := m["kind"].(string)
+	meta, _ := m["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	ns, _ := meta["namespace"].(string)
+	if kind == "" || name == "" {
+		return ""
+	}
+	if ns == "" {
+		ns = "default"
+	}
+	return kind + "/" + ns + "/" + name
+}
+
+// unjoin flattens a (joined) validation error into its field errors.
+func unjoin(err error) errs {
+	if err == nil {
+		return nil
+	}
+	var out errs
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return errs{fe}
+	}
+	return errs{&FieldError{Reason: err.Error()}}
 }

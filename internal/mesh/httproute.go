@@ -8,61 +8,101 @@ import (
 // Gateway API's HTTPRoute as GAMMA uses it: parentRefs name Services.
 type HTTPRoute struct {
 	TypeMeta `json:",inline"`
-	Metadata ObjectMeta    `json:"metadata"`
-	Spec     HTTPRouteSpec `json:"spec"`
-	Status   Status        `json:"status,omitzero"`
+	// Metadata names the route; it names the generated routes too.
+	Metadata ObjectMeta `json:"metadata"`
+	// Spec is the route.
+	Spec HTTPRouteSpec `json:"spec"`
+	// Status is written by the control plane; ignored on apply.
+	Status Status `json:"status,omitzero"`
 }
 
 // HTTPRouteSpec follows gateway.networking.k8s.io/v1 HTTPRouteSpec.
 type HTTPRouteSpec struct {
-	ParentRefs []ParentRef     `json:"parentRefs"`
-	Hostnames  []string        `json:"hostnames,omitempty"`
-	Rules      []HTTPRouteRule `json:"rules"`
+	// ParentRefs name the Services whose traffic the route steers. At
+	// least one.
+	ParentRefs []ParentRef `json:"parentRefs"`
+	// Hostnames are extra authorities (DNS names, optionally *.wildcard)
+	// that reach the parent Services besides their own names. Optional.
+	Hostnames []string `json:"hostnames,omitempty"`
+	// Rules are tried in order; the first that matches a request picks its
+	// backend. Requests no rule matches go to the parent Service itself.
+	// 1 to 1000.
+	Rules []HTTPRouteRule `json:"rules"`
 }
 
 // ParentRef names the Service whose traffic the route steers.
 type ParentRef struct {
+	// Group must be empty (the core group, where Service lives).
 	Group string `json:"group,omitempty"`
-	Kind  string `json:"kind,omitempty"` // Service (default)
-	Name  string `json:"name"`
-	Port  int32  `json:"port,omitempty"`
+	// Kind must be Service (GAMMA). Default Service.
+	Kind string `json:"kind,omitempty"`
+	// Name is the Service, in the route's namespace. Required.
+	Name string `json:"name"`
+	// Port would attach the route to one port of the Service. Not
+	// supported yet: a route applies to every port.
+	Port int32 `json:"port,omitempty"`
 }
 
 // HTTPRouteRule is matches, filters and weighted backends.
 type HTTPRouteRule struct {
-	Name        string           `json:"name,omitempty"`
-	Matches     []HTTPRouteMatch `json:"matches,omitempty"`
-	Filters     []HTTPFilter     `json:"filters,omitempty"`
-	BackendRefs []BackendRef     `json:"backendRefs"`
-	Timeouts    *HTTPTimeouts    `json:"timeouts,omitempty"`
+	// Name names the rule in the generated route names, metrics and logs.
+	// Optional; default rule-INDEX.
+	Name string `json:"name,omitempty"`
+	// Matches: the rule applies when any of them matches. Default one
+	// match of every request (path prefix /).
+	Matches []HTTPRouteMatch `json:"matches,omitempty"`
+	// Filters would modify requests and responses (header changes,
+	// mirroring, redirects). Not supported yet: any filter is refused.
+	Filters []HTTPFilter `json:"filters,omitempty"`
+	// BackendRefs are where matching requests go, split by weight. At
+	// least one.
+	BackendRefs []BackendRef `json:"backendRefs"`
+	// Timeouts bound the requests the rule matches. Optional.
+	Timeouts *HTTPTimeouts `json:"timeouts,omitempty"`
 }
 
 // HTTPRouteMatch is one match; a rule matches when any of its matches does.
+// All of a match's conditions must hold.
 type HTTPRouteMatch struct {
-	Path        *PathMatch   `json:"path,omitempty"`
-	Headers     []ValueMatch `json:"headers,omitempty"`
+	// Path matches the request path. Default prefix /.
+	Path *PathMatch `json:"path,omitempty"`
+	// Headers must all match. Optional.
+	Headers []ValueMatch `json:"headers,omitempty"`
+	// QueryParams must all match. Optional.
 	QueryParams []ValueMatch `json:"queryParams,omitempty"`
-	Method      string       `json:"method,omitempty"`
+	// Method matches the request method (GET, POST, ...). Optional.
+	Method string `json:"method,omitempty"`
 }
 
-// PathMatch types are PathPrefix (default), Exact and RegularExpression.
+// PathMatch matches the request path.
 type PathMatch struct {
-	Type  string `json:"type,omitempty"`
+	// Type is PathPrefix (whole segments: /api matches /api/x, not
+	// /apix), Exact or RegularExpression (RE2, at most 1024 bytes).
+	// Default PathPrefix.
+	Type string `json:"type,omitempty"`
+	// Value is the path or the regex; paths start with /. Default /.
 	Value string `json:"value,omitempty"`
 }
 
-// ValueMatch types are Exact (default) and RegularExpression.
+// ValueMatch matches one header or query parameter.
 type ValueMatch struct {
-	Type  string `json:"type,omitempty"`
-	Name  string `json:"name"`
+	// Type is Exact or RegularExpression (RE2, at most 1024 bytes).
+	// Default Exact.
+	Type string `json:"type,omitempty"`
+	// Name is the header (case-insensitive) or query parameter. Required.
+	Name string `json:"name"`
+	// Value is the value or the regex to match.
 	Value string `json:"value"`
 }
 
-// HTTPFilter is accepted now and validated by kind as filters land
-// (RequestHeaderModifier, RequestMirror, fault injection, ...).
+// HTTPFilter is a Gateway API filter. Weft implements none yet, so
+// validation refuses every filter; the type keeps the shape so the
+// error can name the filter.
 type HTTPFilter struct {
-	Type string         `json:"type"`
-	Raw  map[string]any `json:"-"`
+	// Type is the filter kind, e.g. RequestHeaderModifier.
+	Type string `json:"type"`
+	// Raw holds the filter's configuration as given.
+	Raw map[string]any `json:"-"`
 }
 
 // BackendRef is a weighted destination. Subset is a Weft extension:
@@ -70,17 +110,31 @@ type HTTPFilter struct {
 // version routing by label is what operators of Istio expect, so a
 // backendRef may name one of the Service's subsets.
 type BackendRef struct {
-	Group  string `json:"group,omitempty"`
-	Kind   string `json:"kind,omitempty"` // Service (default)
-	Name   string `json:"name"`
-	Port   int32  `json:"port,omitempty"`
-	Weight *int32 `json:"weight,omitempty"` // default 1
+	// Group must be empty (the core group, where Service lives).
+	Group string `json:"group,omitempty"`
+	// Kind must be Service. Default Service.
+	Kind string `json:"kind,omitempty"`
+	// Name is the Service, in the route's namespace. Required; a Service
+	// that does not exist sets ResolvedRefs=False (BackendNotFound).
+	Name string `json:"name"`
+	// Port would pick a port of the Service. Not supported yet: the
+	// sidecar reaches each instance on the port it registered.
+	Port int32 `json:"port,omitempty"`
+	// Weight is this backend's share of the rule's requests, relative to
+	// the other backends' weights, 0..1000000. Default 1.
+	Weight *int32 `json:"weight,omitempty"`
+	// Subset narrows the backend to one of the Service's subsets.
+	// Optional.
 	Subset string `json:"subset,omitempty"`
 }
 
 // HTTPTimeouts follows Gateway API: durations such as "10s" or "500ms".
 type HTTPTimeouts struct {
-	Request        string `json:"request,omitempty"`
+	// Request bounds the whole request, from the first byte received to
+	// the last byte of the response sent; 504 beyond. Default the
+	// sidecar's limits.requestTimeout (15s).
+	Request string `json:"request,omitempty"`
+	// BackendRequest would bound each try. Not supported yet.
 	BackendRequest string `json:"backendRequest,omitempty"`
 }
 
@@ -147,6 +201,9 @@ func (r *HTTPRoute) Validate() error {
 	}
 	for i, p := range r.Spec.ParentRefs {
 		path := field("spec.parentRefs", i)
+		if p.Group != "" {
+			v.add(path+".group", "must be empty (the core group of Service); got %q", p.Group)
+		}
 		if p.Kind != KindService {
 			v.add(path+".kind", "must be Service (GAMMA); got %q", p.Kind)
 		}
@@ -154,7 +211,7 @@ func (r *HTTPRoute) Validate() error {
 			v.add(path+".name", "must be a DNS-1123 label; got %q", p.Name)
 		}
 		if p.Port != 0 {
-			checkPort(&v, path+".port", p.Port)
+			v.unsupported(path+".port", "a route applies to every port of the Service")
 		}
 	}
 	for i, h := range r.Spec.Hostnames {
@@ -200,9 +257,7 @@ func validateRule(v *errs, path string, rule *HTTPRouteRule) {
 		}
 	}
 	for j, f := range rule.Filters {
-		if f.Type == "" {
-			v.add(field(path+".filters", j)+".type", "must not be empty")
-		}
+		v.unsupported(field(path+".filters", j), "filter %q is not implemented", f.Type)
 	}
 	if len(rule.BackendRefs) == 0 {
 		v.add(path+".backendRefs", "must name at least one backend")
@@ -210,6 +265,9 @@ func validateRule(v *errs, path string, rule *HTTPRouteRule) {
 	var total int64
 	for j, b := range rule.BackendRefs {
 		bp := field(path+".backendRefs", j)
+		if b.Group != "" {
+			v.add(bp+".group", "must be empty (the core group of Service); got %q", b.Group)
+		}
 		if b.Kind != KindService {
 			v.add(bp+".kind", "must be Service; got %q", b.Kind)
 		}
@@ -217,7 +275,7 @@ func validateRule(v *errs, path string, rule *HTTPRouteRule) {
 			v.add(bp+".name", "must be a DNS-1123 label; got %q", b.Name)
 		}
 		if b.Port != 0 {
-			checkPort(v, bp+".port", b.Port)
+			v.unsupported(bp+".port", "the sidecar reaches each instance on the port it registered")
 		}
 		if b.Weight != nil {
 			if *b.Weight < 0 {
@@ -236,7 +294,9 @@ func validateRule(v *errs, path string, rule *HTTPRouteRule) {
 	}
 	if t := rule.Timeouts; t != nil {
 		checkDuration(v, path+".timeouts.request", t.Request)
-		checkDuration(v, path+".timeouts.backendRequest", t.BackendRequest)
+		if t.BackendRequest != "" {
+			v.unsupported(path+".timeouts.backendRequest", "")
+		}
 	}
 }
 

@@ -15,6 +15,11 @@ type Problem struct {
 	Conflict bool
 	// With is the resource a conflict is with.
 	With string
+	// Cause is the status reason in Gateway API's words: BackendNotFound
+	// for a backendRef to a missing Service or subset, NoMatchingParent
+	// for a parentRef, TargetNotFound for a policy's target, Shadowed for
+	// a conflict.
+	Cause string
 }
 
 func (p Problem) String() string { return p.Resource + ": " + p.Path + ": " + p.Reason }
@@ -37,7 +42,7 @@ func CheckReferences(all []Resource) []Problem {
 		ns, key := rt.Metadata.Namespace, Key(rt)
 		for i, p := range rt.Spec.ParentRefs {
 			if svcs[ns+"/"+p.Name] == nil {
-				out = append(out, Problem{key, field("spec.parentRefs", i) + ".name", fmt.Sprintf("unknown Service %q", p.Name), false, ""})
+				out = append(out, Problem{Resource: key, Path: field("spec.parentRefs", i) + ".name", Reason: fmt.Sprintf("unknown Service %q", p.Name), Cause: "NoMatchingParent"})
 			}
 		}
 		for i, rule := range rt.Spec.Rules {
@@ -47,14 +52,14 @@ func CheckReferences(all []Resource) []Problem {
 				s := svcs[ns+"/"+b.Name]
 				switch {
 				case s == nil:
-					out = append(out, Problem{key, bp + ".name", fmt.Sprintf("unknown Service %q", b.Name), false, ""})
+					out = append(out, Problem{Resource: key, Path: bp + ".name", Reason: fmt.Sprintf("unknown Service %q", b.Name), Cause: "BackendNotFound"})
 				case b.Subset != "" && !s.HasSubset(b.Subset):
-					out = append(out, Problem{key, bp + ".subset", fmt.Sprintf("Service %q has no subset %q", b.Name, b.Subset), false, ""})
+					out = append(out, Problem{Resource: key, Path: bp + ".subset", Reason: fmt.Sprintf("Service %q has no subset %q", b.Name, b.Subset), Cause: "BackendNotFound"})
 				}
 			}
 			for _, claim := range ruleClaims(rt, &rule) {
 				if prev, taken := claims[claim]; taken && prev != key {
-					out = append(out, Problem{key, rp, fmt.Sprintf("conflicts with %s: same parent, hostname and match", prev), true, prev})
+					out = append(out, Problem{Resource: key, Path: rp, Reason: fmt.Sprintf("conflicts with %s: same parent, hostname and match", prev), Conflict: true, With: prev, Cause: "Shadowed"})
 				} else if !taken {
 					claims[claim] = key
 				}
@@ -63,7 +68,7 @@ func CheckReferences(all []Resource) []Problem {
 	}
 	for _, r := range all {
 		if p, ok := r.(*TrafficPolicy); ok && svcs[p.Metadata.Namespace+"/"+p.Spec.TargetRef.Name] == nil {
-			out = append(out, Problem{Key(p), "spec.targetRef.name", fmt.Sprintf("unknown Service %q", p.Spec.TargetRef.Name), false, ""})
+			out = append(out, Problem{Resource: Key(p), Path: "spec.targetRef.name", Reason: fmt.Sprintf("unknown Service %q", p.Spec.TargetRef.Name), Cause: "TargetNotFound"})
 		}
 	}
 	return out

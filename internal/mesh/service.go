@@ -4,39 +4,64 @@ package mesh
 // services outside the mesh, static endpoints or a DNS name.
 type Service struct {
 	TypeMeta `json:",inline"`
-	Metadata ObjectMeta  `json:"metadata"`
-	Spec     ServiceSpec `json:"spec"`
-	Status   Status      `json:"status,omitzero"`
+	// Metadata names the Service; sidecars call it by that name
+	// (catalog, catalog.NAMESPACE, catalog.NAMESPACE.svc[.cluster.local]).
+	Metadata ObjectMeta `json:"metadata"`
+	// Spec describes the Service.
+	Spec ServiceSpec `json:"spec"`
+	// Status is written by the control plane; ignored on apply.
+	Status Status `json:"status,omitzero"`
 }
 
 // ServiceSpec describes a Service.
 type ServiceSpec struct {
-	Ports     []ServicePort    `json:"ports"`
-	Subsets   []Subset         `json:"subsets,omitempty"`
+	// Ports the Service answers on. At least one. Requests may name a
+	// port (catalog:80) or not; both reach the Service.
+	Ports []ServicePort `json:"ports"`
+	// Subsets select instances by label, so routes can split traffic by
+	// version. Optional.
+	Subsets []Subset `json:"subsets,omitempty"`
+	// Endpoints declare instances by hand, for services that do not
+	// register themselves. At most 1000; not with dns.
 	Endpoints []StaticEndpoint `json:"endpoints,omitempty"`
-	// DNS names a service outside the mesh, resolved by the sidecar.
+	// DNS names a service outside the mesh; the sidecar resolves it when
+	// it connects, on ports[0].port. Not with endpoints.
 	DNS string `json:"dns,omitempty"`
 }
 
 // ServicePort is one port of a Service.
 type ServicePort struct {
-	Name     string `json:"name,omitempty"`
-	Port     int32  `json:"port"`
-	Protocol string `json:"protocol,omitempty"` // http (default), http2, grpc, tcp
+	// Name labels the port for people (e.g. http); a DNS-1123 label,
+	// unique within the Service. Optional; Weft does not route by it.
+	Name string `json:"name,omitempty"`
+	// Port is the port number clients use, 1..65535. Required.
+	Port int32 `json:"port"`
+	// Protocol is what the Service speaks: http (HTTP/1.1 between
+	// sidecars), http2 or grpc (multiplexed HTTP/2), or tcp. Default http.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // Subset selects a service's instances by labels, e.g. version: v2.
 type Subset struct {
-	Name   string            `json:"name"`
+	// Name is how backendRefs name the subset: a DNS-1123 label, unique
+	// within the Service. Required.
+	Name string `json:"name"`
+	// Labels an instance must all carry to belong to the subset. At
+	// least one.
 	Labels map[string]string `json:"labels"`
 }
 
 // StaticEndpoint is an instance declared by hand rather than registered.
 type StaticEndpoint struct {
-	Address string            `json:"address"`
-	Port    int32             `json:"port"`
-	Labels  map[string]string `json:"labels,omitempty"`
-	Zone    string            `json:"zone,omitempty"`
+	// Address is the instance's IP address or host name. Required.
+	Address string `json:"address"`
+	// Port is the instance's port, 1..65535. Required.
+	Port int32 `json:"port"`
+	// Labels place the endpoint in subsets. Optional.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Zone is the endpoint's locality, for zone-aware balancing.
+	// Optional.
+	Zone string `json:"zone,omitempty"`
 }
 
 func (s *Service) GetTypeMeta() TypeMeta { return s.TypeMeta }

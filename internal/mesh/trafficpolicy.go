@@ -1,72 +1,106 @@
 package mesh
 
 // TrafficPolicy sets how clients talk to one Service: load balancing and
-// connection pooling now; retries, timeouts, circuit breaking and outlier
-// detection are typed here so the traffic-management work fills them in.
+// connection pooling now. Retries, circuit breaking and outlier detection
+// are typed so manifests can be checked, and refused until the sidecar
+// enforces them.
 type TrafficPolicy struct {
 	TypeMeta `json:",inline"`
-	Metadata ObjectMeta        `json:"metadata"`
-	Spec     TrafficPolicySpec `json:"spec"`
-	Status   Status            `json:"status,omitzero"`
+	// Metadata names the policy.
+	Metadata ObjectMeta `json:"metadata"`
+	// Spec is the policy.
+	Spec TrafficPolicySpec `json:"spec"`
+	// Status is written by the control plane; ignored on apply.
+	Status Status `json:"status,omitzero"`
 }
 
 // TrafficPolicySpec describes a TrafficPolicy.
 type TrafficPolicySpec struct {
-	TargetRef        TargetRef         `json:"targetRef"`
-	LoadBalancer     *LoadBalancer     `json:"loadBalancer,omitempty"`
-	ConnectionPool   *ConnectionPool   `json:"connectionPool,omitempty"`
-	Retries          *Retries          `json:"retries,omitempty"`
-	CircuitBreaker   *CircuitBreaker   `json:"circuitBreaker,omitempty"`
+	// TargetRef names the Service the policy applies to. Required.
+	TargetRef TargetRef `json:"targetRef"`
+	// LoadBalancer picks how requests spread over instances. Optional.
+	LoadBalancer *LoadBalancer `json:"loadBalancer,omitempty"`
+	// ConnectionPool bounds connections to each instance. Optional.
+	ConnectionPool *ConnectionPool `json:"connectionPool,omitempty"`
+	// Retries: not supported yet.
+	Retries *Retries `json:"retries,omitempty"`
+	// CircuitBreaker: not supported yet.
+	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
+	// OutlierDetection: not supported yet.
 	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
 }
 
 // TargetRef names the Service a policy applies to.
 type TargetRef struct {
-	Kind string `json:"kind,omitempty"` // Service (default)
+	// Kind must be Service. Default Service.
+	Kind string `json:"kind,omitempty"`
+	// Name is the Service, in the policy's namespace. Required.
 	Name string `json:"name"`
 }
 
-// LoadBalancer picks the balancer. Type: P2C_EWMA (default), ROUND_ROBIN,
-// RING_HASH (with hashOn).
+// LoadBalancer picks the balancer.
 type LoadBalancer struct {
-	Type   string  `json:"type,omitempty"`
+	// Type is P2C_EWMA (power of two choices over peak-EWMA latency),
+	// ROUND_ROBIN or RING_HASH (with hashOn). Default P2C_EWMA.
+	Type string `json:"type,omitempty"`
+	// HashOn is the RING_HASH key; required with RING_HASH, refused
+	// otherwise.
 	HashOn *HashOn `json:"hashOn,omitempty"`
 }
 
-// HashOn names one header or one cookie.
+// HashOn names one header or one cookie; set exactly one.
 type HashOn struct {
+	// Header is a request header whose value keys the hash.
 	Header string `json:"header,omitempty"`
+	// Cookie is a cookie whose value keys the hash.
 	Cookie string `json:"cookie,omitempty"`
 }
 
 // ConnectionPool caps connections per endpoint. Durations like "2s".
 type ConnectionPool struct {
-	MaxConnections int32  `json:"maxConnections,omitempty"`
-	MaxIdle        int32  `json:"maxIdle,omitempty"`
+	// MaxConnections caps connections to each instance; 0 means the
+	// sidecar's default (1024).
+	MaxConnections int32 `json:"maxConnections,omitempty"`
+	// MaxIdle would cap idle pooled connections. Not supported yet.
+	MaxIdle int32 `json:"maxIdle,omitempty"`
+	// ConnectTimeout bounds dial and handshake, up to 24h. Default 2s.
 	ConnectTimeout string `json:"connectTimeout,omitempty"`
-	IdleTimeout    string `json:"idleTimeout,omitempty"`
+	// IdleTimeout closes a pooled connection idle this long, up to 24h.
+	// Default 60s.
+	IdleTimeout string `json:"idleTimeout,omitempty"`
 }
 
-// Retries is reserved for the traffic-management work.
+// Retries will retry failed requests. Not supported yet: refused.
 type Retries struct {
-	Attempts      int32    `json:"attempts,omitempty"`
-	PerTryTimeout string   `json:"perTryTimeout,omitempty"`
-	RetryOn       []string `json:"retryOn,omitempty"`
-	BudgetPercent int32    `json:"budgetPercent,omitempty"`
+	// Attempts is the most retries per request, 0..10.
+	Attempts int32 `json:"attempts,omitempty"`
+	// PerTryTimeout bounds each try, e.g. 1s.
+	PerTryTimeout string `json:"perTryTimeout,omitempty"`
+	// RetryOn lists the failures that are retried (5xx, connect-failure, ...).
+	RetryOn []string `json:"retryOn,omitempty"`
+	// BudgetPercent caps retries as a percentage of requests, 0..100.
+	BudgetPercent int32 `json:"budgetPercent,omitempty"`
 }
 
-// CircuitBreaker is reserved for the traffic-management work.
+// CircuitBreaker will cap requests in flight. Not supported yet: refused.
 type CircuitBreaker struct {
+	// MaxPendingRequests caps requests waiting for a connection.
 	MaxPendingRequests int32 `json:"maxPendingRequests,omitempty"`
-	MaxRequests        int32 `json:"maxRequests,omitempty"`
+	// MaxRequests caps requests in flight to the Service.
+	MaxRequests int32 `json:"maxRequests,omitempty"`
 }
 
-// OutlierDetection is reserved for the traffic-management work.
+// OutlierDetection will eject failing instances. Not supported yet:
+// refused.
 type OutlierDetection struct {
-	Consecutive5xx     int32  `json:"consecutive5xx,omitempty"`
-	Interval           string `json:"interval,omitempty"`
-	BaseEjectionTime   string `json:"baseEjectionTime,omitempty"`
-	MaxEjectionPercent int32  `json:"maxEjectionPercent,omitempty"`
+	// Consecutive5xx failures eject an instance.
+	Consecutive5xx int32 `json:"consecutive5xx,omitempty"`
+	// Interval between ejection sweeps, e.g. 10s.
+	Interval string `json:"interval,omitempty"`
+	// BaseEjectionTime is the first ejection's length, e.g. 30s.
+	BaseEjectionTime string `json:"baseEjectionTime,omitempty"`
+	// MaxEjectionPercent caps the share of instances ejected, 0..100.
+	MaxEjectionPercent int32 `json:"maxEjectionPercent,omitempty"`
 }
 
 func (p *TrafficPolicy) GetTypeMeta() TypeMeta { return p.TypeMeta }
@@ -113,27 +147,22 @@ func (p *TrafficPolicy) Validate() error {
 		if cp.MaxConnections < 0 {
 			v.add("spec.connectionPool.maxConnections", "must be >= 0")
 		}
-		if cp.MaxIdle < 0 {
-			v.add("spec.connectionPool.maxIdle", "must be >= 0")
+		if cp.MaxIdle != 0 {
+			v.unsupported("spec.connectionPool.maxIdle", "")
 		}
 		checkDuration(&v, "spec.connectionPool.connectTimeout", cp.ConnectTimeout)
 		checkDuration(&v, "spec.connectionPool.idleTimeout", cp.IdleTimeout)
 	}
-	if r := p.Spec.Retries; r != nil {
-		if r.Attempts < 0 || r.Attempts > 10 {
-			v.add("spec.retries.attempts", "must be 0..10")
-		}
-		checkDuration(&v, "spec.retries.perTryTimeout", r.PerTryTimeout)
-		if r.BudgetPercent < 0 || r.BudgetPercent > 100 {
-			v.add("spec.retries.budgetPercent", "must be 0..100")
-		}
+	// Refused until the sidecar enforces them: accepting them would report
+	// a policy Programmed that does nothing.
+	if p.Spec.Retries != nil {
+		v.unsupported("spec.retries", "")
 	}
-	if o := p.Spec.OutlierDetection; o != nil {
-		checkDuration(&v, "spec.outlierDetection.interval", o.Interval)
-		checkDuration(&v, "spec.outlierDetection.baseEjectionTime", o.BaseEjectionTime)
-		if o.MaxEjectionPercent < 0 || o.MaxEjectionPercent > 100 {
-			v.add("spec.outlierDetection.maxEjectionPercent", "must be 0..100")
-		}
+	if p.Spec.CircuitBreaker != nil {
+		v.unsupported("spec.circuitBreaker", "")
+	}
+	if p.Spec.OutlierDetection != nil {
+		v.unsupported("spec.outlierDetection", "")
 	}
 	return v.err()
 }

@@ -17,32 +17,53 @@ const (
 
 // ObjectMeta follows Kubernetes' metadata.
 type ObjectMeta struct {
-	Name            string            `json:"name"`
-	Namespace       string            `json:"namespace,omitempty"`
-	Labels          map[string]string `json:"labels,omitempty"`
-	Annotations     map[string]string `json:"annotations,omitempty"`
-	ResourceVersion string            `json:"resourceVersion,omitempty"`
-	Generation      int64             `json:"generation,omitempty"`
+	// Name identifies the resource within its namespace: a DNS-1123 label
+	// (lower case letters, digits and '-', at most 63 characters). Required.
+	Name string `json:"name"`
+	// Namespace groups resources; references resolve within it.
+	// Default "default".
+	Namespace string `json:"namespace,omitempty"`
+	// Labels are free-form key/value pairs for people and tools; Weft
+	// does not read them.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations are free-form key/value pairs for people and tools;
+	// Weft does not read them.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// ResourceVersion is the config revision that last changed the
+	// resource. Set by the control plane; ignored on apply.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// Generation counts the changes to the resource's spec. Set by the
+	// control plane; ignored on apply.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // TypeMeta names a resource's kind and version.
 type TypeMeta struct {
+	// APIVersion must be weft.dev/v1alpha1.
 	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
+	// Kind is Service, HTTPRoute or TrafficPolicy.
+	Kind string `json:"kind"`
 }
 
 // Condition is one status condition, as in Kubernetes.
 type Condition struct {
-	Type    string `json:"type"`   // Accepted, Programmed, ...
-	Status  string `json:"status"` // True, False, Unknown
-	Reason  string `json:"reason,omitempty"`
+	// Type names what the condition reports: Accepted, ResolvedRefs,
+	// Conflicted or Programmed.
+	Type string `json:"type"`
+	// Status is True, False or Unknown.
+	Status string `json:"status"`
+	// Reason is a short CamelCase cause, e.g. BackendNotFound.
+	Reason string `json:"reason,omitempty"`
+	// Message says the cause in words, naming the field at fault.
 	Message string `json:"message,omitempty"`
 }
 
 // Status is the part of a resource the control plane writes.
 type Status struct {
-	ObservedGeneration int64       `json:"observedGeneration,omitempty"`
-	Conditions         []Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the generation the conditions describe.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions say whether the resource is in force, and if not, why.
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // Resource is any decoded resource.

@@ -14,7 +14,12 @@ type FieldError struct {
 	Reason string
 }
 
-func (e *FieldError) Error() string { return e.Path + ": " + e.Reason }
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Reason
+	}
+	return e.Path + ": " + e.Reason
+}
 
 // errs collects every field error of a resource.
 type errs []error
@@ -22,6 +27,20 @@ type errs []error
 func (v *errs) add(path, format string, args ...any) {
 	*v = append(*v, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
 }
+
+// unsupported refuses a field Weft accepts in shape but does not enforce
+// yet: an accepted field that does nothing would be a silent lie.
+func (v *errs) unsupported(path, why string, args ...any) {
+	reason := NotSupported
+	if why != "" {
+		reason += " (" + fmt.Sprintf(why, args...) + ")"
+	}
+	*v = append(*v, &FieldError{Path: path, Reason: reason})
+}
+
+// NotSupported is the reason given for fields refused because Weft does
+// not enforce them yet.
+const NotSupported = "not supported yet"
 
 func (v errs) err() error { return errors.Join(v...) }
 

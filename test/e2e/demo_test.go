@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -28,6 +29,11 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
+	// The mesh stops when the demo returns: no command may be offered
+	// against it, only the way to keep it running.
+	if strings.Contains(s, "WEFT_SERVER=") || !strings.Contains(s, "weft demo -serve") {
+		t.Errorf("closing lines point at a mesh that has stopped")
+	}
 	if n := strings.Count(s, " SYNCED "); n != 3 {
 		t.Errorf("want 3 SYNCED sidecars, got %d", n)
 	}
@@ -44,5 +50,30 @@ func TestDemo(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("demo output:\n%s", s)
+	}
+}
+
+// TestVersion: the binary says which commit it was built from, as the Go
+// toolchain stamped it, rather than "dev".
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(bin.weft, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("weft version: %v\n%s", err, out)
+	}
+	s := strings.TrimSpace(string(out))
+	if s == "weft dev" || !strings.HasPrefix(s, "weft ") {
+		t.Fatalf("version %q", s)
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("no git checkout to compare with: %v", err)
+	}
+	// The go command stamps no VCS info in a linked worktree (its .git is
+	// a file), so only a plain checkout can be held to the commit.
+	if st, err := os.Stat("../../.git"); err != nil || !st.IsDir() {
+		t.Skip("not a plain git checkout: the go command stamps no commit")
+	}
+	if want := "commit " + strings.TrimSpace(string(head))[:12]; !strings.Contains(s, want) {
+		t.Errorf("version %q lacks %q", s, want)
 	}
 }

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 	bin.weft = filepath.Join(dir, "weft")
 	bin.echo = filepath.Join(dir, "echo")
 	for _, b := range []struct{ out, pkg string }{{bin.weft, "../../cmd/weft"}, {bin.echo, "../../demo/cmd/echo"}} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		// -buildvcs=auto over any GOFLAGS, so `weft version` can name the commit.
+		cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", b.out, b.pkg)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build", b.pkg, err)

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -20,6 +21,13 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 	vh := &routev3.VirtualHost{
 		Name:    name + "." + ns,
 		Domains: []string{name, name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"},
+	}
+	// Clients that keep the port in the authority (catalog:80, and gRPC's
+	// xds:///catalog:80) match the Service's declared ports.
+	for _, d := range vh.Domains[:4] {
+		for _, p := range svc.Spec.Ports {
+			vh.Domains = append(vh.Domains, d+":"+strconv.Itoa(int(p.Port)))
+		}
 	}
 	seen := map[string]bool{}
 	for _, d := range vh.Domains {
