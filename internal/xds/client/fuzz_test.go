@@ -36,7 +36,7 @@ func measured[T any](t *testing.T, in []byte, decode func() (T, error)) (T, erro
 // againstReference holds a client decode to the reference path: every error
 // is of a known kind; what the reference accepts, the client accepts with the same
 // result unless it refuses it on purpose (ErrUnsupported, ErrLimit,
-// errBeyondPGV); and what xdstest.ToProxy itself refuses, lean refuses. The client
+// errBeyondPGV); and what xdstest.ToProxy itself refuses, the client refuses. The client
 // may accept what the reference rejects for a field the client never reads.
 func againstReference(t *testing.T, got any, err error, want any, realErr error) {
 	t.Helper()
