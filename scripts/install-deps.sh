@@ -2,6 +2,9 @@
 # The one list of Debian packages the test suite needs, installed only when
 # missing. Go modules come through `go` itself.
 #   etcd-server: an external, older (3.4) etcd for the store conformance tests
+# Not needed by tests, only to regenerate internal/xds/envoypb after editing
+# a .proto file (scripts/gen-xds-proto.sh installs them itself when missing):
+#   protobuf-compiler, libprotobuf-dev
 set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)

@@ -108,7 +108,6 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 		for _, heavy := range []struct{ dep, home string }{
-			{"github.com/envoyproxy/go-control-plane", "internal/xds"},
 			{"go.etcd.io/etcd/client", "internal/store"},
 			{"go.etcd.io/etcd/server", "internal/store"},
 			{"github.com/spf13/cobra", "internal/cli"},

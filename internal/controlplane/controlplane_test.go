@@ -16,7 +16,7 @@ import (
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
 	"github.com/weft-mesh/weft/internal/mesh"
 	"github.com/weft-mesh/weft/internal/xds/client"
-	"github.com/weft-mesh/weft/internal/xds/lean"
+	"github.com/weft-mesh/weft/internal/xds/xdstest"
 )
 
 const services = `[
@@ -86,11 +86,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 type lastUpdate struct {
 	mu sync.Mutex
-	u  client.Update
+	u  xdstest.Update
 }
 
-func (l *lastUpdate) apply(u client.Update) error {
-	if _, _, err := client.ToProxy(u); err != nil {
+func (l *lastUpdate) apply(u xdstest.Update) error {
+	if _, _, err := xdstest.ToProxy(u); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -99,7 +99,7 @@ func (l *lastUpdate) apply(u client.Update) error {
 	return nil
 }
 
-func (l *lastUpdate) get() client.Update {
+func (l *lastUpdate) get() xdstest.Update {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.u
@@ -107,8 +107,8 @@ func (l *lastUpdate) get() client.Update {
 
 // weights returns the weights of the catalog route's backends as the
 // sidecar would compile them, "" if absent.
-func weights(u client.Update) string {
-	rc, _, err := client.ToProxy(u)
+func weights(u xdstest.Update) string {
+	rc, _, err := xdstest.ToProxy(u)
 	if err != nil {
 		return "error: " + err.Error()
 	}
@@ -142,7 +142,7 @@ func TestApplyPushHistoryRollback(t *testing.T) {
 	}
 	defer conn.Close()
 	got := &lastUpdate{}
-	xc, err := client.New(client.Config{Node: "frontend-1", Conns: []grpc.ClientConnInterface{conn}, Apply: got.apply, MinBackoff: 20 * time.Millisecond})
+	xc, err := xdstest.New(xdstest.Config{Node: "frontend-1", Conns: []grpc.ClientConnInterface{conn}, Apply: got.apply, MinBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,12 +262,12 @@ func TestRegistrationAndRestart(t *testing.T) {
 	conn, _ := grpc.NewClient(addrs.XDS, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	defer conn.Close()
 	got := &lastUpdate{}
-	xc, _ := client.New(client.Config{Node: "n", Conns: []grpc.ClientConnInterface{conn}, Apply: got.apply, MinBackoff: 20 * time.Millisecond})
+	xc, _ := xdstest.New(xdstest.Config{Node: "n", Conns: []grpc.ClientConnInterface{conn}, Apply: got.apply, MinBackoff: 20 * time.Millisecond})
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()
 	go xc.Run(cctx)
 	endpoints := func(cluster string) int {
-		_, cs, err := client.ToProxy(got.get())
+		_, cs, err := xdstest.ToProxy(got.get())
 		if err != nil {
 			return -1
 		}
@@ -315,8 +315,8 @@ func TestScopedConfig(t *testing.T) {
 	}
 	run := func(node string, services []string) *seen {
 		s := &seen{}
-		c, err := lean.New(lean.Config{Node: node, Services: services, Servers: []string{addrs.XDS}, MinBackoff: 20 * time.Millisecond,
-			Apply: func(u lean.Update) error {
+		c, err := client.New(client.Config{Node: node, Services: services, Servers: []string{addrs.XDS}, MinBackoff: 20 * time.Millisecond,
+			Apply: func(u client.Update) error {
 				var names []string
 				for _, c := range u.Clusters {
 					names = append(names, c.Name)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
-	"github.com/weft-mesh/weft/internal/xds/lean"
+	xdsclient "github.com/weft-mesh/weft/internal/xds/client"
 )
 
 // dynamic is the last outbound config accepted from the control plane.
@@ -34,7 +34,7 @@ const maxCacheBytes = 64 << 20
 // applyXDS is the xDS client's Apply: it builds the new outbound state and
 // swaps it in, or returns the error the client NACKs with; either way the
 // state serving traffic is whole.
-func (s *Sidecar) applyXDS(u lean.Update) error {
+func (s *Sidecar) applyXDS(u xdsclient.Update) error {
 	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters}
 	// Every type's response completes a set, so one push can arrive as
 	// several equal updates; rebuilding for each would only churn state.
@@ -115,11 +115,11 @@ func (s *Sidecar) loadCache(dir, node string) {
 }
 
 // runXDS keeps an ADS stream to one of the replicas until ctx ends. The
-// lean client's defaults bound the connect and notice a replica that went
+// xDS client's defaults bound the connect and notice a replica that went
 // silent within about 30s.
 func (s *Sidecar) runXDS(ctx context.Context, cfg *Config) error {
 	cp := cfg.ControlPlane
-	c, err := lean.New(lean.Config{Node: cfg.Node, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("control plane %s: %w", strings.Join(cp.XDS, ","), err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy"
-	"github.com/weft-mesh/weft/internal/xds/lean"
+	xdsclient "github.com/weft-mesh/weft/internal/xds/client"
 )
 
 // A sidecar that declared its services (controlPlane.services) also learns
@@ -27,7 +27,7 @@ const (
 
 type learner struct {
 	mu      sync.Mutex
-	client  *lean.Client
+	client  *xdsclient.Client
 	wanted  map[string]time.Time // service key -> when it was asked for (zero: declared)
 	changed chan struct{}        // closed when a new control-plane config is applied
 	added   int

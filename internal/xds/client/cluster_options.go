@@ -1,0 +1,37 @@
+package client
+
+import (
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/xds/envoypb"
+)
+
+// breakersToProxy reads max_connections of the first threshold only (the
+// DEFAULT priority, as translate writes it), after checking that every
+// threshold's priority is defined.
+func breakersToProxy(b *envoypb.CircuitBreakers, cc *cluster.Config) error {
+	ts := b.GetThresholds()
+	for _, t := range ts {
+		if p := t.GetPriority(); envoypb.RoutingPriority_name[int32(p)] == "" {
+			return invalid("thresholds.priority", "undefined priority %d", p)
+		}
+	}
+	if len(ts) > 0 {
+		if mc := ts[0].GetMaxConnections(); mc != nil {
+			cc.MaxConnsPerEndpoint = int(mc.GetValue())
+		}
+	}
+	return nil
+}
+
+// httpOptionsToProxy maps the upstream HTTP protocol options: the idle
+// timeout, and HTTP/2 when the config is explicit_http_config with
+// http2_protocol_options (xdstest.ToProxy's test). Auto and
+// downstream-matching configs stay HTTP/1.1.
+func httpOptionsToProxy(o *envoypb.UpstreamHttpProtocolOptions, cc *cluster.Config) {
+	if o.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil {
+		cc.Protocol = cluster.HTTP2
+	}
+	if t := o.GetCommonHttpProtocolOptions().GetIdleTimeout(); t != nil {
+		cc.IdleTimeout = t.AsDuration()
+	}
+}

@@ -1,0 +1,44 @@
+package client
+
+import (
+	"github.com/weft-mesh/weft/internal/xds/envoypb"
+)
+
+// labelsKey is the filter metadata namespace holding Weft's endpoint labels
+// (translate.MetadataKey, duplicated so translate is not linked).
+const labelsKey = "weft"
+
+// weftLabels reads filter_metadata["weft"] as a flat string map: non-string
+// values read as "", as xdstest.ToProxy reads them. It is nil unless the
+// namespace was sent. Every namespace must be named, as Envoy requires.
+func weftLabels(m *envoypb.Metadata) (map[string]string, error) {
+	fm, tm := m.GetFilterMetadata(), m.GetTypedFilterMetadata()
+	if len(fm)+len(tm) > maxMapEntries {
+		return nil, overLimit("metadata", maxMapEntries)
+	}
+	_, emptyF := fm[""]
+	_, emptyT := tm[""]
+	if emptyF || emptyT {
+		return nil, invalid("metadata", "namespace must not be empty")
+	}
+	st, ok := fm[labelsKey]
+	if !ok {
+		return nil, nil
+	}
+	fields := st.GetFields()
+	if len(fields) > maxLabels {
+		return nil, overLimit("labels", maxLabels)
+	}
+	labels := make(map[string]string, len(fields))
+	for k, v := range fields {
+		if err := capped("label key", k, maxName); err != nil {
+			return nil, err
+		}
+		s := v.GetStringValue()
+		if err := capped("label value", s, maxValue); err != nil {
+			return nil, err
+		}
+		labels[k] = s
+	}
+	return labels, nil
+}

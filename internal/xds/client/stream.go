@@ -1,0 +1,94 @@
+package client
+
+import (
+	"context"
+	"fmt"
+)
+
+// ackOrder is the order in which a successful apply ACKs the other types.
+var ackOrder = []string{clusterType, endpointType, routeType}
+
+// stream runs one ADS stream: CDS by wildcard, EDS for the clusters
+// received, RDS for the outbound routes. Each response is decoded, then
+// the config is applied once complete, then the response is ACKed, or
+// NACKed with the error while the state rolls back to before it, so a
+// rejected push neither reaches the proxy nor leaks into the next update.
+func (c *Client) stream(ctx context.Context, server string) error {
+	s, err := c.openADS(ctx, server)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	st := newState()
+	send := func(typ string, nack error) error {
+		r := &request{node: c.cfg.Node, services: c.servicesJoined(), typeURL: typ, names: st.names(typ),
+			version: st.accepted[typ], nonce: st.nonce[typ]}
+		if nack != nil {
+			r.errorMsg = nack.Error()
+		}
+		return s.send(r)
+	}
+	if err := send(clusterType, nil); err != nil {
+		return err
+	}
+	if err := send(routeType, nil); err != nil {
+		return err
+	}
+	for {
+		resp, err := s.recv()
+		if err != nil {
+			return err
+		}
+		if err := c.handle(st, &resp, send); err != nil {
+			return err
+		}
+	}
+}
+
+// handle processes one response and answers it.
+func (c *Client) handle(st *state, resp *response, send func(string, error) error) error {
+	typ := resp.typeURL
+	st.version[typ], st.nonce[typ] = resp.version, resp.nonce
+	if !known(typ) {
+		st.accepted[typ] = resp.version
+		return send(typ, nil)
+	}
+	saved := st.save()
+	if err := st.absorb(resp); err != nil {
+		st.restore(saved)
+		st.version[typ] = st.accepted[typ]
+		c.log.Warn("rejecting malformed push", "type", typ, "version", resp.version, "err", err)
+		return send(typ, err)
+	}
+	if typ == clusterType {
+		// Ask for exactly the endpoints of the clusters now held.
+		if err := send(endpointType, nil); err != nil {
+			return err
+		}
+	}
+	var applyErr error
+	if u, ok := st.update(); ok {
+		if err := c.cfg.Apply(u); err != nil {
+			applyErr = fmt.Errorf("apply version %s: %w", u.Version, err)
+		}
+	}
+	if applyErr != nil {
+		st.restore(saved)
+		st.version[typ] = st.accepted[typ]
+		c.log.Warn("config rejected; keeping the running one", "type", typ, "version", resp.version, "err", applyErr)
+		return send(typ, applyErr)
+	}
+	st.accepted[typ] = resp.version
+	// The state now holds every type's latest content: ACK the others too,
+	// clearing NACKs that a combination with a stale type caused.
+	for _, other := range ackOrder {
+		if other == typ || st.nonce[other] == "" || st.accepted[other] == st.version[other] {
+			continue
+		}
+		st.accepted[other] = st.version[other]
+		if err := send(other, nil); err != nil {
+			return err
+		}
+	}
+	return send(typ, nil)
+}
