@@ -36,8 +36,12 @@ func (b *FDBudget) Free() int {
 
 // Share gives one listener its claim on the budget, with up to reserve
 // connections held for it alone: a flood on one port (tunnels through the
-// proxy port) cannot take the last fd from another.
+// proxy port) cannot take the last fd from another. A nil budget gives
+// a nil share, which admits everything.
 func (b *FDBudget) Share(reserve int) *FDShare {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := min(max(reserve, 0), b.free)
