@@ -46,7 +46,7 @@ func (p fdPlan) listenerReserve(n int) int {
 	if n == 0 {
 		return 0
 	}
-	return min(p.Conns/(4*n), listenerReserveConns)
+	return max(min(p.Conns/(4*n), listenerReserveConns), 1)
 }
 
 // raiseNofile lifts the soft fd limit to the hard one, as most servers do

@@ -37,7 +37,9 @@ func (b *FDBudget) Free() int {
 // Share gives one listener its claim on the budget, with up to reserve
 // connections held for it alone: a flood on one port (tunnels through the
 // proxy port) cannot take the last fd from another. A nil budget gives
-// a nil share, which admits everything.
+// a nil share, which admits everything. A listener's pending Accept holds
+// one token, so a reserve of at least 1 keeps idle listeners off the
+// shared part.
 func (b *FDBudget) Share(reserve int) *FDShare {
 	if b == nil {
 		return nil

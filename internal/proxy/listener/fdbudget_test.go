@@ -18,15 +18,16 @@ func (c *countBlock) ServeConn(ctx context.Context, conn net.Conn) {
 	c.blockHandler.ServeConn(ctx, conn)
 }
 
-// Two listeners share a budget of 5 connections, each with 1 reserved:
-// a flood on one stops at 4 (the other's reserve stays), the other still
-// accepts, and a closed connection lets the paused one resume.
+// Two listeners share a budget of 6 connections, 1 reserved for one and 2
+// for the other (a listener's pending Accept holds a token too): a flood
+// on the first stops at 4, the other still accepts, and a closed
+// connection lets the paused one resume.
 func TestFDBudgetPausesAcceptAndKeepsReserves(t *testing.T) {
-	budget := NewFDBudget(5 * ConnFDs)
+	budget := NewFDBudget(6 * ConnFDs)
 	flood := &countBlock{blockHandler: blockHandler{release: make(chan struct{})}}
 	other := &blockHandler{release: make(chan struct{})}
 	lf := startListener(t, Config{Name: "flood", Protocol: TCP, TCP: flood, FDs: budget.Share(1)})
-	lo := startListener(t, Config{Name: "other", Protocol: TCP, TCP: other, FDs: budget.Share(1)})
+	lo := startListener(t, Config{Name: "other", Protocol: TCP, TCP: other, FDs: budget.Share(2)})
 	defer close(flood.release)
 	defer close(other.release)
 	var conns []net.Conn
@@ -49,7 +50,7 @@ func TestFDBudgetPausesAcceptAndKeepsReserves(t *testing.T) {
 	dial(lo)
 	waitFor(t, "other accepted", func() bool { return other.active.Load() == 1 })
 	if n := flood.active.Load(); n != 4 {
-		t.Fatalf("flood listener holds %d connections, want 4 (budget 5, other's reserve 1)", n)
+		t.Fatalf("flood listener holds %d connections, want 4 (budget 6, other's reserve 2)", n)
 	}
 	if f := budget.Free(); f != 0 {
 		t.Fatalf("budget free %d, want 0", f)

@@ -7,8 +7,9 @@ import (
 )
 
 const (
-	spliceMove     = 0x1 // SPLICE_F_MOVE
-	spliceNonblock = 0x2 // SPLICE_F_NONBLOCK
+	spliceMove     = 0x1  // SPLICE_F_MOVE
+	spliceNonblock = 0x2  // SPLICE_F_NONBLOCK
+	fSetPipeSz     = 1031 // F_SETPIPE_SZ
 )
 
 // kpipe is one kernel pipe used to splice socket to socket.
@@ -19,6 +20,9 @@ func newKpipe() (*kpipe, error) {
 	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("splice pipe: %w", err)
 	}
+	// A failure (pipe-max-size lowered) leaves the default 64 KiB: each
+	// splice then moves less, which is slower but still correct.
+	syscall.Syscall(syscall.SYS_FCNTL, uintptr(fds[1]), fSetPipeSz, spliceChunk)
 	return &kpipe{r: fds[0], w: fds[1]}, nil
 }
 
