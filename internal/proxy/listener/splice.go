@@ -104,6 +104,6 @@ func (p *pipePool) discard(kp *kpipe) {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// tunnelsSpliced and tunnelsBuffered count transfers by path, for the
-// benchmark's comparison and tests.
+// transfersSpliced and transfersBuffered count transfers by path, for
+// tests.
 var transfersSpliced, transfersBuffered atomic.Int64
