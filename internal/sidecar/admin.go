@@ -2,8 +2,11 @@ package sidecar
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,15 +44,72 @@ func (s *Sidecar) adminHandler() http.Handler {
 	return mux
 }
 
+// adminMaxConns caps the admin port's connections. Its fds sit in the
+// reserve that the data plane's fd budget never spends, so /ready and
+// /live answer however full the data plane is.
+const adminMaxConns = 32
+
+// The admin timeouts are short: probes and scrapes are quick, and a slow
+// client must not keep one of the few slots.
 func (s *Sidecar) newAdminServer() *http.Server {
 	return &http.Server{
 		Handler:           s.adminHandler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		ReadHeaderTimeout: 2 * time.Second,
+		ReadTimeout:       5 * time.Second,
+		WriteTimeout:      35 * time.Second, // a 30s CPU profile
+		IdleTimeout:       10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
+}
+
+// listenAdmin binds the admin port with its own connection cap: at the
+// cap, accepting pauses and new probes wait in the kernel backlog.
+func listenAdmin(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen admin %s: %w", addr, err)
+	}
+	return &capListener{Listener: ln, slots: make(chan struct{}, adminMaxConns), done: make(chan struct{})}, nil
+}
+
+// capListener holds a slot per open connection.
+type capListener struct {
+	net.Listener
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &slotConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+func (l *capListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// slotConn gives its slot back once, on the first Close.
+type slotConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // ConfigDump is the /config document: the effective config and what the

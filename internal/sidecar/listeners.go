@@ -42,7 +42,9 @@ func (b *boundListeners) closeAll() {
 func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 	b := &boundListeners{}
 	addrs := Addrs{Inbound: map[string]string{}, Outbound: map[string]string{}}
+	budget, reserve := s.newFDBudget(dataListeners(cfg))
 	add := func(lc listener.Config) (string, error) {
+		lc.FDs = budget.Share(reserve)
 		l, err := listener.New(lc)
 		if err != nil {
 			return "", err

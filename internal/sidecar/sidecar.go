@@ -228,10 +228,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	admin := s.newAdminServer()
 	var adminLn net.Listener
 	if cfg.Admin != "off" {
-		adminLn, err = net.Listen("tcp", cfg.Admin)
+		adminLn, err = listenAdmin(cfg.Admin)
 		if err != nil {
 			ls.closeAll()
-			return fmt.Errorf("listen admin %s: %w", cfg.Admin, err)
+			return err
 		}
 		addrs.Admin = adminLn.Addr().String()
 	}

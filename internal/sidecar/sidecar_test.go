@@ -73,7 +73,14 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := get(t, "http://"+a.Outbound["app"]+"/x"); code != 200 || body != "app" {
 		t.Fatalf("proxied request: %d %q", code, body)
 	}
-	_, metrics := get(t, admin+"/metrics")
+	// The proxy records a request after relaying its response: wait for it.
+	var metrics string
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, metrics = get(t, admin+"/metrics")
+		if strings.Contains(metrics, `weft_proxy_requests_total{`) || time.Now().After(deadline) {
+			break
+		}
+	}
 	for _, want := range []string{
 		`weft_proxy_requests_total{code_class="2xx",direction="outbound",route="app/default",service="app"} 1`,
 		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",route="app/default",service="app",le="+Inf"} 1`,

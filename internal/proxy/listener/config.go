@@ -85,8 +85,11 @@ type Config struct {
 	SniffTimeout time.Duration
 	// HandshakeTimeout bounds a TLS handshake. Zero means 5s.
 	HandshakeTimeout time.Duration
-	Metrics          *telemetry.ProxyMetrics
-	Logger           *slog.Logger
+	// FDs is this listener's share of the process-wide fd budget: at its
+	// end accepting pauses, like at MaxConns. nil: no budget.
+	FDs     *FDShare
+	Metrics *telemetry.ProxyMetrics
+	Logger  *slog.Logger
 }
 
 func (c *Config) defaults() {

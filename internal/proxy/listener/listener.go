@@ -65,8 +65,13 @@ func (l *Listener) Serve(ctx context.Context) error {
 				return nil
 			}
 		}
+		if !l.takeFDs() {
+			<-l.sem
+			return nil
+		}
 		c, err := l.ln.Accept()
 		if err != nil {
+			l.cfg.FDs.release()
 			<-l.sem
 			select {
 			case <-l.done:
@@ -89,11 +94,22 @@ func (l *Listener) Serve(ctx context.Context) error {
 		backoff = 0
 		if !l.conns.Add(c, func() { c.Close() }) {
 			c.Close()
+			l.cfg.FDs.release()
 			<-l.sem
 			return nil
 		}
 		go l.serveConn(ctx, c)
 	}
+}
+
+// takeFDs takes this connection's share of the process fd budget,
+// waiting (accept paused) while the budget is spent. False: shut down.
+func (l *Listener) takeFDs() bool {
+	if ok, _ := l.cfg.FDs.tryAcquire(); ok {
+		return true
+	}
+	l.cfg.Metrics.ConnRejected(l.cfg.Name)
+	return l.cfg.FDs.acquire(l.done)
 }
 
 // isTemporary matches resource exhaustion (EMFILE, ENFILE, ENOBUFS...):
@@ -108,6 +124,7 @@ func (l *Listener) serveConn(ctx context.Context, raw net.Conn) {
 	defer func() {
 		raw.Close()
 		l.conns.Done(raw)
+		l.cfg.FDs.release()
 		<-l.sem
 		l.cfg.Metrics.ConnClosed(l.cfg.Name)
 	}()

@@ -112,6 +112,7 @@ func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) error
 // Pipe copies both ways until both directions end, propagating half-close,
 // and closes both connections if neither side moves a byte for idle.
 func Pipe(a, b net.Conn, idle time.Duration) error {
+	a, b = unwrapConn(a), unwrapConn(b)
 	var last lastActive
 	last.touch()
 	errc := make(chan error, 2)
@@ -146,29 +147,33 @@ func Pipe(a, b net.Conn, idle time.Duration) error {
 	return firstErr
 }
 
-// spliceChunk is how much one splice may move before the idle clock is
-// touched: large enough that the touch costs nothing per byte.
-const spliceChunk = 1 << 20
-
-// copyActive copies src to dst and records activity. Between two TCP
-// sockets it copies through io.LimitedReader chunks, which the kernel can
-// still splice (net.TCPConn.ReadFrom accepts a LimitedReader).
+// copyActive copies src to dst and records activity. Raw sockets copy by
+// readiness (see splice.go): no pipe or buffer is held while a direction
+// is quiet. Anything else (TLS) copies through a pooled buffer, never
+// through the runtime's own splice, whose pipes outlive the tunnel.
 func copyActive(dst, src net.Conn, last *lastActive) error {
-	dt, ok1 := dst.(*net.TCPConn)
-	st, ok2 := src.(*net.TCPConn)
-	if !ok1 || !ok2 {
-		_, err := io.Copy(dst, activityReader{src, last})
+	if ok, err := readinessCopy(dst, src, last); ok {
 		return err
 	}
-	for {
-		n, err := dt.ReadFrom(&io.LimitedReader{R: st, N: spliceChunk})
-		if n > 0 {
-			last.touch()
-		}
-		if err != nil || n < spliceChunk {
-			return err
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	_, err := io.CopyBuffer(writerOnly{dst}, activityReader{src, last}, *bp)
+	return err
+}
+
+// writerOnly hides ReadFrom, so io.CopyBuffer uses the pooled buffer
+// instead of TCPConn.ReadFrom's own allocation or splice.
+type writerOnly struct{ io.Writer }
+
+// unwrapConn returns the socket under a sniffing wrapper once its replay
+// bytes are consumed, so the copy can reach the raw fd.
+func unwrapConn(c net.Conn) net.Conn {
+	if pc, ok := c.(interface{ Unwrap() (net.Conn, []byte) }); ok {
+		if raw, pending := pc.Unwrap(); len(pending) == 0 {
+			return raw
 		}
 	}
+	return c
 }
 
 // Shutdown waits for tunnels to end until ctx expires, then closes them.
