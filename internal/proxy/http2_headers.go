@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/hex"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/textproto"
@@ -66,8 +67,15 @@ func isGRPC(h http.Header) bool {
 	return strings.HasPrefix(h.Get("Content-Type"), "application/grpc")
 }
 
+// maxGRPCTimeout is where a grpc-timeout saturates. The spec allows up to
+// 99999999H (about 11,400 years), past what a time.Duration holds; any
+// value this large only means "no tighter than the route's timeout".
+const maxGRPCTimeout = time.Duration(math.MaxInt64)
+
 // grpcTimeout parses the grpc-timeout header: at most 8 digits and a unit
-// (H, M, S, m, u, n), as the gRPC over HTTP/2 spec defines it.
+// (H, M, S, m, u, n), as the gRPC over HTTP/2 spec defines it. Values past
+// maxGRPCTimeout are clamped to it rather than overflowing into a negative
+// (already expired) deadline.
 func grpcTimeout(v string) (time.Duration, bool) {
 	if len(v) < 2 || len(v) > 9 {
 		return 0, false
@@ -92,6 +100,9 @@ func grpcTimeout(v string) (time.Duration, bool) {
 		unit = time.Nanosecond
 	default:
 		return 0, false
+	}
+	if n > uint64(maxGRPCTimeout/unit) {
+		return maxGRPCTimeout, true
 	}
 	return time.Duration(n) * unit, true
 }
