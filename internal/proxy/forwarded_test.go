@@ -107,7 +107,9 @@ func TestHTTP2ForwardedHeadersTrust(t *testing.T) {
 			for k, v := range spoofed {
 				req.Header.Set(k, v)
 			}
-			resp, err := h2cClient().Do(req)
+			c := h2cClient()
+			defer c.CloseIdleConnections()
+			resp, err := c.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +137,9 @@ func TestHTTP2RequestTrailersFiltered(t *testing.T) {
 	req.Trailer.Set("X-Mesh-Identity", "spiffe://evil/admin")
 	req.Trailer.Set("X-Forwarded-For", "6.6.6.6")
 	req.Trailer.Set("X-Checksum", "abc")
-	resp, err := h2cClient().Do(req)
+	c := h2cClient()
+	defer c.CloseIdleConnections()
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

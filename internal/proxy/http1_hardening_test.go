@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,11 +83,13 @@ func serveOnce(t *testing.T, h *HTTP1) (string, <-chan struct{}) {
 }
 
 // After a 400 or 431 with client bytes still unread, the proxy closes
-// lingering: the client reads the whole status even when it reads only
-// after the proxy is done with the connection. A plain close with unread
-// input sends a reset, which discards the response at the client.
+// lingering. A plain close with unread input sends a reset, and the kernel
+// then throws away whatever of the response it had not sent yet: here the
+// client pipelines requests and reads nothing until the proxy is done, so
+// its receive window is full and the error response is still queued.
 func TestHTTP1ErrorClosesLingering(t *testing.T) {
 	filler := strings.Repeat("z", 64<<10)
+	pipelined := strings.Repeat("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 50)
 	tests := []struct{ name, raw, status string }{
 		{"head too large", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + filler, "431"},
 		{"invalid framing", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n" + filler, "400"},
@@ -97,23 +100,34 @@ func TestHTTP1ErrorClosesLingering(t *testing.T) {
 			rec := newRecorder(t)
 			h := NewHTTP1(HTTP1Config{Name: "t", Direction: "outbound", Runtime: newRuntime(t, rec.addr(), cluster.HTTP1, 0)})
 			addr, closed := serveOnce(t, h)
-			c, err := net.Dial("tcp", addr)
+			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+				return rc.Control(func(fd uintptr) {
+					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+				})
+			}}
+			c, err := d.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.Write([]byte(tt.raw)); err != nil {
-				t.Fatal(err)
-			}
+			go c.Write([]byte(pipelined + tt.raw))
 			select {
 			case <-closed:
 			case <-time.After(3 * time.Second):
 				t.Fatal("proxy kept the connection past the linger bound")
 			}
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			br := bufio.NewReader(c)
+			for i := 0; i < 50; i++ {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("pipelined response %d: %v", i, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+			}
+			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
-				t.Fatalf("status lost: %v", err)
+				t.Fatalf("error status lost: %v", err)
 			}
 			io.Copy(io.Discard, resp.Body)
 			if got := fmt.Sprint(resp.StatusCode); got != tt.status || !resp.Close {
