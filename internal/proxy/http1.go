@@ -51,8 +51,16 @@ type HTTP1Config struct {
 	// TunnelIdleTimeout closes CONNECT and WebSocket tunnels with no
 	// traffic. Zero means 1h.
 	TunnelIdleTimeout time.Duration
-	Metrics           *telemetry.ProxyMetrics
-	Logger            *slog.Logger
+	// TrustForwarded believes the downstream's X-Forwarded-*, Forwarded
+	// and X-Real-IP headers (this hop's address is appended to
+	// X-Forwarded-For and Forwarded), and on inbound its X-Weft-* headers.
+	// False (the default) drops them and sets X-Forwarded-For and
+	// X-Forwarded-Proto from the connection itself, as an edge proxy must:
+	// the client controls every byte of them. X-Mesh-Identity is never
+	// taken from a downstream.
+	TrustForwarded bool
+	Metrics        *telemetry.ProxyMetrics
+	Logger         *slog.Logger
 }
 
 func (c *HTTP1Config) defaults() {
@@ -168,13 +176,15 @@ func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) {
 	hc.loop()
 }
 
+// setPhase stores the deadline before the phase, so a sweeper that sees
+// the new phase also sees its deadline (expire checks it again).
 func (hc *h1conn) setPhase(p int32, d time.Duration) {
-	hc.phase.Store(p)
 	if d > 0 {
 		hc.deadline.Store(time.Now().Add(d).UnixNano())
 	} else {
 		hc.deadline.Store(0)
 	}
+	hc.phase.Store(p)
 }
 
 func (hc *h1conn) loop() {
@@ -190,8 +200,16 @@ func (hc *h1conn) loop() {
 		if err != nil {
 			return
 		}
+		hc.expired.Store(0)
 		hc.setPhase(phaseHeader, h.cfg.HeaderTimeout)
 		if err := hc.req.Read(hc.br, h.lim); err != nil {
+			if hc.expired.Load() > 0 {
+				// The head did not arrive in time: say so before closing,
+				// as net/http does, rather than leave the client guessing.
+				hc.writeError(408, true)
+				h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", "", 408, 0)
+				return
+			}
 			if hc.br.Buffered() == 0 && isClosed(err) {
 				return
 			}
@@ -199,10 +217,10 @@ func (hc *h1conn) loop() {
 			h.log.Debug("bad request", "remote", hc.c.RemoteAddr(), "err", err, "status", code)
 			hc.writeError(code, true)
 			h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", "", code, 0)
+			hc.lingerClose()
 			return
 		}
 		start := time.Now()
-		hc.expired.Store(0)
 		hc.setPhase(phaseActive, h.cfg.RequestTimeout)
 		if !hc.serve(start) {
 			return
@@ -259,19 +277,49 @@ func (h *HTTP1) sweep() {
 	}
 }
 
-// expire enforces a passed deadline. An active request first loses its
-// upstream and its pending downstream read, so the engine can still answer
-// 504; if it is still stuck a second later, the connection is closed.
+// expire enforces a passed deadline. A head still arriving loses its
+// pending read, so the engine can answer 408; an active request first
+// loses its upstream and its pending downstream read, so the engine can
+// still answer 504. If either is still stuck a second later, or the
+// connection was idle, it is closed.
 func (hc *h1conn) expire() {
-	if hc.phase.Load() != phaseActive || hc.expired.Add(1) > 1 {
+	p := hc.phase.Load()
+	if d := hc.deadline.Load(); d == 0 || time.Now().UnixNano() < d {
+		return // the connection moved on to a new phase meanwhile
+	}
+	if p != phaseActive && p != phaseHeader || hc.expired.Add(1) > 1 {
 		hc.c.Close()
 		return
 	}
-	if uc := hc.up.Load(); uc != nil {
+	if uc := hc.up.Load(); p == phaseActive && uc != nil {
 		uc.Conn.Close()
 	}
 	hc.c.SetReadDeadline(time.Unix(0, 1))
 	hc.deadline.Store(time.Now().Add(time.Second).UnixNano())
+}
+
+// Lingering close bounds: how long, and how many bytes, the proxy keeps
+// reading and discarding a client's input after answering an error.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 256 << 10
+)
+
+// lingerClose runs after an error response when the client may still be
+// sending (a head too large, a body the proxy will not read). Closing a
+// socket with unread input makes the kernel send a reset, which can
+// destroy the response before the client reads it. So, as net/http's
+// server does, it shuts down the write side (the client sees the end of
+// the response) and reads and discards input for a bounded time and size
+// before the caller closes.
+func (hc *h1conn) lingerClose() {
+	cw, ok := hc.c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	hc.setPhase(phaseIdle, lingerTimeout+time.Second) // the sweeper's backstop
+	hc.c.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, hc.br, lingerBytes)
 }
 
 // Shutdown drains: idle keep-alive connections close now; busy ones finish

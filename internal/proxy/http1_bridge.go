@@ -3,15 +3,18 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 )
 
@@ -34,19 +37,29 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1, ProtoMinor: 1,
 	}
-	outbound := h.cfg.Direction == "outbound"
+	trust := h.cfg.TrustForwarded
+	stripInternal := !trust || h.cfg.Direction == "outbound"
 	for _, f := range req.Headers {
 		n := f.Name
-		if hopByHop(n) || nominated(req.ConnTokens, n) || outbound && internalHeader(n) || equalFold(n, []byte("host")) || equalFold(n, []byte("expect")) {
+		if hopByHop(n) || nominated(req.ConnTokens, n) || identityHeader(n) || stripInternal && internalHeader(n) ||
+			!trust && forwardingHeader(n) || equalFold(n, []byte("host")) || equalFold(n, []byte("expect")) {
 			continue
 		}
 		k := textproto.CanonicalMIMEHeaderKey(string(n))
 		out.Header[k] = append(out.Header[k], string(f.Value))
 	}
-	if xff := out.Header.Get("X-Forwarded-For"); xff != "" {
-		out.Header.Set("X-Forwarded-For", xff+", "+string(hc.clientIP))
+	if xff := out.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		out.Header.Set("X-Forwarded-For", strings.Join(xff, ", ")+", "+string(hc.clientIP))
 	} else {
 		out.Header.Set("X-Forwarded-For", string(hc.clientIP))
+	}
+	if fwd := out.Header.Values("Forwarded"); len(fwd) > 0 {
+		// RFC 7239: a proxy that forwards Forwarded appends its hop.
+		forIP := string(hc.clientIP)
+		if strings.Contains(forIP, ":") {
+			forIP = `"[` + forIP + `]"`
+		}
+		out.Header.Set("Forwarded", strings.Join(fwd, ", ")+", for="+forIP)
 	}
 	if out.Header.Get("X-Forwarded-Proto") == "" {
 		out.Header.Set("X-Forwarded-Proto", "http")
@@ -56,7 +69,11 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	}
 	switch {
 	case req.Chunked:
-		out.Body, out.ContentLength = io.NopCloser(httputil.NewChunkedReader(hc.br)), -1
+		// The trailer map must exist before the round trip for the
+		// transport to send what the body's end fills in.
+		out.Trailer = http.Header{}
+		out.Body = &bridgeChunked{cr: httputil.NewChunkedReader(hc.br), hc: hc, tr: out.Trailer}
+		out.ContentLength = -1
 	case req.ContentLength > 0:
 		out.Body, out.ContentLength = io.NopCloser(io.LimitReader(hc.br, req.ContentLength)), req.ContentLength
 	default:
@@ -122,7 +139,9 @@ func (hc *h1conn) writeBridged(resp *http.Response) bool {
 		cw.Close()
 		for k, vs := range resp.Trailer {
 			for _, v := range vs {
-				w.WriteString(k + ": " + v + "\r\n")
+				if validTrailer(k, v) {
+					w.WriteString(k + ": " + v + "\r\n")
+				}
 			}
 		}
 		w.WriteString("\r\n")
@@ -135,3 +154,35 @@ func (hc *h1conn) writeBridged(resp *http.Response) bool {
 	}
 	return w.Flush() == nil && !closeAfter
 }
+
+// bridgeChunked reads a client's chunked body for an HTTP/2 upstream. The
+// chunk reader stops at the last chunk; the trailer section after it is
+// read here, validated, and handed to the transport as trailers. Left in
+// the buffer, it would be parsed as the next request on the connection.
+type bridgeChunked struct {
+	cr   io.Reader
+	hc   *h1conn
+	tr   http.Header
+	done bool
+}
+
+func (b *bridgeChunked) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.cr.Read(p)
+	if err != io.EOF {
+		return n, err
+	}
+	b.done = true
+	b.hc.scratch, err = h1.ReadTrailers(b.hc.br, b.hc.scratch, dropTrailer, func(name, value []byte) {
+		k := textproto.CanonicalMIMEHeaderKey(string(name))
+		b.tr[k] = append(b.tr[k], string(value))
+	})
+	if err != nil {
+		return n, fmt.Errorf("bridge request trailers: %w", err)
+	}
+	return n, io.EOF
+}
+
+func (b *bridgeChunked) Close() error { return nil }

@@ -72,6 +72,9 @@ func (hc *h1conn) reject(code int, clusterName, routeName string, start time.Tim
 	closeConn := code == 400 || hc.req.HasBody()
 	hc.writeError(code, closeConn)
 	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, clusterName, routeName, code, time.Since(start))
+	if closeConn {
+		hc.lingerClose() // the unread body would turn the close into a reset
+	}
 	return !closeConn && !hc.req.Close && !hc.h.draining.Load()
 }
 
@@ -138,6 +141,9 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		}
 		hc.writeError(code, true)
 		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, code, time.Since(start))
+		if code == 400 {
+			hc.lingerClose()
+		}
 		return false
 	}
 	resp := &hc.resp
@@ -166,7 +172,7 @@ func (hc *h1conn) sendRequest(uc *upstream.Conn, query []byte) error {
 	switch {
 	case req.Chunked:
 		var err error
-		if hc.scratch, err = h1.RelayChunked(uc.W, hc.br, hc.scratch); err != nil {
+		if hc.scratch, err = h1.RelayChunked(uc.W, hc.br, hc.scratch, dropTrailer); err != nil {
 			if errors.Is(err, h1.ErrBadChunk) || errors.Is(err, h1.ErrHeaderTooLarge) {
 				return errClientBody
 			}
@@ -197,7 +203,7 @@ func (hc *h1conn) relayResponse(uc *upstream.Conn) (keep, upOK bool) {
 	switch {
 	case !hasBody:
 	case resp.Chunked:
-		hc.scratch, err = h1.RelayChunked(hc.bw, uc.R, hc.scratch)
+		hc.scratch, err = h1.RelayChunked(hc.bw, uc.R, hc.scratch, nil)
 	case untilClose:
 		_, err = io.Copy(hc.bw, uc.R)
 		if err == nil {

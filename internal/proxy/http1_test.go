@@ -262,7 +262,8 @@ func TestHTTP1HostileInput(t *testing.T) {
 
 func TestHTTP1HeaderPolicy(t *testing.T) {
 	rec := newRecorder(t)
-	addr, _ := startHTTP1(t, rec, nil)
+	// The outbound side as a sidecar runs it: the local app is trusted.
+	addr, _ := startHTTP1(t, rec, func(c *HTTP1Config) { c.TrustForwarded = true })
 	exchange(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Forwarded-For, X-Mesh-Identity\r\n"+
 		"X-Forwarded-For: 6.6.6.6\r\nX-Mesh-Identity: spiffe://evil/admin\r\nX-Weft-Route: forced\r\n"+
 		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nKeep-Alive: 1\r\nX-Inject: a\r\nForwarded: for=192.0.2.60;proto=http\r\n\r\n")

@@ -62,7 +62,8 @@ func equalFold(a, b []byte) bool {
 }
 
 // internalHeader reports headers only the mesh may set: a client's copies
-// are dropped on the outbound side (CVE-2023-27487 class).
+// are dropped on the outbound side, and from any untrusted downstream
+// (CVE-2023-27487 class).
 func internalHeader(name []byte) bool {
 	return len(name) >= 7 && h1.EqualFold(name[:7], "x-weft-") || h1.EqualFold(name, "x-mesh-identity")
 }
@@ -71,9 +72,12 @@ func internalHeader(name []byte) bool {
 // case kept, hop-by-hop and Connection-named headers dropped, forwarding
 // headers added. Connection tokens were parsed before anything was added,
 // so a client cannot make the proxy drop what it sets (CVE-2021-33197).
+// An untrusted downstream's forwarding and internal headers are dropped:
+// the upstream sees only what this proxy set (RELIABILITY row 11).
 func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 	req := &hc.req
-	outbound := hc.h.cfg.Direction == "outbound"
+	trust := hc.h.cfg.TrustForwarded
+	stripInternal := !trust || hc.h.cfg.Direction == "outbound"
 	w.Write(req.Method)
 	w.WriteByte(' ')
 	w.Write(hc.pathBuf)
@@ -93,7 +97,7 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 		switch {
 		case hopByHop(n), nominated(req.ConnTokens, n):
 			continue
-		case outbound && internalHeader(n):
+		case identityHeader(n), stripInternal && internalHeader(n), !trust && forwardingHeader(n):
 			continue
 		case req.AbsoluteForm && h1.EqualFold(n, "host"):
 			continue
@@ -240,6 +244,8 @@ func statusText(code int) string {
 		return "Bad Request"
 	case 404:
 		return "Not Found"
+	case 408:
+		return "Request Timeout"
 	case 405:
 		return "Method Not Allowed"
 	case 413:

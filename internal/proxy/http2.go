@@ -54,6 +54,10 @@ type HTTP2Config struct {
 	WriteTimeout time.Duration
 	Metrics      *telemetry.ProxyMetrics
 	Logger       *slog.Logger
+
+	// TrustForwarded: see HTTP1Config.TrustForwarded. False (the default)
+	// drops the downstream's forwarding headers and sets its own.
+	TrustForwarded bool
 }
 
 func (c *HTTP2Config) defaults() {

@@ -175,11 +175,11 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// lingerTimeout bounds how long Close drains a client after sending FIN.
-const lingerTimeout = 250 * time.Millisecond
+// h2LingerTimeout bounds how long Close drains a client after sending FIN.
+const h2LingerTimeout = 250 * time.Millisecond
 
-// lingerBytes bounds what Close drains.
-const lingerBytes = 256 << 10
+// h2LingerBytes bounds what Close drains.
+const h2LingerBytes = 256 << 10
 
 // Close half-closes, drains what the client still sends for a moment, and
 // then closes: closing a socket with unread input sends a TCP reset, which
@@ -190,9 +190,9 @@ func (g *h2Guard) Close() error {
 	if !ok || cw.CloseWrite() != nil {
 		return g.Conn.Close()
 	}
-	g.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	g.Conn.SetReadDeadline(time.Now().Add(h2LingerTimeout))
 	var buf [4 << 10]byte
-	for n := 0; n < lingerBytes; {
+	for n := 0; n < h2LingerBytes; {
 		k, err := g.Conn.Read(buf[:])
 		n += k
 		if err != nil {

@@ -135,9 +135,7 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 		hdr[k] = vs
 	}
 	h2RemoveHop(hdr)
-	if h.cfg.Direction == "outbound" {
-		h2StripInternal(hdr)
-	}
+	h2StripInternal(hdr, h.cfg.Direction == "outbound" || !h.cfg.TrustForwarded, !h.cfg.TrustForwarded)
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := hdr["X-Forwarded-For"]; len(prior) > 0 {
 			hdr.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+ip)
@@ -170,6 +168,8 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 	body := r.Body
 	if r.ContentLength == 0 {
 		body = http.NoBody
+	} else if r.Trailer != nil {
+		body = &trailerFilter{ReadCloser: body, tr: r.Trailer}
 	}
 	return (&http.Request{
 		Method:        r.Method,
@@ -229,6 +229,7 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) error {
 			return err
 		}
 	}
+	h2DropTrailers(resp.Trailer)
 	for k, vs := range resp.Trailer {
 		dst[http.TrailerPrefix+k] = vs
 	}

@@ -3,12 +3,16 @@ package proxy
 import (
 	"encoding/hex"
 	"hash/fnv"
+	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/h1"
 )
 
 // hopHeaders are meaningful for one connection only (RFC 9110 §7.6.1).
@@ -36,14 +40,46 @@ func h2RemoveHop(h http.Header) {
 // internalPrefix marks headers only the mesh may set.
 const internalPrefix = "X-Weft-"
 
-// h2StripInternal removes client copies of headers that carry mesh identity
-// or decisions, so only a sidecar can set them.
-func h2StripInternal(h http.Header) {
+// h2StripInternal removes what a downstream may not assert: its
+// X-Mesh-Identity always (only the receiving sidecar sets it), its
+// X-Weft-* headers when internal is set, and its forwarding headers
+// (X-Forwarded-*, Forwarded, X-Real-IP) when forwarding is set. Keys are
+// canonical, as net/http's server makes them.
+func h2StripInternal(h http.Header, internal, forwarding bool) {
 	for k := range h {
-		if strings.HasPrefix(k, internalPrefix) || k == "X-Mesh-Identity" {
+		if k == "X-Mesh-Identity" || internal && strings.HasPrefix(k, internalPrefix) ||
+			forwarding && (strings.HasPrefix(k, "X-Forwarded-") || k == "Forwarded" || k == "X-Real-Ip") {
 			delete(h, k)
 		}
 	}
+}
+
+// h2DropTrailers removes trailer fields that must not be relayed: the
+// ones RFC 9110 §6.5.1 forbids (framing, routing, authentication...) and
+// the headers policy controls (internal, identity, forwarding), which an
+// app merging trailers into headers would otherwise take as set by the mesh.
+func h2DropTrailers(tr http.Header) {
+	for k := range tr {
+		if h1.ForbiddenTrailer([]byte(k)) || dropTrailer([]byte(k)) {
+			delete(tr, k)
+		}
+	}
+}
+
+// trailerFilter drops a request's forbidden trailers once its body has
+// been read to the end, which is when net/http's server fills them in and
+// before the transport sends them on.
+type trailerFilter struct {
+	io.ReadCloser
+	tr http.Header
+}
+
+func (f *trailerFilter) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if err == io.EOF {
+		h2DropTrailers(f.tr)
+	}
+	return n, err
 }
 
 // h2RequestID is a random 128-bit id in hex.
@@ -66,8 +102,15 @@ func isGRPC(h http.Header) bool {
 	return strings.HasPrefix(h.Get("Content-Type"), "application/grpc")
 }
 
+// maxGRPCTimeout is where a grpc-timeout saturates. The spec allows up to
+// 99999999H (about 11,400 years), past what a time.Duration holds; any
+// value this large only means "no tighter than the route's timeout".
+const maxGRPCTimeout = time.Duration(math.MaxInt64)
+
 // grpcTimeout parses the grpc-timeout header: at most 8 digits and a unit
-// (H, M, S, m, u, n), as the gRPC over HTTP/2 spec defines it.
+// (H, M, S, m, u, n), as the gRPC over HTTP/2 spec defines it. Values past
+// maxGRPCTimeout are clamped to it rather than overflowing into a negative
+// (already expired) deadline.
 func grpcTimeout(v string) (time.Duration, bool) {
 	if len(v) < 2 || len(v) > 9 {
 		return 0, false
@@ -92,6 +135,9 @@ func grpcTimeout(v string) (time.Duration, bool) {
 		unit = time.Nanosecond
 	default:
 		return 0, false
+	}
+	if n > uint64(maxGRPCTimeout/unit) {
+		return maxGRPCTimeout, true
 	}
 	return time.Duration(n) * unit, true
 }

@@ -201,12 +201,37 @@ func TestGRPCTimeoutParse(t *testing.T) {
 	}
 }
 
+// TestGRPCTimeoutClamp: the spec allows 8 digits of hours, which overflow
+// a time.Duration; they used to wrap negative and expire the request at once.
+func TestGRPCTimeoutClamp(t *testing.T) {
+	for _, in := range []string{"70000000H", "99999999H", "3000000H"} {
+		d, ok := grpcTimeout(in)
+		if !ok || d != maxGRPCTimeout {
+			t.Errorf("grpcTimeout(%q) = %v %v, want the clamp %v", in, d, ok, maxGRPCTimeout)
+		}
+	}
+	if d, ok := grpcTimeout("2562047H"); !ok || d != 2562047*time.Hour {
+		t.Errorf("grpcTimeout(2562047H) = %v %v, want it exact (it fits)", d, ok)
+	}
+}
+
 func FuzzGRPCTimeout(f *testing.F) {
-	f.Add("1S")
-	f.Add("99999999n")
+	for _, s := range []string{"1S", "99999999n", "70000000H", "99999999M", "0m", "12u"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if d, ok := grpcTimeout(s); ok && d < 0 {
+		d, ok := grpcTimeout(s)
+		if !ok {
+			return
+		}
+		if d < 0 {
 			t.Fatalf("%q -> negative %v", s, d)
+		}
+		// A larger count of the same unit never gives a shorter timeout.
+		if len(s) < 9 {
+			if d2, ok2 := grpcTimeout("9" + s); !ok2 || d2 < d {
+				t.Fatalf("%q -> %v but 9%s -> %v %v", s, d, s, d2, ok2)
+			}
 		}
 	})
 }

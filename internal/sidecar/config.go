@@ -91,6 +91,14 @@ type Inbound struct {
 	// is an idle HTTP connection, closed at limits.idleTimeout, never a
 	// tunnel. (protocol: tcp forwards every connection as TCP.)
 	ServerFirst bool `yaml:"serverFirst" json:"serverFirst,omitempty"`
+	// TrustForwardedHeaders believes the caller's X-Forwarded-For,
+	// X-Forwarded-*, Forwarded, X-Real-IP and X-Weft-* headers, and appends
+	// this hop. Default false: any client that reaches this port controls
+	// them, so they are dropped and X-Forwarded-For and X-Forwarded-Proto
+	// are set from the connection (Envoy's edge setting: use_remote_address
+	// with xff_num_trusted_hops 0, its headers sanitised). Set it when only
+	// trusted proxies reach this port. X-Mesh-Identity is always dropped.
+	TrustForwardedHeaders bool `yaml:"trustForwardedHeaders" json:"trustForwardedHeaders,omitempty"`
 }
 
 // Outbound holds the listeners the local app sends its requests to.
@@ -99,7 +107,17 @@ type Outbound struct {
 	// CONNECT) and for plain requests routed by Host. "" disables it.
 	Proxy string         `yaml:"proxy" json:"proxy"`
 	Ports []OutboundPort `yaml:"ports" json:"ports"`
+	// TrustForwardedHeaders believes the local app's X-Forwarded-*,
+	// Forwarded and X-Real-IP headers (an app behind its own front proxy
+	// passes its client on) and appends this hop. Default true: the app is
+	// this sidecar's own workload. Set false when untrusted clients can
+	// reach the outbound listeners. X-Weft-* and X-Mesh-Identity headers
+	// from the app are always dropped.
+	TrustForwardedHeaders *bool `yaml:"trustForwardedHeaders" json:"trustForwardedHeaders,omitempty"`
 }
+
+// trustApp reports the outbound side's TrustForwardedHeaders (default true).
+func (o *Outbound) trustApp() bool { return o.TrustForwardedHeaders == nil || *o.TrustForwardedHeaders }
 
 // OutboundPort binds one local port to one upstream service, so an app can
 // call 127.0.0.1:PORT without knowing about the mesh.

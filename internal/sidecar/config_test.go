@@ -93,6 +93,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte("services: [{name: a, endpoints: [{address: '[::1]:80'}]}]"))
 	f.Add([]byte("routes: [{service: x}]"))
+	f.Add([]byte("inbound: [{listen: '127.0.0.1:0', app: '127.0.0.1:1', trustForwardedHeaders: true}]\noutbound: {trustForwardedHeaders: false}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data)
 		if err != nil {

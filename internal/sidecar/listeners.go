@@ -61,7 +61,7 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 		rts := s.inbound[in.Name]
 		name := "inbound/" + in.Name
 		lc := s.listenerConfig(name, in.Listen, lim,
-			s.http1(name, "inbound", &rts.h1, "", lim), s.http2(name, "inbound", &rts.h2, "", lim),
+			s.http1(name, "inbound", &rts.h1, "", lim, in.TrustForwardedHeaders), s.http2(name, "inbound", &rts.h2, "", lim, in.TrustForwardedHeaders),
 			s.tcp(name, &rts.h1, name))
 		lc.Protocol, lc.ServerFirst = inboundProtocol(in.Protocol), in.ServerFirst
 		a, err := add(lc)
@@ -73,7 +73,7 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 	if cfg.Outbound.Proxy != "" {
 		name := "outbound/proxy"
 		lc := s.listenerConfig(name, cfg.Outbound.Proxy, lim,
-			s.http1(name, "outbound", &s.outbound, "", lim), s.http2(name, "outbound", &s.outbound, "", lim), nil)
+			s.http1(name, "outbound", &s.outbound, "", lim, cfg.Outbound.trustApp()), s.http2(name, "outbound", &s.outbound, "", lim, cfg.Outbound.trustApp()), nil)
 		// HTTP_PROXY speaks HTTP whatever the destination: CONNECT is the
 		// only way to a tunnel, and it is routed per request.
 		lc.Protocol = listener.HTTP1
@@ -86,7 +86,7 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 	for _, op := range cfg.Outbound.Ports {
 		name := "outbound/" + op.Service
 		lc := s.listenerConfig(name, op.Listen, lim,
-			s.http1(name, "outbound", &s.outbound, op.Service, lim), s.http2(name, "outbound", &s.outbound, op.Service, lim),
+			s.http1(name, "outbound", &s.outbound, op.Service, lim, cfg.Outbound.trustApp()), s.http2(name, "outbound", &s.outbound, op.Service, lim, cfg.Outbound.trustApp()),
 			s.tcp(name, &s.outbound, op.Service))
 		lc.ProtocolFor = s.outboundProtocol(op.Service)
 		a, err := add(lc)
@@ -165,9 +165,9 @@ func (s *Sidecar) listenerConfig(name, addr string, lim Limits, h1, h2, tcp list
 	}
 }
 
-func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim Limits) listener.Handler {
+func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim Limits, trust bool) listener.Handler {
 	return proxy.NewHTTP1(proxy.HTTP1Config{
-		Name: name, Direction: dir, Runtime: rt, ForceHost: force,
+		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
 		OnMiss:         s.onMissFor(dir),
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
@@ -175,9 +175,9 @@ func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim L
 	})
 }
 
-func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim Limits) listener.Handler {
+func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim Limits, trust bool) listener.Handler {
 	return proxy.NewHTTP2(proxy.HTTP2Config{
-		Name: name, Direction: dir, Runtime: rt, ForceHost: force,
+		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
 		OnMiss:         s.onMissFor(dir),
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
 		Metrics: s.metrics, Logger: s.log,

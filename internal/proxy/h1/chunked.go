@@ -13,10 +13,11 @@ const MaxChunkExt = 4 << 10
 const MaxTrailerBytes = 16 << 10
 
 // RelayChunked reads a chunked body from r and writes it re-encoded to w:
-// data chunks as received, extensions dropped, then trailers (validated,
-// and with the names listed in skip removed) and the final CRLF. scratch is
-// reused for the trailer block and returned.
-func RelayChunked(w *bufio.Writer, r *bufio.Reader, scratch []byte) ([]byte, error) {
+// data chunks as received, extensions dropped, then the trailer fields
+// (validated like header fields; the ones ForbiddenTrailer or drop names
+// are removed) and the final CRLF. drop may be nil. scratch is reused for
+// the trailer block and returned.
+func RelayChunked(w *bufio.Writer, r *bufio.Reader, scratch []byte, drop func(name []byte) bool) ([]byte, error) {
 	for {
 		size, err := readChunkSize(r)
 		if err != nil {
@@ -36,11 +37,49 @@ func RelayChunked(w *bufio.Writer, r *bufio.Reader, scratch []byte) ([]byte, err
 		w.WriteString("\r\n")
 	}
 	w.WriteString("0\r\n")
-	// Trailers: header lines up to an empty line.
+	var err error
+	if scratch, err = readTrailerBlock(r, scratch); err != nil {
+		return scratch, err
+	}
+	if len(scratch) == 2 {
+		_, err := w.Write(scratch) // no trailers: the common case
+		return scratch, err
+	}
+	return scratch, writeTrailers(w, scratch, drop)
+}
+
+// ReadTrailers reads the trailer section that follows a chunked body's last
+// chunk (for callers that read the chunks themselves) and calls each for
+// every field that ForbiddenTrailer and drop let through. Syntax, size and
+// count caps are those of RelayChunked. scratch is reused and returned.
+func ReadTrailers(r *bufio.Reader, scratch []byte, drop func(name []byte) bool, each func(name, value []byte)) ([]byte, error) {
+	scratch, err := readTrailerBlock(r, scratch)
+	if err != nil || len(scratch) == 2 {
+		return scratch, err
+	}
+	var hs [MaxTrailers]Header
+	fields, err := parseFields(scratch, hs[:0], len(hs))
+	if err != nil {
+		return scratch, ErrBadChunk
+	}
+	for _, f := range fields {
+		if !ForbiddenTrailer(f.Name) && (drop == nil || !drop(f.Name)) {
+			each(f.Name, f.Value)
+		}
+	}
+	return scratch, nil
+}
+
+// readTrailerBlock reads header lines up to and including the empty line
+// into scratch, capped at MaxTrailerBytes.
+func readTrailerBlock(r *bufio.Reader, scratch []byte) ([]byte, error) {
 	scratch = scratch[:0]
 	for {
 		line, err := r.ReadSlice('\n')
 		if err != nil {
+			if err == bufio.ErrBufferFull {
+				return scratch, ErrHeaderTooLarge
+			}
 			return scratch, ErrBadChunk
 		}
 		if len(line) < 2 || line[len(line)-2] != '\r' {
@@ -51,17 +90,9 @@ func RelayChunked(w *bufio.Writer, r *bufio.Reader, scratch []byte) ([]byte, err
 		}
 		scratch = append(scratch, line...)
 		if len(line) == 2 {
-			break
+			return scratch, nil
 		}
 	}
-	if len(scratch) > 2 {
-		var hs [32]Header
-		if _, err := parseFields(scratch, hs[:0], len(hs)); err != nil {
-			return scratch, ErrBadChunk
-		}
-	}
-	_, err := w.Write(scratch)
-	return scratch, err
 }
 
 // readChunkSize parses "HEX[;ext]\r\n". Bare LF, a missing size, an

@@ -39,7 +39,7 @@ func FuzzChunkedReader(f *testing.F) {
 		got, err := io.ReadAll(NewChunkedReader(bufio.NewReader(bytes.NewReader(in))))
 		var relayed bytes.Buffer
 		w := bufio.NewWriter(&relayed)
-		_, rerr := RelayChunked(w, bufio.NewReader(bytes.NewReader(in)), nil)
+		_, rerr := RelayChunked(w, bufio.NewReader(bytes.NewReader(in)), nil, nil)
 		w.Flush()
 		if (err == nil) != (rerr == nil) {
 			t.Fatalf("decoder err %v, relay err %v", err, rerr)

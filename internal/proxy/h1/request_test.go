@@ -132,7 +132,7 @@ func TestChunkedRelay(t *testing.T) {
 	br := bufio.NewReader(strings.NewReader(in))
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	if _, err := RelayChunked(bw, br, nil); err != nil {
+	if _, err := RelayChunked(bw, br, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	bw.Flush()
@@ -168,7 +168,7 @@ func TestChunkedRejects(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			_, err := RelayChunked(bufio.NewWriter(&out), bufio.NewReader(strings.NewReader(in)), nil)
+			_, err := RelayChunked(bufio.NewWriter(&out), bufio.NewReader(strings.NewReader(in)), nil, nil)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -266,10 +266,11 @@ func FuzzResponse(f *testing.F) {
 func FuzzChunked(f *testing.F) {
 	f.Add([]byte("5\r\nhello\r\n0\r\n\r\n"))
 	f.Add([]byte("1;a=b\r\nx\r\n0\r\nT: v\r\n\r\n"))
+	f.Add([]byte("0\r\nContent-Length: 5\r\nHost: x\r\nT: v\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
 		bw := bufio.NewWriter(&out)
-		if _, err := RelayChunked(bw, bufio.NewReader(bytes.NewReader(in)), nil); err != nil {
+		if _, err := RelayChunked(bw, bufio.NewReader(bytes.NewReader(in)), nil, nil); err != nil {
 			return
 		}
 		bw.Flush()
@@ -280,6 +281,11 @@ func FuzzChunked(f *testing.F) {
 		}
 		if _, err := io.ReadAll(req.Body); err != nil {
 			t.Fatalf("re-encoded body %q invalid: %v (input %q)", out.String(), err, in)
+		}
+		for k := range req.Trailer {
+			if ForbiddenTrailer([]byte(k)) {
+				t.Fatalf("forbidden trailer %q relayed (input %q)", k, in)
+			}
 		}
 	})
 }

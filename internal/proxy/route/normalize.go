@@ -46,7 +46,9 @@ func NormalizeHost(dst, host []byte) ([]byte, error) {
 	if n := len(name); n > 0 && name[n-1] == '.' {
 		name = name[:n-1]
 	}
-	if len(name) == 0 || len(name) > 253 {
+	// One trailing dot is the root label; a second ("a..", "..") would
+	// survive as a dot and normalise differently the next time.
+	if len(name) == 0 || len(name) > 253 || name[len(name)-1] == '.' {
 		return dst, ErrBadHost
 	}
 	for _, c := range name {

@@ -62,7 +62,7 @@ func TestNormalizeHost(t *testing.T) {
 			t.Errorf("NormalizeHost(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", ".", "a b", "a\x00.internal", "a/b", "user@host", "h:x", "[::1", "[::1]x", "h:123456", "a\r\nb"} {
+	for _, in := range []string{"", ".", "..", "...", "a..", "a..:80", "a b", "a\x00.internal", "a/b", "user@host", "h:x", "[::1", "[::1]x", "h:123456", "a\r\nb"} {
 		if got, err := NormalizeHost(nil, []byte(in)); err == nil {
 			t.Errorf("NormalizeHost(%q) = %q, want error", in, got)
 		}
@@ -98,7 +98,7 @@ func FuzzNormalizePath(f *testing.F) {
 }
 
 func FuzzNormalizeHost(f *testing.F) {
-	for _, s := range []string{"a.com", "A.com:80", "[::1]:1", "x.", "a\x00b"} {
+	for _, s := range []string{"a.com", "A.com:80", "[::1]:1", "x.", "a\x00b", "..", "a..:1"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
