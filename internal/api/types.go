@@ -1,11 +1,13 @@
-// Package api is the control plane's admin API: JSON over HTTP, serving the
-// CLI, the sidecars' registration and, later, the dashboard. It defines
-// the wire types and the HTTP handler over a Backend that the control plane
-// implements; api/client is the typed client.
+// Package api holds the wire types of the control plane's admin API: JSON
+// over HTTP, serving the CLI, the sidecars' registration and, later, the
+// dashboard. It is a leaf (standard library only), so the sidecar can speak
+// the API without linking the control plane: api/server is the handler,
+// api/client the typed client.
 package api
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -93,3 +95,18 @@ type Error struct {
 
 // Resource is a stored resource with its status, as JSON.
 type Resource = json.RawMessage
+
+// Kind maps what an operator types (service, svc, routes, tp, ...) to a
+// resource kind as it travels in apiVersion/kind, the same names as
+// package mesh's Kind constants (api/server's tests hold them equal).
+func Kind(s string) (string, bool) {
+	switch strings.ToLower(s) {
+	case "service", "services", "svc":
+		return "Service", true
+	case "httproute", "httproutes", "route", "routes":
+		return "HTTPRoute", true
+	case "trafficpolicy", "trafficpolicies", "tp", "policy", "policies":
+		return "TrafficPolicy", true
+	}
+	return "", false
+}

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/weft-mesh/weft/internal/api"
+	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/store"
 	"github.com/weft-mesh/weft/internal/xds/server"
@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 	)...)
 	xds.Register(gs)
 	hs := &http.Server{
-		Handler:           api.Handler(be, cfg.Logger),
+		Handler:           apiserver.Handler(be, cfg.Logger),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
