@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -49,6 +50,10 @@ func OpenEmbedded(ctx context.Context, c EmbeddedConfig) (*Etcd, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	// etcd wants its directory private to the user (it warns otherwise).
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open embedded etcd: %w", err)
 	}
 	cfg := embed.NewConfig()
 	cfg.Dir = c.DataDir

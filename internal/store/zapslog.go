@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -34,15 +35,35 @@ func newZapLogger(log *slog.Logger, min zapcore.Level) (*zap.Logger, *atomic.Boo
 	return zap.New(&slogCore{log: log, min: min, quiet: quiet}), quiet
 }
 
-// noise are messages etcd warns about in a deployment Weft chooses on
-// purpose; they are logged at Debug.
-var noise = map[string]bool{
-	// one loopback port for gRPC and HTTP is how the embedded store runs.
-	"Running http and grpc server on single port. This is not recommended for production.": true,
+// noise are messages etcd warns about that say nothing wrong in the way
+// Weft runs it, each with the text its error field must contain to count
+// as noise ("": any); they are logged at Debug.
+var noise = map[string]string{
+	// One loopback port for gRPC and HTTP is how the embedded store runs.
+	"Running http and grpc server on single port. This is not recommended for production.": "",
+	// etcd's auth is off; its token type does not matter.
+	"simple token is not cryptographically signed": "",
+	// A fresh member checks its storage version before its first raft
+	// term is written, and retries.
+	"failed to update storage version": "missing term information",
+	"Failed to detect schema version":  "missing term information",
+}
+
+func (c *slogCore) isNoise(e zapcore.Entry, as []slog.Attr) bool {
+	want, ok := noise[e.Message]
+	if !ok || want == "" {
+		return ok
+	}
+	for _, a := range as {
+		if a.Key == "error" && strings.Contains(a.Value.String(), want) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *slogCore) level(e zapcore.Entry) slog.Level {
-	if c.quiet.Load() || noise[e.Message] {
+	if c.quiet.Load() {
 		return slog.LevelDebug
 	}
 	switch {
@@ -80,7 +101,12 @@ func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 	if e.LoggerName != "" {
 		as = append(as, slog.String("logger", e.LoggerName))
 	}
-	c.log.LogAttrs(context.Background(), c.level(e), e.Message, as...)
+	level := c.level(e)
+	if c.isNoise(e, as) {
+		level = slog.LevelDebug
+	}
+	// LogAttrs drops it if the handler is not enabled for the final level.
+	c.log.LogAttrs(context.Background(), level, e.Message, as...)
 	return nil
 }
 

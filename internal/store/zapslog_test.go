@@ -27,7 +27,7 @@ func (r *records) Handle(_ context.Context, rec slog.Record) error {
 	return nil
 }
 func (r *records) WithAttrs(as []slog.Attr) slog.Handler { return &withAttrs{r, as} }
-func (r *records) WithGroup(string) slog.Handler        { return r }
+func (r *records) WithGroup(string) slog.Handler         { return r }
 
 func (r *records) all() []slog.Record {
 	r.mu.Lock()
@@ -58,10 +58,12 @@ func attrMap(rec slog.Record) map[string]string {
 func TestZapToSlogLevels(t *testing.T) {
 	var h records
 	zl, quiet := newZapLogger(slog.New(&h), zapcore.WarnLevel)
-	zl.Info("routine")                                         // below the minimum: dropped
+	zl.Info("routine")                                          // below the minimum: dropped
 	zl.Warn("slow fdatasync", zap.Duration("took", 1500000000)) // -> Warn
 	zl.With(zap.String("member", "weft")).Error("lost leader", zap.Error(errors.New("timeout")))
 	zl.Warn("Running http and grpc server on single port. This is not recommended for production.")
+	zl.Error("failed to update storage version", zap.Error(errors.New("cannot detect storage schema version: missing term information")))
+	zl.Error("failed to update storage version", zap.Error(errors.New("disk full")))
 	quiet.Store(true)
 	zl.Error("closed etcd server")
 
@@ -74,6 +76,8 @@ func TestZapToSlogLevels(t *testing.T) {
 		{slog.LevelWarn, "slow fdatasync", map[string]string{"took": "1.5s"}},
 		{slog.LevelError, "lost leader", map[string]string{"member": "weft", "error": "timeout"}},
 		{slog.LevelDebug, "Running http and grpc server on single port. This is not recommended for production.", map[string]string{}},
+		{slog.LevelDebug, "failed to update storage version", map[string]string{}},
+		{slog.LevelError, "failed to update storage version", map[string]string{"error": "disk full"}},
 		{slog.LevelDebug, "closed etcd server", map[string]string{}},
 	}
 	if len(got) != len(want) {
