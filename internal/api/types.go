@@ -42,11 +42,18 @@ type Revision struct {
 	Resources int       `json:"resources"` // how many the config holds after it
 }
 
-// Proxy sync states, as `istioctl proxy-status` names them.
+// Proxy sync states, as `istioctl proxy-status` names them, plus MISSING.
 const (
+	// Synced: the proxy ACKed everything pushed and holds all it asked for.
 	Synced = "SYNCED"
-	Stale  = "STALE"
+	// Stale: a push is not ACKed yet.
+	Stale = "STALE"
+	// NACKed: the proxy rejected a push and runs an older config.
 	NACKed = "NACKED"
+	// Missing: the proxy ACKed everything, but asked for resources the
+	// control plane does not have (Proxy.Missing names them), so it
+	// cannot route to them.
+	Missing = "MISSING"
 )
 
 // Proxy is one connected sidecar as the answering replica sees it.
@@ -54,9 +61,13 @@ type Proxy struct {
 	Node      string            `json:"node"`
 	Connected time.Time         `json:"connected"`
 	Version   string            `json:"version"` // the version pushed to it
-	State     string            `json:"state"`   // SYNCED, STALE or NACKED
+	State     string            `json:"state"`   // SYNCED, STALE, NACKED or MISSING
 	Acked     map[string]string `json:"acked,omitempty"`
 	NACKs     map[string]string `json:"nacks,omitempty"`
+	// Missing lists, per type (CDS, EDS, LDS, RDS), the resource names the
+	// proxy asked for that the control plane does not have; at most 100
+	// per type.
+	Missing map[string][]string `json:"missing,omitempty"`
 	// Replica is the control-plane replica it streams from (set by the
 	// client when it asked several).
 	Replica string `json:"replica,omitempty"`

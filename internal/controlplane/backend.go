@@ -196,10 +196,13 @@ func (b *backend) Proxies(context.Context) []api.Proxy {
 		switch {
 		case len(p.NACKs) > 0:
 			state = api.NACKed
+		case p.Synced() && len(p.Missing) > 0:
+			// Everything ACKed, yet not everything asked for exists.
+			state = api.Missing
 		case p.Synced():
 			state = api.Synced
 		}
-		out = append(out, api.Proxy{Node: p.Node, Connected: p.Connected, Version: p.Version, State: state, Acked: p.Acked, NACKs: p.NACKs})
+		out = append(out, api.Proxy{Node: p.Node, Connected: p.Connected, Version: p.Version, State: state, Acked: p.Acked, NACKs: p.NACKs, Missing: p.Missing})
 	}
 	return out
 }

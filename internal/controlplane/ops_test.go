@@ -11,10 +11,16 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/weft-mesh/weft/internal/api"
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
 	"github.com/weft-mesh/weft/internal/store"
+	"github.com/weft-mesh/weft/internal/xds/server"
 )
 
 // Every goroutine Run starts ends with it (DESIGN.md habit 3).
@@ -213,4 +219,56 @@ func TestDefaultDataDir(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "dataDir") {
 		t.Errorf("no HOME, no dir: %v", err)
 	}
+}
+
+// A client that names a cluster the mesh does not have is not SYNCED:
+// `weft get proxies` says MISSING and names what it did not get.
+func TestProxyMissingResources(t *testing.T) {
+	addrs, stop := start(t, t.TempDir())
+	defer stop()
+	cli, err := apiclient.New(addrs.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := cli.Apply(ctx, []byte(services), false); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addrs.XDS, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"catalog.default/v1", "nosuch.default"}
+	req := &discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "grpc-client"}, TypeUrl: server.ClusterType, ResourceNames: names}
+	if err := ads.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	// ACK every push, as a client does.
+	acking := make(chan struct{})
+	go func() {
+		defer close(acking)
+		for {
+			r, err := ads.Recv()
+			if err != nil {
+				return
+			}
+			if ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: r.TypeUrl, VersionInfo: r.VersionInfo, ResponseNonce: r.Nonce, ResourceNames: names}) != nil {
+				return
+			}
+		}
+	}()
+	defer func() { scancel(); <-acking }()
+	waitFor(t, "MISSING naming nosuch.default", func() bool {
+		ps, err := cli.Proxies(ctx)
+		return err == nil && len(ps) == 1 && ps[0].State == api.Missing &&
+			len(ps[0].Missing["CDS"]) == 1 && ps[0].Missing["CDS"][0] == "nosuch.default"
+	})
 }
