@@ -1,11 +1,13 @@
-// Package api is the control plane's admin API: JSON over HTTP, serving the
-// CLI, the sidecars' registration and, later, the dashboard. It defines
-// the wire types and the HTTP handler over a Backend that the control plane
-// implements; api/client is the typed client.
+// Package api holds the wire types of the control plane's admin API: JSON
+// over HTTP, serving the CLI, the sidecars' registration and, later, the
+// dashboard. It is a leaf (standard library only), so the sidecar can speak
+// the API without linking the control plane: api/server is the handler,
+// api/client the typed client.
 package api
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -40,11 +42,18 @@ type Revision struct {
 	Resources int       `json:"resources"` // how many the config holds after it
 }
 
-// Proxy sync states, as `istioctl proxy-status` names them.
+// Proxy sync states, as `istioctl proxy-status` names them, plus MISSING.
 const (
+	// Synced: the proxy ACKed everything pushed and holds all it asked for.
 	Synced = "SYNCED"
-	Stale  = "STALE"
+	// Stale: a push is not ACKed yet.
+	Stale = "STALE"
+	// NACKed: the proxy rejected a push and runs an older config.
 	NACKed = "NACKED"
+	// Missing: the proxy ACKed everything, but asked for resources the
+	// control plane does not have (Proxy.Missing names them), so it
+	// cannot route to them.
+	Missing = "MISSING"
 )
 
 // Proxy is one connected sidecar as the answering replica sees it.
@@ -52,9 +61,13 @@ type Proxy struct {
 	Node      string            `json:"node"`
 	Connected time.Time         `json:"connected"`
 	Version   string            `json:"version"` // the version pushed to it
-	State     string            `json:"state"`   // SYNCED, STALE or NACKED
+	State     string            `json:"state"`   // SYNCED, STALE, NACKED or MISSING
 	Acked     map[string]string `json:"acked,omitempty"`
 	NACKs     map[string]string `json:"nacks,omitempty"`
+	// Missing lists, per type (CDS, EDS, LDS, RDS), the resource names the
+	// proxy asked for that the control plane does not have; at most 100
+	// per type.
+	Missing map[string][]string `json:"missing,omitempty"`
 	// Replica is the control-plane replica it streams from (set by the
 	// client when it asked several).
 	Replica string `json:"replica,omitempty"`
@@ -101,3 +114,18 @@ type Error struct {
 
 // Resource is a stored resource with its status, as JSON.
 type Resource = json.RawMessage
+
+// Kind maps what an operator types (service, svc, routes, tp, ...) to a
+// resource kind as it travels in apiVersion/kind, the same names as
+// package mesh's Kind constants (api/server's tests hold them equal).
+func Kind(s string) (string, bool) {
+	switch strings.ToLower(s) {
+	case "service", "services", "svc":
+		return "Service", true
+	case "httproute", "httproutes", "route", "routes":
+		return "HTTPRoute", true
+	case "trafficpolicy", "trafficpolicies", "tp", "policy", "policies":
+		return "TrafficPolicy", true
+	}
+	return "", false
+}

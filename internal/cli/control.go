@@ -15,7 +15,7 @@ import (
 func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("control", stderr)
 	var cfg controlplane.Config
-	fs.StringVar(&cfg.DataDir, "data-dir", "weft-data", "embedded etcd's data directory (state survives restarts)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "embedded etcd's data directory, where state survives restarts (default $XDG_STATE_HOME/weft, else ~/.local/state/weft)")
 	endpoints := fs.String("etcd-endpoints", "", "comma-separated external etcd endpoints; replicas pointed at one cluster share its state (HA)")
 	fs.StringVar(&cfg.XDS, "xds", "127.0.0.1:15010", "ADS (xDS over gRPC) listener for sidecars")
 	fs.StringVar(&cfg.API, "api", "127.0.0.1:15080", "admin API listener for the CLI and sidecar registration")

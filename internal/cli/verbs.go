@@ -245,8 +245,15 @@ func writeYAML(w io.Writer, raws []api.Resource) error {
 }
 
 func printProxies(w io.Writer, ps []api.Proxy, out string) error {
-	if out == "json" {
+	switch out {
+	case "json":
 		return writeJSON(w, ps)
+	case "yaml":
+		raw, err := json.Marshal(ps)
+		if err != nil {
+			return err
+		}
+		return writeYAML(w, []api.Resource{raw})
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSTATUS\tVERSION\tCONNECTED\tREPLICA\tDETAIL")
@@ -259,6 +266,14 @@ func printProxies(w io.Writer, ps []api.Proxy, out string) error {
 			}
 			sort.Strings(ks)
 			detail = strings.Join(ks, "; ")
+		} else if len(p.Missing) > 0 {
+			// What it asked for and did not get: it cannot route there.
+			var ks []string
+			for k, names := range p.Missing {
+				ks = append(ks, k+" "+strings.Join(names, ","))
+			}
+			sort.Strings(ks)
+			detail = "missing " + strings.Join(ks, "; ")
 		} else if p.State == api.Stale {
 			var ks []string
 			for k, v := range p.Acked {

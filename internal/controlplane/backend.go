@@ -9,12 +9,13 @@ import (
 	"strings"
 
 	"github.com/weft-mesh/weft/internal/api"
+	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/mesh"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/xds/server"
 )
 
-// backend implements api.Backend on the store, the registry and the xDS
+// backend implements apiserver.Backend on the store, the registry and the xDS
 // server's view of its proxies.
 type backend struct {
 	cs  *configStore
@@ -23,7 +24,7 @@ type backend struct {
 	ttl int64 // lease TTL in seconds, told to registering sidecars
 }
 
-var _ api.Backend = (*backend)(nil)
+var _ apiserver.Backend = (*backend)(nil)
 
 func copyResources(m map[string]mesh.Resource) map[string]mesh.Resource {
 	out := make(map[string]mesh.Resource, len(m))
@@ -39,14 +40,14 @@ func (b *backend) Apply(ctx context.Context, body []byte, dryRun bool) (api.Appl
 		return api.ApplyResult{}, invalid("refused: the input has errors, nothing changed", err)
 	}
 	if len(rs) == 0 {
-		return api.ApplyResult{}, fmt.Errorf("%w: no resources in the input", api.ErrInvalid)
+		return api.ApplyResult{}, fmt.Errorf("%w: no resources in the input", apiserver.ErrInvalid)
 	}
 	return b.cs.commit(ctx, func(cur *loaded) (map[string]mesh.Resource, map[string]bool, string, error) {
 		next, touched := copyResources(cur.byKey), map[string]bool{}
 		for _, r := range rs {
 			k := mesh.Key(r)
 			if touched[k] {
-				return nil, nil, "", fmt.Errorf("%w: %s appears twice in the input", api.ErrInvalid, k)
+				return nil, nil, "", fmt.Errorf("%w: %s appears twice in the input", apiserver.ErrInvalid, k)
 			}
 			next[k], touched[k] = r, true
 		}
@@ -57,14 +58,14 @@ func (b *backend) Apply(ctx context.Context, body []byte, dryRun bool) (api.Appl
 // invalid turns a joined validation error into one headline plus a line
 // per problem.
 func invalid(headline string, err error) error {
-	return fmt.Errorf("%w: %s\n%s", api.ErrInvalid, headline, err.Error())
+	return fmt.Errorf("%w: %s\n%s", apiserver.ErrInvalid, headline, err.Error())
 }
 
 func (b *backend) Delete(ctx context.Context, kind, namespace, name string, dryRun bool) (api.ApplyResult, error) {
 	k := kind + "/" + namespace + "/" + name
 	return b.cs.commit(ctx, func(cur *loaded) (map[string]mesh.Resource, map[string]bool, string, error) {
 		if cur.byKey[k] == nil {
-			return nil, nil, "", fmt.Errorf("%w: %s", api.ErrNotFound, k)
+			return nil, nil, "", fmt.Errorf("%w: %s", apiserver.ErrNotFound, k)
 		}
 		next := copyResources(cur.byKey)
 		delete(next, k)
@@ -201,10 +202,13 @@ func (b *backend) Proxies(context.Context) []api.Proxy {
 		switch {
 		case len(p.NACKs) > 0:
 			state = api.NACKed
+		case p.Synced() && len(p.Missing) > 0:
+			// Everything ACKed, yet not everything asked for exists.
+			state = api.Missing
 		case p.Synced():
 			state = api.Synced
 		}
-		out = append(out, api.Proxy{Node: p.Node, Connected: p.Connected, Version: p.Version, State: state, Acked: p.Acked, NACKs: p.NACKs})
+		out = append(out, api.Proxy{Node: p.Node, Connected: p.Connected, Version: p.Version, State: state, Acked: p.Acked, NACKs: p.NACKs, Missing: p.Missing})
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/api"
+	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/mesh"
 	"github.com/weft-mesh/weft/internal/store"
 )
@@ -154,7 +155,7 @@ func (c *configStore) commit(ctx context.Context, mut mutation, dryRun bool) (ap
 		}
 		b, err := encodeDoc(doc)
 		if err != nil {
-			return api.ApplyResult{}, fmt.Errorf("%w: refused: %w", api.ErrInvalid, err)
+			return api.ApplyResult{}, fmt.Errorf("%w: refused: %w", apiserver.ErrInvalid, err)
 		}
 		_, err = c.st.Put(ctx, currentKey, b, store.IfModRevision(cur.modRev))
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
@@ -235,7 +236,7 @@ func (c *configStore) plan(cur *loaded, next map[string]mesh.Resource, touched m
 		}
 	}
 	if len(refused) > 0 {
-		return api.ApplyResult{}, nil, fmt.Errorf("%w: refused: %d conflict(s), nothing changed\n%s", api.ErrConflict, len(refused), strings.Join(refused, "\n"))
+		return api.ApplyResult{}, nil, fmt.Errorf("%w: refused: %d conflict(s), nothing changed\n%s", apiserver.ErrConflict, len(refused), strings.Join(refused, "\n"))
 	}
 	if len(changed) == 0 {
 		return res, nil, nil
@@ -284,7 +285,7 @@ func (c *configStore) history(ctx context.Context) ([]api.Revision, error) {
 func (c *configStore) revision(ctx context.Context, rev int64) (map[string]mesh.Resource, error) {
 	kv, err := c.st.Get(ctx, historyKey(rev))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: revision %d is not in the history (it keeps the newest %d)", api.ErrNotFound, rev, c.historyLimit)
+		return nil, fmt.Errorf("%w: revision %d is not in the history (it keeps the newest %d)", apiserver.ErrNotFound, rev, c.historyLimit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("revision %d: %w", rev, err)

@@ -11,12 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/weft-mesh/weft/internal/api"
+	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/store"
 	"github.com/weft-mesh/weft/internal/xds/server"
@@ -25,7 +28,8 @@ import (
 // Config configures one control-plane replica. Zero values are defaults.
 type Config struct {
 	// DataDir holds the embedded etcd's data. Used when EtcdEndpoints is
-	// empty. Default: ./weft-data.
+	// empty. Default: DefaultDataDir() ($XDG_STATE_HOME/weft, else
+	// ~/.local/state/weft).
 	DataDir string
 	// EtcdEndpoints, when set, use an external etcd cluster instead; every
 	// replica pointed at it shares one state.
@@ -44,11 +48,23 @@ type Config struct {
 	// HistoryLimit is how many config revisions are kept for rollback.
 	// Default 100.
 	HistoryLimit int
+	// CompactInterval is how often the store's old revisions are
+	// compacted, so etcd's space quota never fills. Default 5m.
+	CompactInterval time.Duration
+	// CompactRetain is how many of the newest store revisions compaction
+	// keeps (for watches resuming after a blip; the config history is kept
+	// apart, see HistoryLimit). Default 10000.
+	CompactRetain int64
 	// FastTicks shortens the embedded etcd's raft ticks (tests).
 	FastTicks bool
-	Logger    *slog.Logger
+	// Logger receives the control plane's log, etcd's included. Default
+	// slog.Default().
+	Logger *slog.Logger
 	// Ready, when set, receives the bound addresses once serving.
 	Ready func(Addrs)
+
+	// wrapStore, when set (tests), wraps the opened store.
+	wrapStore func(store.Store) store.Store
 }
 
 // Addrs are a running control plane's bound addresses.
@@ -59,7 +75,7 @@ type Addrs struct {
 // SetDefaults fills the documented defaults.
 func (c *Config) SetDefaults() {
 	if c.DataDir == "" && len(c.EtcdEndpoints) == 0 {
-		c.DataDir = "weft-data"
+		c.DataDir = DefaultDataDir()
 	}
 	if c.XDS == "" {
 		c.XDS = "127.0.0.1:15010"
@@ -75,6 +91,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.HistoryLimit <= 0 {
 		c.HistoryLimit = 100
+	}
+	if c.CompactInterval <= 0 {
+		c.CompactInterval = 5 * time.Minute
+	}
+	if c.CompactRetain <= 0 {
+		c.CompactRetain = 10000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -95,14 +117,43 @@ func (c *Config) Validate() error {
 	if c.StreamGrace < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("streamGrace: must be at least 100ms; got %s", c.StreamGrace))
 	}
+	if c.DataDir == "" && len(c.EtcdEndpoints) == 0 {
+		errs = append(errs, errors.New("dataDir: no default, since neither XDG_STATE_HOME nor HOME is set; pass --data-dir or --etcd-endpoints"))
+	}
 	return errors.Join(errs...)
 }
 
-func openStore(ctx context.Context, c *Config) (store.Store, error) {
-	if len(c.EtcdEndpoints) > 0 {
-		return store.OpenRemote(ctx, c.EtcdEndpoints, 0)
+// DefaultDataDir is where the embedded etcd keeps its state when no
+// directory is given: $XDG_STATE_HOME/weft, else ~/.local/state/weft (the
+// XDG base directory for state that survives restarts), or "" when
+// neither variable is set.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "weft")
 	}
-	return store.OpenEmbedded(ctx, store.EmbeddedConfig{DataDir: c.DataDir, FastTicks: c.FastTicks})
+	if h := os.Getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "weft")
+	}
+	return ""
+}
+
+func openStore(ctx context.Context, c *Config, log *slog.Logger) (store.Store, error) {
+	var st store.Store
+	var err error
+	if len(c.EtcdEndpoints) > 0 {
+		log.Info("connecting to etcd", "endpoints", c.EtcdEndpoints)
+		st, err = store.OpenRemote(ctx, c.EtcdEndpoints, 0, c.Logger)
+	} else {
+		if abs, aerr := filepath.Abs(c.DataDir); aerr == nil {
+			c.DataDir = abs
+		}
+		log.Info("starting embedded etcd", "dataDir", c.DataDir)
+		st, err = store.OpenEmbedded(ctx, store.EmbeddedConfig{DataDir: c.DataDir, FastTicks: c.FastTicks, Logger: c.Logger})
+	}
+	if err != nil || c.wrapStore == nil {
+		return st, err
+	}
+	return c.wrapStore(st), nil
 }
 
 // Run serves until ctx ends.
@@ -112,10 +163,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("control plane config: %w", err)
 	}
 	log := cfg.Logger.With("component", "control")
-	st, err := openStore(ctx, &cfg)
+	st, err := openStore(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
+	// Closed last, after every part that uses it has returned.
 	defer st.Close()
 
 	reg := registry.New(st, cfg.LeaseTTL)
@@ -136,13 +188,21 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("api listener: %w", err)
 	}
 	gs := grpc.NewServer(append(xds.ServerOptions(),
+		// Stop returns only once every ADS handler has, so none reaches
+		// the syncer (and the store) after Run closes it.
+		grpc.WaitForHandlers(true),
 		grpc.MaxRecvMsgSize(4<<20),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)...)
 	xds.Register(gs)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var handlers sync.WaitGroup
 	hs := &http.Server{
-		Handler:           api.Handler(be, cfg.Logger),
+		Handler: tracked(&handlers, apiserver.Handler(be, cfg.Logger)),
+		// Requests in flight at stop are cancelled with the rest.
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -150,12 +210,21 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 3)
-	go func() { errc <- gs.Serve(xl) }()
-	go func() { errc <- hs.Serve(al) }()
-	go func() { errc <- sy.run(ctx) }()
+	cp := &compactor{st: st, interval: cfg.CompactInterval, retain: cfg.CompactRetain, log: log}
+	var parts sync.WaitGroup
+	errc := make(chan error, 4)
+	for _, part := range []func() error{
+		func() error { return gs.Serve(xl) },
+		func() error { return hs.Serve(al) },
+		func() error { return sy.run(ctx) },
+		func() error { return cp.run(ctx) },
+	} {
+		parts.Add(1)
+		go func() {
+			defer parts.Done()
+			errc <- part()
+		}()
+	}
 
 	addrs := Addrs{XDS: xl.Addr().String(), API: al.Addr().String()}
 	log.Info("control plane serving", "xds", addrs.XDS, "api", addrs.API, "store", storeName(&cfg))
@@ -170,15 +239,29 @@ func Run(ctx context.Context, cfg Config) error {
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
-	hs.Shutdown(sctx)
+	if hs.Shutdown(sctx) != nil {
+		hs.Close() // past the grace period: cut the stragglers off
+	}
 	// ADS streams never end on their own, so a graceful stop would only
 	// wait; sidecars keep their config and reconnect to another replica.
 	gs.Stop()
+	parts.Wait()
+	handlers.Wait()
 	log.Info("control plane stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
 		return err
 	}
 	return nil
+}
+
+// tracked counts the handlers running, so Run can wait for them: Shutdown
+// stops waiting at its deadline, and Close does not wait at all.
+func tracked(wg *sync.WaitGroup, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		h.ServeHTTP(w, r)
+	})
 }
 
 func storeName(c *Config) string {

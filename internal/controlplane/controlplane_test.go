@@ -52,14 +52,18 @@ func fmtInt(n int) string {
 
 // start runs a control plane on loopback with an embedded etcd in dir.
 func start(t *testing.T, dir string) (Addrs, func()) {
+	return startCfg(t, Config{DataDir: dir})
+}
+
+// startCfg runs cfg on loopback ports, with fast ticks and a short TTL.
+func startCfg(t *testing.T, cfg Config) (Addrs, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Addrs, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{DataDir: dir, XDS: "127.0.0.1:0", API: "127.0.0.1:0", FastTicks: true, LeaseTTL: 2 * time.Second,
-			Ready: func(a Addrs) { ready <- a }})
-	}()
+	cfg.XDS, cfg.API, cfg.FastTicks, cfg.LeaseTTL = "127.0.0.1:0", "127.0.0.1:0", true, 2*time.Second
+	cfg.Ready = func(a Addrs) { ready <- a }
+	go func() { done <- Run(ctx, cfg) }()
 	select {
 	case a := <-ready:
 		return a, func() { cancel(); <-done }

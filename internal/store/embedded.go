@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // EmbeddedConfig configures the single-node etcd that runs inside the
@@ -24,6 +26,9 @@ type EmbeddedConfig struct {
 	FastTicks bool
 	// StartTimeout bounds waiting for the server to be ready. Zero means 30s.
 	StartTimeout time.Duration
+	// Logger receives etcd's warnings and errors (component=etcd), so the
+	// reason a start or a write fails is logged. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // OpenEmbedded starts an embedded etcd and returns the same Store as
@@ -43,14 +48,20 @@ func OpenEmbedded(ctx context.Context, c EmbeddedConfig) (*Etcd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open embedded etcd: peer address: %w", err)
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	// etcd wants its directory private to the user (it warns otherwise).
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open embedded etcd: %w", err)
+	}
 	cfg := embed.NewConfig()
 	cfg.Dir = c.DataDir
 	cfg.Name = "weft"
-	cfg.LogLevel = "error"
+	cfg.LogLevel = "warn"
 	cfg.Logger = "zap"
-	// etcd logs routine shutdown as errors; the store reports what matters
-	// through its own errors.
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	zl, quiet := newZapLogger(c.Logger.With("component", "etcd"), zapcore.WarnLevel)
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zl)
 	cu := url.URL{Scheme: "http", Host: clientAddr}
 	pu := url.URL{Scheme: "http", Host: peerAddr}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
@@ -64,24 +75,30 @@ func OpenEmbedded(ctx context.Context, c EmbeddedConfig) (*Etcd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open embedded etcd: %w", err)
 	}
+	stop := func() {
+		quiet.Store(true)
+		srv.Close()
+	}
+	timer := time.NewTimer(c.StartTimeout)
+	defer timer.Stop()
 	select {
 	case <-srv.Server.ReadyNotify():
 	case err := <-srv.Err():
-		srv.Close()
+		stop()
 		return nil, fmt.Errorf("open embedded etcd: %w", err)
-	case <-time.After(c.StartTimeout):
-		srv.Close()
+	case <-timer.C:
+		stop()
 		return nil, fmt.Errorf("open embedded etcd: not ready within %v", c.StartTimeout)
 	case <-ctx.Done():
-		srv.Close()
+		stop()
 		return nil, fmt.Errorf("open embedded etcd: %w", ctx.Err())
 	}
-	st, err := OpenRemote(ctx, []string{cu.String()}, 5*time.Second)
+	st, err := OpenRemote(ctx, []string{cu.String()}, 5*time.Second, c.Logger)
 	if err != nil {
-		srv.Close()
+		stop()
 		return nil, err
 	}
-	st.onClose = srv.Close
+	st.onClose = stop
 	return st, nil
 }
 

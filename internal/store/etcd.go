@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // DefaultTimeout bounds a call whose ctx has no deadline.
@@ -24,18 +27,32 @@ type Etcd struct {
 	cli     *clientv3.Client
 	prefix  string
 	onClose func()
+	// quiet demotes the client's log once Close begins.
+	quiet *atomicBool
+	// watches are the goroutines Watch started; Close ends them (done)
+	// and waits, so nothing of the store runs after it.
+	watches   sync.WaitGroup
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ Store = (*Etcd)(nil)
 
-// OpenRemote connects to an external etcd cluster.
-func OpenRemote(ctx context.Context, endpoints []string, dialTimeout time.Duration) (*Etcd, error) {
+// OpenRemote connects to an external etcd cluster. dialTimeout zero means
+// DefaultTimeout. The client's warnings and errors go to log (nil:
+// slog.Default()) with component=etcd.
+func OpenRemote(ctx context.Context, endpoints []string, dialTimeout time.Duration, log *slog.Logger) (*Etcd, error) {
 	if dialTimeout <= 0 {
 		dialTimeout = DefaultTimeout
 	}
+	if log == nil {
+		log = slog.Default()
+	}
+	zl, quiet := newZapLogger(log.With("component", "etcd"), zapcore.WarnLevel)
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: endpoints, DialTimeout: dialTimeout, Context: ctx,
-		Logger:             zap.NewNop(),
+		Logger:             zl,
 		MaxCallSendMsgSize: 4 << 20, MaxCallRecvMsgSize: 64 << 20,
 	})
 	if err != nil {
@@ -48,7 +65,7 @@ func OpenRemote(ctx context.Context, endpoints []string, dialTimeout time.Durati
 		cli.Close()
 		return nil, fmt.Errorf("open etcd %v: %w", endpoints, err)
 	}
-	return &Etcd{cli: cli, prefix: Prefix}, nil
+	return &Etcd{cli: cli, prefix: Prefix, quiet: quiet, done: make(chan struct{})}, nil
 }
 
 func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -148,14 +165,16 @@ func (e *Etcd) Watch(ctx context.Context, prefix string, fromRev int64) <-chan E
 	}
 	wctx := clientv3.WithRequireLeader(ctx)
 	wch := e.cli.Watch(wctx, e.prefix+prefix, opts...)
+	e.watches.Add(1)
 	go func() {
+		defer e.watches.Done()
 		defer close(out)
 		for resp := range wch {
 			if err := resp.Err(); err != nil {
 				if errors.Is(err, rpctypes.ErrCompacted) {
 					err = fmt.Errorf("watch %s from %d: %w (compacted to %d)", prefix, fromRev, ErrCompacted, resp.CompactRevision)
 				}
-				send(ctx, out, Event{Err: err})
+				e.send(ctx, out, Event{Err: err})
 				return
 			}
 			for _, ev := range resp.Events {
@@ -163,7 +182,7 @@ func (e *Etcd) Watch(ctx context.Context, prefix string, fromRev int64) <-chan E
 				if ev.Type == clientv3.EventTypeDelete {
 					e2.Type, e2.Revision = EventDelete, resp.Header.Revision
 				}
-				if !send(ctx, out, e2) {
+				if !e.send(ctx, out, e2) {
 					return
 				}
 			}
@@ -172,11 +191,13 @@ func (e *Etcd) Watch(ctx context.Context, prefix string, fromRev int64) <-chan E
 	return out
 }
 
-func send(ctx context.Context, ch chan<- Event, ev Event) bool {
+func (e *Etcd) send(ctx context.Context, ch chan<- Event, ev Event) bool {
 	select {
 	case ch <- ev:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-e.done:
 		return false
 	}
 }
@@ -221,18 +242,43 @@ func (e *Etcd) Compact(ctx context.Context, rev int64) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	if _, err := e.cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil {
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			return fmt.Errorf("store compact %d: %w", rev, ErrCompacted)
+		}
 		return fmt.Errorf("store compact %d: %w", rev, err)
 	}
 	return nil
 }
 
-// Close implements Store; an embedded server stops too.
-func (e *Etcd) Close() error {
-	err := e.cli.Close()
-	if e.onClose != nil {
-		e.onClose()
+// Revision implements Store.
+func (e *Etcd) Revision(ctx context.Context) (int64, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	// A read of one absent key is the cheapest request that returns the
+	// cluster's header.
+	resp, err := e.cli.Get(ctx, e.prefix+"revision", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("store revision: %w", err)
 	}
-	return err
+	return resp.Header.Revision, nil
+}
+
+// Close implements Store; an embedded server stops too. It returns once
+// the watch goroutines have ended (closing the client closes their
+// channels).
+func (e *Etcd) Close() error {
+	e.closeOnce.Do(func() {
+		e.quiet.Store(true)
+		close(e.done)
+		e.closeErr = e.cli.Close()
+		e.watches.Wait()
+		if e.onClose != nil {
+			e.onClose()
+		}
+	})
+	return e.closeErr
 }
 
 type kvLike = mvccpb.KeyValue
+
+type atomicBool = atomic.Bool

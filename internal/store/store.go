@@ -77,7 +77,9 @@ type Store interface {
 	Grant(ctx context.Context, ttlSeconds int64) (int64, error)
 	KeepAliveOnce(ctx context.Context, lease int64) error
 	Revoke(ctx context.Context, lease int64) error
-	// Compact discards history before rev.
+	// Compact discards history before rev; ErrCompacted if it already was.
 	Compact(ctx context.Context, rev int64) error
+	// Revision is the store's current revision.
+	Revision(ctx context.Context) (int64, error)
 	Close() error
 }

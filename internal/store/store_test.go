@@ -77,7 +77,7 @@ func TestExternalEtcdConformance(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		s, err = store.OpenRemote(ctx, []string{"http://" + client}, time.Second)
+		s, err = store.OpenRemote(ctx, []string{"http://" + client}, time.Second, nil)
 		cancel()
 		if err == nil {
 			break

@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"watch from revision", testWatch},
 		{"lease expiry deletes keys", testLease},
 		{"compaction is reported", testCompaction},
+		{"revision", testRevision},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -180,6 +181,11 @@ func testCompaction(t *testing.T, s store.Store) {
 	if err := s.Compact(c, r2); err != nil {
 		t.Fatal(err)
 	}
+	// Another replica compacting to the same revision is not a failure,
+	// but it must be recognisable.
+	if err := s.Compact(c, r2); !errors.Is(err, store.ErrCompacted) {
+		t.Fatalf("compacting twice: %v, want ErrCompacted", err)
+	}
 	ch := s.Watch(c, p, r1-1)
 	select {
 	case ev := <-ch:
@@ -188,5 +194,17 @@ func testCompaction(t *testing.T, s store.Store) {
 		}
 	case <-c.Done():
 		t.Fatal("no compaction error")
+	}
+}
+
+func testRevision(t *testing.T, s store.Store) {
+	c, p := ctx(t), unique(t)
+	r1, err := s.Put(c, p+"r", []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Revision(c)
+	if err != nil || got < r1 {
+		t.Fatalf("Revision after a put at %d: %d, %v", r1, got, err)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
@@ -185,6 +186,30 @@ func (ts *typeSet) pick(wildcard bool, names []string) []*anypb.Any {
 		}
 		out = append(out, ts.byName[k])
 	}
+	return out
+}
+
+// MaxMissing caps the missing names kept per type and stream, so a client
+// naming thousands of unknown resources costs a bounded status.
+const MaxMissing = 100
+
+// missing returns the names asked for that ts does not hold, sorted and
+// deduplicated, at most MaxMissing; nil when it holds them all. A
+// wildcard subscription (no names) misses nothing.
+func (ts *typeSet) missing(names []string) []string {
+	if len(names) == 0 || equalStrings(names, ts.names) {
+		return nil
+	}
+	var out []string
+	for _, n := range names {
+		if _, ok := ts.byName[n]; !ok && !slices.Contains(out, n) {
+			out = append(out, n)
+			if len(out) == MaxMissing {
+				break
+			}
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 

@@ -37,9 +37,15 @@ type ProxyStatus struct {
 	Pushed map[string]string
 	Acked  map[string]string
 	NACKs  map[string]string
+	// Missing lists, per type, the names the proxy subscribes to that its
+	// config does not hold (at most MaxMissing each, sorted): a proxyless
+	// gRPC client asking for an unknown service, or a route to a cluster
+	// that was removed. Such a proxy has ACKed but cannot route them.
+	Missing map[string][]string
 }
 
-// Synced reports whether the proxy accepted everything pushed to it.
+// Synced reports whether the proxy accepted everything pushed to it. It
+// may still lack resources it asked for: see Missing.
 func (p ProxyStatus) Synced() bool {
 	for k, v := range p.Pushed {
 		if p.Acked[k] != v {

@@ -60,6 +60,7 @@ type streamStatus struct {
 	pushed    [numTypes]string
 	acked     [numTypes]string
 	nack      [numTypes]string
+	missing   [numTypes][]string // names asked for and not in the last push
 }
 
 // StreamAggregatedResources serves one sidecar's ADS stream.
@@ -237,9 +238,11 @@ func (st *stream) send(t int, res *Resources) error {
 	sub.nonce = strconv.FormatUint(st.nonce, 10)
 	sub.sent = ts.version
 	sub.waiting = true
+	missing := ts.missing(sub.names)
 	st.statusMu.Lock()
 	st.status.version = res.Version
 	st.status.pushed[t] = ts.version
+	st.status.missing[t] = missing
 	st.statusMu.Unlock()
 	st.srv.count.responses.Add(1)
 	if err := st.grpc.Send(ts.response(t, sub.names, sub.nonce)); err != nil {
@@ -252,7 +255,7 @@ func (st *stream) proxyStatus() ProxyStatus {
 	st.statusMu.Lock()
 	defer st.statusMu.Unlock()
 	p := ProxyStatus{Node: st.node, Connected: st.status.connected, Version: st.status.version,
-		Pushed: map[string]string{}, Acked: map[string]string{}, NACKs: map[string]string{}}
+		Pushed: map[string]string{}, Acked: map[string]string{}, NACKs: map[string]string{}, Missing: map[string][]string{}}
 	for t := range numTypes {
 		if v := st.status.pushed[t]; v != "" {
 			p.Pushed[shortTypes[t]] = v
@@ -262,6 +265,9 @@ func (st *stream) proxyStatus() ProxyStatus {
 		}
 		if v := st.status.nack[t]; v != "" {
 			p.NACKs[shortTypes[t]] = v
+		}
+		if v := st.status.missing[t]; len(v) > 0 {
+			p.Missing[shortTypes[t]] = v // never modified once stored
 		}
 	}
 	return p

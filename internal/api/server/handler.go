@@ -1,4 +1,7 @@
-package api
+// Package server is the admin API's HTTP handler over a Backend that the
+// control plane implements. The wire types are package api, a leaf the
+// sidecar may import without linking any of this.
+package server
 
 import (
 	"context"
@@ -11,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/weft-mesh/weft/internal/api"
 	"github.com/weft-mesh/weft/internal/mesh"
 )
 
@@ -23,35 +27,21 @@ var (
 
 // Backend is what the control plane provides to the API.
 type Backend interface {
-	Apply(ctx context.Context, body []byte, dryRun bool) (ApplyResult, error)
-	Delete(ctx context.Context, kind, namespace, name string, dryRun bool) (ApplyResult, error)
-	Rollback(ctx context.Context, revision int64, dryRun bool) (ApplyResult, error)
-	History(ctx context.Context) ([]Revision, error)
+	Apply(ctx context.Context, body []byte, dryRun bool) (api.ApplyResult, error)
+	Delete(ctx context.Context, kind, namespace, name string, dryRun bool) (api.ApplyResult, error)
+	Rollback(ctx context.Context, revision int64, dryRun bool) (api.ApplyResult, error)
+	History(ctx context.Context) ([]api.Revision, error)
 	// Resources lists stored resources with their status; kind "" means
 	// every kind and name "" every name.
-	Resources(ctx context.Context, kind, namespace, name string) ([]Resource, error)
-	Proxies(ctx context.Context) []Proxy
-	Instances(ctx context.Context, service string) ([]Instance, error)
-	Register(ctx context.Context, r Registration) (Lease, error)
+	Resources(ctx context.Context, kind, namespace, name string) ([]api.Resource, error)
+	Proxies(ctx context.Context) []api.Proxy
+	Instances(ctx context.Context, service string) ([]api.Instance, error)
+	Register(ctx context.Context, r api.Registration) (api.Lease, error)
 	Deregister(ctx context.Context, service, id string, lease int64) error
 }
 
 // MaxBody caps a request body.
 const MaxBody = mesh.MaxDecodeBytes
-
-// Kind maps what an operator types (service, svc, routes, tp, ...) to a
-// resource kind.
-func Kind(s string) (string, bool) {
-	switch strings.ToLower(s) {
-	case "service", "services", "svc":
-		return mesh.KindService, true
-	case "httproute", "httproutes", "route", "routes":
-		return mesh.KindHTTPRoute, true
-	case "trafficpolicy", "trafficpolicies", "tp", "policy", "policies":
-		return mesh.KindTrafficPolicy, true
-	}
-	return "", false
-}
 
 // Handler serves the API under /v1.
 func Handler(b Backend, log *slog.Logger) http.Handler {
@@ -60,17 +50,17 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	}
 	h := &handler{b: b, log: log.With("component", "api")}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+Version+"/apply", h.apply)
-	mux.HandleFunc("GET "+Version+"/resources", h.resources)
-	mux.HandleFunc("GET "+Version+"/resources/{kind}", h.resources)
-	mux.HandleFunc("GET "+Version+"/resources/{kind}/{namespace}/{name}", h.resources)
-	mux.HandleFunc("DELETE "+Version+"/resources/{kind}/{namespace}/{name}", h.delete)
-	mux.HandleFunc("GET "+Version+"/history", h.history)
-	mux.HandleFunc("POST "+Version+"/rollback/{revision}", h.rollback)
-	mux.HandleFunc("GET "+Version+"/proxies", h.proxies)
-	mux.HandleFunc("GET "+Version+"/instances", h.instances)
-	mux.HandleFunc("POST "+Version+"/instances", h.register)
-	mux.HandleFunc("DELETE "+Version+"/instances/{service}/{id}", h.deregister)
+	mux.HandleFunc("POST "+api.Version+"/apply", h.apply)
+	mux.HandleFunc("GET "+api.Version+"/resources", h.resources)
+	mux.HandleFunc("GET "+api.Version+"/resources/{kind}", h.resources)
+	mux.HandleFunc("GET "+api.Version+"/resources/{kind}/{namespace}/{name}", h.resources)
+	mux.HandleFunc("DELETE "+api.Version+"/resources/{kind}/{namespace}/{name}", h.delete)
+	mux.HandleFunc("GET "+api.Version+"/history", h.history)
+	mux.HandleFunc("POST "+api.Version+"/rollback/{revision}", h.rollback)
+	mux.HandleFunc("GET "+api.Version+"/proxies", h.proxies)
+	mux.HandleFunc("GET "+api.Version+"/instances", h.instances)
+	mux.HandleFunc("POST "+api.Version+"/instances", h.register)
+	mux.HandleFunc("DELETE "+api.Version+"/instances/{service}/{id}", h.deregister)
 	return mux
 }
 
@@ -99,7 +89,7 @@ func (h *handler) kind(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if k == "" {
 		return "", true
 	}
-	kind, ok := Kind(k)
+	kind, ok := api.Kind(k)
 	if !ok {
 		h.fail(w, fmt.Errorf("%w: kind: must be service, httproute or trafficpolicy; got %q", ErrInvalid, k))
 	}
@@ -121,7 +111,7 @@ func (h *handler) resources(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if res == nil {
-		res = []Resource{}
+		res = []api.Resource{}
 	}
 	h.reply(w, res, err)
 }
@@ -160,7 +150,7 @@ func (h *handler) instances(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) register(w http.ResponseWriter, r *http.Request) {
-	var reg Registration
+	var reg api.Registration
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&reg); err != nil {
@@ -209,7 +199,7 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 	for _, sentinel := range []error{ErrInvalid, ErrNotFound, ErrConflict} {
 		lines[0] = strings.TrimPrefix(lines[0], sentinel.Error()+": ")
 	}
-	body := Error{Error: lines[0]}
+	body := api.Error{Error: lines[0]}
 	if len(lines) > 1 {
 		body.Details = lines[1:]
 	}
