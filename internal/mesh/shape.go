@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // checkShape compares an undecoded JSON value with the Go type it will
@@ -87,7 +88,15 @@ func checkShape(v *errs, path string, val any, t reflect.Type) {
 
 // jsonFields maps a struct's JSON names to its fields, with embedded
 // structs' fields promoted as encoding/json does.
+// fieldCache holds jsonFields per type: every resource the control plane
+// loads from its store is shape-checked, and walking a type's fields with
+// reflect for each object doubled the load time of a large mesh.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.StructField
+
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.StructField)
+	}
 	out := map[string]reflect.StructField{}
 	for _, f := range reflect.VisibleFields(t) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -99,6 +108,7 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 		}
 		out[name] = f
 	}
+	fieldCache.Store(t, out)
 	return out
 }
 
