@@ -39,6 +39,11 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) error {
 	// Every type's response completes a set, so one push can arrive as
 	// several equal updates; rebuilding for each would only churn state.
 	if cur := s.dyn.Load(); cur != nil && reflect.DeepEqual(cur.Routes, d.Routes) && reflect.DeepEqual(cur.Clusters, d.Clusters) {
+		// Nothing to rebuild, but the version moved (another type's
+		// push, or a change this sidecar's scope does not see): report it.
+		if cur.Version != d.Version {
+			s.dyn.Store(&dynamic{Version: d.Version, Routes: cur.Routes, Clusters: cur.Clusters})
+		}
 		return nil
 	}
 	if err := s.applyDynamic(d); err != nil {

@@ -118,7 +118,7 @@ func TestHandleAcksNacksAndRollsBack(t *testing.T) {
 	}
 
 	// A route push the sidecar refuses: NACKed, and the routes roll back.
-	refuse = "1" // the update keeps the CDS version, 1
+	refuse = "3" // the update carries the newest type version: this RDS push
 	empty := proto.Clone(snap.Routes[0])
 	empty.ProtoReflect().Clear(empty.ProtoReflect().Descriptor().Fields().ByName("virtual_hosts"))
 	got = h.push(routeType, "3", empty)

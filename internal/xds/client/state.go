@@ -3,6 +3,8 @@ package client
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -143,7 +145,10 @@ func (st *state) update() (Update, bool) {
 	if st.clusters == nil || st.routes == nil {
 		return Update{}, false
 	}
-	u := Update{Version: st.version[clusterType], Routes: *st.routes}
+	// The server versions each type at the config revision that last
+	// changed it, so an endpoint or route change moves EDS or RDS alone:
+	// the config this update holds is the newest of the three.
+	u := Update{Version: newestVersion(st.version[clusterType], st.version[endpointType], st.version[routeType]), Routes: *st.routes}
 	if len(st.clusters) > 0 {
 		u.Clusters = make([]cluster.Config, 0, len(st.clusters))
 	}
@@ -157,4 +162,35 @@ func (st *state) update() (Update, bool) {
 	}
 	sort.Slice(u.Clusters, func(a, b int) bool { return u.Clusters[a].Name < u.Clusters[b].Name })
 	return u, true
+}
+
+// newestVersion returns the greatest of xDS version strings of the form
+// "N.M" (config revision, push), compared field by field as numbers so that
+// "6.10" is newer than "6.9". Unparsable versions compare as oldest.
+func newestVersion(vs ...string) string {
+	best := ""
+	for _, v := range vs {
+		if versionLess(best, v) {
+			best = v
+		}
+	}
+	return best
+}
+
+func versionLess(a, b string) bool {
+	if a == "" || b == "" {
+		return a == "" && b != ""
+	}
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, errx := strconv.ParseUint(as[i], 10, 64)
+		y, erry := strconv.ParseUint(bs[i], 10, 64)
+		if errx != nil || erry != nil {
+			return erry == nil && errx != nil
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return len(as) < len(bs)
 }
