@@ -92,6 +92,16 @@ func (s *Server) Publish(rs []mesh.Resource) (string, error) {
 	return version, nil
 }
 
+// Version is the version served now; "" before the first Publish.
+func (s *Server) Version() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current == nil {
+		return ""
+	}
+	return s.current.Version
+}
+
 // typeURLs are the xDS types a sidecar reads.
 var typeURLs = []string{
 	"type.googleapis.com/envoy.config.cluster.v3.Cluster",
