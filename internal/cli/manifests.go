@@ -48,26 +48,9 @@ func readManifests(path string, stdin io.Reader) ([]manifest, error) {
 			return nil, err
 		}
 	default:
-		st, err := os.Stat(path)
+		files, err := manifestFiles(path)
 		if err != nil {
 			return nil, err
-		}
-		files := []string{path}
-		if st.IsDir() {
-			files = nil
-			entries, err := os.ReadDir(path)
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range entries {
-				switch strings.ToLower(filepath.Ext(e.Name())) {
-				case ".yaml", ".yml", ".json":
-					if !e.IsDir() {
-						files = append(files, filepath.Join(path, e.Name()))
-					}
-				}
-			}
-			sort.Strings(files)
 		}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
@@ -83,6 +66,33 @@ func readManifests(path string, stdin io.Reader) ([]manifest, error) {
 		return nil, errors.New("no resources found")
 	}
 	return docs, nil
+}
+
+// manifestFiles is path itself, or for a directory its .yaml, .yml and
+// .json files (not subdirectories) in name order.
+func manifestFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".yaml", ".yml", ".json":
+			if !e.IsDir() {
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+	}
+	sort.Strings(files)
+	return files, nil
 }
 
 // body renders manifests as the JSON array the API takes.

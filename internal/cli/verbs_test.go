@@ -55,7 +55,7 @@ func weft(t *testing.T, server string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func writeFile(t *testing.T, name, body string) string {
+func writeTempFile(t *testing.T, name, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
@@ -90,7 +90,7 @@ spec:
 // refused with file:line, resource and path for every problem.
 func TestCLIAgainstControlPlane(t *testing.T) {
 	server := startControl(t)
-	code, out, errs := weft(t, server, "apply", "-f", writeFile(t, "mesh.yaml", cliResources))
+	code, out, errs := weft(t, server, "apply", "-f", writeTempFile(t, "mesh.yaml", cliResources))
 	if code != 0 {
 		t.Fatalf("apply: %d %s %s", code, out, errs)
 	}
@@ -138,7 +138,7 @@ func TestCLIAgainstControlPlane(t *testing.T) {
 
 	t.Run("located errors", func(t *testing.T) {
 		bad := "apiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: catalog}\nspec:\n  ports:\n  - port: eighty\n    protocl: http\n"
-		code, _, errs := weft(t, server, "apply", "-f", writeFile(t, "catalog.yaml", bad))
+		code, _, errs := weft(t, server, "apply", "-f", writeTempFile(t, "catalog.yaml", bad))
 		for _, want := range []string{
 			`catalog.yaml:6: Service/default/catalog: spec.ports[0].port: must be an integer; got string "eighty"`,
 			`catalog.yaml:7: Service/default/catalog: spec.ports[0].protocl: unknown field (did you mean "protocol"?)`,

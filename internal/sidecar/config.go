@@ -1,5 +1,5 @@
-// Package sidecar is the data plane's composition root: it turns a sidecar
-// Config (from a static file today, from xDS once the control plane lands) into
+// Package sidecar is the data plane's composition root: it turns a sidecar's
+// bootstrap Config and the services and routes that arrive over xDS into
 // immutable proxy runtime state, and runs the listeners and the admin server.
 package sidecar
 
@@ -23,16 +23,20 @@ type Config struct {
 	Service string `yaml:"service" json:"service"`
 	// Admin is the admin listener (/ready, /live, /metrics, /config).
 	// Default 127.0.0.1:15000; "off" disables it.
-	Admin    string     `yaml:"admin" json:"admin"`
-	Inbound  []Inbound  `yaml:"inbound" json:"inbound"`
-	Outbound Outbound   `yaml:"outbound" json:"outbound"`
-	Services []Service  `yaml:"services" json:"services"`
-	Routes   []RouteSet `yaml:"routes" json:"routes"`
-	Limits   Limits     `yaml:"limits" json:"limits"`
-	// ControlPlane, when set, makes the outbound services and routes
-	// dynamic: they arrive over xDS and take the place of Services and
-	// Routes, which may then be empty.
+	Admin string `yaml:"admin" json:"admin"`
+	// Inbound are the listeners mesh traffic arrives on. Default: none.
+	Inbound []Inbound `yaml:"inbound" json:"inbound"`
+	// Outbound are the listeners the local app sends its requests to.
+	Outbound Outbound `yaml:"outbound" json:"outbound"`
+	// Limits are the downstream-facing caps and timeouts.
+	Limits Limits `yaml:"limits" json:"limits"`
+	// ControlPlane is where the outbound services and routes come from:
+	// mesh resources translated to xDS (`weft control`, or the in-process
+	// one of `weft proxy --resources DIR`). Without it and without
+	// Upstream, outbound requests get the mesh's no-route answer.
 	ControlPlane *ControlPlane `yaml:"controlPlane" json:"controlPlane,omitempty"`
+	// Upstream is the one-upstream quick mode; it excludes ControlPlane.
+	Upstream *Upstream `yaml:"upstream" json:"upstream,omitempty"`
 	// Register, with a control plane, registers this instance so that other
 	// sidecars route to it, and keeps it registered while the app is healthy.
 	Register *Registration `yaml:"register" json:"register,omitempty"`
@@ -126,48 +130,16 @@ type OutboundPort struct {
 	Service string `yaml:"service" json:"service"`
 }
 
-// Service is an upstream the app may call.
-type Service struct {
-	Name string `yaml:"name" json:"name"`
-	// Hosts are extra authorities routed to this service besides its name.
-	Hosts []string `yaml:"hosts" json:"hosts,omitempty"`
-	// Protocol between this sidecar and the service's endpoints: http
-	// (default, pooled HTTP/1.1), http2 (multiplexed; also for gRPC), tcp.
-	Protocol  string        `yaml:"protocol" json:"protocol"`
-	LB        string        `yaml:"lb" json:"lb"` // p2c (default) | round_robin | ring_hash
-	HashOn    HashOn        `yaml:"hashOn" json:"hashOn"`
-	Endpoints []Endpoint    `yaml:"endpoints" json:"endpoints"`
-	Subsets   []Subset      `yaml:"subsets" json:"subsets,omitempty"`
-	Pool      Pool          `yaml:"pool" json:"pool"`
-	Connect   time.Duration `yaml:"connectTimeout" json:"connectTimeout"` // default 2s
-}
-
-// HashOn names what ring_hash hashes: one of a header or a cookie.
-type HashOn struct {
-	Header string `yaml:"header" json:"header,omitempty"`
-	Cookie string `yaml:"cookie" json:"cookie,omitempty"`
-}
-
-// Endpoint is one instance of a service: usually the inbound listener of the
-// instance's sidecar.
-type Endpoint struct {
-	Address string            `yaml:"address" json:"address"`
-	Weight  uint32            `yaml:"weight" json:"weight,omitempty"`
-	Zone    string            `yaml:"zone" json:"zone,omitempty"`
-	Labels  map[string]string `yaml:"labels" json:"labels,omitempty"`
-}
-
-// Subset selects a service's endpoints by labels, e.g. version: v2.
-type Subset struct {
-	Name   string            `yaml:"name" json:"name"`
-	Labels map[string]string `yaml:"labels" json:"labels"`
-}
-
-// Pool caps upstream connections per endpoint.
-type Pool struct {
-	MaxConnections int           `yaml:"maxConnections" json:"maxConnections"` // default 1024
-	MaxIdle        int           `yaml:"maxIdle" json:"maxIdle"`               // default 128
-	IdleTimeout    time.Duration `yaml:"idleTimeout" json:"idleTimeout"`       // keep-alive and first-byte wait; default 60s
+// Upstream is the one-upstream quick mode (`weft proxy --listen A
+// --upstream B`): every outbound request, whatever its host, goes to
+// Address. It is the shape of a benchmark hop; services and routes are
+// mesh resources, served by a control plane or by `--resources DIR`.
+type Upstream struct {
+	// Address is the upstream's host:port.
+	Address string `yaml:"address" json:"address"`
+	// Protocol spoken to it: http (pooled HTTP/1.1, the default), http2
+	// (multiplexed; also gRPC) or tcp (bytes forwarded as they come).
+	Protocol string `yaml:"protocol" json:"protocol"`
 }
 
 // Limits are the downstream-facing caps and timeouts.
@@ -216,6 +188,9 @@ func Load(path string) (*Config, error) {
 func Parse(data []byte) (*Config, error) {
 	if len(data) > maxConfigBytes {
 		return nil, fmt.Errorf("parse config: larger than %d bytes", maxConfigBytes)
+	}
+	if err := movedFields(data); err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

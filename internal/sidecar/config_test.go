@@ -12,31 +12,14 @@ func TestLoadExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Services[0].Pool.IdleTimeout != 30*time.Second {
-		t.Errorf("idleTimeout = %v", cfg.Services[0].Pool.IdleTimeout)
-	}
 	if cfg.Limits.HeaderTimeout != 5*time.Second || cfg.Limits.IdleTimeout != 60*time.Second {
 		t.Errorf("limits defaults not applied: %+v", cfg.Limits)
 	}
-	if cfg.Inbound[0].Protocol != "auto" || cfg.Services[0].Protocol != "http" {
+	if cfg.Inbound[0].Protocol != "auto" {
 		t.Errorf("protocol defaults not applied")
 	}
-	st, err := outboundState(cfg, "1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"catalog", "catalog/v1", "catalog/v2"} {
-		c := st.Clusters.Get(name)
-		if c == nil {
-			t.Fatalf("cluster %s missing", name)
-		}
-		want := 2
-		if name != "catalog" {
-			want = 1
-		}
-		if len(c.Endpoints) != want {
-			t.Errorf("cluster %s has %d endpoints, want %d", name, len(c.Endpoints), want)
-		}
+	if cfg.Outbound.Ports[0].Service != "catalog" || cfg.ControlPlane != nil || cfg.Upstream != nil {
+		t.Errorf("outbound %+v controlPlane %v upstream %v", cfg.Outbound, cfg.ControlPlane, cfg.Upstream)
 	}
 }
 
@@ -48,16 +31,14 @@ func TestParseRejectsWithFieldPath(t *testing.T) {
 	tests := []struct {
 		name, from, to, want string
 	}{
-		{"unknown field", "lb: p2c", "lb: p2c\n    speed: fast", "field speed not found"},
-		{"bad lb", "lb: p2c", "lb: fastest", "services[0].lb: must be one of"},
-		{"bad address", "address: 127.0.0.1:16006", "address: nowhere", "services[0].endpoints[0].address: must be host:port"},
-		{"unknown subset", "subset: v2}]", "subset: v3}]", "routes[0].rules[0].backends[0].subset: service \"catalog\" has no subset \"v3\""},
-		{"unknown backend", "{service: catalog, subset: v1, weight: 90}", "{service: cart, weight: 90}", "routes[0].rules[1].backends[0].service: unknown service \"cart\""},
-		{"bad regex", "pathPrefix: /api}", "pathRegex: \"(a\"}", "routes[0].rules[1].match.pathRegex: invalid regex"},
+		{"unknown field", "headerTimeout: 5s", "headerTimeout: 5s\n  speed: fast", "field speed not found"},
+		{"bad address", "app: 127.0.0.1:8080", "app: nowhere", "inbound[0].app: must be host:port"},
 		{"port clash", "listen: 127.0.0.1:9001", "listen: 127.0.0.1:15001", "outbound.ports[0].listen: address 127.0.0.1:15001 is already used by outbound.proxy"},
+		{"bad service name", "service: catalog", "service: Catalog_1", "outbound.ports[0].service: must be SERVICE or SERVICE.NAMESPACE"},
 		{"negative limit", "headerTimeout: 5s", "headerTimeout: -5s", "limits.headerTimeout: must be > 0"},
-		{"ring hash without key", "lb: p2c", "lb: ring_hash", "services[0].hashOn: ring_hash needs exactly one of header or cookie"},
 		{"bad app protocol", "app: 127.0.0.1:8080", "app: 127.0.0.1:8080\n    protocol: quic", "inbound[0].protocol: must be one of"},
+		{"bad upstream", "limits:", "upstream: {address: 127.0.0.1:1, protocol: quic}\nlimits:", "upstream.protocol: must be one of http, http2, tcp"},
+		{"upstream with control plane", "limits:", "upstream: {address: 127.0.0.1:1}\ncontrolPlane: {xds: [127.0.0.1:2]}\nlimits:", "upstream: quick mode excludes controlPlane"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,12 +54,35 @@ func TestParseRejectsWithFieldPath(t *testing.T) {
 	}
 }
 
+// Services and routes are mesh resources now: a file that still has them
+// is told where they went, with the line, instead of "field not found".
+func TestParseRefusesMovedServicesAndRoutes(t *testing.T) {
+	_, err := Parse([]byte("node: n1\nservices:\n  - name: catalog\nroutes: []\n"))
+	if err == nil {
+		t.Fatal("a file with services and routes was accepted")
+	}
+	for _, want := range []string{
+		"services: line 2: moved to mesh resources: write a Service",
+		"routes: line 4: moved to mesh resources: write an HTTPRoute",
+		"weft apply, or pass --resources DIR",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	// controlPlane.services is the list of services a sidecar calls, not a
+	// moved field.
+	if _, err := Parse([]byte("controlPlane: {xds: [127.0.0.1:1], services: [catalog]}\n")); err != nil {
+		t.Fatalf("controlPlane.services: %v", err)
+	}
+}
+
 func TestParseReportsEveryError(t *testing.T) {
-	_, err := Parse([]byte("services:\n  - name: Bad_Name\n    lb: x\n"))
+	_, err := Parse([]byte("inbound: [{listen: nowhere, app: 127.0.0.1:1}]\nlimits: {headerTimeout: -1s}\n"))
 	if err == nil {
 		t.Fatal("want error")
 	}
-	for _, want := range []string{"services[0].name", "services[0].lb"} {
+	for _, want := range []string{"inbound[0].listen", "limits.headerTimeout"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -91,8 +95,9 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
-	f.Add([]byte("services: [{name: a, endpoints: [{address: '[::1]:80'}]}]"))
-	f.Add([]byte("routes: [{service: x}]"))
+	f.Add([]byte("outbound: {ports: [{listen: '[::1]:0', service: a}]}\nupstream: {address: '[::1]:80', protocol: http2}"))
+	f.Add([]byte("services: [{name: a}]\nroutes: [{service: x}]"))
+	f.Add([]byte("- services\n"))
 	f.Add([]byte("inbound: [{listen: '127.0.0.1:0', app: '127.0.0.1:1', trustForwardedHeaders: true}]\noutbound: {trustForwardedHeaders: false}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data)

@@ -32,7 +32,7 @@ func TestForwardedHeadersTrustByListener(t *testing.T) {
 				Admin:    "off",
 				Inbound:  []Inbound{{Name: "web", Listen: "127.0.0.1:0", App: appAddr, Protocol: "http", TrustForwardedHeaders: tc.trustInbound}},
 				Outbound: Outbound{Ports: []OutboundPort{{Listen: "127.0.0.1:0", Service: "app"}}, TrustForwardedHeaders: tc.trustOut},
-				Services: []Service{{Name: "app", Endpoints: []Endpoint{{Address: appAddr}}}},
+				Upstream: &Upstream{Address: appAddr},
 				Limits:   Limits{DrainTimeout: time.Second},
 			}
 			_, a := runSidecar(t, cfg)

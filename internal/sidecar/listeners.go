@@ -134,7 +134,7 @@ func (s *Sidecar) outboundProtocol(service string) func() listener.Protocol {
 }
 
 // clusterOf finds the cluster serving a service name: the cluster of
-// that name (static config, inbound), or else the one the service's
+// that name (quick mode, inbound), or else the one the service's
 // virtual host sends "/" to, as HTTP routing would (with a control plane
 // "tcpsvc" is the cluster "tcpsvc.default").
 func clusterOf(st *proxy.State, service string) *cluster.Cluster {

@@ -33,6 +33,11 @@ type Options struct {
 	// Ready, when set, receives the bound listener addresses once every
 	// listener is accepting (tests and the demo bind port 0).
 	Ready func(Addrs)
+	// ControlPlane, when set, replaces the config's controlPlane at New and
+	// at every reload: `weft proxy --resources DIR` serves DIR from a
+	// control plane in the same process, on a loopback port the file
+	// cannot know. Default nil: the file's controlPlane.
+	ControlPlane *ControlPlane
 }
 
 // Addrs are the bound addresses of a running sidecar, by config field.
@@ -93,6 +98,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	if opts.WatchInterval <= 0 {
 		opts.WatchInterval = time.Second
 	}
+	if opts.ControlPlane != nil {
+		cfg.ControlPlane = opts.ControlPlane
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
@@ -116,6 +124,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
 	}
+	if cfg.ControlPlane == nil && cfg.Upstream == nil && (cfg.Outbound.Proxy != "" || len(cfg.Outbound.Ports) > 0) {
+		s.log.Warn("outbound listeners have no services to route to: set controlPlane, run with --resources DIR, or use quick mode (--upstream)")
+	}
 	if cfg.ControlPlane != nil && len(cfg.ControlPlane.Services) > 0 {
 		s.learn = newLearner(declaredServices(cfg))
 	}
@@ -128,6 +139,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 // Reload swaps in a new config. Listener addresses cannot change without a
 // restart; such a config is refused and the running one stays.
 func (s *Sidecar) Reload(cfg *Config) error {
+	if s.opts.ControlPlane != nil {
+		cfg.ControlPlane = s.opts.ControlPlane
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("reload: %w", err)
@@ -212,7 +226,7 @@ func (s *Sidecar) apply(cfg *Config) error {
 		}
 	}
 	s.active.Store(&active{cfg: cfg, version: version, loaded: time.Now()})
-	s.log.Info("config applied", "version", version, "services", len(cfg.Services))
+	s.log.Info("config applied", "version", version)
 	return nil
 }
 

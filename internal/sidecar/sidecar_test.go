@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -53,13 +54,15 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// TestAdminEndpoints runs quick mode (one upstream, no services): the
+// request goes through, and /metrics and /config show it and its pool.
 func TestAdminEndpoints(t *testing.T) {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("app")) }))
 	defer app.Close()
 	cfg := &Config{
 		Node: "n1", Service: "web", Admin: "127.0.0.1:0",
-		Outbound: Outbound{Ports: []OutboundPort{{Listen: "127.0.0.1:0", Service: "app"}}},
-		Services: []Service{{Name: "app", Endpoints: []Endpoint{{Address: app.Listener.Addr().String()}}}},
+		Outbound: Outbound{Proxy: "127.0.0.1:0", Ports: []OutboundPort{{Listen: "127.0.0.1:0", Service: "app"}}},
+		Upstream: &Upstream{Address: app.Listener.Addr().String()},
 		Limits:   Limits{DrainTimeout: time.Second},
 	}
 	_, a := runSidecar(t, cfg)
@@ -73,19 +76,30 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := get(t, "http://"+a.Outbound["app"]+"/x"); code != 200 || body != "app" {
 		t.Fatalf("proxied request: %d %q", code, body)
 	}
+	// quick mode sends every host to its one upstream
+	proxied := &http.Client{Transport: &http.Transport{Proxy: func(*http.Request) (*url.URL, error) { return url.Parse("http://" + a.Proxy) }}}
+	resp, err := proxied.Get("http://any.host.example/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "app" {
+		t.Fatalf("request for another host through the proxy port: %d %q", resp.StatusCode, b)
+	}
 	// The proxy records a request after relaying its response: wait for it.
 	var metrics string
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		_, metrics = get(t, admin+"/metrics")
-		if strings.Contains(metrics, `weft_proxy_requests_total{`) || time.Now().After(deadline) {
+		if strings.Contains(metrics, `weft_proxy_requests_total{code_class="2xx",direction="outbound",route="upstream",service="upstream"} 2`) || time.Now().After(deadline) {
 			break
 		}
 	}
 	for _, want := range []string{
-		`weft_proxy_requests_total{code_class="2xx",direction="outbound",route="app/default",service="app"} 1`,
-		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",route="app/default",service="app",le="+Inf"} 1`,
+		`weft_proxy_requests_total{code_class="2xx",direction="outbound",route="upstream",service="upstream"} 2`,
+		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",route="upstream",service="upstream",le="+Inf"} 2`,
 		`weft_proxy_active_connections{listener="outbound/app"}`,
-		`weft_proxy_upstream_connections{endpoint="` + app.Listener.Addr().String() + `",service="app"} 1`,
+		`weft_proxy_upstream_connections{endpoint="` + app.Listener.Addr().String() + `",service="upstream"} 1`,
 		`process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(metrics, want) {
@@ -103,7 +117,7 @@ func TestAdminEndpoints(t *testing.T) {
 }
 
 func TestReloadRejectsListenerChangesAndBadConfig(t *testing.T) {
-	cfg := &Config{Admin: "off", Outbound: Outbound{Proxy: "127.0.0.1:0"}, Services: []Service{{Name: "a"}}}
+	cfg := &Config{Admin: "off", Outbound: Outbound{Proxy: "127.0.0.1:0"}, Upstream: &Upstream{Address: "127.0.0.1:1"}}
 	sc, _ := runSidecar(t, cfg)
 	moved := *cfg
 	moved.Outbound.Proxy = "127.0.0.1:1"
@@ -111,8 +125,8 @@ func TestReloadRejectsListenerChangesAndBadConfig(t *testing.T) {
 		t.Fatalf("reload with a moved listener: %v", err)
 	}
 	bad := *cfg
-	bad.Services = []Service{{Name: "a", LB: "nope"}}
-	if err := sc.Reload(&bad); err == nil || !strings.Contains(err.Error(), "services[0].lb") {
+	bad.Upstream = &Upstream{Address: "127.0.0.1:1", Protocol: "nope"}
+	if err := sc.Reload(&bad); err == nil || !strings.Contains(err.Error(), "upstream.protocol") {
 		t.Fatalf("bad reload: %v", err)
 	}
 	if v := sc.active.Load().version; v != "1" {
@@ -127,7 +141,7 @@ func TestConfigFileChangeReloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nservices: [{name: a}]\n")
+	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nupstream: {address: 127.0.0.1:1}\n")
 	cfg, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -150,13 +164,13 @@ func TestConfigFileChangeReloads(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nservices: [{name: a}, {name: b}]\n")
+	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nupstream: {address: 127.0.0.1:2}\n")
 	waitVersion("2")
-	if n := len(sc.active.Load().cfg.Services); n != 2 {
-		t.Fatalf("%d services after reload", n)
+	if a := sc.active.Load().cfg.Upstream.Address; a != "127.0.0.1:2" {
+		t.Fatalf("upstream %s after reload", a)
 	}
 	// A broken file is refused; the running config stays.
-	write("services: [{name: a, lb: bogus}]\n")
-	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nservices: [{name: a}, {name: b}, {name: c}]\n")
+	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nupstream: {address: nowhere}\n")
+	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nupstream: {address: 127.0.0.1:3}\n")
 	waitVersion("3")
 }

@@ -42,14 +42,8 @@ func (c *Config) SetDefaults() {
 			in.Protocol = "auto"
 		}
 	}
-	for i := range c.Services {
-		s := &c.Services[i]
-		if s.Protocol == "" {
-			s.Protocol = "http"
-		}
-		if s.LB == "" {
-			s.LB = "p2c"
-		}
+	if u := c.Upstream; u != nil && u.Protocol == "" {
+		u.Protocol = "http"
 	}
 	if r := c.Register; r != nil {
 		if r.Service == "" {
@@ -129,18 +123,6 @@ func (c *Config) Validate() error {
 			fe.add(p+".serverFirst", "only applies to protocol auto (protocol tcp forwards every connection); got protocol %q", in.Protocol)
 		}
 	}
-	svcs := map[string]*Service{}
-	for i := range c.Services {
-		s := &c.Services[i]
-		p := fmt.Sprintf("services[%d]", i)
-		if !nameRE.MatchString(s.Name) {
-			fe.add(p+".name", "must be a lowercase DNS name; got %q", s.Name)
-		} else if svcs[s.Name] != nil {
-			fe.add(p+".name", "duplicate service %q", s.Name)
-		}
-		svcs[s.Name] = s
-		validateService(&fe, p, s)
-	}
 	if c.Outbound.Proxy != "" && checkAddr(&fe, "outbound.proxy", c.Outbound.Proxy) {
 		claim("outbound.proxy", c.Outbound.Proxy)
 	}
@@ -149,58 +131,29 @@ func (c *Config) Validate() error {
 		if checkAddr(&fe, p+".listen", op.Listen) {
 			claim(p+".listen", op.Listen)
 		}
-		if svcs[op.Service] == nil && c.ControlPlane == nil {
-			fe.add(p+".service", "unknown service %q", op.Service)
+		if !validServiceRef(op.Service) {
+			fe.add(p+".service", "must be SERVICE or SERVICE.NAMESPACE in lowercase DNS labels; got %q", op.Service)
 		}
 	}
-	validateRoutes(&fe, c.Routes, svcs)
+	validateUpstream(&fe, c)
 	validateControlPlane(&fe, c)
 	validateLimits(&fe, &c.Limits)
 	return errors.Join(fe...)
 }
 
-func validateService(fe *fieldErrors, p string, s *Service) {
-	switch s.Protocol {
-	case "http", "http2", "grpc", "tcp":
+func validateUpstream(fe *fieldErrors, c *Config) {
+	u := c.Upstream
+	if u == nil {
+		return
+	}
+	if c.ControlPlane != nil {
+		fe.add("upstream", "quick mode excludes controlPlane: services come from one or the other")
+	}
+	checkAddr(fe, "upstream.address", u.Address)
+	switch u.Protocol {
+	case "http", "http2", "tcp":
 	default:
-		fe.add(p+".protocol", "must be one of http, http2, grpc, tcp; got %q", s.Protocol)
-	}
-	switch s.LB {
-	case "p2c", "round_robin":
-	case "ring_hash":
-		if (s.HashOn.Header == "") == (s.HashOn.Cookie == "") {
-			fe.add(p+".hashOn", "ring_hash needs exactly one of header or cookie")
-		}
-	default:
-		fe.add(p+".lb", "must be one of p2c, round_robin, ring_hash; got %q", s.LB)
-	}
-	for j, ep := range s.Endpoints {
-		checkAddr(fe, fmt.Sprintf("%s.endpoints[%d].address", p, j), ep.Address)
-	}
-	seen := map[string]bool{}
-	for j, sub := range s.Subsets {
-		sp := fmt.Sprintf("%s.subsets[%d]", p, j)
-		if !nameRE.MatchString(sub.Name) {
-			fe.add(sp+".name", "must be a lowercase DNS name; got %q", sub.Name)
-		} else if seen[sub.Name] {
-			fe.add(sp+".name", "duplicate subset %q", sub.Name)
-		}
-		seen[sub.Name] = true
-		if len(sub.Labels) == 0 {
-			fe.add(sp+".labels", "must select at least one label")
-		}
-	}
-	if s.Pool.MaxConnections < 0 {
-		fe.add(p+".pool.maxConnections", "must be >= 0")
-	}
-	if s.Pool.MaxIdle < 0 {
-		fe.add(p+".pool.maxIdle", "must be >= 0")
-	}
-	if s.Pool.IdleTimeout < 0 {
-		fe.add(p+".pool.idleTimeout", "must be >= 0")
-	}
-	if s.Connect < 0 {
-		fe.add(p+".connectTimeout", "must be >= 0")
+		fe.add("upstream.protocol", "must be one of http, http2, tcp; got %q", u.Protocol)
 	}
 }
 
@@ -260,8 +213,7 @@ func validateControlPlane(fe *fieldErrors, c *Config) {
 		checkAddr(fe, fmt.Sprintf("controlPlane.api[%d]", i), a)
 	}
 	for i, svc := range cp.Services {
-		name, ns, _ := strings.Cut(svc, ".")
-		if !nameRE.MatchString(name) || ns != "" && !nameRE.MatchString(ns) {
+		if !validServiceRef(svc) {
 			fe.add(fmt.Sprintf("controlPlane.services[%d]", i), "must be SERVICE or SERVICE.NAMESPACE in lowercase DNS labels; got %q", svc)
 		}
 	}
@@ -289,4 +241,11 @@ func validateControlPlane(fe *fieldErrors, c *Config) {
 	if r.Probe.HTTPPath != "" && !strings.HasPrefix(r.Probe.HTTPPath, "/") {
 		fe.add("register.probe.httpPath", "must start with /; got %q", r.Probe.HTTPPath)
 	}
+}
+
+// validServiceRef reports whether svc is SERVICE or SERVICE.NAMESPACE,
+// each a lowercase DNS label: how a sidecar names a mesh service.
+func validServiceRef(svc string) bool {
+	name, ns, _ := strings.Cut(svc, ".")
+	return nameRE.MatchString(name) && (ns == "" || nameRE.MatchString(ns))
 }

@@ -17,14 +17,14 @@ import (
 
 // startLimitedSidecar runs `weft proxy` under a lowered RLIMIT_NOFILE
 // (soft and hard, so the sidecar cannot raise it back).
-func startLimitedSidecar(t *testing.T, name, admin, cfg string, nofile int) *proc {
+func startLimitedSidecar(t *testing.T, name, admin, cfg string, nofile int, extra ...string) *proc {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, name, "sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile),
-		bin.weft, "proxy", "--config", path)
+	p := start(t, name, append([]string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile),
+		bin.weft, "proxy", "--config", path}, extra...)...)
 	eventually(t, 10*time.Second, name+" ready", func() bool { return httpOK(http.DefaultClient, "http://"+admin+"/ready") })
 	return p
 }
@@ -135,11 +135,12 @@ outbound:
   proxy: %s
   ports:
     - {listen: %s, service: app}
-services:
-  - {name: tun, endpoints: [{address: %s}]}
-  - {name: app, endpoints: [{address: %s}]}
-`, admin, proxyAddr, appPort, echo, app)
-	p := startLimitedSidecar(t, "fd-sidecar", admin, cfg, nofile)
+`, admin, proxyAddr, appPort)
+	dir := staticServices(t, map[string]string{"tun": echo, "app": app})
+	p := startLimitedSidecar(t, "fd-sidecar", admin, cfg, nofile, "--resources", dir)
+	eventually(t, 10*time.Second, "resources applied", func() bool {
+		return strings.Contains(p.output(), `msg="control-plane config applied"`)
+	})
 	pid := p.cmd.Process.Pid
 
 	var tunnels []net.Conn
@@ -239,4 +240,23 @@ func getWithin(t *testing.T, url string, d time.Duration) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// staticServices writes a --resources directory with one Service per name,
+// each with one static endpoint (host:port), and returns the directory.
+func staticServices(t *testing.T, endpoints map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	for name, addr := range endpoints {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "---\napiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: %s}\nspec:\n  ports: [{port: 80}]\n  endpoints: [{address: %s, port: %s}]\n", name, host, port)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -146,15 +146,15 @@ func startEcho(t *testing.T, service, version string) string {
 	return addr
 }
 
-// startSidecar writes cfg to a file and runs `weft proxy` on it, waiting
-// for its admin /ready.
-func startSidecar(t *testing.T, name, admin, cfg string) (*proc, string) {
+// startSidecar writes cfg to a file and runs `weft proxy` on it (with
+// extra flags, if any), waiting for its admin /ready.
+func startSidecar(t *testing.T, name, admin, cfg string, extra ...string) (*proc, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, name, bin.weft, "proxy", "--config", path, "--log-level", "debug")
+	p := start(t, name, append([]string{bin.weft, "proxy", "--config", path, "--log-level", "debug"}, extra...)...)
 	eventually(t, 10*time.Second, name+" ready", func() bool { return httpOK(http.DefaultClient, "http://"+admin+"/ready") })
 	return p, path
 }

@@ -44,8 +44,7 @@ admin: %s
 outbound:
   ports:
     - {listen: %s, service: app}
-services:
-  - {name: app, endpoints: [{address: %s}]}
+upstream: {address: %s}
 limits:
   headerTimeout: %s
   idleTimeout: %s
