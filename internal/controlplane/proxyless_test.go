@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,4 +229,37 @@ func TestProxylessGRPCClient(t *testing.T) {
 	if len(p.NACKs) > 0 || p.Acked["LDS"] == "" || p.Acked["CDS"] == "" || p.Acked["EDS"] == "" {
 		t.Fatalf("proxy status %+v", p)
 	}
+
+	// As the README says: a process given the bootstrap in
+	// GRPC_XDS_BOOTSTRAP_CONFIG dials xds:///catalog.default with nothing
+	// else. grpc-go reads the variable when it starts, so this is a child
+	// process: the test binary, running the helper below.
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestProxylessEnvBootstrapHelper$", "-test.v")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "GRPC_XDS_BOOTSTRAP_CONFIG="+strings.Replace(bootstrap, nodeID, nodeID+"-env", 1))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "answered by 127.0.0.1:") {
+		t.Fatalf("client with GRPC_XDS_BOOTSTRAP_CONFIG: %v\n%s", err, out)
+	}
+}
+
+const helperEnv = "WEFT_TEST_PROXYLESS_HELPER"
+
+// TestProxylessEnvBootstrapHelper is TestProxylessGRPCClient's child
+// process; on its own it does nothing.
+func TestProxylessEnvBootstrapHelper(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		t.Skip("run by TestProxylessGRPCClient")
+	}
+	conn, err := grpc.NewClient("xds:///catalog.default", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var p peer.Peer
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Peer(&p)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("answered by %s", p.Addr)
 }
