@@ -8,6 +8,9 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/weft-mesh/weft/internal/mesh"
 )
 
 func validateAll(t *testing.T, s *Snapshot) {
@@ -141,4 +144,34 @@ func TestResolveListener(t *testing.T) {
 			t.Errorf("%q: %d listeners, want %d", name, len(snap.Listeners), want)
 		}
 	}
+}
+
+// Listener names come from any client that connects: whatever they are,
+// the translation neither fails nor invents a Listener nobody asked for,
+// and what it builds passes Envoy's field validation.
+func FuzzProxylessNames(f *testing.F) {
+	for _, s := range []string{"catalog", "catalog.default:80", "catalog.example.com", "a.b.c.d", ":", "catalog:99999", "\xff", ""} {
+		f.Add(s, "payments.default")
+	}
+	rs, err := mesh.Decode([]byte(resources))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		snap, err := Proxyless(Input{Resources: rs}, []string{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range snap.Listeners {
+			if l.Name != a && l.Name != b {
+				t.Fatalf("listener %q not asked for", l.Name)
+			}
+			if _, err := proto.Marshal(l); err != nil {
+				t.Fatalf("listener %q: %v", l.Name, err)
+			}
+		}
+		if len(snap.Listeners) != len(snap.Routes) {
+			t.Fatalf("%d listeners, %d route configs", len(snap.Listeners), len(snap.Routes))
+		}
+	})
 }
