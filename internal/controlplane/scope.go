@@ -13,9 +13,11 @@ import (
 // translated and marshalled once for all of them, so a sidecar's config
 // (and its memory) follows what it calls, not the size of the mesh.
 type scope struct {
-	wants func(namespace, service string) bool
-	res   *server.Resources
-	nodes map[string]int // streams per node (a reconnect may overlap)
+	// translate builds its snapshot: the sidecar translation filtered to
+	// the declared services, or a proxyless client's (proxyless.go).
+	translate func(translate.Input) (*translate.Snapshot, error)
+	res       *server.Resources
+	nodes     map[string]int // streams per node (a reconnect may overlap)
 }
 
 // wantsOf turns declared services ("catalog" or "catalog.shop") into
@@ -37,8 +39,8 @@ func wantsOf(services []string) (string, func(namespace, service string) bool) {
 	return strings.Join(keys, ","), func(namespace, service string) bool { return set[namespace+"/"+service] }
 }
 
-func build(prev *server.Resources, in translate.Input, version string, wants func(string, string) bool) (*server.Resources, error) {
-	snap, err := translate.Translate(in, wants)
+func build(prev *server.Resources, in translate.Input, version string, tr func(translate.Input) (*translate.Snapshot, error)) (*server.Resources, error) {
+	snap, err := tr(in)
 	if err != nil {
 		return nil, fmt.Errorf("translate: %w", err)
 	}
@@ -54,14 +56,14 @@ func build(prev *server.Resources, in translate.Input, version string, wants fun
 func (s *syncer) publish(in translate.Input, version string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all, err := build(s.all, in, version, nil)
+	all, err := build(s.all, in, version, sidecarScope(nil))
 	if err != nil {
 		return err
 	}
 	per := map[string]*server.Resources{"": all}
 	built := map[*scope]*server.Resources{}
 	for _, sc := range s.scopes {
-		res, err := build(sc.res, in, version, sc.wants)
+		res, err := build(sc.res, in, version, sc.translate)
 		if err != nil {
 			return err
 		}
@@ -94,6 +96,18 @@ func (s *syncer) connected(node string, services []string) {
 		return
 	}
 	key, wants := wantsOf(services)
+	s.join(node, key, sidecarScope(wants))
+}
+
+// sidecarScope is the sidecar translation for the services wants accepts
+// (nil: all).
+func sidecarScope(wants func(namespace, service string) bool) func(translate.Input) (*translate.Snapshot, error) {
+	return func(in translate.Input) (*translate.Snapshot, error) { return translate.Translate(in, wants) }
+}
+
+// join moves node to the scope key, creating it with tr if it is new, and
+// publishes its config to the node.
+func (s *syncer) join(node, key string, tr func(translate.Input) (*translate.Snapshot, error)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.nodeScope[node]; ok && old != key {
@@ -101,10 +115,10 @@ func (s *syncer) connected(node string, services []string) {
 	}
 	sc := s.scopes[key]
 	if sc == nil {
-		sc = &scope{wants: wants, nodes: map[string]int{}}
+		sc = &scope{translate: tr, nodes: map[string]int{}}
 		s.scopes[key] = sc
 		if s.all != nil {
-			res, err := build(nil, s.input, s.ver, wants)
+			res, err := build(nil, s.input, s.ver, tr)
 			if err != nil {
 				s.log.Error("scoped config failed; the sidecar gets every service", "node", node, "err", err)
 			} else {

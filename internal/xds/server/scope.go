@@ -22,6 +22,12 @@ type Hooks struct {
 	OnConnect func(node string, services []string)
 	// OnDisconnect is called once per OnConnect.
 	OnDisconnect func(node string)
+	// OnListeners receives the listener names (other than the sidecars'
+	// outbound one) a stream of node now subscribes to, sorted, each time
+	// they change: a proxyless gRPC client's declaration (proxyless.go).
+	// It runs before the request that named them is answered. nil names
+	// mean the stream dropped them all.
+	OnListeners func(node string, names []string)
 }
 
 // SetHooks installs h; call it before serving.

@@ -47,6 +47,7 @@ type stream struct {
 	pending bool // a config change awaits the proxy's answers to go out
 	subs    [numTypes]subscription
 	nonce   uint64
+	px      proxylessState // proxyless gRPC clients (proxyless.go)
 
 	// statusMu guards status apart from mu, so Proxies never waits behind
 	// a Send blocked on a slow proxy.
@@ -136,6 +137,7 @@ func (st *stream) handle(r *discoveryv3.DiscoveryRequest) error {
 	if len(r.ResourceNames) > maxNames {
 		return status.Errorf(codes.InvalidArgument, "xds: more than %d resource names", maxNames)
 	}
+	st.observeListeners(t, r)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sub := &st.subs[t]
@@ -152,7 +154,7 @@ func (st *stream) handle(r *discoveryv3.DiscoveryRequest) error {
 	if namesChanged {
 		sub.names = st.keepNames(res, t, r.ResourceNames)
 	}
-	if res == nil {
+	if res == nil || st.holding(t) {
 		return nil
 	}
 	// Answer a new subscription, or a changed one, at once: the proxy is
@@ -221,7 +223,7 @@ func (st *stream) pushAll() error {
 		return nil
 	}
 	for t := range numTypes {
-		if st.subs[t].on && st.subs[t].sent != res.types[t].version {
+		if st.subs[t].on && st.subs[t].sent != res.types[t].version && !st.holding(t) {
 			if err := st.send(t, res); err != nil {
 				return err
 			}

@@ -30,25 +30,7 @@ const (
 // by RDS, not inline, so a route change re-sends the RouteConfiguration
 // alone and the listener (and the connections it owns) stays untouched.
 func buildOutboundListener() (*listenerv3.Listener, error) {
-	router, err := anypb.New(&routerv3.Router{})
-	if err != nil {
-		return nil, fmt.Errorf("translate listener %s: %w", OutboundListener, err)
-	}
-	hcm, err := anypb.New(&hcmv3.HttpConnectionManager{
-		CodecType:  hcmv3.HttpConnectionManager_AUTO,
-		StatPrefix: OutboundListener,
-		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
-			ConfigSource: &corev3.ConfigSource{
-				ResourceApiVersion:    corev3.ApiVersion_V3,
-				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
-			},
-			RouteConfigName: OutboundRoute,
-		}},
-		HttpFilters: []*hcmv3.HttpFilter{{
-			Name:       routerFilter,
-			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router},
-		}},
-	})
+	hcm, err := rdsConnectionManager(OutboundListener, OutboundRoute)
 	if err != nil {
 		return nil, fmt.Errorf("translate listener %s: %w", OutboundListener, err)
 	}
@@ -63,4 +45,30 @@ func buildOutboundListener() (*listenerv3.Listener, error) {
 			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm},
 		}}}},
 	}, nil
+}
+
+// rdsConnectionManager is an HTTP connection manager that fetches route
+// by RDS over ADS and ends in the router filter: what both a sidecar's
+// listener and a gRPC client's API listener hold (gRFC A27 requires the
+// ADS config source and the router as the last filter).
+func rdsConnectionManager(statPrefix, route string) (*anypb.Any, error) {
+	router, err := anypb.New(&routerv3.Router{})
+	if err != nil {
+		return nil, err
+	}
+	return anypb.New(&hcmv3.HttpConnectionManager{
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		StatPrefix: statPrefix,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			ConfigSource: &corev3.ConfigSource{
+				ResourceApiVersion:    corev3.ApiVersion_V3,
+				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+			},
+			RouteConfigName: route,
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{{
+			Name:       routerFilter,
+			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router},
+		}},
+	})
 }
