@@ -59,16 +59,18 @@ func (st *stream) observeListeners(t int, r *discoveryv3.DiscoveryRequest) {
 		return
 	}
 	names := apiListenerNames(r.ResourceNames)
-	changed := !slices.Equal(names, px.listeners)
-	if changed && (len(names) > 0 || len(px.listeners) > 0) {
+	moved := false
+	if !slices.Equal(names, px.listeners) && (len(names) > 0 || len(px.listeners) > 0) {
 		px.listeners = names
 		if h := st.srv.hooks.OnListeners; h != nil {
+			before := st.srv.resourcesFor(st.node)
 			h(st.node, names)
+			moved = st.srv.resourcesFor(st.node) != before
 		}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if px.hold || changed {
+	if px.hold || moved {
 		// The node may have moved to another config whose versions happen
 		// to equal those already sent: resend every type from the new one.
 		px.hold = false
