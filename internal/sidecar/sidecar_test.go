@@ -82,8 +82,8 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`weft_proxy_requests_total{code_class="2xx",direction="outbound",route="app/default",service="app"} 1`,
-		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",route="app/default",service="app",le="+Inf"} 1`,
+		`weft_proxy_requests_total{code_class="2xx",direction="outbound",response_flags="-",route="app/default",service="app"} 1`,
+		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",response_flags="-",route="app/default",service="app",le="+Inf"} 1`,
 		`weft_proxy_active_connections{listener="outbound/app"}`,
 		`weft_proxy_upstream_connections{endpoint="` + app.Listener.Addr().String() + `",service="app"} 1`,
 		`process_resident_memory_bytes`,
