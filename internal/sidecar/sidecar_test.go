@@ -97,7 +97,7 @@ func TestAdminEndpoints(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.Version != "1" || d.Config.Node != "n1" || len(d.Clusters) != 1 || d.Clusters[0].Endpoints[0].OpenConns != 1 {
+	if node, _ := d.Config.(map[string]any)["node"].(string); d.Version != "1" || node != "n1" || len(d.Clusters) != 1 || d.Clusters[0].Endpoints[0].OpenConns != 1 {
 		t.Fatalf("/config %+v", d)
 	}
 }
