@@ -109,4 +109,3 @@ controlPlane: {xds: [%s], api: [%s], cacheDir: %s}
 		t.Fatalf("echo through the outbound port: %q %v", line, err)
 	}
 }
-
