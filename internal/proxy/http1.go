@@ -148,6 +148,9 @@ type h1conn struct {
 	expired  atomic.Int32 // times the active deadline fired
 	idleWait atomic.Bool  // blocked waiting for a next request, nothing buffered
 	up       atomic.Pointer[upstream.Conn]
+	// peerFlags keeps the upstream's response-flags header: set per
+	// exchange when the upstream is a peer sidecar proven by mTLS.
+	peerFlags bool
 }
 
 // ServeConn serves one downstream connection until it ends. The caller
@@ -206,8 +209,7 @@ func (hc *h1conn) loop() {
 			if hc.expired.Load() > 0 {
 				// The head did not arrive in time: say so before closing,
 				// as net/http does, rather than leave the client guessing.
-				hc.writeError(408, true)
-				h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", "", 408, 0)
+				hc.meshAnswered(telemetry.FlagStreamIdleTimeout, 408, "request head not received in time", nil, "", "", 0, true)
 				return
 			}
 			if hc.br.Buffered() == 0 && isClosed(err) {
@@ -215,8 +217,7 @@ func (hc *h1conn) loop() {
 			}
 			code := h1.Status(err)
 			h.log.Debug("bad request", "remote", hc.c.RemoteAddr(), "err", err, "status", code)
-			hc.writeError(code, true)
-			h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", "", code, 0)
+			hc.meshAnswered(telemetry.FlagDownstreamProtocolError, code, badRequestWords(code), nil, "", "", 0, true)
 			hc.lingerClose()
 			return
 		}

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
 // bridge sends an HTTP/1.1 request over a multiplexed HTTP/2 connection:
@@ -25,7 +25,7 @@ import (
 func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, query []byte, start time.Time) bool {
 	h, req := hc.h, &hc.req
 	if req.Upgrade != nil {
-		return hc.reject(502, cl.Config.Name, rt.Name, start) // no WebSocket over h2 here
+		return hc.reject(telemetry.FlagUpstreamProtocolError, 502, "upstream speaks HTTP/2: no upgrade", nil, cl.Config.Name, rt.Name, start)
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, hc.deadline.Load()))
 	defer cancel()
@@ -87,18 +87,17 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	resp, err := ep.H2.RoundTrip(out.WithContext(ctx))
 	if err != nil {
 		ep.End(began, true)
-		code := 502
-		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			code = 504
-		}
-		hc.writeError(code, true)
-		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, code, time.Since(start))
+		f, code := flagForUpstreamH2(err, ctx.Err())
+		hc.meshAnswered(f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, time.Since(start), true)
 		return false
 	}
 	defer resp.Body.Close()
+	if !trustPeerFlags(h.cfg.Direction, cl) {
+		resp.Header.Del(telemetry.ResponseFlagsHeader) // only the mesh sets it
+	}
 	keep := hc.writeBridged(resp)
 	ep.End(began, resp.StatusCode >= 500)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
 	return keep
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
+	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
 // serve handles one parsed request and reports whether the connection may
@@ -19,19 +20,19 @@ func (hc *h1conn) serve(start time.Time) bool {
 	req := &hc.req
 	st := h.cfg.Runtime.Load()
 	if st == nil {
-		return hc.reject(503, "", "", start)
+		return hc.reject(telemetry.FlagNoRoute, 503, "no configuration received yet", nil, "", "", start)
 	}
 	var err error
 	if h.forceHost != nil {
 		hc.hostBuf = append(hc.hostBuf[:0], h.forceHost...)
 	} else if hc.hostBuf, err = route.NormalizeHost(hc.hostBuf[:0], req.Authority); err != nil {
-		return hc.reject(400, "", "", start)
+		return hc.reject(telemetry.FlagDownstreamProtocolError, 400, "invalid host", nil, "", "", start)
 	}
 	var path, query []byte
 	if req.IsConnect() {
 		path = req.Path
 	} else if path, query, err = route.NormalizePath(hc.pathBuf[:0], req.Path); err != nil {
-		return hc.reject(400, "", "", start)
+		return hc.reject(telemetry.FlagDownstreamProtocolError, 400, "invalid path", nil, "", "", start)
 	}
 	hc.pathBuf = path
 	rt := st.Routes.Lookup(hc.hostBuf, req.Method, path, query, hc)
@@ -41,16 +42,17 @@ func (hc *h1conn) serve(start time.Time) bool {
 		}
 	}
 	if rt == nil {
-		return hc.reject(404, "", "", start)
+		return hc.reject(telemetry.FlagNoRoute, 404, "no route for host", hc.hostBuf, "", "", start)
 	}
-	cl := st.Clusters.Get(rt.PickBackend(hc.next()))
+	backend := rt.PickBackend(hc.next())
+	cl := st.Clusters.Get(backend)
 	if cl == nil {
-		return hc.reject(503, "", rt.Name, start)
+		return hc.reject(telemetry.FlagNoCluster, rt.MissingStatus(), "no such backend", []byte(backend), "", rt.Name, start)
 	}
 	hash, hasHash := hc.hashKey(cl)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
-		return hc.reject(503, cl.Config.Name, rt.Name, start)
+		return hc.reject(telemetry.FlagNoHealthyUpstream, 503, "no healthy upstream for", []byte(cl.Config.Name), cl.Config.Name, rt.Name, start)
 	}
 	timeout := rt.Timeout
 	if timeout <= 0 {
@@ -66,12 +68,12 @@ func (hc *h1conn) serve(start time.Time) bool {
 	return hc.forward(cl, ep, rt, query, start)
 }
 
-// reject answers a request the proxy will not forward. The connection
-// closes after a malformed request, and when a body is left unread.
-func (hc *h1conn) reject(code int, clusterName, routeName string, start time.Time) bool {
+// reject answers a request the proxy will not forward, with the flag
+// saying why. The connection closes after a malformed request, and when
+// a body is left unread.
+func (hc *h1conn) reject(f telemetry.Flag, code int, why string, subject []byte, clusterName, routeName string, start time.Time) bool {
 	closeConn := code == 400 || hc.req.HasBody()
-	hc.writeError(code, closeConn)
-	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, clusterName, routeName, code, time.Since(start))
+	hc.meshAnswered(f, code, why, subject, clusterName, routeName, time.Since(start), closeConn)
 	if closeConn {
 		hc.lingerClose() // the unread body would turn the close into a reset
 	}
@@ -95,13 +97,14 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	uc, err := ep.Pool.Get(context.Background())
 	if err != nil {
 		ep.End(began, true)
-		code := 503
-		if !errors.Is(err, upstream.ErrPoolFull) {
-			code = 502
+		f, code := telemetry.FlagUpstreamConnectFailure, 502
+		if errors.Is(err, upstream.ErrPoolFull) {
+			f, code = telemetry.FlagUpstreamOverflow, 503
 		}
 		h.log.Debug("upstream connect failed", "endpoint", ep.Address, "err", err)
-		return hc.reject(code, cl.Config.Name, rt.Name, start)
+		return hc.reject(f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, start)
 	}
+	hc.peerFlags = trustPeerFlags(h.cfg.Direction, cl)
 	if req.ExpectContinue {
 		// The proxy answers 100 itself once it has an upstream, then streams
 		// the body (Envoy's default); the upstream sees no Expect header.
@@ -130,17 +133,10 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 			}
 		}
 		ep.End(began, true)
-		code := 502
-		if hc.expired.Load() > 0 {
-			code = 504
-		}
+		// A client that broke its own framing gets 400 (DPE), and close.
+		f, code := flagForUpstreamH1(err, hc.expired.Load() > 0)
 		h.log.Debug("upstream request failed", "endpoint", ep.Address, "err", err, "status", code)
-		if errors.Is(err, errClientBody) {
-			// The client broke its own framing: answer 400 and close.
-			code = 400
-		}
-		hc.writeError(code, true)
-		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, code, time.Since(start))
+		hc.meshAnswered(f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, time.Since(start), true)
 		if code == 400 {
 			hc.lingerClose()
 		}
@@ -158,7 +154,7 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		ep.Pool.Discard(uc)
 	}
 	ep.End(began, resp.Status >= 500)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, time.Since(start))
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, telemetry.FlagNone, time.Since(start))
 	return keep
 }
 

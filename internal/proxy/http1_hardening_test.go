@@ -36,7 +36,7 @@ func TestHTTP1HeaderTimeoutAnswers408(t *testing.T) {
 		t.Fatalf("no response to a slow head: %v", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close || string(body) != "Request Timeout\n" {
+	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close || string(body) != "weft: request head not received in time (SI)\n" {
 		t.Fatalf("got %d close=%v %q, want 408 with Connection: close", resp.StatusCode, resp.Close, body)
 	}
 	// The sweeper checks every timeout/4: allow that plus scheduling slack.

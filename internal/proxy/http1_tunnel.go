@@ -8,6 +8,7 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/listener"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
+	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
 // connect serves CONNECT host:port: the authority was routed like any
@@ -16,7 +17,7 @@ import (
 func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, start time.Time) bool {
 	h := hc.h
 	if h.cfg.Direction != "outbound" {
-		return hc.reject(405, cl.Config.Name, rt.Name, start)
+		return hc.reject(telemetry.FlagDownstreamProtocolError, 405, "CONNECT is served on outbound listeners only", nil, cl.Config.Name, rt.Name, start)
 	}
 	began := ep.Begin()
 	timeout := cl.Config.ConnectTimeout
@@ -26,7 +27,7 @@ func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	up, err := net.DialTimeout("tcp", ep.Address, timeout)
 	if err != nil {
 		ep.End(began, true)
-		return hc.reject(502, cl.Config.Name, rt.Name, start)
+		return hc.reject(telemetry.FlagUpstreamConnectFailure, 502, upstreamWords(telemetry.FlagUpstreamConnectFailure), nil, cl.Config.Name, rt.Name, start)
 	}
 	defer up.Close()
 	hc.bw.WriteString("HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -34,7 +35,7 @@ func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		ep.End(began, true)
 		return false
 	}
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 200, time.Since(start))
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 200, telemetry.FlagNone, time.Since(start))
 	hc.setPhase(phaseTunnel, 0)
 	// Bytes the client sent right behind the request (a TLS ClientHello)
 	// are already buffered: forward them before splicing the sockets.
@@ -61,8 +62,7 @@ func (hc *h1conn) upgraded(uc *upstream.Conn, ep *cluster.Endpoint, began time.T
 	}()
 	if hc.req.Upgrade == nil {
 		ep.End(began, true)
-		hc.writeError(502, true)
-		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 502, time.Since(start))
+		hc.meshAnswered(telemetry.FlagUpstreamProtocolError, 502, "upstream switched protocols unasked", nil, cl.Config.Name, rt.Name, time.Since(start), true)
 		return false
 	}
 	hc.writeResponseHead(false, false)
@@ -75,7 +75,7 @@ func (hc *h1conn) upgraded(uc *upstream.Conn, ep *cluster.Endpoint, began time.T
 		ep.End(began, true)
 		return false
 	}
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 101, time.Since(start))
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 101, telemetry.FlagNone, time.Since(start))
 	hc.setPhase(phaseTunnel, 0)
 	if n := hc.br.Buffered(); n > 0 {
 		b, _ := hc.br.Peek(n)

@@ -3,9 +3,9 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"strconv"
 
 	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
 // hopByHop reports headers that describe one connection only (RFC 9110
@@ -200,6 +200,9 @@ func (hc *h1conn) writeResponseHead(closeAfter, untilClose bool) {
 				continue
 			}
 		}
+		if !hc.peerFlags && isFlagsHeader(f.Name) {
+			continue // only the mesh sets it
+		}
 		w.Write(f.Name)
 		w.WriteString(": ")
 		w.Write(f.Value)
@@ -218,23 +221,30 @@ func (hc *h1conn) writeResponseHead(closeAfter, untilClose bool) {
 	w.WriteString("\r\n")
 }
 
-// writeError sends a short plain-text response from the proxy itself.
-func (hc *h1conn) writeError(code int, closeConn bool) {
+// writeMesh sends a response the proxy makes itself: the status, the
+// flag in telemetry.ResponseFlagsHeader and a one-line plain-text body
+// saying why (none for HEAD). It allocates nothing: the flag's words and
+// codes are constants, the subject is request bytes.
+func (hc *h1conn) writeMesh(f telemetry.Flag, code int, why string, subject []byte, closeConn bool) {
 	w := hc.bw
-	text := statusText(code)
 	w.WriteString("HTTP/1.1 ")
-	w.WriteString(strconv.Itoa(code))
+	writeStatusCode(w, code)
 	w.WriteByte(' ')
-	w.WriteString(text)
-	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
-	w.WriteString(strconv.Itoa(len(text) + 1))
+	w.WriteString(statusText(code))
+	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\n")
+	w.WriteString(telemetry.ResponseFlagsHeader)
+	w.WriteString(": ")
+	w.WriteString(f.String())
+	w.WriteString("\r\nContent-Length: ")
+	writeDecimal(w, meshBodyLen(f, why, subject))
 	w.WriteString("\r\n")
 	if closeConn || hc.req.Close || hc.h.draining.Load() {
 		w.WriteString("Connection: close\r\n")
 	}
 	w.WriteString("\r\n")
-	w.WriteString(text)
-	w.WriteString("\n")
+	if string(hc.req.Method) != "HEAD" {
+		writeMeshBody(w, f, why, subject)
+	}
 	w.Flush()
 }
 
@@ -242,6 +252,8 @@ func statusText(code int) string {
 	switch code {
 	case 400:
 		return "Bad Request"
+	case 403:
+		return "Forbidden"
 	case 404:
 		return "Not Found"
 	case 408:
@@ -252,8 +264,12 @@ func statusText(code int) string {
 		return "Content Too Large"
 	case 414:
 		return "URI Too Long"
+	case 429:
+		return "Too Many Requests"
 	case 431:
 		return "Request Header Fields Too Large"
+	case 500:
+		return "Internal Server Error"
 	case 502:
 		return "Bad Gateway"
 	case 503:

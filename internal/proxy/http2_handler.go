@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
 // headerView adapts http.Header to route.Headers.
@@ -34,12 +36,12 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	grpc := isGRPC(r.Header)
 	if headerListSize(r) > h.cfg.MaxHeaderBytes {
-		h.fail(w, grpc, http.StatusRequestHeaderFieldsTooLarge, "request header list too large", "", "", start)
+		h.fail(w, r, grpc, telemetry.FlagDownstreamProtocolError, http.StatusRequestHeaderFieldsTooLarge, "request header too large", nil, "", "", start)
 		return
 	}
 	st := h.cfg.Runtime.Load()
 	if st == nil {
-		h.fail(w, grpc, http.StatusServiceUnavailable, "no config yet", "", "", start)
+		h.fail(w, r, grpc, telemetry.FlagNoRoute, http.StatusServiceUnavailable, "no configuration received yet", nil, "", "", start)
 		return
 	}
 	hostIn := r.Host
@@ -48,12 +50,12 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	host, err := route.NormalizeHost(nil, []byte(hostIn))
 	if err != nil {
-		h.fail(w, grpc, http.StatusBadRequest, "invalid authority", "", "", start)
+		h.fail(w, r, grpc, telemetry.FlagDownstreamProtocolError, http.StatusBadRequest, "invalid host", nil, "", "", start)
 		return
 	}
 	path, query, err := route.NormalizePath(nil, []byte(r.RequestURI))
 	if err != nil {
-		h.fail(w, grpc, http.StatusBadRequest, "invalid path", "", "", start)
+		h.fail(w, r, grpc, telemetry.FlagDownstreamProtocolError, http.StatusBadRequest, "invalid path", nil, "", "", start)
 		return
 	}
 	rt := st.Routes.Lookup(host, []byte(r.Method), path, query, headerView(r.Header))
@@ -63,18 +65,19 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if rt == nil {
-		h.fail(w, grpc, http.StatusNotFound, "no route", "", "", start)
+		h.fail(w, r, grpc, telemetry.FlagNoRoute, http.StatusNotFound, "no route for host", host, "", "", start)
 		return
 	}
-	cl := st.Clusters.Get(rt.PickBackend(rand.Uint64()))
+	backend := rt.PickBackend(rand.Uint64())
+	cl := st.Clusters.Get(backend)
 	if cl == nil {
-		h.fail(w, grpc, http.StatusServiceUnavailable, "no such cluster", "", rt.Name, start)
+		h.fail(w, r, grpc, telemetry.FlagNoCluster, rt.MissingStatus(), "no such backend", []byte(backend), "", rt.Name, start)
 		return
 	}
 	hash, hasHash := requestHash(cl, r)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
-		h.fail(w, grpc, http.StatusServiceUnavailable, "no healthy endpoint", cl.Config.Name, rt.Name, start)
+		h.fail(w, r, grpc, telemetry.FlagNoHealthyUpstream, http.StatusServiceUnavailable, "no healthy upstream for", []byte(cl.Config.Name), cl.Config.Name, rt.Name, start)
 		return
 	}
 	timeout := rt.Timeout
@@ -91,27 +94,26 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := roundTrip(cl, ep, out, h.lim)
 	if err != nil {
 		ep.End(began, true)
-		code := http.StatusBadGateway
-		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			code = http.StatusGatewayTimeout
-		} else if errors.Is(err, errNoCapacity) {
-			code = http.StatusServiceUnavailable
-		} else if errors.Is(err, errBadClientBody) {
-			code = http.StatusBadRequest
-		}
+		f, code := flagForUpstreamH2(err, ctx.Err())
 		h.log.Debug("upstream request failed", "cluster", cl.Config.Name, "endpoint", ep.Address, "err", err)
-		h.fail(w, grpc, code, "upstream: "+err.Error(), cl.Config.Name, rt.Name, start)
+		h.fail(w, r, grpc, f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, start)
 		return
 	}
 	defer resp.Body.Close()
+	if !trustPeerFlags(h.cfg.Direction, cl) {
+		resp.Header.Del(telemetry.ResponseFlagsHeader) // only the mesh sets it
+		resp.Trailer.Del(telemetry.ResponseFlagsHeader)
+	}
 	if err := copyResponse(w, resp); err != nil {
 		ep.End(began, true)
-		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 0, time.Since(start))
-		h.abortStream(w, grpc, ctx, err)
+		f, _ := flagForUpstreamH2(err, ctx.Err())
+		logMeshResponse(h.log, f, 0, "upstream response cut short", nil, cl.Config.Name, rt.Name)
+		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 0, f, time.Since(start))
+		abortStream(w, grpc, f)
 		return
 	}
 	ep.End(began, resp.StatusCode >= 500)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
 }
 
 // headerListSize is the request's header list size as HTTP/2 counts it
@@ -185,17 +187,18 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 
 // abortStream ends a response the upstream broke off. A truncated body
 // must not look complete: gRPC gets a final status in trailers (as its
-// clients expect), anything else a stream reset.
-func (h *HTTP2) abortStream(w http.ResponseWriter, grpc bool, ctx context.Context, err error) {
+// clients expect) with the flag beside it, anything else a stream reset.
+func abortStream(w http.ResponseWriter, grpc bool, f telemetry.Flag) {
 	if !grpc {
 		panic(http.ErrAbortHandler) // net/http turns this into RST_STREAM
 	}
 	code := "14" // UNAVAILABLE
-	if ctx.Err() == context.DeadlineExceeded {
+	if f == telemetry.FlagUpstreamTimeout {
 		code = "4" // DEADLINE_EXCEEDED
 	}
 	w.Header().Set(http.TrailerPrefix+"Grpc-Status", code)
-	w.Header().Set(http.TrailerPrefix+"Grpc-Message", "upstream: "+err.Error())
+	w.Header().Set(http.TrailerPrefix+"Grpc-Message", "weft: "+upstreamWords(f)+" ("+f.String()+")")
+	w.Header().Set(http.TrailerPrefix+telemetry.ResponseFlagsHeader, f.String())
 }
 
 // copyResponse streams the upstream response back, flushing every read so
@@ -238,18 +241,30 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) error {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// fail answers a request the proxy could not forward. gRPC clients get a
-// trailers-only response with a grpc-status, as Envoy sends.
-func (h *HTTP2) fail(w http.ResponseWriter, grpc bool, code int, msg, cluster, route string, start time.Time) {
+// fail answers a request the proxy could not forward, with the flag in
+// telemetry.ResponseFlagsHeader. gRPC clients get a trailers-only
+// response with a grpc-status, as Envoy sends, and the body's words as
+// grpc-message; others a one-line plain-text body.
+func (h *HTTP2) fail(w http.ResponseWriter, r *http.Request, grpc bool, f telemetry.Flag, code int, why string, subject []byte, cluster, route string, start time.Time) {
+	body := meshBody(f, why, subject)
+	hdr := w.Header()
+	hdr.Set(telemetry.ResponseFlagsHeader, f.String())
 	if grpc {
-		w.Header().Set("Content-Type", "application/grpc")
-		w.Header().Set("Grpc-Status", grpcStatusFor(code))
-		w.Header().Set("Grpc-Message", msg)
+		hdr.Set("Content-Type", "application/grpc")
+		hdr.Set("Grpc-Status", grpcStatusFor(code))
+		hdr.Set("Grpc-Message", strings.TrimSuffix(body, "\n"))
 		w.WriteHeader(http.StatusOK)
 	} else {
-		http.Error(w, msg, code)
+		hdr.Set("Content-Type", "text/plain; charset=utf-8")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(code)
+		if r.Method != http.MethodHead {
+			io.WriteString(w, body)
+		}
 	}
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cluster, route, code, time.Since(start))
+	logMeshResponse(h.log, f, code, why, subject, cluster, route)
+	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cluster, route, code, f, time.Since(start))
 }
 
 // requestHash computes the ring-hash key from the configured header or cookie.

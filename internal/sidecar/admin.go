@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"reflect"
 	"sync"
 	"time"
 
@@ -113,53 +114,68 @@ func (c *slotConn) Close() error {
 }
 
 // ConfigDump is the /config document: the effective config and what the
-// proxy built from it.
+// proxy runs from it. Durations print as Go duration strings ("2s").
 type ConfigDump struct {
 	Version  string    `json:"version"`
 	Loaded   time.Time `json:"loaded"`
 	Draining bool      `json:"draining"`
-	Config   *Config   `json:"config"`
+	// Config is the sidecar's file, defaults applied.
+	Config any `json:"config"`
 	// ControlPlaneVersion is the xDS version serving the outbound
 	// services, when a control plane provides them.
-	ControlPlaneVersion string        `json:"controlPlaneVersion,omitempty"`
-	Clusters            []ClusterDump `json:"clusters"`
+	ControlPlaneVersion string `json:"controlPlaneVersion,omitempty"`
+	// Routes is the outbound route table the control plane sent, as the
+	// proxy compiled it (empty without a control plane: see Config).
+	Routes   []VirtualHostDump `json:"routes"`
+	Clusters []ClusterDump     `json:"clusters"`
 }
 
-// ClusterDump shows one outbound cluster and its endpoints' live state.
+// ClusterDump shows one outbound cluster, its settings and its
+// endpoints' live state.
 type ClusterDump struct {
-	Name      string         `json:"name"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"` // http, http2 or tcp
+	LB       string `json:"lb"`
+	MTLS     bool   `json:"mtls"`
+	// ConnectTimeout and IdleTimeout are Go durations; "" means the default.
+	ConnectTimeout      string `json:"connectTimeout,omitempty"`
+	IdleTimeout         string `json:"idleTimeout,omitempty"`
+	MaxConnsPerEndpoint int    `json:"maxConnsPerEndpoint,omitempty"`
+	// Endpoints are the ready ones: the control plane sends no other,
+	// and a not-ready endpoint is never picked.
 	Endpoints []EndpointDump `json:"endpoints"`
 }
 
-// EndpointDump shows one endpoint's pool.
+// EndpointDump shows one endpoint and its pool.
 type EndpointDump struct {
-	Address   string `json:"address"`
-	OpenConns int    `json:"openConns"`
-	IdleConns int    `json:"idleConns"`
+	Address   string            `json:"address"`
+	Weight    uint32            `json:"weight"`
+	Zone      string            `json:"zone,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	OpenConns int               `json:"openConns"`
+	IdleConns int               `json:"idleConns"`
 }
 
 func (s *Sidecar) dump() ConfigDump {
 	a := s.active.Load()
-	d := ConfigDump{Draining: s.draining.Load()}
+	d := ConfigDump{Draining: s.draining.Load(), Routes: []VirtualHostDump{}, Clusters: []ClusterDump{}}
 	if a == nil {
 		return d
 	}
-	d.Version, d.Loaded, d.Config = a.version, a.loaded, a.cfg
+	d.Version, d.Loaded = a.version, a.loaded
+	if a.cfg != nil {
+		d.Config = jsonView(reflect.ValueOf(a.cfg))
+	}
 	if dyn := s.dyn.Load(); dyn != nil {
 		d.ControlPlaneVersion = dyn.Version
+		d.Routes = dumpRoutes(dyn.Routes)
 	}
 	st := s.outbound.Load()
 	if st == nil {
 		return d
 	}
 	for _, name := range sortedNames(st.Clusters.Names()) {
-		c := st.Clusters.Get(name)
-		cd := ClusterDump{Name: name}
-		for _, ep := range c.Endpoints {
-			open, idle := ep.Pool.Stats()
-			cd.Endpoints = append(cd.Endpoints, EndpointDump{Address: ep.Address, OpenConns: open, IdleConns: idle})
-		}
-		d.Clusters = append(d.Clusters, cd)
+		d.Clusters = append(d.Clusters, dumpCluster(st.Clusters.Get(name)))
 	}
 	return d
 }

@@ -91,13 +91,13 @@ func TestAdminEndpoints(t *testing.T) {
 	var metrics string
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		_, metrics = get(t, admin+"/metrics")
-		if strings.Contains(metrics, `weft_proxy_requests_total{code_class="2xx",direction="outbound",route="upstream",service="upstream"} 2`) || time.Now().After(deadline) {
+		if strings.Contains(metrics, `weft_proxy_requests_total{code_class="2xx",direction="outbound",response_flags="-",route="upstream",service="upstream"} 2`) || time.Now().After(deadline) {
 			break
 		}
 	}
 	for _, want := range []string{
-		`weft_proxy_requests_total{code_class="2xx",direction="outbound",route="upstream",service="upstream"} 2`,
-		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",route="upstream",service="upstream",le="+Inf"} 2`,
+		`weft_proxy_requests_total{code_class="2xx",direction="outbound",response_flags="-",route="upstream",service="upstream"} 2`,
+		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",response_flags="-",route="upstream",service="upstream",le="+Inf"} 2`,
 		`weft_proxy_active_connections{listener="outbound/app"}`,
 		`weft_proxy_upstream_connections{endpoint="` + app.Listener.Addr().String() + `",service="upstream"} 1`,
 		`process_resident_memory_bytes`,
@@ -111,7 +111,7 @@ func TestAdminEndpoints(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.Version != "1" || d.Config.Node != "n1" || len(d.Clusters) != 1 || d.Clusters[0].Endpoints[0].OpenConns != 1 {
+	if node, _ := d.Config.(map[string]any)["node"].(string); d.Version != "1" || node != "n1" || len(d.Clusters) != 1 || d.Clusters[0].Endpoints[0].OpenConns != 1 {
 		t.Fatalf("/config %+v", d)
 	}
 }

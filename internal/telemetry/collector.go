@@ -8,11 +8,11 @@ import (
 
 var (
 	descRequests = prometheus.NewDesc("weft_proxy_requests_total",
-		"Requests finished, by direction, upstream service, route and status class.",
-		[]string{"direction", "service", "route", "code_class"}, nil)
+		"Requests finished, by direction, upstream service, route, status class and response flag (Envoy's short code of why the mesh made the response, \"-\" when the app did).",
+		[]string{"direction", "service", "route", "code_class", "response_flags"}, nil)
 	descLatency = prometheus.NewDesc("weft_proxy_request_duration_seconds",
-		"Time from the request head to the end of the response, by direction, service and route.",
-		[]string{"direction", "service", "route", "code_class"}, nil)
+		"Time from the request head to the end of the response, by direction, service, route, status class and response flag.",
+		[]string{"direction", "service", "route", "code_class", "response_flags"}, nil)
 	descActive = prometheus.NewDesc("weft_proxy_active_connections",
 		"Downstream connections open now, by listener.", []string{"listener"}, nil)
 	descConns = prometheus.NewDesc("weft_proxy_connections_total",
@@ -40,7 +40,7 @@ func (c *proxyCollector) Collect(ch chan<- prometheus.Metric) {
 		if key.class > 0 {
 			class = strconv.Itoa(int(key.class)) + "xx"
 		}
-		labels := []string{key.direction, key.service, key.route, class}
+		labels := []string{key.direction, key.service, key.route, class, key.flag.String()}
 		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.count.Load()), labels...)
 		buckets := make(map[float64]uint64, len(latencyBuckets))
 		var cum uint64

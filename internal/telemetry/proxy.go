@@ -21,6 +21,7 @@ type ProxyMetrics struct {
 type reqKey struct {
 	direction, service, route string
 	class                     uint8 // 0 = no status (connection failed), 1..5 = 1xx..5xx
+	flag                      Flag
 }
 
 // latencyBuckets are upper bounds in seconds, from 100 µs to 30 s.
@@ -47,12 +48,17 @@ func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 
 // ObserveRequest records one finished request. direction is "inbound" or
 // "outbound"; service is the upstream cluster ("" if none); route is the
-// route name ("" if none matched); code is the status sent downstream.
-func (m *ProxyMetrics) ObserveRequest(direction, service, route string, code int, d time.Duration) {
+// route name ("" if none matched); code is the status sent downstream;
+// flag is why the mesh made or ended the response (FlagNone when the
+// upstream answered).
+func (m *ProxyMetrics) ObserveRequest(direction, service, route string, code int, flag Flag, d time.Duration) {
 	if m == nil {
 		return
 	}
-	k := reqKey{direction, service, route, uint8(min(max(code/100, 0), 5))}
+	if flag >= NumFlags {
+		flag = FlagNone // keeps the label's values to the closed vocabulary
+	}
+	k := reqKey{direction, service, route, uint8(min(max(code/100, 0), 5)), flag}
 	v, ok := m.requests.Load(k)
 	if !ok {
 		v, _ = m.requests.LoadOrStore(k, &reqSeries{})

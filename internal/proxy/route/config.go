@@ -30,12 +30,25 @@ type Route struct {
 	// Timeout bounds the whole request, including retries. Zero means the
 	// proxy default (15s).
 	Timeout time.Duration
+	// MissingClusterStatus answers requests whose picked backend names a
+	// cluster that does not exist, with the flag NC: 500 for a backendRef
+	// the control plane found invalid (Gateway API), as Envoy's
+	// cluster_not_found_response_code. Zero means 503, Envoy's default.
+	MissingClusterStatus int
 	// Filters run in order on matching requests. The proxy ignores filters it
 	// does not know, so the traffic-policy work can add kinds (fault, ratelimit,
 	// authz, header rewrite, mirror) without changing this type.
 	Filters []Filter
 
 	cum []uint64 // cumulative backend weights, set by Compile
+}
+
+// MissingStatus is the status for a backend whose cluster does not exist.
+func (r *Route) MissingStatus() int {
+	if r.MissingClusterStatus == 0 {
+		return 503
+	}
+	return r.MissingClusterStatus
 }
 
 // Filter is one HTTP filter instance attached to a route.

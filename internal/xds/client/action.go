@@ -23,6 +23,15 @@ func actionToProxy(a *envoypb.RouteAction, out *route.Route) error {
 	if t := a.GetTimeout(); t != nil {
 		out.Timeout = t.AsDuration()
 	}
+	switch c := a.GetClusterNotFoundResponseCode(); c {
+	case envoypb.RouteAction_SERVICE_UNAVAILABLE:
+	case envoypb.RouteAction_NOT_FOUND:
+		out.MissingClusterStatus = 404
+	case envoypb.RouteAction_INTERNAL_SERVER_ERROR:
+		out.MissingClusterStatus = 500
+	default:
+		return invalid("cluster_not_found_response_code", "undefined code %d", c)
+	}
 	switch s := a.GetClusterSpecifier().(type) {
 	case nil:
 		return invalid("cluster_specifier", "is required")

@@ -74,6 +74,16 @@ func clusterToProxy(m *envoypb.Cluster) (cluster.Config, error) {
 	if err := breakersToProxy(m.GetCircuitBreakers(), &cc); err != nil {
 		return cc, fmt.Errorf("circuit_breakers: %w", err)
 	}
+	tcp, err := tcpMarked(m.GetMetadata())
+	if err != nil {
+		return cc, fmt.Errorf("metadata: %w", err)
+	}
+	if tcp {
+		if _, ok := m.GetTypedExtensionProtocolOptions()[httpOptionsKey]; ok {
+			return cc, invalid("metadata", "a tcp cluster carries HTTP protocol options")
+		}
+		cc.Protocol = cluster.TCP
+	}
 	if a, ok := m.GetTypedExtensionProtocolOptions()[httpOptionsKey]; ok {
 		if !anyIs(a, httpOptsMsgName) {
 			return cc, invalid("typed_extension_protocol_options", "%s holds %q", httpOptionsKey, a.GetTypeUrl())

@@ -42,3 +42,26 @@ func weftLabels(m *envoypb.Metadata) (map[string]string, error) {
 	}
 	return labels, nil
 }
+
+// protocolField names, in a Cluster's filter_metadata["weft"], what the
+// cluster's endpoints speak when it is not HTTP (translate.ProtocolField,
+// duplicated so translate is not linked).
+const protocolField = "protocol"
+
+// tcpMarked reports a cluster whose metadata says its endpoints speak
+// opaque TCP. Any other protocol value is refused: it would be silently
+// taken for HTTP.
+func tcpMarked(m *envoypb.Metadata) (bool, error) {
+	labels, err := weftLabels(m)
+	if err != nil {
+		return false, err
+	}
+	switch p, ok := labels[protocolField]; {
+	case !ok:
+		return false, nil
+	case p == "tcp":
+		return true, nil
+	default:
+		return false, unsupported("filter_metadata.weft.protocol", "protocol %q", p)
+	}
+}

@@ -156,6 +156,7 @@ type Cluster struct {
 	ConnectTimeout                *durationpb.Duration           `protobuf:"bytes,4,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
 	LbPolicy                      Cluster_LbPolicy               `protobuf:"varint,6,opt,name=lb_policy,json=lbPolicy,proto3,enum=weft.xds.envoy.v3.Cluster_LbPolicy" json:"lb_policy,omitempty"`
 	CircuitBreakers               *CircuitBreakers               `protobuf:"bytes,10,opt,name=circuit_breakers,json=circuitBreakers,proto3" json:"circuit_breakers,omitempty"`
+	Metadata                      *Metadata                      `protobuf:"bytes,25,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	TypedExtensionProtocolOptions map[string]*anypb.Any          `protobuf:"bytes,36,rep,name=typed_extension_protocol_options,json=typedExtensionProtocolOptions,proto3" json:"typed_extension_protocol_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields                 protoimpl.UnknownFields
 	sizeCache                     protoimpl.SizeCache
@@ -240,6 +241,13 @@ func (x *Cluster) GetLbPolicy() Cluster_LbPolicy {
 func (x *Cluster) GetCircuitBreakers() *CircuitBreakers {
 	if x != nil {
 		return x.CircuitBreakers
+	}
+	return nil
+}
+
+func (x *Cluster) GetMetadata() *Metadata {
+	if x != nil {
+		return x.Metadata
 	}
 	return nil
 }
@@ -583,7 +591,7 @@ var File_envoypb_cluster_proto protoreflect.FileDescriptor
 
 const file_envoypb_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\xe6\x06\n" +
+	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\x9f\a\n" +
 	"\aCluster\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
 	"\x04type\x18\x02 \x01(\x0e2(.weft.xds.envoy.v3.Cluster.DiscoveryTypeH\x00R\x04type\x12>\n" +
@@ -591,7 +599,8 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	"\x0fconnect_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0econnectTimeout\x12@\n" +
 	"\tlb_policy\x18\x06 \x01(\x0e2#.weft.xds.envoy.v3.Cluster.LbPolicyR\blbPolicy\x12M\n" +
 	"\x10circuit_breakers\x18\n" +
-	" \x01(\v2\".weft.xds.envoy.v3.CircuitBreakersR\x0fcircuitBreakers\x12\x86\x01\n" +
+	" \x01(\v2\".weft.xds.envoy.v3.CircuitBreakersR\x0fcircuitBreakers\x127\n" +
+	"\bmetadata\x18\x19 \x01(\v2\x1b.weft.xds.envoy.v3.MetadataR\bmetadata\x12\x86\x01\n" +
 	" typed_extension_protocol_options\x18$ \x03(\v2=.weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntryR\x1dtypedExtensionProtocolOptions\x1af\n" +
 	"\"TypedExtensionProtocolOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
@@ -661,10 +670,11 @@ var file_envoypb_cluster_proto_goTypes = []any{
 	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 7: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
 	(*Unread)(nil),                 // 8: weft.xds.envoy.v3.Unread
 	(*durationpb.Duration)(nil),    // 9: google.protobuf.Duration
-	(*HttpProtocolOptions)(nil),    // 10: weft.xds.envoy.v3.HttpProtocolOptions
-	(*anypb.Any)(nil),              // 11: google.protobuf.Any
-	(RoutingPriority)(0),           // 12: weft.xds.envoy.v3.RoutingPriority
-	(*wrapperspb.UInt32Value)(nil), // 13: google.protobuf.UInt32Value
+	(*Metadata)(nil),               // 10: weft.xds.envoy.v3.Metadata
+	(*HttpProtocolOptions)(nil),    // 11: weft.xds.envoy.v3.HttpProtocolOptions
+	(*anypb.Any)(nil),              // 12: google.protobuf.Any
+	(RoutingPriority)(0),           // 13: weft.xds.envoy.v3.RoutingPriority
+	(*wrapperspb.UInt32Value)(nil), // 14: google.protobuf.UInt32Value
 }
 var file_envoypb_cluster_proto_depIdxs = []int32{
 	0,  // 0: weft.xds.envoy.v3.Cluster.type:type_name -> weft.xds.envoy.v3.Cluster.DiscoveryType
@@ -672,23 +682,24 @@ var file_envoypb_cluster_proto_depIdxs = []int32{
 	9,  // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
 	1,  // 3: weft.xds.envoy.v3.Cluster.lb_policy:type_name -> weft.xds.envoy.v3.Cluster.LbPolicy
 	3,  // 4: weft.xds.envoy.v3.Cluster.circuit_breakers:type_name -> weft.xds.envoy.v3.CircuitBreakers
-	5,  // 5: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	6,  // 6: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	10, // 7: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
-	7,  // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	8,  // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 10: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
-	11, // 11: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
-	12, // 12: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
-	13, // 13: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
-	8,  // 14: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 15: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 16: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	10, // 5: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
+	5,  // 6: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
+	6,  // 7: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	11, // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
+	7,  // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	8,  // 10: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
+	8,  // 11: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
+	12, // 12: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
+	13, // 13: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
+	14, // 14: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
+	8,  // 15: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	8,  // 16: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	8,  // 17: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_cluster_proto_init() }

@@ -26,6 +26,55 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RouteAction_ClusterNotFoundResponseCode int32
+
+const (
+	RouteAction_SERVICE_UNAVAILABLE   RouteAction_ClusterNotFoundResponseCode = 0
+	RouteAction_NOT_FOUND             RouteAction_ClusterNotFoundResponseCode = 1
+	RouteAction_INTERNAL_SERVER_ERROR RouteAction_ClusterNotFoundResponseCode = 2
+)
+
+// Enum value maps for RouteAction_ClusterNotFoundResponseCode.
+var (
+	RouteAction_ClusterNotFoundResponseCode_name = map[int32]string{
+		0: "SERVICE_UNAVAILABLE",
+		1: "NOT_FOUND",
+		2: "INTERNAL_SERVER_ERROR",
+	}
+	RouteAction_ClusterNotFoundResponseCode_value = map[string]int32{
+		"SERVICE_UNAVAILABLE":   0,
+		"NOT_FOUND":             1,
+		"INTERNAL_SERVER_ERROR": 2,
+	}
+)
+
+func (x RouteAction_ClusterNotFoundResponseCode) Enum() *RouteAction_ClusterNotFoundResponseCode {
+	p := new(RouteAction_ClusterNotFoundResponseCode)
+	*p = x
+	return p
+}
+
+func (x RouteAction_ClusterNotFoundResponseCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RouteAction_ClusterNotFoundResponseCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_envoypb_route_proto_enumTypes[0].Descriptor()
+}
+
+func (RouteAction_ClusterNotFoundResponseCode) Type() protoreflect.EnumType {
+	return &file_envoypb_route_proto_enumTypes[0]
+}
+
+func (x RouteAction_ClusterNotFoundResponseCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RouteAction_ClusterNotFoundResponseCode.Descriptor instead.
+func (RouteAction_ClusterNotFoundResponseCode) EnumDescriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0}
+}
+
 // RouteConfiguration is envoy.config.route.v3.RouteConfiguration.
 type RouteConfiguration struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -812,11 +861,12 @@ type RouteAction struct {
 	//	*RouteAction_WeightedClusters
 	//	*RouteAction_ClusterSpecifierPlugin
 	//	*RouteAction_InlineClusterSpecifierPlugin
-	ClusterSpecifier isRouteAction_ClusterSpecifier `protobuf_oneof:"cluster_specifier"`
-	Timeout          *durationpb.Duration           `protobuf:"bytes,8,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	HashPolicy       []*RouteAction_HashPolicy      `protobuf:"bytes,15,rep,name=hash_policy,json=hashPolicy,proto3" json:"hash_policy,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	ClusterSpecifier            isRouteAction_ClusterSpecifier          `protobuf_oneof:"cluster_specifier"`
+	Timeout                     *durationpb.Duration                    `protobuf:"bytes,8,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	HashPolicy                  []*RouteAction_HashPolicy               `protobuf:"bytes,15,rep,name=hash_policy,json=hashPolicy,proto3" json:"hash_policy,omitempty"`
+	ClusterNotFoundResponseCode RouteAction_ClusterNotFoundResponseCode `protobuf:"varint,20,opt,name=cluster_not_found_response_code,json=clusterNotFoundResponseCode,proto3,enum=weft.xds.envoy.v3.RouteAction_ClusterNotFoundResponseCode" json:"cluster_not_found_response_code,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *RouteAction) Reset() {
@@ -913,6 +963,13 @@ func (x *RouteAction) GetHashPolicy() []*RouteAction_HashPolicy {
 		return x.HashPolicy
 	}
 	return nil
+}
+
+func (x *RouteAction) GetClusterNotFoundResponseCode() RouteAction_ClusterNotFoundResponseCode {
+	if x != nil {
+		return x.ClusterNotFoundResponseCode
+	}
+	return RouteAction_SERVICE_UNAVAILABLE
 }
 
 type isRouteAction_ClusterSpecifier interface {
@@ -1477,7 +1534,8 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12E\n" +
 	"\fstring_match\x18\x05 \x01(\v2 .weft.xds.envoy.v3.StringMatcherH\x00R\vstringMatch\x12%\n" +
 	"\rpresent_match\x18\x06 \x01(\bH\x00R\fpresentMatchB!\n" +
-	"\x1fquery_parameter_match_specifier\"\xb9\b\n" +
+	"\x1fquery_parameter_match_specifier\"\x9e\n" +
+	"\n" +
 	"\vRouteAction\x12\x1a\n" +
 	"\acluster\x18\x01 \x01(\tH\x00R\acluster\x12'\n" +
 	"\x0ecluster_header\x18\x02 \x01(\tH\x00R\rclusterHeader\x12Q\n" +
@@ -1486,7 +1544,8 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x1finline_cluster_specifier_plugin\x18' \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x1cinlineClusterSpecifierPlugin\x123\n" +
 	"\atimeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12J\n" +
 	"\vhash_policy\x18\x0f \x03(\v2).weft.xds.envoy.v3.RouteAction.HashPolicyR\n" +
-	"hashPolicy\x1a\xdb\x04\n" +
+	"hashPolicy\x12\x80\x01\n" +
+	"\x1fcluster_not_found_response_code\x18\x14 \x01(\x0e2:.weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCodeR\x1bclusterNotFoundResponseCode\x1a\xdb\x04\n" +
 	"\n" +
 	"HashPolicy\x12J\n" +
 	"\x06header\x18\x01 \x01(\v20.weft.xds.envoy.v3.RouteAction.HashPolicy.HeaderH\x00R\x06header\x12J\n" +
@@ -1503,7 +1562,11 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x1a\x1f\n" +
 	"\vFilterState\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03keyB\x12\n" +
-	"\x10policy_specifierB\x13\n" +
+	"\x10policy_specifier\"`\n" +
+	"\x1bClusterNotFoundResponseCode\x12\x17\n" +
+	"\x13SERVICE_UNAVAILABLE\x10\x00\x12\r\n" +
+	"\tNOT_FOUND\x10\x01\x12\x19\n" +
+	"\x15INTERNAL_SERVER_ERROR\x10\x02B\x13\n" +
 	"\x11cluster_specifier\"\xe2\x01\n" +
 	"\x0fWeightedCluster\x12L\n" +
 	"\bclusters\x18\x01 \x03(\v20.weft.xds.envoy.v3.WeightedCluster.ClusterWeightR\bclusters\x1a\x80\x01\n" +
@@ -1527,73 +1590,76 @@ func file_envoypb_route_proto_rawDescGZIP() []byte {
 	return file_envoypb_route_proto_rawDescData
 }
 
+var file_envoypb_route_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_envoypb_route_proto_goTypes = []any{
-	(*RouteConfiguration)(nil),                    // 0: weft.xds.envoy.v3.RouteConfiguration
-	(*VirtualHost)(nil),                           // 1: weft.xds.envoy.v3.VirtualHost
-	(*Route)(nil),                                 // 2: weft.xds.envoy.v3.Route
-	(*RouteMatch)(nil),                            // 3: weft.xds.envoy.v3.RouteMatch
-	(*HeaderMatcher)(nil),                         // 4: weft.xds.envoy.v3.HeaderMatcher
-	(*QueryParameterMatcher)(nil),                 // 5: weft.xds.envoy.v3.QueryParameterMatcher
-	(*RouteAction)(nil),                           // 6: weft.xds.envoy.v3.RouteAction
-	(*WeightedCluster)(nil),                       // 7: weft.xds.envoy.v3.WeightedCluster
-	(*DirectResponseAction)(nil),                  // 8: weft.xds.envoy.v3.DirectResponseAction
-	(*RouteAction_HashPolicy)(nil),                // 9: weft.xds.envoy.v3.RouteAction.HashPolicy
-	(*RouteAction_HashPolicy_Header)(nil),         // 10: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	(*RouteAction_HashPolicy_Cookie)(nil),         // 11: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	(*RouteAction_HashPolicy_QueryParameter)(nil), // 12: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	(*RouteAction_HashPolicy_FilterState)(nil),    // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	(*WeightedCluster_ClusterWeight)(nil),         // 14: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	(*Unread)(nil),                                // 15: weft.xds.envoy.v3.Unread
-	(*RegexMatcher)(nil),                          // 16: weft.xds.envoy.v3.RegexMatcher
-	(*wrapperspb.BoolValue)(nil),                  // 17: google.protobuf.BoolValue
-	(*StringMatcher)(nil),                         // 18: weft.xds.envoy.v3.StringMatcher
-	(*durationpb.Duration)(nil),                   // 19: google.protobuf.Duration
-	(*DataSource)(nil),                            // 20: weft.xds.envoy.v3.DataSource
-	(*wrapperspb.UInt32Value)(nil),                // 21: google.protobuf.UInt32Value
+	(RouteAction_ClusterNotFoundResponseCode)(0),  // 0: weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
+	(*RouteConfiguration)(nil),                    // 1: weft.xds.envoy.v3.RouteConfiguration
+	(*VirtualHost)(nil),                           // 2: weft.xds.envoy.v3.VirtualHost
+	(*Route)(nil),                                 // 3: weft.xds.envoy.v3.Route
+	(*RouteMatch)(nil),                            // 4: weft.xds.envoy.v3.RouteMatch
+	(*HeaderMatcher)(nil),                         // 5: weft.xds.envoy.v3.HeaderMatcher
+	(*QueryParameterMatcher)(nil),                 // 6: weft.xds.envoy.v3.QueryParameterMatcher
+	(*RouteAction)(nil),                           // 7: weft.xds.envoy.v3.RouteAction
+	(*WeightedCluster)(nil),                       // 8: weft.xds.envoy.v3.WeightedCluster
+	(*DirectResponseAction)(nil),                  // 9: weft.xds.envoy.v3.DirectResponseAction
+	(*RouteAction_HashPolicy)(nil),                // 10: weft.xds.envoy.v3.RouteAction.HashPolicy
+	(*RouteAction_HashPolicy_Header)(nil),         // 11: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	(*RouteAction_HashPolicy_Cookie)(nil),         // 12: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	(*RouteAction_HashPolicy_QueryParameter)(nil), // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	(*RouteAction_HashPolicy_FilterState)(nil),    // 14: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	(*WeightedCluster_ClusterWeight)(nil),         // 15: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	(*Unread)(nil),                                // 16: weft.xds.envoy.v3.Unread
+	(*RegexMatcher)(nil),                          // 17: weft.xds.envoy.v3.RegexMatcher
+	(*wrapperspb.BoolValue)(nil),                  // 18: google.protobuf.BoolValue
+	(*StringMatcher)(nil),                         // 19: weft.xds.envoy.v3.StringMatcher
+	(*durationpb.Duration)(nil),                   // 20: google.protobuf.Duration
+	(*DataSource)(nil),                            // 21: weft.xds.envoy.v3.DataSource
+	(*wrapperspb.UInt32Value)(nil),                // 22: google.protobuf.UInt32Value
 }
 var file_envoypb_route_proto_depIdxs = []int32{
-	1,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
-	2,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
-	3,  // 2: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
-	6,  // 3: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
-	15, // 4: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 5: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
-	15, // 6: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
-	15, // 7: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
-	16, // 8: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	15, // 9: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
-	15, // 10: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
-	17, // 11: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
-	4,  // 12: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	5,  // 13: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
-	15, // 14: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
-	15, // 15: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
-	15, // 16: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
-	15, // 17: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
-	15, // 18: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	15, // 19: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
-	15, // 20: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
-	16, // 21: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
-	18, // 22: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	18, // 23: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	7,  // 24: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
-	15, // 25: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
-	19, // 26: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
-	9,  // 27: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
-	14, // 28: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	20, // 29: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
-	10, // 30: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	11, // 31: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	15, // 32: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
-	12, // 33: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	13, // 34: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	21, // 35: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	2,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
+	3,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
+	4,  // 2: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
+	7,  // 3: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
+	16, // 4: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
+	9,  // 5: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
+	16, // 6: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
+	16, // 7: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
+	17, // 8: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
+	16, // 9: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
+	16, // 10: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
+	18, // 11: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
+	5,  // 12: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	6,  // 13: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
+	16, // 14: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
+	16, // 15: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
+	16, // 16: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
+	16, // 17: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
+	16, // 18: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	16, // 19: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
+	16, // 20: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
+	17, // 21: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
+	19, // 22: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	19, // 23: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	8,  // 24: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
+	16, // 25: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
+	20, // 26: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
+	10, // 27: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
+	0,  // 28: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
+	15, // 29: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	21, // 30: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
+	11, // 31: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	12, // 32: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	16, // 33: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
+	13, // 34: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	14, // 35: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	22, // 36: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_route_proto_init() }
@@ -1651,13 +1717,14 @@ func file_envoypb_route_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_route_proto_rawDesc), len(file_envoypb_route_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_envoypb_route_proto_goTypes,
 		DependencyIndexes: file_envoypb_route_proto_depIdxs,
+		EnumInfos:         file_envoypb_route_proto_enumTypes,
 		MessageInfos:      file_envoypb_route_proto_msgTypes,
 	}.Build()
 	File_envoypb_route_proto = out.File

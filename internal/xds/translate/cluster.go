@@ -35,6 +35,7 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 		},
 		ConnectTimeout: durationpb.New(2 * time.Second),
 		LbPolicy:       clusterv3.Cluster_LEAST_REQUEST,
+		Metadata:       protocolMetadata(svc),
 	}
 	if http2(svc) {
 		opts, err := anypb.New(&httpv3.HttpProtocolOptions{

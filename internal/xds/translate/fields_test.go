@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
 	"github.com/weft-mesh/weft/internal/mesh"
 	"github.com/weft-mesh/weft/internal/registry"
 )
@@ -293,6 +295,10 @@ func TestUnknownBackendNeverFallsThrough(t *testing.T) {
 		if w, ok := want[r.Name]; ok {
 			if got := r.GetRoute().GetCluster(); got != w {
 				t.Errorf("%s routes to %q, want %q", r.Name, got, w)
+			}
+			// Gateway API: requests meant for an invalid backendRef get 500.
+			if c := r.GetRoute().GetClusterNotFoundResponseCode(); c != routev3.RouteAction_INTERNAL_SERVER_ERROR {
+				t.Errorf("%s answers a missing cluster with %v, want INTERNAL_SERVER_ERROR", r.Name, c)
 			}
 			delete(want, r.Name)
 		}

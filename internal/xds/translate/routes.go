@@ -111,7 +111,7 @@ func stringMatch(v mesh.ValueMatch) *matcherv3.StringMatcher {
 }
 
 func routeAction(ns string, rule *mesh.HTTPRouteRule, hash []*routev3.RouteAction_HashPolicy) (*routev3.RouteAction, error) {
-	a := &routev3.RouteAction{HashPolicy: hash}
+	a := &routev3.RouteAction{HashPolicy: hash, ClusterNotFoundResponseCode: invalidBackendCode}
 	if len(rule.BackendRefs) == 1 {
 		b := rule.BackendRefs[0]
 		a.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: ClusterName(ns, b.Name, b.Subset)}
@@ -133,6 +133,14 @@ func routeAction(ns string, rule *mesh.HTTPRouteRule, hash []*routev3.RouteActio
 	}
 	return a, nil
 }
+
+// invalidBackendCode answers the requests a rule means for an invalid
+// backendRef: a rule keeps naming the (absent) cluster of a missing
+// Service or subset, so it never falls through to another backend, and
+// Gateway API asks 500 for that share of requests, whether the rule has
+// one backend or that one among weighted others. Envoy and Weft's sidecar
+// read this field; the response carries the flag NC.
+const invalidBackendCode = routev3.RouteAction_INTERNAL_SERVER_ERROR
 
 // hashPolicy carries a RING_HASH policy's key onto the routes, where xDS
 // keeps it.

@@ -65,6 +65,9 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 	if th := c.GetCircuitBreakers().GetThresholds(); len(th) > 0 && th[0].MaxConnections != nil {
 		cc.MaxConnsPerEndpoint = int(th[0].MaxConnections.Value)
 	}
+	if c.GetMetadata().GetFilterMetadata()["weft"].GetFields()["protocol"].GetStringValue() == "tcp" {
+		cc.Protocol = cluster.TCP
+	}
 	if a := c.TypedExtensionProtocolOptions["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]; a != nil {
 		var o httpv3.HttpProtocolOptions
 		if err := a.UnmarshalTo(&o); err != nil {
@@ -147,6 +150,12 @@ func routeFromXDS(r *routev3.Route) (route.Route, error) {
 		return out, errors.New("only route actions are supported")
 	}
 	out.Timeout = a.GetTimeout().AsDuration()
+	switch a.GetClusterNotFoundResponseCode() {
+	case routev3.RouteAction_NOT_FOUND:
+		out.MissingClusterStatus = 404
+	case routev3.RouteAction_INTERNAL_SERVER_ERROR:
+		out.MissingClusterStatus = 500
+	}
 	switch cs := a.ClusterSpecifier.(type) {
 	case *routev3.RouteAction_Cluster:
 		out.Backends = []route.Backend{{Cluster: cs.Cluster, Weight: 1}}
