@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
-	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 )
 
@@ -88,7 +87,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
 	began := ep.Begin()
-	resp, err := roundTrip(cl, ep, out, h.lim)
+	resp, err := h.roundTrip(cl, ep, out)
 	if err != nil {
 		ep.End(began, true)
 		code := http.StatusBadGateway
@@ -269,11 +268,3 @@ func requestHash(cl *cluster.Cluster, r *http.Request) (uint64, bool) {
 }
 
 var errNoCapacity = errors.New("no upstream capacity")
-
-// roundTrip sends out to ep over the cluster's protocol.
-func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request, lim h1.Limits) (*http.Response, error) {
-	if cl.Config.Protocol == cluster.HTTP2 && ep.H2 != nil {
-		return ep.H2.RoundTrip(out)
-	}
-	return roundTripH1(ep, out, lim)
-}
