@@ -12,12 +12,23 @@ import (
 
 // connect serves CONNECT host:port: the authority was routed like any
 // request, so a tunnel reaches only a mesh service, never an arbitrary
-// address. The connection becomes an opaque tunnel to the chosen endpoint.
+// address. An HTTP service's tunnel is served per request (connectRouted);
+// a TCP service's becomes an opaque tunnel to the chosen endpoint.
 func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, start time.Time) bool {
 	h := hc.h
-	if h.cfg.Direction != "outbound" {
-		return hc.reject(405, cl.Config.Name, rt.Name, start)
+	if h.cfg.Direction != "outbound" || hc.tunnelHost != nil {
+		return hc.reject(405, cl.Config.Name, rt.Name, start) // inbound, or CONNECT inside a tunnel
 	}
+	if cl.Config.Protocol != cluster.TCP {
+		return hc.connectRouted(cl, ep, rt, start)
+	}
+	return hc.tunnel(cl, ep, rt, start, false)
+}
+
+// tunnel pipes the connection to ep, answering 200 first unless the
+// client already has it.
+func (hc *h1conn) tunnel(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, start time.Time, answered bool) bool {
+	h := hc.h
 	began := ep.Begin()
 	timeout := cl.Config.ConnectTimeout
 	if timeout <= 0 {
@@ -26,13 +37,19 @@ func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	up, err := net.DialTimeout("tcp", ep.Address, timeout)
 	if err != nil {
 		ep.End(began, true)
+		if answered {
+			h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 502, time.Since(start))
+			return false // too late for a status: the close says it
+		}
 		return hc.reject(502, cl.Config.Name, rt.Name, start)
 	}
 	defer up.Close()
-	hc.bw.WriteString("HTTP/1.1 200 Connection Established\r\n\r\n")
-	if err := hc.bw.Flush(); err != nil {
-		ep.End(began, true)
-		return false
+	if !answered {
+		hc.bw.WriteString("HTTP/1.1 200 Connection Established\r\n\r\n")
+		if err := hc.bw.Flush(); err != nil {
+			ep.End(began, true)
+			return false
+		}
 	}
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 200, time.Since(start))
 	hc.setPhase(phaseTunnel, 0)

@@ -44,6 +44,8 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hostIn := r.Host
 	if h.cfg.ForceHost != "" {
 		hostIn = h.cfg.ForceHost
+	} else if fh, ok := r.Context().Value(forceHostKey{}).(string); ok {
+		hostIn = fh // a CONNECT tunnel to a mesh service
 	}
 	host, err := route.NormalizeHost(nil, []byte(hostIn))
 	if err != nil {
