@@ -12,14 +12,16 @@ import (
 
 // connect serves CONNECT host:port: the authority was routed like any
 // request, so a tunnel reaches only a mesh service, never an arbitrary
-// address. An HTTP service's tunnel is served per request (connectRouted);
-// a TCP service's becomes an opaque tunnel to the chosen endpoint.
+// address. A tunnel to a service whose cluster keeps each request's HTTP
+// version, or speaks HTTP/2, is served per request (connectRouted). One to
+// a cluster that is TCP or declared HTTP/1.1-only (a static file's http, a
+// tcp Service) stays an opaque tunnel to the chosen endpoint, as before.
 func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, start time.Time) bool {
 	h := hc.h
 	if h.cfg.Direction != "outbound" || hc.tunnelHost != nil {
 		return hc.reject(405, cl.Config.Name, rt.Name, start) // inbound, or CONNECT inside a tunnel
 	}
-	if cl.Config.Protocol != cluster.TCP {
+	if p := cl.Config.Protocol; p == cluster.Auto || p == cluster.HTTP2 {
 		return hc.connectRouted(cl, ep, rt, start)
 	}
 	return hc.tunnel(cl, ep, rt, start, false)
