@@ -36,8 +36,14 @@ type ServicePort struct {
 	Name string `json:"name,omitempty"`
 	// Port is the port number clients use, 1..65535. Required.
 	Port int32 `json:"port"`
-	// Protocol is what the Service speaks: http (HTTP/1.1 between
-	// sidecars), http2 or grpc (multiplexed HTTP/2), or tcp. Default http.
+	// Protocol is what the Service speaks. http (the default) is HTTP of
+	// any version: each request keeps the version its client used, so
+	// HTTP/1.1 stays HTTP/1.1 end to end, and HTTP/2 and gRPC travel as
+	// HTTP/2 between sidecars and reach the app as HTTP/2, or as HTTP/1.1
+	// when the app turns out to speak only that (gRPC then fails with
+	// UNAVAILABLE: it cannot be converted). http2 or grpc: every request
+	// travels as multiplexed HTTP/2 between sidecars, HTTP/1.1 ones
+	// included. tcp: opaque bytes, routed by port only. Default http.
 	Protocol string `json:"protocol,omitempty"`
 }
 

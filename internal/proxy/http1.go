@@ -90,6 +90,9 @@ type HTTP1 struct {
 	lim       h1.Limits
 	forceHost []byte
 
+	tunnelMu sync.Mutex            // guards creating tunnelH2
+	tunnelH2 atomic.Pointer[HTTP2] // serves HTTP/2 inside CONNECT tunnels
+
 	conns    drain.Group[*h1conn]
 	mu       sync.Mutex // guards sweeping
 	sweeping bool
@@ -142,6 +145,11 @@ type h1conn struct {
 	scratch  []byte
 	clientIP []byte
 	rng      uint64
+	// forceHost routes every request as if addressed to it: the engine's
+	// ForceHost, or the mesh service a CONNECT tunnel was opened to
+	// (kept in tunnelHost).
+	forceHost  []byte
+	tunnelHost []byte
 
 	phase    atomic.Int32
 	deadline atomic.Int64 // unix ns; 0 = none
@@ -156,7 +164,7 @@ type h1conn struct {
 // ServeConn serves one downstream connection until it ends. The caller
 // owns c and closes it after ServeConn returns.
 func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) {
-	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1}
+	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1, forceHost: h.forceHost}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		hc.clientIP, _ = a.IP.AppendText(nil)
 	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
@@ -333,6 +341,9 @@ func (h *HTTP1) Shutdown(ctx context.Context) error {
 			hc.c.Close()
 		}
 	})
+	if t := h.tunnelH2.Load(); t != nil {
+		t.Shutdown(ctx) // ends with the connections it serves; their errors show below
+	}
 	if err := h.conns.Wait(ctx); err != nil {
 		return fmt.Errorf("http1 shutdown %s: %w", h.cfg.Name, err)
 	}

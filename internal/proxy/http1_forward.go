@@ -23,8 +23,8 @@ func (hc *h1conn) serve(start time.Time) bool {
 		return hc.reject(telemetry.FlagNoRoute, 503, "no configuration received yet", nil, "", "", start)
 	}
 	var err error
-	if h.forceHost != nil {
-		hc.hostBuf = append(hc.hostBuf[:0], h.forceHost...)
+	if hc.forceHost != nil {
+		hc.hostBuf = append(hc.hostBuf[:0], hc.forceHost...)
 	} else if hc.hostBuf, err = route.NormalizeHost(hc.hostBuf[:0], req.Authority); err != nil {
 		return hc.reject(telemetry.FlagDownstreamProtocolError, 400, "invalid host", nil, "", "", start)
 	}

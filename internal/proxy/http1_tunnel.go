@@ -13,12 +13,26 @@ import (
 
 // connect serves CONNECT host:port: the authority was routed like any
 // request, so a tunnel reaches only a mesh service, never an arbitrary
-// address. The connection becomes an opaque tunnel to the chosen endpoint.
+// address. A tunnel to a service whose cluster keeps each request's HTTP
+// version, or speaks HTTP/2, is served per request (connectRouted). One to
+// a cluster that is TCP or declared HTTP/1.1-only (a static file's http, a
+// tcp Service) stays an opaque tunnel to the chosen endpoint, as before.
 func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, start time.Time) bool {
 	h := hc.h
-	if h.cfg.Direction != "outbound" {
-		return hc.reject(telemetry.FlagDownstreamProtocolError, 405, "CONNECT is served on outbound listeners only", nil, cl.Config.Name, rt.Name, start)
+	if h.cfg.Direction != "outbound" || hc.tunnelHost != nil {
+		// inbound, or CONNECT inside a tunnel
+		return hc.reject(telemetry.FlagDownstreamProtocolError, 405, "CONNECT is served on outbound listeners only, and not inside a tunnel", nil, cl.Config.Name, rt.Name, start)
 	}
+	if p := cl.Config.Protocol; p == cluster.Auto || p == cluster.HTTP2 {
+		return hc.connectRouted(cl, ep, rt, start)
+	}
+	return hc.tunnel(cl, ep, rt, start, false)
+}
+
+// tunnel pipes the connection to ep, answering 200 first unless the
+// client already has it.
+func (hc *h1conn) tunnel(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, start time.Time, answered bool) bool {
+	h := hc.h
 	began := ep.Begin()
 	timeout := cl.Config.ConnectTimeout
 	if timeout <= 0 {
@@ -27,13 +41,19 @@ func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	up, err := net.DialTimeout("tcp", ep.Address, timeout)
 	if err != nil {
 		ep.End(began, true)
+		if answered {
+			h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 502, telemetry.FlagUpstreamConnectFailure, time.Since(start))
+			return false // too late for a status: the close says it
+		}
 		return hc.reject(telemetry.FlagUpstreamConnectFailure, 502, upstreamWords(telemetry.FlagUpstreamConnectFailure), nil, cl.Config.Name, rt.Name, start)
 	}
 	defer up.Close()
-	hc.bw.WriteString("HTTP/1.1 200 Connection Established\r\n\r\n")
-	if err := hc.bw.Flush(); err != nil {
-		ep.End(began, true)
-		return false
+	if !answered {
+		hc.bw.WriteString("HTTP/1.1 200 Connection Established\r\n\r\n")
+		if err := hc.bw.Flush(); err != nil {
+			ep.End(began, true)
+			return false
+		}
 	}
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 200, telemetry.FlagNone, time.Since(start))
 	hc.setPhase(phaseTunnel, 0)

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
-	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
@@ -47,6 +46,8 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hostIn := r.Host
 	if h.cfg.ForceHost != "" {
 		hostIn = h.cfg.ForceHost
+	} else if fh, ok := r.Context().Value(forceHostKey{}).(string); ok {
+		hostIn = fh // a CONNECT tunnel to a mesh service
 	}
 	host, err := route.NormalizeHost(nil, []byte(hostIn))
 	if err != nil {
@@ -91,7 +92,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
 	began := ep.Begin()
-	resp, err := roundTrip(cl, ep, out, h.lim)
+	resp, err := h.roundTrip(cl, ep, out)
 	if err != nil {
 		ep.End(began, true)
 		f, code := flagForUpstreamH2(err, ctx.Err())
@@ -284,11 +285,3 @@ func requestHash(cl *cluster.Cluster, r *http.Request) (uint64, bool) {
 }
 
 var errNoCapacity = errors.New("no upstream capacity")
-
-// roundTrip sends out to ep over the cluster's protocol.
-func roundTrip(cl *cluster.Cluster, ep *cluster.Endpoint, out *http.Request, lim h1.Limits) (*http.Response, error) {
-	if cl.Config.Protocol == cluster.HTTP2 && ep.H2 != nil {
-		return ep.H2.RoundTrip(out)
-	}
-	return roundTripH1(ep, out, lim)
-}

@@ -85,9 +85,13 @@ type Inbound struct {
 	Name   string `yaml:"name" json:"name"`
 	Listen string `yaml:"listen" json:"listen"` // host:port
 	App    string `yaml:"app" json:"app"`       // the local app, host:port
-	// Protocol the app speaks: http (HTTP/1.1), http2 (h2c or gRPC), tcp, or
-	// auto (default): sniff each connection and forward HTTP/2 as HTTP/2 and
-	// everything else as HTTP/1.1 or TCP.
+	// Protocol the app speaks: http (HTTP/1.1 only: HTTP/2 requests are
+	// converted, gRPC gets UNAVAILABLE), http2 (h2c or gRPC: HTTP/1.1
+	// requests are converted), tcp, or auto (default): sniff each
+	// connection; HTTP/1.1 goes as HTTP/1.1, HTTP/2 as HTTP/2 by prior
+	// knowledge unless the app answers that as an HTTP/1 server, which is
+	// then remembered for 30s and gets HTTP/2 converted to HTTP/1.1;
+	// other bytes go as TCP.
 	Protocol string `yaml:"protocol" json:"protocol"`
 	// ServerFirst, with protocol auto, forwards a client that sends nothing
 	// for limits.sniffTimeout as opaque TCP, for apps whose protocol has

@@ -202,12 +202,14 @@ func (s *Sidecar) apply(cfg *Config) error {
 	var swaps []pending
 	for _, in := range cfg.Inbound {
 		rts := s.inbound[in.Name]
-		h1proto, h2proto := cluster.HTTP1, cluster.HTTP2
+		// auto: each request keeps its version, and HTTP/2 falls back to
+		// HTTP/1.1 when the app turns out to speak only that.
+		h1proto, h2proto := cluster.HTTP1, cluster.Auto
 		switch in.Protocol {
 		case "http":
 			h2proto = cluster.HTTP1
 		case "http2":
-			h1proto = cluster.HTTP2
+			h1proto, h2proto = cluster.HTTP2, cluster.HTTP2
 		}
 		st1, err := inboundState(in, h1proto, version, rts.h1.Load())
 		if err != nil {

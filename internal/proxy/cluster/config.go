@@ -16,6 +16,12 @@ const (
 	HTTP1 Protocol = iota // HTTP/1.1 over pooled keep-alive connections
 	HTTP2                 // HTTP/2: h2c, or h2 via ALPN when TLS is set
 	TCP                   // opaque bytes
+	// Auto keeps each request's HTTP version: HTTP/1.1 requests go over
+	// the HTTP/1.1 pool, HTTP/2 ones (gRPC included) over HTTP/2 by prior
+	// knowledge. An endpoint that answers the HTTP/2 preface as HTTP/1 (or
+	// closes) is remembered as HTTP/1.1-only for a while, and HTTP/2
+	// requests to it are converted to HTTP/1.1 (gRPC gets UNAVAILABLE).
+	Auto
 )
 
 // LBPolicy selects the balancer.

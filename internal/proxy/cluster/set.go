@@ -33,7 +33,7 @@ type Endpoint struct {
 	Zone    string
 	Labels  map[string]string
 	Pool    *upstream.Pool   // HTTP/1.1 and TCP clusters
-	H2      *upstream.H2Pool // HTTP2 clusters only
+	H2      *upstream.H2Pool // HTTP2 and Auto clusters only
 	Stats   balance.Stats
 
 	proto Protocol
@@ -102,7 +102,7 @@ func validate(p string, c *Config) error {
 	if c.LB > LBRingHash {
 		errs = append(errs, fmt.Errorf("%s.lb: unknown policy %d", p, c.LB))
 	}
-	if c.Protocol > TCP {
+	if c.Protocol > Auto {
 		errs = append(errs, fmt.Errorf("%s.protocol: unknown protocol %d", p, c.Protocol))
 	}
 	seen := map[string]bool{}
@@ -130,7 +130,11 @@ func newEndpoint(c Config, addr string) *Endpoint {
 	}
 	ep := &Endpoint{Address: addr, Pool: upstream.NewPool(uc), proto: c.Protocol, cfg: c}
 	ep.Stats.Init(time.Now())
-	if c.Protocol == HTTP2 {
+	switch c.Protocol {
+	case HTTP2:
+		ep.H2 = upstream.NewH2Pool(uc)
+	case Auto:
+		uc.ProbeHTTP2 = true
 		ep.H2 = upstream.NewH2Pool(uc)
 	}
 	return ep

@@ -3,9 +3,11 @@ package upstream
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -15,8 +17,9 @@ import (
 // (h2c, or h2 via ALPN when Config.TLS is set). x/net/http2's transport opens
 // another connection only when a connection's streams are exhausted.
 type H2Pool struct {
-	cfg Config
-	tr  *http2.Transport
+	cfg     Config
+	tr      *http2.Transport
+	h1Until atomic.Int64 // unix ns until which the endpoint is HTTP/1.1-only
 }
 
 // NewH2Pool returns a pool that dials on demand.
@@ -51,7 +54,19 @@ func (p *H2Pool) dial(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn
 		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, err)
 	}
 	if p.cfg.TLS == nil {
-		return nc, nil
+		if !p.cfg.ProbeHTTP2 {
+			return nc, nil
+		}
+		deadline, _ := ctx.Deadline()
+		pc, err := probeHTTP2(nc, deadline)
+		if err != nil {
+			nc.Close()
+			if errors.Is(err, ErrHTTP1Only) {
+				p.h1Until.Store(time.Now().Add(http1Memory).UnixNano())
+			}
+			return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, err)
+		}
+		return pc, nil
 	}
 	tc := p.cfg.TLS.Clone()
 	tc.NextProtos = []string{"h2"}
@@ -62,6 +77,10 @@ func (p *H2Pool) dial(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn
 	}
 	if c.ConnectionState().NegotiatedProtocol != "h2" {
 		c.Close()
+		if p.cfg.ProbeHTTP2 {
+			p.h1Until.Store(time.Now().Add(http1Memory).UnixNano())
+			return nil, fmt.Errorf("dial %s: peer did not negotiate h2: %w", p.cfg.Addr, ErrHTTP1Only)
+		}
 		return nil, fmt.Errorf("dial %s: peer did not negotiate h2", p.cfg.Addr)
 	}
 	return c, nil
@@ -82,6 +101,10 @@ func (p *H2Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// HTTP1Only reports that the endpoint recently answered HTTP/2 as an
+// HTTP/1 server (only with Config.ProbeHTTP2).
+func (p *H2Pool) HTTP1Only() bool { return time.Now().UnixNano() < p.h1Until.Load() }
 
 // Close closes idle connections; streams in flight finish.
 func (p *H2Pool) Close() { p.tr.CloseIdleConnections() }

@@ -36,6 +36,10 @@ type Config struct {
 	MaxIdle int
 	// BufSize is the read and write buffer size per connection. Zero means 4 KiB.
 	BufSize int
+	// ProbeHTTP2 makes an H2Pool check that each new cleartext connection
+	// really speaks HTTP/2 before a request is sent on it (see ErrHTTP1Only).
+	// Default false: the endpoint is declared HTTP/2.
+	ProbeHTTP2 bool
 }
 
 func (c *Config) defaults() {

@@ -24,12 +24,16 @@ func breakersToProxy(b *envoypb.CircuitBreakers, cc *cluster.Config) error {
 }
 
 // httpOptionsToProxy maps the upstream HTTP protocol options: the idle
-// timeout, and HTTP/2 when the config is explicit_http_config with
-// http2_protocol_options (xdstest.ToProxy's test). Auto and
-// downstream-matching configs stay HTTP/1.1.
+// timeout, HTTP/2 when the config is explicit_http_config with
+// http2_protocol_options (xdstest.ToProxy's test), and the downstream's
+// version (cluster.Auto) for use_downstream_protocol_config. Auto configs
+// and none stay HTTP/1.1, as in Envoy.
 func httpOptionsToProxy(o *envoypb.UpstreamHttpProtocolOptions, cc *cluster.Config) {
-	if o.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil {
+	switch {
+	case o.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil:
 		cc.Protocol = cluster.HTTP2
+	case o.GetUseDownstreamProtocolConfig() != nil:
+		cc.Protocol = cluster.Auto
 	}
 	if t := o.GetCommonHttpProtocolOptions().GetIdleTimeout(); t != nil {
 		cc.IdleTimeout = t.AsDuration()

@@ -37,12 +37,8 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 		LbPolicy:       clusterv3.Cluster_LEAST_REQUEST,
 		Metadata:       protocolMetadata(svc),
 	}
-	if http2(svc) {
-		opts, err := anypb.New(&httpv3.HttpProtocolOptions{
-			UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
-			}},
-		})
+	if opts := upstreamProtocol(svc); opts != nil {
+		opts, err := anypb.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("translate cluster %s: %w", name, err)
 		}
@@ -93,11 +89,31 @@ func withIdleTimeout(m map[string]*anypb.Any, d time.Duration) map[string]*anypb
 	return m
 }
 
-func http2(svc *mesh.Service) bool {
+// upstreamProtocol says which HTTP version a Service's cluster speaks:
+// http2 and grpc ports force HTTP/2; http ports (the default) keep each
+// request's version (use_downstream_protocol_config, in Envoy's terms);
+// tcp-only Services have no HTTP options.
+func upstreamProtocol(svc *mesh.Service) *httpv3.HttpProtocolOptions {
+	hasHTTP := false
 	for _, p := range svc.Spec.Ports {
-		if p.Protocol == "http2" || p.Protocol == "grpc" {
-			return true
+		switch p.Protocol {
+		case "http2", "grpc":
+			return &httpv3.HttpProtocolOptions{
+				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
+				}},
+			}
+		case "http", "":
+			hasHTTP = true
 		}
 	}
-	return false
+	if !hasHTTP {
+		return nil
+	}
+	return &httpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_UseDownstreamProtocolConfig{UseDownstreamProtocolConfig: &httpv3.HttpProtocolOptions_UseDownstreamHttpConfig{
+			HttpProtocolOptions:  &corev3.Http1ProtocolOptions{},
+			Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+		}},
+	}
 }

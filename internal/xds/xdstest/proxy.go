@@ -73,8 +73,11 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 		if err := a.UnmarshalTo(&o); err != nil {
 			return cc, fmt.Errorf("http protocol options: %w", err)
 		}
-		if o.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil {
+		switch {
+		case o.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil:
 			cc.Protocol = cluster.HTTP2
+		case o.GetUseDownstreamProtocolConfig() != nil:
+			cc.Protocol = cluster.Auto
 		}
 		cc.IdleTimeout = o.GetCommonHttpProtocolOptions().GetIdleTimeout().AsDuration()
 	}
