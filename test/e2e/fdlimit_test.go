@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,7 +137,7 @@ outbound:
   ports:
     - {listen: %s, service: app}
 `, admin, proxyAddr, appPort)
-	dir := staticServices(t, map[string]string{"tun": echo, "app": app})
+	dir := staticServices(t, map[string]string{"tun": echo, "app": app}, "tun")
 	p := startLimitedSidecar(t, "fd-sidecar", admin, cfg, nofile, "--resources", dir)
 	eventually(t, 10*time.Second, "resources applied", func() bool {
 		return strings.Contains(p.output(), `msg="control-plane config applied"`)
@@ -243,8 +244,9 @@ func getWithin(t *testing.T, url string, d time.Duration) (int, string) {
 }
 
 // staticServices writes a --resources directory with one Service per name,
-// each with one static endpoint (host:port), and returns the directory.
-func staticServices(t *testing.T, endpoints map[string]string) string {
+// each with one static endpoint (host:port), the ones named in tcp with
+// protocol tcp, and returns the directory.
+func staticServices(t *testing.T, endpoints map[string]string, tcp ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
@@ -253,7 +255,11 @@ func staticServices(t *testing.T, endpoints map[string]string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "---\napiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: %s}\nspec:\n  ports: [{port: 80}]\n  endpoints: [{address: %s, port: %s}]\n", name, host, port)
+		proto := "http"
+		if slices.Contains(tcp, name) {
+			proto = "tcp"
+		}
+		fmt.Fprintf(&b, "---\napiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: %s}\nspec:\n  ports: [{port: 80, protocol: %s}]\n  endpoints: [{address: %s, port: %s}]\n", name, proto, host, port)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
