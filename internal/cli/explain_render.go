@@ -19,7 +19,8 @@ import (
 func renderExplain(w io.Writer, e sidecar.Explanation) error {
 	r := e.Request
 	fmt.Fprintf(w, "Sidecar:  %s (tables %s)\n", dash(e.Node), dash(e.Version))
-	fmt.Fprintf(w, "Request:  %s %s%s\n", r.Method, r.Authority, r.Target)
+	// The app speaks plain HTTP to its sidecar's outbound side.
+	fmt.Fprintf(w, "Request:  %s http://%s%s\n", r.Method, r.Authority, r.Target)
 	fmt.Fprintf(w, "  Host:     %s\n", r.Host)
 	fmt.Fprintf(w, "  Path:     %s\n", r.Path)
 	if r.Query != "" {
@@ -76,7 +77,11 @@ func renderExplain(w io.Writer, e sidecar.Explanation) error {
 			if b.Missing {
 				continue
 			}
-			fmt.Fprintf(w, "\nEndpoints of %s:\n", b.Cluster)
+			ct := ""
+			if b.ConnectTimeout != "" {
+				ct = " (connect timeout " + b.ConnectTimeout + ")"
+			}
+			fmt.Fprintf(w, "\nEndpoints of %s%s:\n", b.Cluster, ct)
 			if len(b.Endpoints) == 0 {
 				fmt.Fprintln(w, "  none in rotation")
 				continue

@@ -105,7 +105,7 @@ func TestExplainMatchesWhatTheSidecarDoes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("text: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"Request:  GET catalog/items", "  0  ", "MATCH", "Endpoints of catalog.default/v2:", addrOf["v2"], "Timeout:  15s (from limits.requestTimeout)"} {
+	for _, want := range []string{"Request:  GET http://catalog/items", "  0  ", "MATCH", "Endpoints of catalog.default/v2 (connect timeout 2s):", addrOf["v2"], "Timeout:  15s (from limits.requestTimeout)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
