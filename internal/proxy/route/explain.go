@@ -97,7 +97,7 @@ func (c *compiled) mismatch(method, path, query []byte, h Headers) string {
 	if c.method != "" && string(method) != c.method {
 		return fmt.Sprintf("method: want %s, request is %s", c.method, method)
 	}
-	pathOK := true
+	var pathOK bool
 	switch c.path.Kind {
 	case PathExact:
 		pathOK = c.path.Value == "" || string(path) == c.path.Value
