@@ -23,6 +23,7 @@ func commands() map[string]command {
 		"get":      {"list resources, proxies (sync status) or instances", runGet},
 		"describe": {"show one resource with its status, instances and routes", runDescribe},
 		"delete":   {"delete one resource", runDelete},
+		"explain":  {"explain how a sidecar routes one request, from its running tables", runExplain},
 		"history":  {"list config revisions", runHistory},
 		"rollback": {"restore the config of a past revision, as a new revision", runRollback},
 		"version":  {"print the version", runVersion},
