@@ -97,7 +97,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	}
 	defer resp.Body.Close()
 	keep := hc.writeBridged(resp)
-	ep.End(began, resp.StatusCode >= 500)
+	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
 	return keep
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
@@ -47,6 +48,10 @@ func (hc *h1conn) serve(start time.Time) bool {
 	if cl == nil {
 		return hc.reject(503, "", rt.Name, start)
 	}
+	if !cl.Breaker.Acquire(breaker.Requests) {
+		return hc.overflow(cl, rt, breaker.Requests, start)
+	}
+	defer cl.Breaker.Release(breaker.Requests)
 	hash, hasHash := hc.hashKey(cl)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
@@ -92,12 +97,23 @@ func idempotent(m []byte) bool {
 func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, query []byte, start time.Time) bool {
 	h, req := hc.h, &hc.req
 	began := ep.Begin()
+	if !cl.Breaker.Acquire(breaker.Pending) {
+		ep.Abandon(began)
+		return hc.overflow(cl, rt, breaker.Pending, start)
+	}
 	uc, err := ep.Pool.Get(context.Background())
+	cl.Breaker.Release(breaker.Pending)
 	if err != nil {
-		ep.End(began, true)
+		if errors.Is(err, upstream.ErrConnOverflow) {
+			ep.Abandon(began)
+			return hc.overflow(cl, rt, breaker.Connections, start)
+		}
 		code := 503
 		if !errors.Is(err, upstream.ErrPoolFull) {
 			code = 502
+			ep.End(began, true)
+		} else {
+			ep.Abandon(began)
 		}
 		h.log.Debug("upstream connect failed", "endpoint", ep.Address, "err", err)
 		return hc.reject(code, cl.Config.Name, rt.Name, start)
@@ -157,7 +173,7 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	} else {
 		ep.Pool.Discard(uc)
 	}
-	ep.End(began, resp.Status >= 500)
+	ep.EndStatus(began, resp.Status)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, time.Since(start))
 	return keep
 }

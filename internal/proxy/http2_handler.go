@@ -13,9 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/proxy/upstream"
 )
 
 // headerView adapts http.Header to route.Headers.
@@ -71,6 +73,11 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, grpc, http.StatusServiceUnavailable, "no such cluster", "", rt.Name, start)
 		return
 	}
+	if !cl.Breaker.Acquire(breaker.Requests) {
+		h.overflow(w, grpc, cl, rt, breaker.Requests, start)
+		return
+	}
+	defer cl.Breaker.Release(breaker.Requests)
 	hash, hasHash := requestHash(cl, r)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
@@ -89,8 +96,17 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
 	began := ep.Begin()
 	resp, err := roundTrip(cl, ep, out, h.lim)
+	if errors.Is(err, upstream.ErrConnOverflow) {
+		ep.Abandon(began)
+		h.overflow(w, grpc, cl, rt, breaker.Connections, start)
+		return
+	}
 	if err != nil {
-		ep.End(began, true)
+		if errors.Is(err, errNoCapacity) {
+			ep.Abandon(began) // this proxy's cap, not the endpoint's failure
+		} else {
+			ep.End(began, true)
+		}
 		code := http.StatusBadGateway
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			code = http.StatusGatewayTimeout
@@ -110,7 +126,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.abortStream(w, grpc, ctx, err)
 		return
 	}
-	ep.End(began, resp.StatusCode >= 500)
+	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, time.Since(start))
 }
 

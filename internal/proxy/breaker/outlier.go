@@ -146,6 +146,15 @@ func (d *Detector) Ejections() uint64 { return d.total.Load() }
 // Now reads the detector's clock.
 func (d *Detector) Now() time.Time { return d.clock.Now() }
 
+// Stamp is now in unix ns by the detector's clock: now itself when the
+// clock is the system's, so the caller's reading is not taken twice.
+func (d *Detector) Stamp(now time.Time) int64 {
+	if _, ok := d.clock.(SystemClock); ok {
+		return now.UnixNano()
+	}
+	return d.clock.Now().UnixNano()
+}
+
 // Ejected reports whether h is out at now (unix ns).
 func (d *Detector) Ejected(h *Host, now int64) bool {
 	if !d.anyEjected.Load() {
