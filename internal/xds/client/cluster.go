@@ -74,6 +74,14 @@ func clusterToProxy(m *envoypb.Cluster) (cluster.Config, error) {
 	if err := breakersToProxy(m.GetCircuitBreakers(), &cc); err != nil {
 		return cc, fmt.Errorf("circuit_breakers: %w", err)
 	}
+	od, err := outlierToProxy(m.GetOutlierDetection())
+	if err != nil {
+		return cc, fmt.Errorf("outlier_detection: %w", err)
+	}
+	cc.Outlier = od
+	if err := clusterMetadataToProxy(m.GetMetadata(), &cc); err != nil {
+		return cc, err
+	}
 	if a, ok := m.GetTypedExtensionProtocolOptions()[httpOptionsKey]; ok {
 		if !anyIs(a, httpOptsMsgName) {
 			return cc, invalid("typed_extension_protocol_options", "%s holds %q", httpOptionsKey, a.GetTypeUrl())
