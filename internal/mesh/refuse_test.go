@@ -13,9 +13,6 @@ func TestUnsupportedFieldsRefused(t *testing.T) {
 	const route = `{"apiVersion":"weft.dev/v1alpha1","kind":"HTTPRoute","metadata":{"name":"r"},"spec":{"parentRefs":[{"name":"a"%s}],"rules":[{%s"backendRefs":[{"name":"a"%s}]}]}}`
 	tests := []struct{ name, in, want string }{
 		{"retries", fmt.Sprintf(policy, `"retries":{"attempts":3,"retryOn":["5xx"]}`), "TrafficPolicy/default/catalog: spec.retries: not supported yet"},
-		{"circuit breaker", fmt.Sprintf(policy, `"circuitBreaker":{"maxRequests":10}`), "TrafficPolicy/default/catalog: spec.circuitBreaker: not supported yet"},
-		{"outlier detection", fmt.Sprintf(policy, `"outlierDetection":{"consecutive5xx":1}`), "TrafficPolicy/default/catalog: spec.outlierDetection: not supported yet"},
-		{"max idle", fmt.Sprintf(policy, `"connectionPool":{"maxIdle":4}`), "TrafficPolicy/default/catalog: spec.connectionPool.maxIdle: not supported yet"},
 		{"filter", fmt.Sprintf(route, "", `"filters":[{"type":"RequestHeaderModifier","requestHeaderModifier":{}}],`, ""),
 			`HTTPRoute/default/r: spec.rules[0].filters[0]: not supported yet (filter "RequestHeaderModifier" is not implemented)`},
 		{"backend request timeout", fmt.Sprintf(route, "", `"timeouts":{"backendRequest":"1s"},`, ""), "HTTPRoute/default/r: spec.rules[0].timeouts.backendRequest: not supported yet"},

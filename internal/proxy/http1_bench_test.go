@@ -58,7 +58,11 @@ func BenchmarkHTTP1Proxy(b *testing.B) {
 	up := rawUpstream(b)
 	tb := &testing.T{}
 	h := NewHTTP1(HTTP1Config{Name: "bench", Direction: "outbound", Runtime: newRuntime(tb, up, cluster.HTTP1, 0)})
-	addr := serveEngine(tb, h)
+	benchEngine(b, serveEngine(tb, h))
+}
+
+// benchEngine sends sequential keep-alive GETs to the engine at addr.
+func benchEngine(b *testing.B, addr string) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
@@ -49,6 +50,10 @@ func (hc *h1conn) serve(start time.Time) bool {
 	if cl == nil {
 		return hc.reject(telemetry.FlagNoCluster, rt.MissingStatus(), "no such backend", []byte(backend), "", rt.Name, start)
 	}
+	if !cl.Breaker.Acquire(breaker.Requests) {
+		return hc.overflow(cl, rt, breaker.Requests, start)
+	}
+	defer cl.Breaker.Release(breaker.Requests)
 	hash, hasHash := hc.hashKey(cl)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
@@ -94,12 +99,23 @@ func idempotent(m []byte) bool {
 func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, query []byte, start time.Time) bool {
 	h, req := hc.h, &hc.req
 	began := ep.Begin()
+	if !cl.Breaker.Acquire(breaker.Pending) {
+		ep.Abandon(began)
+		return hc.overflow(cl, rt, breaker.Pending, start)
+	}
 	uc, err := ep.Pool.Get(context.Background())
+	cl.Breaker.Release(breaker.Pending)
 	if err != nil {
-		ep.End(began, true)
+		if errors.Is(err, upstream.ErrConnOverflow) {
+			ep.Abandon(began)
+			return hc.overflow(cl, rt, breaker.Connections, start)
+		}
 		f, code := telemetry.FlagUpstreamConnectFailure, 502
 		if errors.Is(err, upstream.ErrPoolFull) {
 			f, code = telemetry.FlagUpstreamOverflow, 503
+			ep.Abandon(began)
+		} else {
+			ep.End(began, true)
 		}
 		h.log.Debug("upstream connect failed", "endpoint", ep.Address, "err", err)
 		return hc.reject(f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, start)
@@ -153,7 +169,7 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	} else {
 		ep.Pool.Discard(uc)
 	}
-	ep.End(began, resp.Status >= 500)
+	ep.EndStatus(began, resp.Status)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, telemetry.FlagNone, time.Since(start))
 	return keep
 }

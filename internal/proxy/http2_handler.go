@@ -14,8 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/proxy/upstream"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
@@ -75,6 +77,11 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, grpc, telemetry.FlagNoCluster, rt.MissingStatus(), "no such backend", []byte(backend), "", rt.Name, start)
 		return
 	}
+	if !cl.Breaker.Acquire(breaker.Requests) {
+		h.overflow(w, r, grpc, cl, rt, breaker.Requests, start)
+		return
+	}
+	defer cl.Breaker.Release(breaker.Requests)
 	hash, hasHash := requestHash(cl, r)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
@@ -93,8 +100,17 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
 	began := ep.Begin()
 	resp, err := h.roundTrip(cl, ep, out)
+	if errors.Is(err, upstream.ErrConnOverflow) {
+		ep.Abandon(began)
+		h.overflow(w, r, grpc, cl, rt, breaker.Connections, start)
+		return
+	}
 	if err != nil {
-		ep.End(began, true)
+		if errors.Is(err, errNoCapacity) {
+			ep.Abandon(began) // this proxy's cap, not the endpoint's failure
+		} else {
+			ep.End(began, true)
+		}
 		f, code := flagForUpstreamH2(err, ctx.Err())
 		h.log.Debug("upstream request failed", "cluster", cl.Config.Name, "endpoint", ep.Address, "err", err)
 		h.fail(w, r, grpc, f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, start)
@@ -113,7 +129,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		abortStream(w, grpc, f)
 		return
 	}
-	ep.End(began, resp.StatusCode >= 500)
+	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
 }
 

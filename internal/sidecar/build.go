@@ -33,7 +33,7 @@ func outboundState(c *Config, version string, old *proxy.State) (*proxy.State, e
 	return buildState(version, rc, cc, old)
 }
 
-func buildState(version string, rc route.Config, clusters []cluster.Config, old *proxy.State) (*proxy.State, error) {
+func buildState(version string, rc route.Config, clusters []cluster.Config, old *proxy.State, opts ...cluster.Option) (*proxy.State, error) {
 	table, err := route.Compile(rc)
 	if err != nil {
 		return nil, fmt.Errorf("build routes: %w", err)
@@ -42,7 +42,7 @@ func buildState(version string, rc route.Config, clusters []cluster.Config, old 
 	if old != nil {
 		oldSet = old.Clusters
 	}
-	set, err := cluster.NewSet(clusters, oldSet)
+	set, err := cluster.NewSet(clusters, oldSet, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("build clusters: %w", err)
 	}

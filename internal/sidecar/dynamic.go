@@ -56,7 +56,7 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) error {
 func (s *Sidecar) applyDynamic(d *dynamic) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load())
+	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), cluster.WithObserver(s.metrics))
 	if err != nil {
 		return err
 	}

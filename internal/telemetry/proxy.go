@@ -16,6 +16,8 @@ import (
 type ProxyMetrics struct {
 	requests sync.Map // reqKey -> *reqSeries
 	conns    sync.Map // listener -> *connSeries
+	// resilience: overflowKey -> *atomic.Uint64, cluster -> *atomic.Uint64
+	overflows, ejections sync.Map
 }
 
 type reqKey struct {
@@ -42,7 +44,7 @@ type connSeries struct {
 // NewProxyMetrics returns metrics registered on reg.
 func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 	m := &ProxyMetrics{}
-	reg.MustRegister(&proxyCollector{m: m})
+	reg.MustRegister(&proxyCollector{m: m}, &resilienceCollector{m: m})
 	return m
 }
 

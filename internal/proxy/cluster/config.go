@@ -7,6 +7,8 @@ package cluster
 import (
 	"crypto/tls"
 	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 )
 
 // Protocol is what the proxy speaks to a cluster's endpoints.
@@ -57,6 +59,13 @@ type Config struct {
 	MaxConnsPerEndpoint int
 	// MaxIdlePerEndpoint caps idle pooled connections to one endpoint. Zero means 128.
 	MaxIdlePerEndpoint int
+	// Breaker caps connections, pending requests, requests and retries in
+	// flight to the whole cluster from this proxy; overflow fails fast
+	// with 503. Zero fields cap nothing.
+	Breaker breaker.Limits
+	// Outlier, when set, ejects endpoints that fail (passive: it watches
+	// real requests). Nil means no ejection.
+	Outlier *breaker.OutlierConfig
 }
 
 // EndpointConfig is one upstream address.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,45 @@ func NewH2Pool(cfg Config) *H2Pool {
 
 // dial ignores the URL's address: a pool serves exactly one endpoint.
 func (p *H2Pool) dial(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn, error) {
+	g := p.cfg.Gate
+	if g == nil {
+		return p.dialConn(ctx)
+	}
+	if !g.AcquireConn() {
+		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, ErrConnOverflow)
+	}
+	c, err := p.dialConn(ctx)
+	if err != nil {
+		g.ReleaseConn()
+		return nil, err
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		return &gatedTLSConn{gatedConn{Conn: c, gate: g}, tc}, nil
+	}
+	return &gatedConn{Conn: c, gate: g}, nil
+}
+
+// gatedTLSConn keeps the TLS state visible to the transport.
+type gatedTLSConn struct {
+	gatedConn
+	tc *tls.Conn
+}
+
+func (c *gatedTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+// gatedConn returns its gate's unit on its first Close.
+type gatedConn struct {
+	net.Conn
+	gate ConnGate
+	once sync.Once
+}
+
+func (c *gatedConn) Close() error {
+	c.once.Do(c.gate.ReleaseConn)
+	return c.Conn.Close()
+}
+
+func (p *H2Pool) dialConn(ctx context.Context) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", p.cfg.Addr)

@@ -61,6 +61,10 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		covered["http2"] = covered["http2"] || c.Protocol == cluster.HTTP2
 		covered["idle"] = covered["idle"] || c.IdleTimeout > 0
 		covered["maxconns"] = covered["maxconns"] || c.MaxConnsPerEndpoint > 0
+		covered["maxidle"] = covered["maxidle"] || c.MaxIdlePerEndpoint > 0
+		covered["breaker"] = covered["breaker"] || c.Breaker.MaxRequests > 0
+		covered["outlier"] = covered["outlier"] || c.Outlier != nil && c.Outlier.EnforcingSuccessRate > 0
+		covered["split"] = covered["split"] || c.Outlier != nil && c.Outlier.SplitLocalOrigin
 		for _, e := range c.Endpoints {
 			covered["labels"] = covered["labels"] || len(e.Labels) > 0
 			covered["zone"] = covered["zone"] || e.Zone != ""
@@ -80,7 +84,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "labels", "zone", "path0", "path1", "path2",
+	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "path0", "path1", "path2",
 		"method", "weights", "timeout", "header0", "header1", "query0", "query1"} {
 		if !covered[k] {
 			t.Errorf("fixture does not cover %s", k)

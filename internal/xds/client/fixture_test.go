@@ -46,9 +46,12 @@ const meshResources = `{"kind": "List", "items": [
   "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}},
    "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "payments"},
-  "spec": {"targetRef": {"name": "payments"}, "loadBalancer": {"type": "ROUND_ROBIN"}, "connectionPool": {"idleTimeout": "90s"}}},
+  "spec": {"targetRef": {"name": "payments"}, "loadBalancer": {"type": "ROUND_ROBIN"}, "connectionPool": {"idleTimeout": "90s", "maxIdle": 8},
+   "circuitBreaker": {"maxRequests": 50, "maxPendingRequests": 10},
+   "outlierDetection": {"consecutive5xx": 3, "consecutiveGatewayErrors": 2, "interval": "5s", "maxEjectionPercent": 50, "successRate": {"minimumHosts": 3}}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "users", "namespace": "accounts"},
-  "spec": {"targetRef": {"name": "users"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"cookie": "session"}}, "connectionPool": {"connectTimeout": "1500ms"}}}
+  "spec": {"targetRef": {"name": "users"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"cookie": "session"}}, "connectionPool": {"connectTimeout": "1500ms"},
+   "outlierDetection": {"consecutiveConnectFailures": 4, "baseEjectionTime": "10s"}}}
 ]}`
 
 func meshInput(t testing.TB) translate.Input {

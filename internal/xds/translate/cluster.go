@@ -9,7 +9,6 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/weft-mesh/weft/internal/mesh"
 )
@@ -54,14 +53,16 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 		if d, err := time.ParseDuration(cp.ConnectTimeout); err == nil {
 			c.ConnectTimeout = durationpb.New(d)
 		}
-		if cp.MaxConnections > 0 {
-			c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
-				MaxConnections: wrapperspb.UInt32(uint32(cp.MaxConnections)),
-			}}}
-		}
+		connectionLimits(c, cp)
 		if d, err := time.ParseDuration(cp.IdleTimeout); err == nil {
 			c.TypedExtensionProtocolOptions = withIdleTimeout(c.TypedExtensionProtocolOptions, d)
 		}
+	}
+	if cb := pol.Spec.CircuitBreaker; cb != nil {
+		circuitBreaker(c, cb)
+	}
+	if od := pol.Spec.OutlierDetection; od != nil {
+		c.OutlierDetection = outlierDetection(od)
 	}
 	return c, nil
 }

@@ -62,9 +62,7 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 	default:
 		return cc, fmt.Errorf("lb_policy %s is not supported", c.LbPolicy)
 	}
-	if th := c.GetCircuitBreakers().GetThresholds(); len(th) > 0 && th[0].MaxConnections != nil {
-		cc.MaxConnsPerEndpoint = int(th[0].MaxConnections.Value)
-	}
+	resilienceFromXDS(c, &cc)
 	if c.GetMetadata().GetFilterMetadata()["weft"].GetFields()["protocol"].GetStringValue() == "tcp" {
 		cc.Protocol = cluster.TCP
 	}
