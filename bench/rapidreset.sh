@@ -3,22 +3,25 @@
 # an h2c upstream, `weft proxy` in quick mode (--upstream-protocol http2), a
 # victim sending sequential h2c GETs through it, and an attacker sending
 # HEADERS+RST_STREAM pairs (up to 100k per connection, redialling after each
-# GOAWAY) for ATTACK seconds. Prints the victim's latency before and during
-# the attack, the sidecar's CPU over each phase (utime+stime from
-# /proc/PID/stat), the attacker's GOAWAY times and what reached the upstream.
+# GOAWAY) for ATTACK seconds, then ALONE seconds with no victim. Prints the
+# victim's latency before and during the attack, the sidecar's CPU over each
+# phase (utime+stime from /proc/PID/stat), the attacker's GOAWAY times and
+# what reached the upstream.
 #
 #   bench/rapidreset.sh [runs]
 #
-# Env: ATTACK (s, default 5), BASE (s, default 3), PIN_ATTACKER (a CPU list
-# for taskset, default 1; empty to leave it unpinned), PIN_REST (a CPU list
-# for the sidecar, upstream and victim, default empty: unpinned), PROFILE (a
-# file: take a CPU profile of the sidecar during the attack of the first
-# run), WEFT (a prebuilt binary; default: go build -tags proxyonly).
+# Env: ATTACK (s, default 5), BASE (s, default 3), ALONE (s of attack with
+# no victim, default 3), PIN_ATTACKER (a CPU list for taskset, default 1;
+# empty to leave it unpinned), PIN_REST (a CPU list for the sidecar,
+# upstream and victim, default empty: unpinned), PROFILE (a file: a CPU
+# profile of the sidecar during the attack of the first run), WEFT (a
+# prebuilt binary; default: go build -tags proxyonly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 attack_s=${ATTACK:-5}
 base_s=${BASE:-3}
+alone_s=${ALONE:-3}
 pin=${PIN_ATTACKER-1}
 rest=${PIN_REST:-}
 tmp=$(mktemp -d)
@@ -64,6 +67,11 @@ for run in $(seq "$runs"); do
 	during=$(others "$tmp/rr" victim -addr "127.0.0.1:$port" -d "$((attack_s - 1))s")
 	wait "$ap"
 	c2=$(cpu "$wp") t2=$(date +%s.%N)
+	# The victim's requests cost the sidecar CPU too: the attack alone
+	# shows what the attacker costs (the attack keeps going, so a
+	# penalised address stays penalised).
+	(pinned "$tmp/rr" attack -addr "127.0.0.1:$port" -d "${alone_s}s") >"$tmp/alone.out"
+	c3=$(cpu "$wp") t3=$(date +%s.%N)
 	kill "$up"
 	wait "$up" || true
 	kill "$wp"
@@ -73,10 +81,7 @@ for run in $(seq "$runs"); do
 	echo "run $run"
 	echo "  baseline: $basel   sidecar cpu $(awk -v a="$c0" -v b="$c1" -v d="$(echo "$t1 - $t0" | bc)" 'BEGIN{printf "%.2f s over %.1f s = %.2f cores", b-a, d, (b-a)/d}')"
 	echo "  attack:   $during   sidecar cpu $(awk -v a="$c1" -v b="$c2" -v d="$(echo "$t2 - $t1" | bc)" 'BEGIN{printf "%.2f s over %.1f s = %.2f cores", b-a, d, (b-a)/d}')"
-	nb=$(sed -n 's/^n=\([0-9]*\).*/\1/p' <<<"$basel") nd=$(sed -n 's/^n=\([0-9]*\).*/\1/p' <<<"$during")
-	# The victim's own requests cost the sidecar CPU too: subtract them at
-	# the baseline's CPU per request to see what the attack adds.
-	echo "  attack's share of sidecar cpu: $(awk -v a="$c0" -v b="$c1" -v c="$c2" -v nb="$nb" -v nd="$nd" -v d="$(echo "$t2 - $t1" | bc)" 'BEGIN{x=(c-b)-nd*(b-a)/nb; printf "%.2f s = %.2f cores", x, x/d}')"
+	echo "  attack alone: sidecar cpu $(awk -v a="$c2" -v b="$c3" -v d="$(echo "$t3 - $t2" | bc)" 'BEGIN{printf "%.2f s over %.1f s = %.2f cores", b-a, d, (b-a)/d}')   $(cat "$tmp/alone.out")"
 	echo "  p99 ratio: $(awk -v a="$(p99 "$basel")" -v b="$(p99 "$during")" 'BEGIN{printf "%.2f", b/a}')"
 	echo "  $(cat "$tmp/attack.out")"
 	echo "  $(tail -1 "$tmp/up.out")"

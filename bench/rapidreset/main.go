@@ -150,6 +150,7 @@ func attack(addr string, d time.Duration, pairs int) error {
 
 	var conns, goaways, written int
 	var toGoaway []time.Duration
+	var first time.Duration // the first connection's, before any penalty
 	other := map[string]int{}
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
@@ -201,6 +202,9 @@ func attack(addr string, d time.Duration, pairs int) error {
 		c.Close()
 		if v.what == http2.ErrCodeEnhanceYourCalm.String() {
 			goaways++
+			if goaways == 1 {
+				first = v.at.Sub(start)
+			}
 			toGoaway = append(toGoaway, v.at.Sub(start))
 		} else {
 			other[v.what]++
@@ -209,7 +213,7 @@ func attack(addr string, d time.Duration, pairs int) error {
 	slices.Sort(toGoaway)
 	fmt.Printf("attack conns=%d pairs_written=%d goaway_enhance_your_calm=%d other=%v", conns, written, goaways, other)
 	if len(toGoaway) > 0 {
-		fmt.Printf(" goaway_after_ms min=%.1f median=%.1f max=%.1f", ms(toGoaway[0]), ms(toGoaway[len(toGoaway)/2]), ms(toGoaway[len(toGoaway)-1]))
+		fmt.Printf(" goaway_after_ms first=%.1f min=%.1f median=%.1f max=%.1f", ms(first), ms(toGoaway[0]), ms(toGoaway[len(toGoaway)/2]), ms(toGoaway[len(toGoaway)-1]))
 	}
 	fmt.Println()
 	return nil

@@ -41,8 +41,10 @@ type HTTP2Config struct {
 	// on one connection within a second. Past it, or past 100 when more
 	// than half of the streams it opened in that second were cancelled,
 	// the connection gets GOAWAY(ENHANCE_YOUR_CALM) and is closed: rapid
-	// reset (CVE-2023-44487) costs CPU even when memory is bounded. Zero
-	// means 1000.
+	// reset (CVE-2023-44487) costs CPU even when memory is bounded. The
+	// client's address is then remembered for 10 s: its new connections
+	// wait 50 ms before they are served (doubling with each offence, at
+	// most 250 ms) and are cut off after 10 cancels. Zero means 1000.
 	MaxClientResets int
 	// IdleTimeout closes connections with no open stream. Zero means 60s.
 	IdleTimeout time.Duration

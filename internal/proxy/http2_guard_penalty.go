@@ -27,9 +27,9 @@ const penaltyTTL = 10 * time.Second
 const penaltyBaseDelay = 50 * time.Millisecond
 
 // penaltyMaxDelay caps the wait, so a client sharing an attacker's address
-// still gets served within half a second, and an attacker's GOAWAY still
-// comes within T8's second (RELIABILITY.md).
-const penaltyMaxDelay = 500 * time.Millisecond
+// still gets served within a quarter of a second, and an attacker's GOAWAY
+// comes well within T8's second (RELIABILITY.md) even on a loaded machine.
+const penaltyMaxDelay = 250 * time.Millisecond
 
 // penaltyMaxAddrs bounds the table: past it, expired entries are swept and
 // then an arbitrary one is evicted, so memory stays bounded whatever the
@@ -117,7 +117,7 @@ func (p *resetPenalty) check(a netip.Addr) (time.Duration, bool) {
 		return 0, false
 	}
 	d := penaltyMaxDelay
-	if o.strikes <= 4 { // 50, 100, 200, 400 ms, then the cap
+	if o.strikes <= 3 { // 50, 100, 200 ms, then the cap
 		d = penaltyBaseDelay << (o.strikes - 1)
 	}
 	return min(d, penaltyMaxDelay), true

@@ -20,7 +20,7 @@ func TestResetPenaltyTable(t *testing.T) {
 	if d, prob := p.check(a); d != 0 || prob {
 		t.Fatalf("address in good standing: wait %v probation %v", d, prob)
 	}
-	want := []time.Duration{50, 100, 200, 400, 500, 500}
+	want := []time.Duration{50, 100, 200, 250, 250}
 	for i, w := range want {
 		p.strike(a)
 		if d, prob := p.check(a); d != w*time.Millisecond || !prob {
