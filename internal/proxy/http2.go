@@ -41,8 +41,10 @@ type HTTP2Config struct {
 	// on one connection within a second. Past it, or past 100 when more
 	// than half of the streams it opened in that second were cancelled,
 	// the connection gets GOAWAY(ENHANCE_YOUR_CALM) and is closed: rapid
-	// reset (CVE-2023-44487) costs CPU even when memory is bounded. Zero
-	// means 1000.
+	// reset (CVE-2023-44487) costs CPU even when memory is bounded. The
+	// client's address is then remembered for 10 s: its new connections
+	// wait 50 ms before they are served (doubling with each offence, at
+	// most 250 ms) and are cut off after 10 cancels. Zero means 1000.
 	MaxClientResets int
 	// IdleTimeout closes connections with no open stream. Zero means 60s.
 	IdleTimeout time.Duration
@@ -99,7 +101,8 @@ type HTTP2 struct {
 	base *http.Server // carries limits and the graceful-shutdown hook
 	lim  h1.Limits    // caps on HTTP/1.1 upstream response heads
 
-	conns drain.Group[net.Conn]
+	conns   drain.Group[net.Conn]
+	penalty *resetPenalty // addresses the rapid-reset guard cut off
 }
 
 // NewHTTP2 returns an HTTP/2 engine.
@@ -109,6 +112,8 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		cfg: cfg,
 		log: cfg.Logger.With("component", "http2", "listener", cfg.Name),
 		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes},
+
+		penalty: newResetPenalty(),
 	}
 	h.srv = &http2.Server{
 		MaxConcurrentStreams: cfg.MaxConcurrentStreams,
@@ -150,7 +155,19 @@ func (h *HTTP2) ServeConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer h.conns.Done(c)
-	h.srv.ServeConn(h.guard(c), &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
+	ip := remoteIP(c)
+	wait, probation := h.penalty.check(ip)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			c.Close()
+			return
+		}
+	}
+	h.srv.ServeConn(h.guard(c, ip, probation), &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
 }
 
 // Shutdown sends GOAWAY on every connection, lets open streams finish, and
