@@ -186,4 +186,3 @@ func signerMatches(key crypto.Signer, cert *x509.Certificate) bool {
 	e, ok := key.Public().(equaler)
 	return ok && e.Equal(cert.PublicKey)
 }
-
