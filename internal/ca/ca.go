@@ -33,7 +33,7 @@ const (
 	// its certificate expires, since nothing revokes it.
 	MaxTTL = 30 * 24 * time.Hour
 	// MinTTL keeps renewals from becoming a load on the CA.
-	MinTTL = 10 * time.Second
+	MinTTL = time.Second
 	// Backdate is how far before now a certificate's NotBefore is set, so
 	// a peer whose clock is a little behind already accepts it.
 	Backdate = time.Minute
@@ -50,7 +50,7 @@ type Config struct {
 	// key (PEM, PKCS#8, SEC 1 or PKCS#1). Default: none, and the root is
 	// made on first start and kept in the store.
 	CertFile, KeyFile string
-	// TTL is the lifetime of issued SVIDs. Default 24h; at least 10s, at
+	// TTL is the lifetime of issued SVIDs. Default 24h; at least 1s, at
 	// most 720h.
 	TTL time.Duration
 	// Logger. Default slog.Default().
