@@ -55,7 +55,6 @@ func mustURL(s string) *url.URL {
 	return u
 }
 
-
 func bigOne() *big.Int {
 	n, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	return n
