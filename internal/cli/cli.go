@@ -26,6 +26,7 @@ func commands() map[string]command {
 		"explain":  {"explain how a sidecar routes one request, from its running tables", runExplain},
 		"history":  {"list config revisions", runHistory},
 		"rollback": {"restore the config of a past revision, as a new revision", runRollback},
+		"token":    {"create a join token that admits a sidecar to a service's identity once", runToken},
 		"version":  {"print the version", runVersion},
 	}
 	for name, c := range controlPlaneCommands() {

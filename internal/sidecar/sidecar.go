@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/weft-mesh/weft/internal/mtls"
 	"github.com/weft-mesh/weft/internal/proxy"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/telemetry"
@@ -73,6 +74,8 @@ type Sidecar struct {
 	// further ones from its app's requests.
 	learn   *learner
 	inbound map[string]*inboundRuntimes
+	// svid is the current workload certificate (identity config).
+	svid mtls.Source
 
 	serving  atomic.Bool
 	draining atomic.Bool
@@ -123,6 +126,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
+	}
+	if cfg.Identity != nil {
+		reg.MustRegister(s.certExpiryMetric())
 	}
 	if cfg.ControlPlane == nil && cfg.Upstream == nil && (cfg.Outbound.Proxy != "" || len(cfg.Outbound.Ports) > 0) {
 		s.log.Warn("outbound listeners have no services to route to: set controlPlane, run with --resources DIR, or use quick mode (--upstream)")
@@ -289,6 +295,15 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		go func() { defer close(regDone); reg.run(regCtx) }()
 	} else {
 		close(regDone)
+	}
+	if cfg.Identity != nil {
+		cc, err := s.newCertClient(cfg)
+		if err != nil {
+			errc <- err
+		} else {
+			wg.Add(1)
+			go func() { defer wg.Done(); cc.run(serveCtx) }()
+		}
 	}
 	if cfg.ControlPlane != nil {
 		wg.Add(1)

@@ -226,3 +226,32 @@ func (c *Client) Deregister(ctx context.Context, service, id string, lease int64
 }
 
 func esc(s string) string { return url.PathEscape(s) }
+
+// SVID asks the CA to sign a CSR (see api.SVIDRequest).
+func (c *Client) SVID(ctx context.Context, req api.SVIDRequest) (api.SVID, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return api.SVID{}, fmt.Errorf("svid: %w", err)
+	}
+	var r api.SVID
+	err = c.do(ctx, http.MethodPost, "/svid", b, &r)
+	return r, err
+}
+
+// Bundle fetches the trust bundle.
+func (c *Client) Bundle(ctx context.Context) (api.Bundle, error) {
+	var r api.Bundle
+	err := c.do(ctx, http.MethodGet, "/bundle", nil, &r)
+	return r, err
+}
+
+// CreateToken makes a join token; the answer holds the only copy.
+func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (api.Token, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return api.Token{}, fmt.Errorf("create token: %w", err)
+	}
+	var r api.Token
+	err = c.do(ctx, http.MethodPost, "/tokens", b, &r)
+	return r, err
+}
