@@ -46,7 +46,7 @@ func (hc *h1conn) connect(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		}
 		hc.br.Discard(n)
 	}
-	err = listener.Pipe(hc.c, up, h.cfg.TunnelIdleTimeout)
+	_ = listener.Pipe(hc.c, up, h.cfg.TunnelIdleTimeout) // how a tunnel ends is not the endpoint's failure
 	ep.End(began, false)
 	return false
 }

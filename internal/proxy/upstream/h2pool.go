@@ -7,43 +7,57 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // H2Pool multiplexes requests to one endpoint over a few HTTP/2 connections
-// (h2c, or h2 via ALPN when Config.TLS is set). x/net/http2's transport opens
-// another connection only when a connection's streams are exhausted.
+// (h2c with prior knowledge, or h2 via ALPN when Config.TLS is set). The
+// transport opens another connection only when a connection's streams are
+// exhausted.
 type H2Pool struct {
 	cfg Config
-	tr  *http2.Transport
+	tr  *http.Transport
 }
 
 // NewH2Pool returns a pool that dials on demand.
 func NewH2Pool(cfg Config) *H2Pool {
 	cfg.defaults()
 	p := &H2Pool{cfg: cfg}
-	p.tr = &http2.Transport{
-		AllowHTTP:          cfg.TLS == nil,
+	// HTTP/2 only: h2c with prior knowledge for http:// URLs, h2 for
+	// https:// ones (RoundTrip picks the scheme). Never HTTP/1.1: an
+	// upstream declared HTTP/2 that cannot speak it is an error, not a
+	// downgrade.
+	var protos http.Protocols
+	if cfg.TLS == nil {
+		protos.SetUnencryptedHTTP2(true)
+	} else {
+		protos.SetHTTP2(true)
+	}
+	p.tr = &http.Transport{
+		Protocols:          &protos,
 		DisableCompression: true,
-		// Detect a dead peer on an idle connection instead of waiting for TCP.
-		ReadIdleTimeout:  30 * time.Second,
-		PingTimeout:      10 * time.Second,
-		WriteByteTimeout: 30 * time.Second,
-		IdleConnTimeout:  cfg.IdleTimeout,
+		IdleConnTimeout:    cfg.IdleTimeout,
 		// 64 KiB header lists match the downstream cap with room for what
 		// the proxy adds.
-		MaxHeaderListSize: 64 << 10,
-		// Open another connection instead of queueing when a peer's stream
-		// limit is reached (or set to 0 after a GOAWAY).
-		StrictMaxConcurrentStreams: false,
-		DialTLSContext:             p.dial,
+		MaxResponseHeaderBytes: 64 << 10,
+		HTTP2: &http.HTTP2Config{
+			// Detect a dead peer on an idle connection instead of waiting for TCP.
+			SendPingTimeout:  30 * time.Second,
+			PingTimeout:      10 * time.Second,
+			WriteByteTimeout: 30 * time.Second,
+			// Open another connection instead of queueing when a peer's
+			// stream limit is reached (or set to 0 after a GOAWAY).
+			StrictMaxConcurrentRequests: false,
+		},
+		DialContext:    p.dial,
+		DialTLSContext: p.dial,
 	}
 	return p
 }
 
-// dial ignores the URL's address: a pool serves exactly one endpoint.
-func (p *H2Pool) dial(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn, error) {
+// dial ignores the URL's address: a pool serves exactly one endpoint. It
+// serves both of the transport's dial hooks and runs TLS itself, so that a
+// peer which does not negotiate h2 is refused at the handshake.
+func (p *H2Pool) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", p.cfg.Addr)
