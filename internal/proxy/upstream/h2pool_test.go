@@ -174,3 +174,28 @@ func TestH2PoolCapsResponseHeaders(t *testing.T) {
 		t.Fatalf("80 KiB header list accepted (X-Fill %d bytes); want an error", len(resp.Header.Get("X-Fill")))
 	}
 }
+
+// BenchmarkH2PoolRoundTrip measures one multiplexed request to an h2c
+// upstream on loopback (client and server CPU both count).
+func BenchmarkH2PoolRoundTrip(b *testing.B) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	srv.Config.Protocols = &protos
+	srv.Start()
+	defer srv.Close()
+	p := NewH2Pool(Config{Addr: srv.Listener.Addr().String()})
+	defer p.Close()
+	req, _ := http.NewRequest(http.MethodGet, "http://svc/", nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := p.RoundTrip(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}
+	})
+}
