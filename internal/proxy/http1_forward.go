@@ -219,7 +219,7 @@ func (hc *h1conn) relayResponse(uc *upstream.Conn) (keep, upOK bool) {
 	case untilClose:
 		_, err = io.Copy(hc.bw, uc.R)
 		if err == nil {
-			err = hc.bw.Flush()
+			_ = hc.bw.Flush() // the connection closes either way
 		}
 		return false, false
 	default:

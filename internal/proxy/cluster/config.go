@@ -50,7 +50,7 @@ type Config struct {
 	Hash      HashPolicy
 	Protocol  Protocol
 	// TLS, when set, wraps every upstream connection (mesh mTLS plugs in here).
-	TLS *tls.Config `json:"-"` // never serialised: it holds callbacks and keys
+	TLS *tls.Config `json:"-"` // process state, not config: never cached or dumped
 	// ConnectTimeout bounds dialing one endpoint. Zero means 2s.
 	ConnectTimeout time.Duration
 	// IdleTimeout closes pooled connections unused this long. Zero means 60s.
