@@ -43,6 +43,11 @@ func (hc *h1conn) serve(start time.Time) bool {
 	if rt == nil {
 		return hc.reject(404, "", "", start)
 	}
+	if rt.Filtered() {
+		if keep, done := hc.filter(rt, start); done {
+			return keep
+		}
+	}
 	cl := st.Clusters.Get(rt.PickBackend(hc.next()))
 	if cl == nil {
 		return hc.reject(503, "", rt.Name, start)

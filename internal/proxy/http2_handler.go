@@ -66,6 +66,9 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, grpc, http.StatusNotFound, "no route", "", "", start)
 		return
 	}
+	if rt.Filtered() && h.filter(w, r, grpc, rt, start) {
+		return
+	}
 	cl := st.Clusters.Get(rt.PickBackend(rand.Uint64()))
 	if cl == nil {
 		h.fail(w, grpc, http.StatusServiceUnavailable, "no such cluster", "", rt.Name, start)
