@@ -40,8 +40,10 @@ func (h *HTTP2) filter(w http.ResponseWriter, r *http.Request, grpc bool, rt *ro
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		t := time.NewTimer(d.Delay)
+		waited := false
 		select {
 		case <-t.C:
+			waited = true
 		case <-ctx.Done():
 		}
 		t.Stop()
@@ -49,7 +51,7 @@ func (h *HTTP2) filter(w http.ResponseWriter, r *http.Request, grpc bool, rt *ro
 		if r.Context().Err() != nil {
 			return true // the client went away
 		}
-		if ctx.Err() != nil {
+		if !waited {
 			w.Header().Set(flagHeader, flagDelayed)
 			h.fail(w, grpc, http.StatusGatewayTimeout, "request timeout during injected delay", "", rt.Name, start)
 			return true
