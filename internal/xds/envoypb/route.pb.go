@@ -12,6 +12,7 @@ package envoypb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
@@ -81,12 +82,13 @@ func (x *RouteConfiguration) GetVirtualHosts() []*VirtualHost {
 
 // VirtualHost is envoy.config.route.v3.VirtualHost.
 type VirtualHost struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Domains       []string               `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
-	Routes        []*Route               `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Name                 string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Domains              []string               `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	Routes               []*Route               `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
+	TypedPerFilterConfig map[string]*anypb.Any  `protobuf:"bytes,15,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *VirtualHost) Reset() {
@@ -140,6 +142,13 @@ func (x *VirtualHost) GetRoutes() []*Route {
 	return nil
 }
 
+func (x *VirtualHost) GetTypedPerFilterConfig() map[string]*anypb.Any {
+	if x != nil {
+		return x.TypedPerFilterConfig
+	}
+	return nil
+}
+
 // Route is envoy.config.route.v3.Route.
 type Route struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -152,9 +161,10 @@ type Route struct {
 	//	*Route_DirectResponse
 	//	*Route_FilterAction
 	//	*Route_NonForwardingAction
-	Action        isRoute_Action `protobuf_oneof:"action"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Action               isRoute_Action        `protobuf_oneof:"action"`
+	TypedPerFilterConfig map[string]*anypb.Any `protobuf:"bytes,13,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Route) Reset() {
@@ -249,6 +259,13 @@ func (x *Route) GetNonForwardingAction() *Unread {
 		if x, ok := x.Action.(*Route_NonForwardingAction); ok {
 			return x.NonForwardingAction
 		}
+	}
+	return nil
+}
+
+func (x *Route) GetTypedPerFilterConfig() map[string]*anypb.Any {
+	if x != nil {
+		return x.TypedPerFilterConfig
 	}
 	return nil
 }
@@ -1064,7 +1081,7 @@ type RouteAction_HashPolicy struct {
 
 func (x *RouteAction_HashPolicy) Reset() {
 	*x = RouteAction_HashPolicy{}
-	mi := &file_envoypb_route_proto_msgTypes[9]
+	mi := &file_envoypb_route_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1093,7 @@ func (x *RouteAction_HashPolicy) String() string {
 func (*RouteAction_HashPolicy) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[9]
+	mi := &file_envoypb_route_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1204,7 @@ type RouteAction_HashPolicy_Header struct {
 
 func (x *RouteAction_HashPolicy_Header) Reset() {
 	*x = RouteAction_HashPolicy_Header{}
-	mi := &file_envoypb_route_proto_msgTypes[10]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1216,7 @@ func (x *RouteAction_HashPolicy_Header) String() string {
 func (*RouteAction_HashPolicy_Header) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Header) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[10]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1248,7 @@ type RouteAction_HashPolicy_Cookie struct {
 
 func (x *RouteAction_HashPolicy_Cookie) Reset() {
 	*x = RouteAction_HashPolicy_Cookie{}
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1260,7 @@ func (x *RouteAction_HashPolicy_Cookie) String() string {
 func (*RouteAction_HashPolicy_Cookie) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Cookie) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1292,7 @@ type RouteAction_HashPolicy_QueryParameter struct {
 
 func (x *RouteAction_HashPolicy_QueryParameter) Reset() {
 	*x = RouteAction_HashPolicy_QueryParameter{}
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1304,7 @@ func (x *RouteAction_HashPolicy_QueryParameter) String() string {
 func (*RouteAction_HashPolicy_QueryParameter) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_QueryParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1336,7 @@ type RouteAction_HashPolicy_FilterState struct {
 
 func (x *RouteAction_HashPolicy_FilterState) Reset() {
 	*x = RouteAction_HashPolicy_FilterState{}
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1348,7 @@ func (x *RouteAction_HashPolicy_FilterState) String() string {
 func (*RouteAction_HashPolicy_FilterState) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_FilterState) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1383,7 @@ type WeightedCluster_ClusterWeight struct {
 
 func (x *WeightedCluster_ClusterWeight) Reset() {
 	*x = WeightedCluster_ClusterWeight{}
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1395,7 @@ func (x *WeightedCluster_ClusterWeight) String() string {
 func (*WeightedCluster_ClusterWeight) ProtoMessage() {}
 
 func (x *WeightedCluster_ClusterWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,14 +1436,18 @@ var File_envoypb_route_proto protoreflect.FileDescriptor
 
 const file_envoypb_route_proto_rawDesc = "" +
 	"\n" +
-	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"m\n" +
+	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"m\n" +
 	"\x12RouteConfiguration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12C\n" +
-	"\rvirtual_hosts\x18\x02 \x03(\v2\x1e.weft.xds.envoy.v3.VirtualHostR\fvirtualHosts\"m\n" +
+	"\rvirtual_hosts\x18\x02 \x03(\v2\x1e.weft.xds.envoy.v3.VirtualHostR\fvirtualHosts\"\xbd\x02\n" +
 	"\vVirtualHost\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x120\n" +
-	"\x06routes\x18\x03 \x03(\v2\x18.weft.xds.envoy.v3.RouteR\x06routes\"\xb2\x03\n" +
+	"\x06routes\x18\x03 \x03(\v2\x18.weft.xds.envoy.v3.RouteR\x06routes\x12o\n" +
+	"\x17typed_per_filter_config\x18\x0f \x03(\v28.weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
+	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xfc\x04\n" +
 	"\x05Route\x12\x12\n" +
 	"\x04name\x18\x0e \x01(\tR\x04name\x123\n" +
 	"\x05match\x18\x01 \x01(\v2\x1d.weft.xds.envoy.v3.RouteMatchR\x05match\x126\n" +
@@ -1434,7 +1455,11 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\bredirect\x18\x03 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\bredirect\x12R\n" +
 	"\x0fdirect_response\x18\a \x01(\v2'.weft.xds.envoy.v3.DirectResponseActionH\x00R\x0edirectResponse\x12@\n" +
 	"\rfilter_action\x18\x11 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\ffilterAction\x12O\n" +
-	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingActionB\b\n" +
+	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingAction\x12i\n" +
+	"\x17typed_per_filter_config\x18\r \x03(\v22.weft.xds.envoy.v3.Route.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
+	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01B\b\n" +
 	"\x06action\"\x93\a\n" +
 	"\n" +
 	"RouteMatch\x12\x18\n" +
@@ -1527,73 +1552,80 @@ func file_envoypb_route_proto_rawDescGZIP() []byte {
 	return file_envoypb_route_proto_rawDescData
 }
 
-var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_envoypb_route_proto_goTypes = []any{
-	(*RouteConfiguration)(nil),                    // 0: weft.xds.envoy.v3.RouteConfiguration
-	(*VirtualHost)(nil),                           // 1: weft.xds.envoy.v3.VirtualHost
-	(*Route)(nil),                                 // 2: weft.xds.envoy.v3.Route
-	(*RouteMatch)(nil),                            // 3: weft.xds.envoy.v3.RouteMatch
-	(*HeaderMatcher)(nil),                         // 4: weft.xds.envoy.v3.HeaderMatcher
-	(*QueryParameterMatcher)(nil),                 // 5: weft.xds.envoy.v3.QueryParameterMatcher
-	(*RouteAction)(nil),                           // 6: weft.xds.envoy.v3.RouteAction
-	(*WeightedCluster)(nil),                       // 7: weft.xds.envoy.v3.WeightedCluster
-	(*DirectResponseAction)(nil),                  // 8: weft.xds.envoy.v3.DirectResponseAction
-	(*RouteAction_HashPolicy)(nil),                // 9: weft.xds.envoy.v3.RouteAction.HashPolicy
-	(*RouteAction_HashPolicy_Header)(nil),         // 10: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	(*RouteAction_HashPolicy_Cookie)(nil),         // 11: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	(*RouteAction_HashPolicy_QueryParameter)(nil), // 12: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	(*RouteAction_HashPolicy_FilterState)(nil),    // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	(*WeightedCluster_ClusterWeight)(nil),         // 14: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	(*Unread)(nil),                                // 15: weft.xds.envoy.v3.Unread
-	(*RegexMatcher)(nil),                          // 16: weft.xds.envoy.v3.RegexMatcher
-	(*wrapperspb.BoolValue)(nil),                  // 17: google.protobuf.BoolValue
-	(*StringMatcher)(nil),                         // 18: weft.xds.envoy.v3.StringMatcher
-	(*durationpb.Duration)(nil),                   // 19: google.protobuf.Duration
-	(*DataSource)(nil),                            // 20: weft.xds.envoy.v3.DataSource
-	(*wrapperspb.UInt32Value)(nil),                // 21: google.protobuf.UInt32Value
+	(*RouteConfiguration)(nil),            // 0: weft.xds.envoy.v3.RouteConfiguration
+	(*VirtualHost)(nil),                   // 1: weft.xds.envoy.v3.VirtualHost
+	(*Route)(nil),                         // 2: weft.xds.envoy.v3.Route
+	(*RouteMatch)(nil),                    // 3: weft.xds.envoy.v3.RouteMatch
+	(*HeaderMatcher)(nil),                 // 4: weft.xds.envoy.v3.HeaderMatcher
+	(*QueryParameterMatcher)(nil),         // 5: weft.xds.envoy.v3.QueryParameterMatcher
+	(*RouteAction)(nil),                   // 6: weft.xds.envoy.v3.RouteAction
+	(*WeightedCluster)(nil),               // 7: weft.xds.envoy.v3.WeightedCluster
+	(*DirectResponseAction)(nil),          // 8: weft.xds.envoy.v3.DirectResponseAction
+	nil,                                   // 9: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	nil,                                   // 10: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	(*RouteAction_HashPolicy)(nil),        // 11: weft.xds.envoy.v3.RouteAction.HashPolicy
+	(*RouteAction_HashPolicy_Header)(nil), // 12: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	(*RouteAction_HashPolicy_Cookie)(nil), // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	(*RouteAction_HashPolicy_QueryParameter)(nil), // 14: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	(*RouteAction_HashPolicy_FilterState)(nil),    // 15: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	(*WeightedCluster_ClusterWeight)(nil),         // 16: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	(*Unread)(nil),                                // 17: weft.xds.envoy.v3.Unread
+	(*RegexMatcher)(nil),                          // 18: weft.xds.envoy.v3.RegexMatcher
+	(*wrapperspb.BoolValue)(nil),                  // 19: google.protobuf.BoolValue
+	(*StringMatcher)(nil),                         // 20: weft.xds.envoy.v3.StringMatcher
+	(*durationpb.Duration)(nil),                   // 21: google.protobuf.Duration
+	(*DataSource)(nil),                            // 22: weft.xds.envoy.v3.DataSource
+	(*anypb.Any)(nil),                             // 23: google.protobuf.Any
+	(*wrapperspb.UInt32Value)(nil),                // 24: google.protobuf.UInt32Value
 }
 var file_envoypb_route_proto_depIdxs = []int32{
 	1,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
 	2,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
-	3,  // 2: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
-	6,  // 3: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
-	15, // 4: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 5: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
-	15, // 6: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
-	15, // 7: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
-	16, // 8: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	15, // 9: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
-	15, // 10: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
-	17, // 11: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
-	4,  // 12: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	5,  // 13: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
-	15, // 14: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
-	15, // 15: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
-	15, // 16: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
-	15, // 17: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
-	15, // 18: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	15, // 19: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
-	15, // 20: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
-	16, // 21: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
-	18, // 22: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	18, // 23: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	7,  // 24: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
-	15, // 25: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
-	19, // 26: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
-	9,  // 27: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
-	14, // 28: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	20, // 29: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
-	10, // 30: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	11, // 31: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	15, // 32: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
-	12, // 33: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	13, // 34: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	21, // 35: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	9,  // 2: weft.xds.envoy.v3.VirtualHost.typed_per_filter_config:type_name -> weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	3,  // 3: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
+	6,  // 4: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
+	17, // 5: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
+	8,  // 6: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
+	17, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
+	17, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
+	10, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	18, // 10: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
+	17, // 11: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
+	17, // 12: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
+	19, // 13: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
+	4,  // 14: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	5,  // 15: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
+	17, // 16: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
+	17, // 17: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
+	17, // 18: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
+	17, // 19: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
+	17, // 20: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	17, // 21: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
+	17, // 22: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
+	18, // 23: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
+	20, // 24: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	20, // 25: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	7,  // 26: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
+	17, // 27: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
+	21, // 28: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
+	11, // 29: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
+	16, // 30: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	22, // 31: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
+	23, // 32: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	23, // 33: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	12, // 34: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	13, // 35: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	17, // 36: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
+	14, // 37: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	15, // 38: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	24, // 39: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_route_proto_init() }
@@ -1639,7 +1671,7 @@ func file_envoypb_route_proto_init() {
 		(*RouteAction_ClusterSpecifierPlugin)(nil),
 		(*RouteAction_InlineClusterSpecifierPlugin)(nil),
 	}
-	file_envoypb_route_proto_msgTypes[9].OneofWrappers = []any{
+	file_envoypb_route_proto_msgTypes[11].OneofWrappers = []any{
 		(*RouteAction_HashPolicy_Header_)(nil),
 		(*RouteAction_HashPolicy_Cookie_)(nil),
 		(*RouteAction_HashPolicy_ConnectionProperties)(nil),
@@ -1652,7 +1684,7 @@ func file_envoypb_route_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_route_proto_rawDesc), len(file_envoypb_route_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
