@@ -1,7 +1,7 @@
 package mesh
 
-// TrafficPolicy sets how clients talk to one Service: load balancing and
-// connection pooling now. Retries, circuit breaking and outlier detection
+// TrafficPolicy sets how clients talk to one Service: load balancing,
+// connection pooling and a rate limit now. Retries, circuit breaking and outlier detection
 // are typed so manifests can be checked, and refused until the sidecar
 // enforces them.
 type TrafficPolicy struct {
@@ -28,6 +28,11 @@ type TrafficPolicySpec struct {
 	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
 	// OutlierDetection: not supported yet.
 	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
+	// RateLimit is one token bucket for all requests to the Service from
+	// each client sidecar, shared by every route to it; a rule's own
+	// RateLimit filter takes its place for the requests that rule matches.
+	// Optional.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 }
 
 // TargetRef names the Service a policy applies to.
@@ -116,6 +121,7 @@ func (p *TrafficPolicy) SetDefaults() {
 	if lb := p.Spec.LoadBalancer; lb != nil && lb.Type == "" {
 		lb.Type = "P2C_EWMA"
 	}
+	defaultRateLimit(p.Spec.RateLimit)
 }
 
 // Validate reports every invalid field with its path.
@@ -152,6 +158,9 @@ func (p *TrafficPolicy) Validate() error {
 		}
 		checkDuration(&v, "spec.connectionPool.connectTimeout", cp.ConnectTimeout)
 		checkDuration(&v, "spec.connectionPool.idleTimeout", cp.IdleTimeout)
+	}
+	if p.Spec.RateLimit != nil {
+		validateRateLimit(&v, "spec.rateLimit", p.Spec.RateLimit)
 	}
 	// Refused until the sidecar enforces them: accepting them would report
 	// a policy Programmed that does nothing.
