@@ -95,7 +95,7 @@ func faultToProxy(f *envoypb.HTTPFault) (*fault.Config, error) {
 		switch s := d.GetFaultDelaySecifier().(type) {
 		case *envoypb.FaultDelay_FixedDelay:
 			if err := s.FixedDelay.CheckValid(); err != nil || s.FixedDelay.AsDuration() < 0 {
-				return nil, invalid("delay.fixed_delay", "must be a non-negative duration")
+				return nil, stricter("delay.fixed_delay", "must be a non-negative duration")
 			}
 			c.Delay = s.FixedDelay.AsDuration()
 		case *envoypb.FaultDelay_HeaderDelay:
@@ -166,15 +166,15 @@ func rateLimitToProxy(l *envoypb.LocalRateLimit) (*ratelimit.Config, error) {
 	}
 	fill := tb.GetFillInterval()
 	if fill == nil || fill.CheckValid() != nil || fill.AsDuration() < minFillInterval {
-		return nil, invalid("token_bucket.fill_interval", "must be at least %v", minFillInterval)
+		return nil, stricter("token_bucket.fill_interval", "must be at least %v", minFillInterval)
 	}
 	if tb.GetMaxTokens() == 0 {
-		return nil, invalid("token_bucket.max_tokens", "must be > 0")
+		return nil, stricter("token_bucket.max_tokens", "must be > 0")
 	}
 	perFill := uint32(1)
 	if v := tb.GetTokensPerFill(); v != nil {
 		if v.GetValue() == 0 {
-			return nil, invalid("token_bucket.tokens_per_fill", "must be > 0")
+			return nil, stricter("token_bucket.tokens_per_fill", "must be > 0")
 		}
 		perFill = v.GetValue()
 	}

@@ -23,7 +23,7 @@ func TestFilterConfigDecodeRejects(t *testing.T) {
 		func(b []byte) (any, error) { _, rc, err := realRoutes(b); return rc, err })
 }
 
-func filterCases(t *testing.T) []decodeCase {
+func filterCases(t testing.TB) []decodeCase {
 	pct := func(n uint32) *typev3.FractionalPercent {
 		return &typev3.FractionalPercent{Numerator: n, Denominator: typev3.FractionalPercent_HUNDRED}
 	}
@@ -60,12 +60,12 @@ func filterCases(t *testing.T) []decodeCase {
 		{"abort grpc", route(false, f, abort(&faultv3.FaultAbort{ErrorType: &faultv3.FaultAbort_GrpcStatus{GrpcStatus: 14}})), nil, false},
 		{"rate limit", route(false, rl, limit(func(*ratelimitv3.LocalRateLimit) {})), nil, false},
 		{"host rate limit", route(true, rl, limit(func(*ratelimitv3.LocalRateLimit) {})), nil, false},
-		{"abort status", route(false, f, abort(&faultv3.FaultAbort{ErrorType: &faultv3.FaultAbort_HttpStatus{HttpStatus: 99}})), ErrInvalid, false},
-		{"abort without type", route(false, f, abort(&faultv3.FaultAbort{Percentage: pct(1)})), ErrInvalid, false},
+		{"abort status", route(false, f, abort(&faultv3.FaultAbort{ErrorType: &faultv3.FaultAbort_HttpStatus{HttpStatus: 99}})), ErrInvalid, true},
+		{"abort without type", route(false, f, abort(&faultv3.FaultAbort{Percentage: pct(1)})), ErrInvalid, true},
 		{"header abort", route(false, f, abort(&faultv3.FaultAbort{ErrorType: &faultv3.FaultAbort_HeaderAbort_{HeaderAbort: &faultv3.FaultAbort_HeaderAbort{}}})), ErrUnsupported, false},
 		{"fault by cluster", route(false, f, &faultv3.HTTPFault{UpstreamCluster: "x"}), ErrUnsupported, false},
 		{"fault on host", route(true, f, delay), ErrUnsupported, false},
-		{"no stat prefix", route(false, rl, limit(func(l *ratelimitv3.LocalRateLimit) { l.StatPrefix = "" })), ErrInvalid, false},
+		{"no stat prefix", route(false, rl, limit(func(l *ratelimitv3.LocalRateLimit) { l.StatPrefix = "" })), ErrInvalid, true},
 		{"short fill", route(false, rl, limit(func(l *ratelimitv3.LocalRateLimit) { l.TokenBucket.FillInterval = durationpb.New(time.Millisecond) })), ErrInvalid, false},
 		{"no tokens", route(false, rl, limit(func(l *ratelimitv3.LocalRateLimit) { l.TokenBucket.MaxTokens = 0 })), ErrInvalid, false},
 		{"half enforced", route(false, rl, limit(func(l *ratelimitv3.LocalRateLimit) {

@@ -25,6 +25,10 @@ func filtersFromXDS(m map[string]*anypb.Any) (*fault.Config, *ratelimit.Config, 
 			if err := a.UnmarshalTo(&f); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", name, err)
 			}
+			// The route's validation does not reach into an Any.
+			if err := f.ValidateAll(); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
+			}
 			fc = &fault.Config{}
 			if d := f.GetDelay(); d != nil {
 				fc.Delay = d.GetFixedDelay().AsDuration()
@@ -38,6 +42,9 @@ func filtersFromXDS(m map[string]*anypb.Any) (*fault.Config, *ratelimit.Config, 
 		case "envoy.filters.http.local_ratelimit":
 			var l ratelimitv3.LocalRateLimit
 			if err := a.UnmarshalTo(&l); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
+			}
+			if err := l.ValidateAll(); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", name, err)
 			}
 			tb := l.GetTokenBucket()
