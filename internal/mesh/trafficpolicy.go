@@ -1,8 +1,8 @@
 package mesh
 
 // TrafficPolicy sets how clients talk to one Service: load balancing,
-// connection pooling, circuit breaking and outlier detection. Retries are
-// typed so manifests can be checked, and refused until the sidecar
+// connection pooling, circuit breaking, outlier detection and a rate limit.
+// Retries are typed so manifests can be checked, and refused until the sidecar
 // enforces them.
 type TrafficPolicy struct {
 	TypeMeta `json:",inline"`
@@ -32,6 +32,11 @@ type TrafficPolicySpec struct {
 	// sidecar from its own requests (no probes needed). Optional: no
 	// ejection without it.
 	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
+	// RateLimit is one token bucket for all requests to the Service from
+	// each client sidecar, shared by every route to it; a rule's own
+	// RateLimit filter takes its place for the requests that rule matches.
+	// Optional.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 }
 
 // TargetRef names the Service a policy applies to.
@@ -161,6 +166,7 @@ func (p *TrafficPolicy) SetDefaults() {
 	if lb := p.Spec.LoadBalancer; lb != nil && lb.Type == "" {
 		lb.Type = "P2C_EWMA"
 	}
+	defaultRateLimit(p.Spec.RateLimit)
 }
 
 // Validate reports every invalid field with its path.
@@ -197,6 +203,9 @@ func (p *TrafficPolicy) Validate() error {
 		}
 		checkDuration(&v, "spec.connectionPool.connectTimeout", cp.ConnectTimeout)
 		checkDuration(&v, "spec.connectionPool.idleTimeout", cp.IdleTimeout)
+	}
+	if p.Spec.RateLimit != nil {
+		validateRateLimit(&v, "spec.rateLimit", p.Spec.RateLimit)
 	}
 	// Refused until the sidecar enforces them: accepting them would report
 	// a policy Programmed that does nothing.

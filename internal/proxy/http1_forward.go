@@ -45,6 +45,11 @@ func (hc *h1conn) serve(start time.Time) bool {
 	if rt == nil {
 		return hc.reject(telemetry.FlagNoRoute, 404, "no route for host", hc.hostBuf, "", "", start)
 	}
+	if rt.Filtered() {
+		if keep, done := hc.filter(rt, start); done {
+			return keep
+		}
+	}
 	backend := rt.PickBackend(hc.next())
 	cl := st.Clusters.Get(backend)
 	if cl == nil {

@@ -71,6 +71,9 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, grpc, telemetry.FlagNoRoute, http.StatusNotFound, "no route for host", host, "", "", start)
 		return
 	}
+	if rt.Filtered() && h.filter(w, r, grpc, rt, start) {
+		return
+	}
 	backend := rt.PickBackend(rand.Uint64())
 	cl := st.Clusters.Get(backend)
 	if cl == nil {

@@ -71,7 +71,14 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		}
 	}
 	for _, vh := range u.Routes.VirtualHosts {
+		covered["hostlimit"] = covered["hostlimit"] || vh.RateLimit != nil
 		for _, r := range vh.Routes {
+			covered["ratelimit"] = covered["ratelimit"] || r.RateLimit != nil
+			if f := r.Fault; f != nil {
+				covered["delay"] = covered["delay"] || f.Delay > 0
+				covered["abortgrpc"] = covered["abortgrpc"] || f.AbortGRPC > 0
+				covered["aborthttp"] = covered["aborthttp"] || f.AbortHTTP > 0
+			}
 			covered["path"+string(rune('0'+r.Match.Path.Kind))] = true
 			covered["method"] = covered["method"] || r.Match.Method != ""
 			covered["weights"] = covered["weights"] || len(r.Backends) > 1
@@ -85,7 +92,8 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "path0", "path1", "path2",
-		"method", "weights", "timeout", "header0", "header1", "query0", "query1"} {
+		"method", "weights", "timeout", "header0", "header1", "query0", "query1",
+		"hostlimit", "ratelimit", "delay", "abortgrpc", "aborthttp"} {
 		if !covered[k] {
 			t.Errorf("fixture does not cover %s", k)
 		}

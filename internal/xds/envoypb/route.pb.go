@@ -12,6 +12,7 @@ package envoypb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
@@ -130,12 +131,13 @@ func (x *RouteConfiguration) GetVirtualHosts() []*VirtualHost {
 
 // VirtualHost is envoy.config.route.v3.VirtualHost.
 type VirtualHost struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Domains       []string               `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
-	Routes        []*Route               `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Name                 string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Domains              []string               `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	Routes               []*Route               `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
+	TypedPerFilterConfig map[string]*anypb.Any  `protobuf:"bytes,15,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *VirtualHost) Reset() {
@@ -189,6 +191,13 @@ func (x *VirtualHost) GetRoutes() []*Route {
 	return nil
 }
 
+func (x *VirtualHost) GetTypedPerFilterConfig() map[string]*anypb.Any {
+	if x != nil {
+		return x.TypedPerFilterConfig
+	}
+	return nil
+}
+
 // Route is envoy.config.route.v3.Route.
 type Route struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -201,9 +210,10 @@ type Route struct {
 	//	*Route_DirectResponse
 	//	*Route_FilterAction
 	//	*Route_NonForwardingAction
-	Action        isRoute_Action `protobuf_oneof:"action"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Action               isRoute_Action        `protobuf_oneof:"action"`
+	TypedPerFilterConfig map[string]*anypb.Any `protobuf:"bytes,13,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Route) Reset() {
@@ -298,6 +308,13 @@ func (x *Route) GetNonForwardingAction() *Unread {
 		if x, ok := x.Action.(*Route_NonForwardingAction); ok {
 			return x.NonForwardingAction
 		}
+	}
+	return nil
+}
+
+func (x *Route) GetTypedPerFilterConfig() map[string]*anypb.Any {
+	if x != nil {
+		return x.TypedPerFilterConfig
 	}
 	return nil
 }
@@ -1121,7 +1138,7 @@ type RouteAction_HashPolicy struct {
 
 func (x *RouteAction_HashPolicy) Reset() {
 	*x = RouteAction_HashPolicy{}
-	mi := &file_envoypb_route_proto_msgTypes[9]
+	mi := &file_envoypb_route_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1150,7 @@ func (x *RouteAction_HashPolicy) String() string {
 func (*RouteAction_HashPolicy) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[9]
+	mi := &file_envoypb_route_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1261,7 @@ type RouteAction_HashPolicy_Header struct {
 
 func (x *RouteAction_HashPolicy_Header) Reset() {
 	*x = RouteAction_HashPolicy_Header{}
-	mi := &file_envoypb_route_proto_msgTypes[10]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1273,7 @@ func (x *RouteAction_HashPolicy_Header) String() string {
 func (*RouteAction_HashPolicy_Header) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Header) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[10]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1305,7 @@ type RouteAction_HashPolicy_Cookie struct {
 
 func (x *RouteAction_HashPolicy_Cookie) Reset() {
 	*x = RouteAction_HashPolicy_Cookie{}
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1317,7 @@ func (x *RouteAction_HashPolicy_Cookie) String() string {
 func (*RouteAction_HashPolicy_Cookie) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Cookie) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1349,7 @@ type RouteAction_HashPolicy_QueryParameter struct {
 
 func (x *RouteAction_HashPolicy_QueryParameter) Reset() {
 	*x = RouteAction_HashPolicy_QueryParameter{}
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1361,7 @@ func (x *RouteAction_HashPolicy_QueryParameter) String() string {
 func (*RouteAction_HashPolicy_QueryParameter) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_QueryParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1393,7 @@ type RouteAction_HashPolicy_FilterState struct {
 
 func (x *RouteAction_HashPolicy_FilterState) Reset() {
 	*x = RouteAction_HashPolicy_FilterState{}
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1405,7 @@ func (x *RouteAction_HashPolicy_FilterState) String() string {
 func (*RouteAction_HashPolicy_FilterState) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_FilterState) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1440,7 @@ type WeightedCluster_ClusterWeight struct {
 
 func (x *WeightedCluster_ClusterWeight) Reset() {
 	*x = WeightedCluster_ClusterWeight{}
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1452,7 @@ func (x *WeightedCluster_ClusterWeight) String() string {
 func (*WeightedCluster_ClusterWeight) ProtoMessage() {}
 
 func (x *WeightedCluster_ClusterWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,14 +1493,18 @@ var File_envoypb_route_proto protoreflect.FileDescriptor
 
 const file_envoypb_route_proto_rawDesc = "" +
 	"\n" +
-	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"m\n" +
+	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"m\n" +
 	"\x12RouteConfiguration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12C\n" +
-	"\rvirtual_hosts\x18\x02 \x03(\v2\x1e.weft.xds.envoy.v3.VirtualHostR\fvirtualHosts\"m\n" +
+	"\rvirtual_hosts\x18\x02 \x03(\v2\x1e.weft.xds.envoy.v3.VirtualHostR\fvirtualHosts\"\xbd\x02\n" +
 	"\vVirtualHost\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x120\n" +
-	"\x06routes\x18\x03 \x03(\v2\x18.weft.xds.envoy.v3.RouteR\x06routes\"\xb2\x03\n" +
+	"\x06routes\x18\x03 \x03(\v2\x18.weft.xds.envoy.v3.RouteR\x06routes\x12o\n" +
+	"\x17typed_per_filter_config\x18\x0f \x03(\v28.weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
+	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xfc\x04\n" +
 	"\x05Route\x12\x12\n" +
 	"\x04name\x18\x0e \x01(\tR\x04name\x123\n" +
 	"\x05match\x18\x01 \x01(\v2\x1d.weft.xds.envoy.v3.RouteMatchR\x05match\x126\n" +
@@ -1491,7 +1512,11 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\bredirect\x18\x03 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\bredirect\x12R\n" +
 	"\x0fdirect_response\x18\a \x01(\v2'.weft.xds.envoy.v3.DirectResponseActionH\x00R\x0edirectResponse\x12@\n" +
 	"\rfilter_action\x18\x11 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\ffilterAction\x12O\n" +
-	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingActionB\b\n" +
+	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingAction\x12i\n" +
+	"\x17typed_per_filter_config\x18\r \x03(\v22.weft.xds.envoy.v3.Route.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
+	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01B\b\n" +
 	"\x06action\"\x93\a\n" +
 	"\n" +
 	"RouteMatch\x12\x18\n" +
@@ -1591,7 +1616,7 @@ func file_envoypb_route_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_route_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_envoypb_route_proto_goTypes = []any{
 	(RouteAction_ClusterNotFoundResponseCode)(0),  // 0: weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
 	(*RouteConfiguration)(nil),                    // 1: weft.xds.envoy.v3.RouteConfiguration
@@ -1603,63 +1628,70 @@ var file_envoypb_route_proto_goTypes = []any{
 	(*RouteAction)(nil),                           // 7: weft.xds.envoy.v3.RouteAction
 	(*WeightedCluster)(nil),                       // 8: weft.xds.envoy.v3.WeightedCluster
 	(*DirectResponseAction)(nil),                  // 9: weft.xds.envoy.v3.DirectResponseAction
-	(*RouteAction_HashPolicy)(nil),                // 10: weft.xds.envoy.v3.RouteAction.HashPolicy
-	(*RouteAction_HashPolicy_Header)(nil),         // 11: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	(*RouteAction_HashPolicy_Cookie)(nil),         // 12: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	(*RouteAction_HashPolicy_QueryParameter)(nil), // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	(*RouteAction_HashPolicy_FilterState)(nil),    // 14: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	(*WeightedCluster_ClusterWeight)(nil),         // 15: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	(*Unread)(nil),                                // 16: weft.xds.envoy.v3.Unread
-	(*RegexMatcher)(nil),                          // 17: weft.xds.envoy.v3.RegexMatcher
-	(*wrapperspb.BoolValue)(nil),                  // 18: google.protobuf.BoolValue
-	(*StringMatcher)(nil),                         // 19: weft.xds.envoy.v3.StringMatcher
-	(*durationpb.Duration)(nil),                   // 20: google.protobuf.Duration
-	(*DataSource)(nil),                            // 21: weft.xds.envoy.v3.DataSource
-	(*wrapperspb.UInt32Value)(nil),                // 22: google.protobuf.UInt32Value
+	nil,                                           // 10: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	nil,                                           // 11: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	(*RouteAction_HashPolicy)(nil),                // 12: weft.xds.envoy.v3.RouteAction.HashPolicy
+	(*RouteAction_HashPolicy_Header)(nil),         // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	(*RouteAction_HashPolicy_Cookie)(nil),         // 14: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	(*RouteAction_HashPolicy_QueryParameter)(nil), // 15: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	(*RouteAction_HashPolicy_FilterState)(nil),    // 16: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	(*WeightedCluster_ClusterWeight)(nil),         // 17: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	(*Unread)(nil),                                // 18: weft.xds.envoy.v3.Unread
+	(*RegexMatcher)(nil),                          // 19: weft.xds.envoy.v3.RegexMatcher
+	(*wrapperspb.BoolValue)(nil),                  // 20: google.protobuf.BoolValue
+	(*StringMatcher)(nil),                         // 21: weft.xds.envoy.v3.StringMatcher
+	(*durationpb.Duration)(nil),                   // 22: google.protobuf.Duration
+	(*DataSource)(nil),                            // 23: weft.xds.envoy.v3.DataSource
+	(*anypb.Any)(nil),                             // 24: google.protobuf.Any
+	(*wrapperspb.UInt32Value)(nil),                // 25: google.protobuf.UInt32Value
 }
 var file_envoypb_route_proto_depIdxs = []int32{
 	2,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
 	3,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
-	4,  // 2: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
-	7,  // 3: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
-	16, // 4: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 5: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
-	16, // 6: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
-	16, // 7: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
-	17, // 8: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	16, // 9: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
-	16, // 10: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
-	18, // 11: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
-	5,  // 12: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	6,  // 13: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
-	16, // 14: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
-	16, // 15: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
-	16, // 16: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
-	16, // 17: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
-	16, // 18: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	16, // 19: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
-	16, // 20: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
-	17, // 21: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
-	19, // 22: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	19, // 23: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	8,  // 24: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
-	16, // 25: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
-	20, // 26: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
-	10, // 27: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
-	0,  // 28: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
-	15, // 29: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	21, // 30: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
-	11, // 31: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	12, // 32: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	16, // 33: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
-	13, // 34: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	14, // 35: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	22, // 36: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	10, // 2: weft.xds.envoy.v3.VirtualHost.typed_per_filter_config:type_name -> weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	4,  // 3: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
+	7,  // 4: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
+	18, // 5: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
+	9,  // 6: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
+	18, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
+	18, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
+	11, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	19, // 10: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
+	18, // 11: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
+	18, // 12: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
+	20, // 13: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
+	5,  // 14: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	6,  // 15: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
+	18, // 16: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
+	18, // 17: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
+	18, // 18: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
+	18, // 19: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
+	18, // 20: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	18, // 21: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
+	18, // 22: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
+	19, // 23: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
+	21, // 24: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	21, // 25: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	8,  // 26: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
+	18, // 27: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
+	22, // 28: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
+	12, // 29: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
+	0,  // 30: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
+	17, // 31: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	23, // 32: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
+	24, // 33: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	24, // 34: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	13, // 35: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	14, // 36: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	18, // 37: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
+	15, // 38: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	16, // 39: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	25, // 40: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_route_proto_init() }
@@ -1705,7 +1737,7 @@ func file_envoypb_route_proto_init() {
 		(*RouteAction_ClusterSpecifierPlugin)(nil),
 		(*RouteAction_InlineClusterSpecifierPlugin)(nil),
 	}
-	file_envoypb_route_proto_msgTypes[9].OneofWrappers = []any{
+	file_envoypb_route_proto_msgTypes[11].OneofWrappers = []any{
 		(*RouteAction_HashPolicy_Header_)(nil),
 		(*RouteAction_HashPolicy_Cookie_)(nil),
 		(*RouteAction_HashPolicy_ConnectionProperties)(nil),
@@ -1718,7 +1750,7 @@ func file_envoypb_route_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_route_proto_rawDesc), len(file_envoypb_route_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

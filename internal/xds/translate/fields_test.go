@@ -64,6 +64,11 @@ var (
 	breakerWith = map[string]any{"spec.circuitBreaker.maxRequests": int32(7), "spec.circuitBreaker.maxConnections": int32(7)}
 	outlierWith = map[string]any{"spec.outlierDetection.interval": "2s", "spec.outlierDetection.baseEjectionTime": "2s"}
 	successWith = map[string]any{"spec.outlierDetection.successRate.minimumHosts": int32(4), "spec.outlierDetection.successRate.requestVolume": int32(20)}
+	delayWith   = map[string]any{"spec.rules[].filters[].type": "Fault", "spec.rules[].filters[].fault.delay.fixedDelay": "1s"}
+	abortWith   = map[string]any{"spec.rules[].filters[].type": "Fault", "spec.rules[].filters[].fault.abort.httpStatus": int32(503)}
+	grpcWith    = map[string]any{"spec.rules[].filters[].type": "Fault", "spec.rules[].filters[].fault.abort.grpcStatus": int32(14)}
+	limitWith   = map[string]any{"spec.rules[].filters[].type": "RateLimit", "spec.rules[].filters[].rateLimit.requestsPerSecond": int32(10)}
+	policyLimit = map[string]any{"spec.rateLimit.requestsPerSecond": int32(10)}
 )
 
 // fieldCases gives every other field a valid non-zero value. A new field
@@ -85,6 +90,15 @@ var fieldCases = map[string]fieldCase{
 	"HTTPRoute spec.hostnames":                                       {value: []string{"catalog.example.com"}},
 	"HTTPRoute spec.rules[].name":                                    {value: "main"},
 	"HTTPRoute spec.rules[].filters[].type":                          {value: "RequestHeaderModifier"},
+	"HTTPRoute spec.rules[].filters[].fault.delay.fixedDelay":        {value: "2s", with: delayWith},
+	"HTTPRoute spec.rules[].filters[].fault.delay.percent":           {value: int32(50), with: delayWith},
+	"HTTPRoute spec.rules[].filters[].fault.abort.httpStatus":        {value: int32(500), with: abortWith},
+	"HTTPRoute spec.rules[].filters[].fault.abort.grpcStatus":        {value: int32(13), with: grpcWith},
+	"HTTPRoute spec.rules[].filters[].fault.abort.percent":           {value: int32(50), with: abortWith},
+	"HTTPRoute spec.rules[].filters[].rateLimit.requestsPerSecond":   {value: int32(20), with: limitWith},
+	"HTTPRoute spec.rules[].filters[].rateLimit.burst":               {value: int32(7), with: limitWith},
+	"TrafficPolicy spec.rateLimit.requestsPerSecond":                 {value: int32(20), with: policyLimit},
+	"TrafficPolicy spec.rateLimit.burst":                             {value: int32(7), with: policyLimit},
 	"HTTPRoute spec.rules[].matches[].path.type":                     {value: "Exact"},
 	"HTTPRoute spec.rules[].matches[].path.value":                    {value: "/api"},
 	"HTTPRoute spec.rules[].matches[].headers[].type":                {value: "RegularExpression", with: headerWith},

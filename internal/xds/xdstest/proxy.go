@@ -36,6 +36,13 @@ func ToProxy(u Update) (route.Config, []cluster.Config, error) {
 	if u.Routes != nil {
 		for _, vh := range u.Routes.VirtualHosts {
 			v := route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
+			if len(vh.TypedPerFilterConfig) > 0 {
+				_, rl, err := filtersFromXDS(vh.TypedPerFilterConfig)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("virtual host %s: %w", vh.Name, err))
+				}
+				v.RateLimit = rl
+			}
 			for _, r := range vh.Routes {
 				rt, err := routeFromXDS(r)
 				if err != nil {
@@ -145,6 +152,13 @@ func routeFromXDS(r *routev3.Route) (route.Route, error) {
 			return out, fmt.Errorf("query %s: %w", q.Name, err)
 		}
 		out.Match.Query = append(out.Match.Query, route.QueryMatch{Name: q.Name, Kind: kind, Value: val})
+	}
+	if len(r.TypedPerFilterConfig) > 0 {
+		f, rl, err := filtersFromXDS(r.TypedPerFilterConfig)
+		if err != nil {
+			return out, err
+		}
+		out.Fault, out.RateLimit = f, rl
 	}
 	a := r.GetRoute()
 	if a == nil {
