@@ -11,8 +11,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +24,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -75,7 +72,10 @@ func upstream(listen string) error {
 		return fmt.Errorf("upstream: %w", err)
 	}
 	fmt.Println(ln.Addr())
-	srv := &http.Server{Handler: h2c.NewHandler(h, &http2.Server{MaxConcurrentStreams: 1000}), ReadHeaderTimeout: 5 * time.Second}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: h, Protocols: &protos, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000}, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -87,10 +87,9 @@ func upstream(listen string) error {
 // victim sends sequential GETs over one h2c connection for d and prints
 // the latency percentiles in milliseconds.
 func victim(addr string, d time.Duration) error {
-	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
-		var dl net.Dialer
-		return dl.DialContext(ctx, network, a)
-	}}
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &protos}
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	get := func() error {
 		resp, err := c.Get("http://" + addr + "/")
