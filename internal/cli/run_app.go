@@ -89,6 +89,7 @@ func superviseApp(ctx context.Context, o *runOpts, env []string, stdout, stderr 
 	defer signal.Stop(sigs)
 	cmd := exec.Command(o.argv[0], o.argv[1:]...)
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, stdout, stderr
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start the app: %w", err)
 	}

@@ -58,9 +58,11 @@ func (r *runSidecar) stopAndWait() error {
 }
 
 // waitReady returns once the sidecar's listeners are bound, its first
-// config from the control plane is applied and the control plane's API
-// answers, so the app's first request already has its routes. Each
-// missing part after --wait is named in the error.
+// config from the control plane is applied and its instance is
+// registered: the app's first request already has its routes, and a
+// batch job that exits at once is still deregistered (a registration in
+// flight when the sidecar stops would otherwise outlive it until its
+// lease ends). Each missing part after --wait is named in the error.
 func (r *runSidecar) waitReady(ctx context.Context, o *runOpts, stderr io.Writer) (sidecar.Addrs, error) {
 	api, err := apiclient.New(o.api...)
 	if err != nil {
@@ -70,7 +72,7 @@ func (r *runSidecar) waitReady(ctx context.Context, o *runOpts, stderr io.Writer
 		addrs           *sidecar.Addrs
 		clusters        []string
 		synced, apiOK   bool
-		apiErr          error
+		apiErr          = errors.New("no answer yet")
 		start           = time.Now()
 		noted           bool
 		deadline        = time.NewTimer(o.wait)
@@ -93,10 +95,7 @@ func (r *runSidecar) waitReady(ctx context.Context, o *runOpts, stderr io.Writer
 			return sidecar.Addrs{}, notReady(o, addrs != nil, synced, apiErr)
 		case <-tick.C:
 			if !apiOK {
-				actx, cancel := context.WithTimeout(ctx, time.Second)
-				_, apiErr = api.Instances(actx, o.service)
-				cancel()
-				apiOK = apiErr == nil
+				apiOK, apiErr = registered(ctx, api, o)
 			}
 			if !noted && time.Since(start) > 2*time.Second {
 				noted = true
@@ -135,7 +134,23 @@ func notReady(o *runOpts, bound, synced bool, apiErr error) error {
 	if !synced {
 		return fmt.Errorf("no config from the control plane's xDS at %s within --wait %v (it accepts connections; see the sidecar's log with --log-level info)", strings.Join(o.xds, ","), o.wait)
 	}
-	return fmt.Errorf("the control plane's API at %s did not answer within --wait %v: %w", strings.Join(o.api, ","), o.wait, apiErr)
+	return fmt.Errorf("the control plane's API at %s: no registration within --wait %v: %w", strings.Join(o.api, ","), o.wait, apiErr)
+}
+
+// registered asks the API whether the instance is listed yet.
+func registered(ctx context.Context, api *apiclient.Client, o *runOpts) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	ins, err := api.Instances(ctx, o.service)
+	if err != nil {
+		return false, err
+	}
+	for _, in := range ins {
+		if in.ID == o.id {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("instance %s/%s not registered yet", o.service, o.id)
 }
 
 func dialCheck(addr string) error {
