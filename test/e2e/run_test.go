@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -121,6 +122,30 @@ func TestRunMeshesPythonAndNode(t *testing.T) {
 		}
 		if _, ok := instance(t, c.api, "frontend", "frontend-1"); ok {
 			t.Fatal("frontend-1 still registered after weft run exited")
+		}
+	})
+
+	t.Run("signals reach the app", func(t *testing.T) {
+		const app = `
+import signal, sys, time
+signal.signal(signal.SIGHUP, lambda *a: print("got SIGHUP", flush=True))
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))
+print("up", flush=True)
+time.sleep(30)
+sys.exit(1)
+`
+		p := start(t, "weft run sig", append(append([]string{bin.weft, "run"}, cp...),
+			"--admin", "off", "--service", "sig", "--id", "sig-1", "--", "python3", "-c", app)...)
+		eventually(t, 15*time.Second, "the app up", func() bool { return strings.Contains(p.output(), "up\n") })
+		p.signal(t, syscall.SIGHUP)
+		eventually(t, 5*time.Second, "SIGHUP forwarded", func() bool { return strings.Contains(p.output(), "got SIGHUP") })
+		p.signal(t, syscall.SIGTERM)
+		p.waitExit(t, 10*time.Second)
+		if code := p.cmd.ProcessState.ExitCode(); code != 7 {
+			t.Fatalf("weft run exited %d, want 7 (the app's answer to SIGTERM)", code)
+		}
+		if _, ok := instance(t, c.api, "sig", "sig-1"); ok {
+			t.Fatal("sig-1 still registered after weft run exited")
 		}
 	})
 
