@@ -19,6 +19,7 @@ type command struct {
 func commands() map[string]command {
 	cmds := map[string]command{
 		"proxy":    {"run a sidecar next to one service instance", runProxy},
+		"run":      {"mesh a local process: its sidecar in this process, then the app (-- CMD ARGS)", runRun},
 		"apply":    {"create or update resources from YAML (-f FILE|DIR|-, --dry-run shows the diff)", runApply},
 		"get":      {"list resources, proxies (sync status) or instances", runGet},
 		"describe": {"show one resource with its status, instances and routes", runDescribe},
@@ -38,6 +39,12 @@ func commands() map[string]command {
 // errUsage marks a usage error already printed to stderr.
 var errUsage = errors.New("usage")
 
+// exitCode is a command's chosen exit status, returned as an error so
+// that only main exits: `weft run` exits with its app's status.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 // Run executes one command line and returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
@@ -55,6 +62,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			return int(code)
+		}
 		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 			return 2
 		}

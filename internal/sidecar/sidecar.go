@@ -39,6 +39,12 @@ type Options struct {
 	// control plane in the same process, on a loopback port the file
 	// cannot know. Default nil: the file's controlPlane.
 	ControlPlane *ControlPlane
+	// ControlPlaneApplied, when set, is called after each config from the
+	// control plane is accepted (not the cached copy loaded at start), with
+	// its version and cluster names: `weft run` starts its app only once
+	// the first has arrived. It runs on the xDS client's goroutine and must
+	// not block. Default nil.
+	ControlPlaneApplied func(version string, clusters []string)
 }
 
 // Addrs are the bound addresses of a running sidecar, by config field.
