@@ -16,6 +16,7 @@ import (
 type ProxyMetrics struct {
 	requests sync.Map // reqKey -> *reqSeries
 	conns    sync.Map // listener -> *connSeries
+	retry    retryMetrics
 }
 
 type reqKey struct {
@@ -42,7 +43,7 @@ type connSeries struct {
 // NewProxyMetrics returns metrics registered on reg.
 func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 	m := &ProxyMetrics{}
-	reg.MustRegister(&proxyCollector{m: m})
+	reg.MustRegister(&proxyCollector{m: m}, retryCollector{&m.retry})
 	return m
 }
 

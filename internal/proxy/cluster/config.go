@@ -7,6 +7,8 @@ package cluster
 import (
 	"crypto/tls"
 	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/retry"
 )
 
 // Protocol is what the proxy speaks to a cluster's endpoints.
@@ -57,6 +59,9 @@ type Config struct {
 	MaxConnsPerEndpoint int
 	// MaxIdlePerEndpoint caps idle pooled connections to one endpoint. Zero means 128.
 	MaxIdlePerEndpoint int
+	// RetryBudget caps the retries of requests to this cluster. The zero
+	// value is the default budget (20 % of requests plus 10/s over 10 s).
+	RetryBudget retry.BudgetConfig
 }
 
 // EndpointConfig is one upstream address.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/balance"
+	"github.com/weft-mesh/weft/internal/proxy/retry"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 )
 
@@ -21,7 +22,10 @@ type Set struct {
 type Cluster struct {
 	Config    Config
 	Endpoints []*Endpoint
-	picker    balance.Picker
+	// Budget counts requests and retries; it survives config updates that
+	// keep the cluster's name and budget settings.
+	Budget *retry.Budget
+	picker balance.Picker
 }
 
 // Endpoint is one upstream address with its pool and load statistics.
@@ -57,7 +61,7 @@ func NewSet(cfgs []Config, old *Set) (*Set, error) {
 			errs = append(errs, err)
 			continue
 		}
-		cl := &Cluster{Config: c}
+		cl := &Cluster{Config: c, Budget: old.budget(c)}
 		var stats []*balance.Stats
 		var weights []uint32
 		var keys []string
@@ -89,6 +93,17 @@ func NewSet(cfgs []Config, old *Set) (*Set, error) {
 		return nil, errors.Join(errs...)
 	}
 	return s, nil
+}
+
+// budget returns the retry budget of the cluster named in c from s, or a
+// new one when s has none or its settings changed.
+func (s *Set) budget(c Config) *retry.Budget {
+	if s != nil {
+		if prev := s.byName[c.Name]; prev != nil && prev.Config.RetryBudget == c.RetryBudget {
+			return prev.Budget
+		}
+	}
+	return retry.NewBudget(c.RetryBudget)
 }
 
 func validate(p string, c *Config) error {

@@ -3,7 +3,11 @@
 // route -> weighted backend clusters.
 package route
 
-import "time"
+import (
+	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/retry"
+)
 
 // Config is the input to Compile. The sidecar fills it from a static file or
 // from xDS (RDS); the proxy never sees either format.
@@ -35,6 +39,9 @@ type Route struct {
 	// the control plane found invalid (Gateway API), as Envoy's
 	// cluster_not_found_response_code. Zero means 503, Envoy's default.
 	MissingClusterStatus int
+	// Retry is the route's retry policy. Nil means retry.Default: a
+	// connect failure is retried once on another endpoint.
+	Retry *retry.Policy
 	// Filters run in order on matching requests. The proxy ignores filters it
 	// does not know, so the traffic-policy work can add kinds (fault, ratelimit,
 	// authz, header rewrite, mirror) without changing this type.
