@@ -90,16 +90,13 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
-	began := ep.Begin()
-	resp, err := h.roundTrip(cl, ep, out)
-	if err != nil {
-		ep.End(began, true)
-		f, code := flagForUpstreamH2(err, ctx.Err())
-		h.log.Debug("upstream request failed", "cluster", cl.Config.Name, "endpoint", ep.Address, "err", err)
-		h.fail(w, r, grpc, f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, start)
+	res := h.tries(ctx, r, cl, ep, rt, string(path), string(query), start)
+	if res.resp == nil {
+		h.fail(w, r, grpc, res.flag, res.code, upstreamWords(res.flag), nil, cl.Config.Name, rt.Name, start)
 		return
 	}
+	defer res.stop()
+	resp, ep, began := res.resp, res.ep, res.began
 	defer resp.Body.Close()
 	if !trustPeerFlags(h.cfg.Direction, cl) {
 		resp.Header.Del(telemetry.ResponseFlagsHeader) // only the mesh sets it
