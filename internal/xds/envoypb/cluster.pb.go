@@ -434,9 +434,10 @@ func (*UpstreamHttpProtocolOptions_AutoConfig) isUpstreamHttpProtocolOptions_Ups
 
 // Thresholds is envoy.config.cluster.v3.CircuitBreakers.Thresholds.
 type CircuitBreakers_Thresholds struct {
-	state          protoimpl.MessageState  `protogen:"open.v1"`
-	Priority       RoutingPriority         `protobuf:"varint,1,opt,name=priority,proto3,enum=weft.xds.envoy.v3.RoutingPriority" json:"priority,omitempty"`
-	MaxConnections *wrapperspb.UInt32Value `protobuf:"bytes,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	state          protoimpl.MessageState                  `protogen:"open.v1"`
+	Priority       RoutingPriority                         `protobuf:"varint,1,opt,name=priority,proto3,enum=weft.xds.envoy.v3.RoutingPriority" json:"priority,omitempty"`
+	MaxConnections *wrapperspb.UInt32Value                 `protobuf:"bytes,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	RetryBudget    *CircuitBreakers_Thresholds_RetryBudget `protobuf:"bytes,8,opt,name=retry_budget,json=retryBudget,proto3" json:"retry_budget,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -485,6 +486,74 @@ func (x *CircuitBreakers_Thresholds) GetMaxConnections() *wrapperspb.UInt32Value
 	return nil
 }
 
+func (x *CircuitBreakers_Thresholds) GetRetryBudget() *CircuitBreakers_Thresholds_RetryBudget {
+	if x != nil {
+		return x.RetryBudget
+	}
+	return nil
+}
+
+// RetryBudget is envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget.
+type CircuitBreakers_Thresholds_RetryBudget struct {
+	state               protoimpl.MessageState  `protogen:"open.v1"`
+	BudgetPercent       *Percent                `protobuf:"bytes,1,opt,name=budget_percent,json=budgetPercent,proto3" json:"budget_percent,omitempty"`
+	MinRetryConcurrency *wrapperspb.UInt32Value `protobuf:"bytes,2,opt,name=min_retry_concurrency,json=minRetryConcurrency,proto3" json:"min_retry_concurrency,omitempty"`
+	BudgetInterval      *durationpb.Duration    `protobuf:"bytes,3,opt,name=budget_interval,json=budgetInterval,proto3" json:"budget_interval,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) Reset() {
+	*x = CircuitBreakers_Thresholds_RetryBudget{}
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitBreakers_Thresholds_RetryBudget) ProtoMessage() {}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitBreakers_Thresholds_RetryBudget.ProtoReflect.Descriptor instead.
+func (*CircuitBreakers_Thresholds_RetryBudget) Descriptor() ([]byte, []int) {
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{1, 0, 0}
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) GetBudgetPercent() *Percent {
+	if x != nil {
+		return x.BudgetPercent
+	}
+	return nil
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) GetMinRetryConcurrency() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.MinRetryConcurrency
+	}
+	return nil
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) GetBudgetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.BudgetInterval
+	}
+	return nil
+}
+
 // ExplicitHttpConfig is Envoy's HttpProtocolOptions.ExplicitHttpConfig.
 type UpstreamHttpProtocolOptions_ExplicitHttpConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -500,7 +569,7 @@ type UpstreamHttpProtocolOptions_ExplicitHttpConfig struct {
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) Reset() {
 	*x = UpstreamHttpProtocolOptions_ExplicitHttpConfig{}
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +581,7 @@ func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) String() string {
 func (*UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoMessage() {}
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,15 +692,20 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	"\x06MAGLEV\x10\x05\x12\x14\n" +
 	"\x10CLUSTER_PROVIDED\x10\x06\x12 \n" +
 	"\x1cLOAD_BALANCING_POLICY_CONFIG\x10\aB\x18\n" +
-	"\x16cluster_discovery_type\"\xf6\x01\n" +
+	"\x16cluster_discovery_type\"\xbd\x04\n" +
 	"\x0fCircuitBreakers\x12M\n" +
 	"\n" +
 	"thresholds\x18\x01 \x03(\v2-.weft.xds.envoy.v3.CircuitBreakers.ThresholdsR\n" +
-	"thresholds\x1a\x93\x01\n" +
+	"thresholds\x1a\xda\x03\n" +
 	"\n" +
 	"Thresholds\x12>\n" +
 	"\bpriority\x18\x01 \x01(\x0e2\".weft.xds.envoy.v3.RoutingPriorityR\bpriority\x12E\n" +
-	"\x0fmax_connections\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x0emaxConnections\"\xdb\x05\n" +
+	"\x0fmax_connections\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x0emaxConnections\x12\\\n" +
+	"\fretry_budget\x18\b \x01(\v29.weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudgetR\vretryBudget\x1a\xe6\x01\n" +
+	"\vRetryBudget\x12A\n" +
+	"\x0ebudget_percent\x18\x01 \x01(\v2\x1a.weft.xds.envoy.v3.PercentR\rbudgetPercent\x12P\n" +
+	"\x15min_retry_concurrency\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x13minRetryConcurrency\x12B\n" +
+	"\x0fbudget_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x0ebudgetInterval\"\xdb\x05\n" +
 	"\x1bUpstreamHttpProtocolOptions\x12g\n" +
 	"\x1ccommon_http_protocol_options\x18\x01 \x01(\v2&.weft.xds.envoy.v3.HttpProtocolOptionsR\x19commonHttpProtocolOptions\x12u\n" +
 	"\x14explicit_http_config\x18\x03 \x01(\v2A.weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfigH\x00R\x12explicitHttpConfig\x12`\n" +
@@ -658,7 +732,7 @@ func file_envoypb_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_envoypb_cluster_proto_goTypes = []any{
 	(Cluster_DiscoveryType)(0),          // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
 	(Cluster_LbPolicy)(0),               // 1: weft.xds.envoy.v3.Cluster.LbPolicy
@@ -667,39 +741,45 @@ var file_envoypb_cluster_proto_goTypes = []any{
 	(*UpstreamHttpProtocolOptions)(nil), // 4: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
 	nil,                                 // 5: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
 	(*CircuitBreakers_Thresholds)(nil),  // 6: weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 7: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	(*Unread)(nil),                 // 8: weft.xds.envoy.v3.Unread
-	(*durationpb.Duration)(nil),    // 9: google.protobuf.Duration
-	(*Metadata)(nil),               // 10: weft.xds.envoy.v3.Metadata
-	(*HttpProtocolOptions)(nil),    // 11: weft.xds.envoy.v3.HttpProtocolOptions
-	(*anypb.Any)(nil),              // 12: google.protobuf.Any
-	(RoutingPriority)(0),           // 13: weft.xds.envoy.v3.RoutingPriority
-	(*wrapperspb.UInt32Value)(nil), // 14: google.protobuf.UInt32Value
+	(*CircuitBreakers_Thresholds_RetryBudget)(nil),         // 7: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	(*Unread)(nil),                 // 9: weft.xds.envoy.v3.Unread
+	(*durationpb.Duration)(nil),    // 10: google.protobuf.Duration
+	(*Metadata)(nil),               // 11: weft.xds.envoy.v3.Metadata
+	(*HttpProtocolOptions)(nil),    // 12: weft.xds.envoy.v3.HttpProtocolOptions
+	(*anypb.Any)(nil),              // 13: google.protobuf.Any
+	(RoutingPriority)(0),           // 14: weft.xds.envoy.v3.RoutingPriority
+	(*wrapperspb.UInt32Value)(nil), // 15: google.protobuf.UInt32Value
+	(*Percent)(nil),                // 16: weft.xds.envoy.v3.Percent
 }
 var file_envoypb_cluster_proto_depIdxs = []int32{
 	0,  // 0: weft.xds.envoy.v3.Cluster.type:type_name -> weft.xds.envoy.v3.Cluster.DiscoveryType
-	8,  // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
+	9,  // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
+	10, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
 	1,  // 3: weft.xds.envoy.v3.Cluster.lb_policy:type_name -> weft.xds.envoy.v3.Cluster.LbPolicy
 	3,  // 4: weft.xds.envoy.v3.Cluster.circuit_breakers:type_name -> weft.xds.envoy.v3.CircuitBreakers
-	10, // 5: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
+	11, // 5: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
 	5,  // 6: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
 	6,  // 7: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	11, // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
-	7,  // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	8,  // 10: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 11: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
-	12, // 12: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
-	13, // 13: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
-	14, // 14: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
-	8,  // 15: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 16: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	8,  // 17: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	12, // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
+	8,  // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	9,  // 10: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
+	9,  // 11: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
+	13, // 12: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
+	14, // 13: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
+	15, // 14: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
+	7,  // 15: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	16, // 16: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
+	15, // 17: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
+	10, // 18: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
+	9,  // 19: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	9,  // 20: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	9,  // 21: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_cluster_proto_init() }
@@ -717,7 +797,7 @@ func file_envoypb_cluster_proto_init() {
 		(*UpstreamHttpProtocolOptions_UseDownstreamProtocolConfig)(nil),
 		(*UpstreamHttpProtocolOptions_AutoConfig)(nil),
 	}
-	file_envoypb_cluster_proto_msgTypes[5].OneofWrappers = []any{
+	file_envoypb_cluster_proto_msgTypes[6].OneofWrappers = []any{
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http3ProtocolOptions)(nil),
@@ -728,7 +808,7 @@ func file_envoypb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_cluster_proto_rawDesc), len(file_envoypb_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
