@@ -1,7 +1,7 @@
 package mesh
 
-// TrafficPolicy sets how clients talk to one Service: load balancing and
-// connection pooling now. Retries, circuit breaking and outlier detection
+// TrafficPolicy sets how clients talk to one Service: load balancing,
+// connection pooling and retries now. Circuit breaking and outlier detection
 // are typed so manifests can be checked, and refused until the sidecar
 // enforces them.
 type TrafficPolicy struct {
@@ -22,7 +22,9 @@ type TrafficPolicySpec struct {
 	LoadBalancer *LoadBalancer `json:"loadBalancer,omitempty"`
 	// ConnectionPool bounds connections to each instance. Optional.
 	ConnectionPool *ConnectionPool `json:"connectionPool,omitempty"`
-	// Retries: not supported yet.
+	// Retries sets how requests to the Service are retried and the
+	// Service's retry budget. Optional: without it a connect failure is
+	// still retried once on another instance, within the default budget.
 	Retries *Retries `json:"retries,omitempty"`
 	// CircuitBreaker: not supported yet.
 	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
@@ -68,18 +70,6 @@ type ConnectionPool struct {
 	// IdleTimeout closes a pooled connection idle this long, up to 24h.
 	// Default 60s.
 	IdleTimeout string `json:"idleTimeout,omitempty"`
-}
-
-// Retries will retry failed requests. Not supported yet: refused.
-type Retries struct {
-	// Attempts is the most retries per request, 0..10.
-	Attempts int32 `json:"attempts,omitempty"`
-	// PerTryTimeout bounds each try, e.g. 1s.
-	PerTryTimeout string `json:"perTryTimeout,omitempty"`
-	// RetryOn lists the failures that are retried (5xx, connect-failure, ...).
-	RetryOn []string `json:"retryOn,omitempty"`
-	// BudgetPercent caps retries as a percentage of requests, 0..100.
-	BudgetPercent int32 `json:"budgetPercent,omitempty"`
 }
 
 // CircuitBreaker will cap requests in flight. Not supported yet: refused.
@@ -155,8 +145,8 @@ func (p *TrafficPolicy) Validate() error {
 	}
 	// Refused until the sidecar enforces them: accepting them would report
 	// a policy Programmed that does nothing.
-	if p.Spec.Retries != nil {
-		v.unsupported("spec.retries", "")
+	if r := p.Spec.Retries; r != nil {
+		validateRetries(&v, "spec.retries", r)
 	}
 	if p.Spec.CircuitBreaker != nil {
 		v.unsupported("spec.circuitBreaker", "")

@@ -55,15 +55,25 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 			c.ConnectTimeout = durationpb.New(d)
 		}
 		if cp.MaxConnections > 0 {
-			c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
-				MaxConnections: wrapperspb.UInt32(uint32(cp.MaxConnections)),
-			}}}
+			thresholds(c).MaxConnections = wrapperspb.UInt32(uint32(cp.MaxConnections))
 		}
 		if d, err := time.ParseDuration(cp.IdleTimeout); err == nil {
 			c.TypedExtensionProtocolOptions = withIdleTimeout(c.TypedExtensionProtocolOptions, d)
 		}
 	}
+	if b := retryBudget(pol); b != nil {
+		thresholds(c).RetryBudget = b
+	}
 	return c, nil
+}
+
+// thresholds returns the cluster's default-priority thresholds, adding
+// them when absent.
+func thresholds(c *clusterv3.Cluster) *clusterv3.CircuitBreakers_Thresholds {
+	if c.CircuitBreakers == nil {
+		c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{}}}
+	}
+	return c.CircuitBreakers.Thresholds[0]
 }
 
 // withIdleTimeout sets common_http_protocol_options.idle_timeout in the
