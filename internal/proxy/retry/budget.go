@@ -12,13 +12,15 @@ import (
 // that is down. The zero value is the default budget, which is on.
 type BudgetConfig struct {
 	// Percent is the retries allowed as a percentage of requests, 0..100.
-	// Zero means 20. A negative value disables the budget (no cap).
+	// Zero means 20; a negative value means 0 % (only the floor).
 	Percent float64
 	// MinPerSecond is the floor of retries allowed per second whatever
 	// the request volume. Zero means 10; negative means none.
 	MinPerSecond int
 	// Window is how far back requests and retries count. Zero means 10s.
 	Window time.Duration
+	// Disabled removes the cap: every retry the policy allows is sent.
+	Disabled bool
 }
 
 const budgetSlots = 10
@@ -51,7 +53,7 @@ func NewBudget(c BudgetConfig) *Budget {
 	if win <= 0 {
 		win = 10 * time.Second
 	}
-	b := &Budget{ratio: pct / 100, slotNs: int64(win) / budgetSlots, disabled: pct < 0}
+	b := &Budget{ratio: max(pct, 0) / 100, slotNs: int64(win) / budgetSlots, disabled: c.Disabled}
 	if b.slotNs <= 0 {
 		b.slotNs = 1
 	}

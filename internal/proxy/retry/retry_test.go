@@ -47,7 +47,7 @@ func TestBudgetDefaultsAndDisabled(t *testing.T) {
 	if got != 100 { // 10/s over 10 s, no requests
 		t.Fatalf("default floor = %d, want 100", got)
 	}
-	off := NewBudget(BudgetConfig{Percent: -1})
+	off := NewBudget(BudgetConfig{Disabled: true})
 	for range 1000 {
 		if !off.Withdraw(0) {
 			t.Fatal("a disabled budget refused a retry")

@@ -19,6 +19,13 @@ func breakersToProxy(b *envoypb.CircuitBreakers, cc *cluster.Config) error {
 		if mc := ts[0].GetMaxConnections(); mc != nil {
 			cc.MaxConnsPerEndpoint = int(mc.GetValue())
 		}
+		if rb := ts[0].GetRetryBudget(); rb != nil {
+			b, err := budgetToProxy(rb)
+			if err != nil {
+				return err
+			}
+			cc.RetryBudget = b
+		}
 	}
 	return nil
 }

@@ -61,6 +61,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		covered["http2"] = covered["http2"] || c.Protocol == cluster.HTTP2
 		covered["idle"] = covered["idle"] || c.IdleTimeout > 0
 		covered["maxconns"] = covered["maxconns"] || c.MaxConnsPerEndpoint > 0
+		covered["budget"] = covered["budget"] || c.RetryBudget.Percent > 0
 		for _, e := range c.Endpoints {
 			covered["labels"] = covered["labels"] || len(e.Labels) > 0
 			covered["zone"] = covered["zone"] || e.Zone != ""
@@ -72,6 +73,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 			covered["method"] = covered["method"] || r.Match.Method != ""
 			covered["weights"] = covered["weights"] || len(r.Backends) > 1
 			covered["timeout"] = covered["timeout"] || r.Timeout > 0
+			covered["retry"] = covered["retry"] || r.Retry != nil && r.Retry.PerTryTimeout > 0 && len(r.Retry.StatusCodes) > 0
 			for _, h := range r.Match.Headers {
 				covered["header"+string(rune('0'+h.Kind))] = true
 			}
@@ -81,7 +83,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "labels", "zone", "path0", "path1", "path2",
-		"method", "weights", "timeout", "header0", "header1", "query0", "query1"} {
+		"method", "weights", "timeout", "header0", "header1", "query0", "query1", "retry", "budget"} {
 		if !covered[k] {
 			t.Errorf("fixture does not cover %s", k)
 		}

@@ -65,6 +65,9 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 	if th := c.GetCircuitBreakers().GetThresholds(); len(th) > 0 && th[0].MaxConnections != nil {
 		cc.MaxConnsPerEndpoint = int(th[0].MaxConnections.Value)
 	}
+	if th := c.GetCircuitBreakers().GetThresholds(); len(th) > 0 && th[0].RetryBudget != nil {
+		cc.RetryBudget = budgetFromXDS(th[0].RetryBudget)
+	}
 	if c.GetMetadata().GetFilterMetadata()["weft"].GetFields()["protocol"].GetStringValue() == "tcp" {
 		cc.Protocol = cluster.TCP
 	}
@@ -153,6 +156,13 @@ func routeFromXDS(r *routev3.Route) (route.Route, error) {
 		return out, errors.New("only route actions are supported")
 	}
 	out.Timeout = a.GetTimeout().AsDuration()
+	if rp := a.GetRetryPolicy(); rp != nil {
+		p, err := retryFromXDS(rp)
+		if err != nil {
+			return out, err
+		}
+		out.Retry = p
+	}
 	switch a.GetClusterNotFoundResponseCode() {
 	case routev3.RouteAction_NOT_FOUND:
 		out.MissingClusterStatus = 404
