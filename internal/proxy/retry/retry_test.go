@@ -149,3 +149,19 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRetryDecision is the per-request cost of the retry machinery
+// when nothing fails: counting the request in the budget and checking
+// the response's status against the policy.
+func BenchmarkRetryDecision(b *testing.B) {
+	bud := NewBudget(BudgetConfig{})
+	p := &Policy{On: GatewayError | RetriableStatusCodes | GRPCUnavailable, StatusCodes: []uint16{409, 429}, Attempts: 2}
+	now := time.Now().UnixNano()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		bud.Request(now + int64(i))
+		if p.RetriesStatus(200, -1) {
+			b.Fatal("200 retried")
+		}
+	}
+}
