@@ -42,6 +42,19 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		began := ep.Begin()
 		uc, out, err := hc.try(ep, query, pol.PerTryTimeout, canResend)
 		if err == nil {
+			if tries < pol.Attempts && (hc.peerFlags || retry.Idempotent(req.Method)) && (!req.HasBody() || hc.replaying) && peerConnectFailure(hc.resp.Headers) {
+				// The peer sidecar could not reach its app: nothing was
+				// processed, so this is a connect failure one hop on. A
+				// peer not proven by mTLS is believed for idempotent
+				// requests only: a false claim costs one budgeted retry.
+				if next := pickOther(cl, ep, hc.next(), hc); (next != ep || pol != retry.Default) && pol.Failure(retry.Connect) && hc.mayRetry(cl, pol, tries, retry.Connect, -1) {
+					hc.up.Store(nil)
+					ep.Pool.Discard(uc)
+					ep.End(began, true)
+					ep = next
+					continue
+				}
+			}
 			if tries < pol.Attempts && afterSend && hc.resp.Status != 101 && pol.RetriesStatus(hc.resp.Status, h1GRPCStatus(&hc.resp)) {
 				if wait, ok := retryAfterWait(pol, &hc.resp); ok && hc.mayRetry(cl, pol, tries, retry.Status, wait) {
 					hc.up.Store(nil)
@@ -232,4 +245,15 @@ func h1GRPCStatus(resp *h1.Response) int {
 		}
 	}
 	return -1
+}
+
+// peerConnectFailure reports a peer sidecar's answer that it could not
+// connect to its app (flag UF, or UH: no app instance at all).
+func peerConnectFailure(hs []h1.Header) bool {
+	for _, f := range hs {
+		if h1.EqualFold(f.Name, "x-weft-response-flags") { // telemetry.ResponseFlagsHeader, lowercase as EqualFold wants
+			return string(f.Value) == "UF" || string(f.Value) == "UH"
+		}
+	}
+	return false
 }

@@ -60,6 +60,17 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 		}
 		var why retry.Outcome
 		if err == nil {
+			if f := resp.Header.Get(telemetry.ResponseFlagsHeader); tries < pol.Attempts && (f == "UF" || f == "UH") && (trustPeerFlags(h.cfg.Direction, cl) || retry.Idempotent([]byte(r.Method))) && body.replayable() {
+				// The peer sidecar could not reach its app: a connect
+				// failure one hop on, nothing was processed.
+				if next := pickOtherH2(cl, ep, r); (next != ep || pol != retry.Default) && pol.Failure(retry.Connect) && h.mayRetry(cl, pol, tries, retry.Connect, -1, deadline) {
+					resp.Body.Close()
+					cancel()
+					ep.End(res.began, true)
+					ep = next
+					continue
+				}
+			}
 			if tries < pol.Attempts && afterSend && body.replayable() && pol.RetriesStatus(resp.StatusCode, h2GRPCStatus(resp)) {
 				if wait, ok := h2RetryAfter(pol, resp); ok && h.mayRetry(cl, pol, tries, retry.Status, wait, deadline) {
 					resp.Body.Close()

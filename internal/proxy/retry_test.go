@@ -219,3 +219,22 @@ func TestHTTP1PerTryTimeout(t *testing.T) {
 		t.Fatalf("%d of 4 requests failed with a retry after the per-try timeout", failed)
 	}
 }
+
+func TestHTTP1PeerConnectFailureRetriedByDefault(t *testing.T) {
+	t.Parallel()
+	// A peer sidecar whose app died answers 502 with the flag UF.
+	deadApp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(telemetry.ResponseFlagsHeader, "UF")
+		w.WriteHeader(502)
+	}))
+	t.Cleanup(deadApp.Close)
+	good, _ := countingUpstream(t, func(int64, *http.Request) int { return 200 })
+	addr, _ := startRetryProxy(t, retryRuntime(t, []string{deadApp.Listener.Addr().String(), good}, nil, retry.BudgetConfig{}))
+	if failed := load(t, proxyClient(addr), 50, "GET", ""); failed != 0 {
+		t.Fatalf("%d of 50 requests failed with one peer's app dead, want 0", failed)
+	}
+	// A POST's claim from a peer not proven by mTLS is not believed.
+	if failed := load(t, proxyClient(addr), 10, "POST", ""); failed == 0 {
+		t.Fatal("a POST was moved on an unauthenticated peer's word")
+	}
+}
