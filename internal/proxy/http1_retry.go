@@ -29,6 +29,9 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	// afterSend: a try that sent the request may be retried (connect
 	// failures always may: they sent nothing).
 	afterSend := pol.Attempts > 0 && pol.On&^retry.ConnectFailure != 0 && (pol.AnyMethod || retry.Idempotent(req.Method))
+	if pol == retry.Default && req.HasBody() {
+		afterSend = false // the default keeps no bodies
+	}
 	if afterSend && req.HasBody() {
 		ok, err := hc.bufferBody()
 		if err != nil {
@@ -42,12 +45,13 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		began := ep.Begin()
 		uc, out, err := hc.try(ep, query, pol.PerTryTimeout, canResend)
 		if err == nil {
-			if tries < pol.Attempts && (hc.peerFlags || retry.Idempotent(req.Method)) && (!req.HasBody() || hc.replaying) && peerConnectFailure(hc.resp.Headers) {
-				// The peer sidecar could not reach its app: nothing was
-				// processed, so this is a connect failure one hop on. A
-				// peer not proven by mTLS is believed for idempotent
-				// requests only: a false claim costs one budgeted retry.
-				if next := pickOther(cl, ep, hc.next(), hc); (next != ep || pol != retry.Default) && pol.Failure(retry.Connect) && hc.mayRetry(cl, pol, tries, retry.Connect, -1) {
+			if po := peerOutcome(hc.resp.Headers); po != retry.OK && tries < pol.Attempts && pol.Failure(po) &&
+				(hc.peerFlags || retry.Idempotent(req.Method)) && (!req.HasBody() || hc.replaying) && (po == retry.Connect || afterSend) {
+				// The peer sidecar could not reach its app, or lost it
+				// before a response: the same failure one hop on. A peer
+				// not proven by mTLS is believed for idempotent requests
+				// only: a false claim costs one budgeted retry.
+				if next := pickOther(cl, ep, hc.next(), hc); (next != ep || pol != retry.Default) && hc.mayRetry(cl, pol, tries, po, -1) {
 					hc.up.Store(nil)
 					ep.Pool.Discard(uc)
 					ep.End(began, true)
@@ -247,13 +251,25 @@ func h1GRPCStatus(resp *h1.Response) int {
 	return -1
 }
 
-// peerConnectFailure reports a peer sidecar's answer that it could not
-// connect to its app (flag UF, or UH: no app instance at all).
-func peerConnectFailure(hs []h1.Header) bool {
+// peerOutcome classifies a peer sidecar's own answer: Connect when it
+// could not connect to its app (flag UF, or UH: no app instance),
+// ResetBefore when the app's connection broke before a response (UC, UR),
+// else OK.
+func peerOutcome(hs []h1.Header) retry.Outcome {
 	for _, f := range hs {
 		if h1.EqualFold(f.Name, "x-weft-response-flags") { // telemetry.ResponseFlagsHeader, lowercase as EqualFold wants
-			return string(f.Value) == "UF" || string(f.Value) == "UH"
+			return peerFlagOutcome(string(f.Value))
 		}
 	}
-	return false
+	return retry.OK
+}
+
+func peerFlagOutcome(flag string) retry.Outcome {
+	switch flag {
+	case "UF", "UH":
+		return retry.Connect
+	case "UC", "UR":
+		return retry.ResetBefore
+	}
+	return retry.OK
 }

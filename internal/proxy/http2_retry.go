@@ -60,10 +60,11 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 		}
 		var why retry.Outcome
 		if err == nil {
-			if f := resp.Header.Get(telemetry.ResponseFlagsHeader); tries < pol.Attempts && (f == "UF" || f == "UH") && (trustPeerFlags(h.cfg.Direction, cl) || retry.Idempotent([]byte(r.Method))) && body.replayable() {
-				// The peer sidecar could not reach its app: a connect
-				// failure one hop on, nothing was processed.
-				if next := pickOtherH2(cl, ep, r); (next != ep || pol != retry.Default) && pol.Failure(retry.Connect) && h.mayRetry(cl, pol, tries, retry.Connect, -1, deadline) {
+			if po := peerFlagOutcome(resp.Header.Get(telemetry.ResponseFlagsHeader)); po != retry.OK && tries < pol.Attempts && pol.Failure(po) &&
+				(trustPeerFlags(h.cfg.Direction, cl) || retry.Idempotent([]byte(r.Method))) && body.replayable() && (po == retry.Connect || afterSend && (pol != retry.Default || body == nil)) {
+				// The peer sidecar could not reach its app, or lost it
+				// before a response: the same failure one hop on.
+				if next := pickOtherH2(cl, ep, r); (next != ep || pol != retry.Default) && h.mayRetry(cl, pol, tries, po, -1, deadline) {
 					resp.Body.Close()
 					cancel()
 					ep.End(res.began, true)

@@ -95,9 +95,11 @@ type Policy struct {
 }
 
 // Default is the policy of a route that configures none: a connect
-// failure is retried once, on another endpoint where there is one. The
-// budget still applies.
-var Default = &Policy{On: ConnectFailure, Attempts: 1}
+// failure is retried once, on another endpoint, and so is an idempotent
+// request without a body whose connection broke before any response
+// byte (RFC 9110 §9.2.2 allows it); a single-endpoint cluster is not
+// retried. The budget still applies.
+var Default = &Policy{On: ConnectFailure | Reset, Attempts: 1}
 
 // Backoff returns the base and the cap in effect.
 func (p *Policy) Backoff() (base, ceiling time.Duration) {
