@@ -237,4 +237,58 @@ func TestHTTP1PeerConnectFailureRetriedByDefault(t *testing.T) {
 	if failed := load(t, proxyClient(addr), 10, "POST", ""); failed == 0 {
 		t.Fatal("a POST was moved on an unauthenticated peer's word")
 	}
+	// A peer whose app dropped the connection before answering (UC): an
+	// idempotent request without a body moves too.
+	lostApp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(telemetry.ResponseFlagsHeader, "UC")
+		w.WriteHeader(502)
+	}))
+	t.Cleanup(lostApp.Close)
+	addr2, _ := startRetryProxy(t, retryRuntime(t, []string{lostApp.Listener.Addr().String(), good}, nil, retry.BudgetConfig{}))
+	if failed := load(t, proxyClient(addr2), 50, "GET", ""); failed != 0 {
+		t.Fatalf("%d of 50 GETs failed with one peer's app dropping connections, want 0", failed)
+	}
+}
+
+func TestHTTP1RetryAfterHonouredWithinBound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		bound  time.Duration
+		status int
+	}{
+		{"within the bound: waited, then retried", 2 * time.Second, 200},
+		{"past the bound: the 503 is returned at once", 500 * time.Millisecond, 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var n atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 1 {
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(503)
+					return
+				}
+			}))
+			t.Cleanup(srv.Close)
+			pol := &retry.Policy{On: retry.GatewayError, Attempts: 1, RetryAfterMax: tc.bound}
+			addr, _ := startRetryProxy(t, retryRuntime(t, []string{srv.Listener.Addr().String()}, pol, retry.BudgetConfig{}))
+			began := time.Now()
+			resp, err := proxyClient(addr).Get("http://svc/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			took := time.Since(began)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.status == 200 && (took < time.Second || took > 1500*time.Millisecond) {
+				t.Fatalf("retried after %v, want Retry-After's 1s", took)
+			}
+			if tc.status == 503 && took > 500*time.Millisecond {
+				t.Fatalf("answered after %v, want at once", took)
+			}
+		})
+	}
 }
