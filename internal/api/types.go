@@ -90,6 +90,10 @@ type Instance struct {
 	// the instance's sidecar lost its xDS stream and neither reconnected
 	// nor heartbeat within the grace, so it gets no traffic.
 	Disconnected bool `json:"disconnected,omitempty"`
+	// Admin is the host:port of the registering sidecar's admin listener
+	// ("" when it is off), so `weft explain --from` can reach it. A
+	// loopback address is reachable from that host only.
+	Admin string `json:"admin,omitempty"`
 }
 
 // Registration registers an instance or renews it. Lease is the one the

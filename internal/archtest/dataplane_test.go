@@ -19,6 +19,7 @@ var notDataPlane = []struct{ prefix, why string }{
 	{mod + "internal/xds/server", "the control plane's xDS server"},
 	{mod + "internal/xds/xdstest", "the test-only xDS oracle"},
 	{mod + "internal/controlplane", "the control plane"},
+	{mod + "internal/ca", "the control plane's CA"},
 	{"go.etcd.io/", "etcd"},
 	{"google.golang.org/grpc", "grpc-go"},
 	{"github.com/envoyproxy/go-control-plane", "go-control-plane"},

@@ -19,12 +19,15 @@ type command struct {
 func commands() map[string]command {
 	cmds := map[string]command{
 		"proxy":    {"run a sidecar next to one service instance", runProxy},
+		"run":      {"mesh a local process: its sidecar in this process, then the app (-- CMD ARGS)", runRun},
 		"apply":    {"create or update resources from YAML (-f FILE|DIR|-, --dry-run shows the diff)", runApply},
 		"get":      {"list resources, proxies (sync status) or instances", runGet},
 		"describe": {"show one resource with its status, instances and routes", runDescribe},
 		"delete":   {"delete one resource", runDelete},
+		"explain":  {"explain how a sidecar routes one request, from its running tables", runExplain},
 		"history":  {"list config revisions", runHistory},
 		"rollback": {"restore the config of a past revision, as a new revision", runRollback},
+		"token":    {"create a join token that admits a sidecar to a service's identity once", runToken},
 		"version":  {"print the version", runVersion},
 	}
 	for name, c := range controlPlaneCommands() {
@@ -35,6 +38,12 @@ func commands() map[string]command {
 
 // errUsage marks a usage error already printed to stderr.
 var errUsage = errors.New("usage")
+
+// exitCode is a command's chosen exit status, returned as an error so
+// that only main exits: `weft run` exits with its app's status.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // Run executes one command line and returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -53,6 +62,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			return int(code)
+		}
 		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 			return 2
 		}

@@ -22,6 +22,10 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 10*time.Second, "how long an instance outlives its sidecar's last heartbeat")
 	fs.DurationVar(&cfg.StreamGrace, "stream-grace", 2*time.Second, "how long an instance's sidecar may be without an xDS stream or heartbeat before the instance leaves rotation")
 	fs.IntVar(&cfg.HistoryLimit, "history", 100, "config revisions kept for rollback")
+	fs.StringVar(&cfg.TrustDomain, "trust-domain", "weft.local", "trust domain of every workload's SPIFFE ID (spiffe://TRUST_DOMAIN/ns/NS/sa/SERVICE)")
+	fs.StringVar(&cfg.CACert, "ca-cert", "", "operator CA: PEM signing certificate, then intermediates, ending with the root (default: a root made on first start, kept in the store)")
+	fs.StringVar(&cfg.CAKey, "ca-key", "", "operator CA: PEM private key of --ca-cert's first certificate")
+	fs.DurationVar(&cfg.SVIDTTL, "svid-ttl", 24*time.Hour, "lifetime of workload certificates; sidecars renew at half of it")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -20,6 +20,12 @@ import (
 // and returns its API address.
 func startControl(t *testing.T) string {
 	t.Helper()
+	return startControlAddrs(t).API
+}
+
+// startControlAddrs runs the real control plane and returns its addresses.
+func startControlAddrs(t *testing.T) controlplane.Addrs {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan controlplane.Addrs, 1)
 	done := make(chan error, 1)
@@ -32,7 +38,7 @@ func startControl(t *testing.T) string {
 	select {
 	case a := <-ready:
 		t.Cleanup(func() { cancel(); <-done })
-		return a.API
+		return a
 	case err := <-done:
 		cancel()
 		t.Fatalf("control plane did not start: %v", err)
@@ -40,7 +46,7 @@ func startControl(t *testing.T) string {
 		cancel()
 		t.Fatal("control plane did not start in 30s")
 	}
-	return ""
+	return controlplane.Addrs{}
 }
 
 // weft runs one CLI command in-process and returns its exit code, stdout

@@ -22,6 +22,8 @@ type backend struct {
 	reg *registry.Registry
 	xds *server.Server
 	ttl int64 // lease TTL in seconds, told to registering sidecars
+	// certs is the CA with its join tokens.
+	certs *certs
 }
 
 var _ apiserver.Backend = (*backend)(nil)

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	apiserver "github.com/weft-mesh/weft/internal/api/server"
+	"github.com/weft-mesh/weft/internal/ca"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/store"
 	"github.com/weft-mesh/weft/internal/xds/server"
@@ -55,6 +56,19 @@ type Config struct {
 	// keeps (for watches resuming after a blip; the config history is kept
 	// apart, see HistoryLimit). Default 10000.
 	CompactRetain int64
+	// TrustDomain names this mesh in every workload's SPIFFE ID
+	// (spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT). Default weft.local.
+	// Replicas sharing a store must agree, and a generated root is bound
+	// to it: changing it needs an empty store or an operator CA.
+	TrustDomain string
+	// CACert and CAKey, both set, are files holding the operator's signing
+	// certificate chain (PEM, signing certificate first, ending with the
+	// root) and its key. Default: none; a root (ECDSA P-256, 10 years) is
+	// made on first start and kept in the store.
+	CACert, CAKey string
+	// SVIDTTL is the lifetime of workload certificates; sidecars renew at
+	// half of it. Default 24h.
+	SVIDTTL time.Duration
 	// FastTicks shortens the embedded etcd's raft ticks (tests).
 	FastTicks bool
 	// Logger receives the control plane's log, etcd's included. Default
@@ -170,13 +184,18 @@ func Run(ctx context.Context, cfg Config) error {
 	// Closed last, after every part that uses it has returned.
 	defer st.Close()
 
+	authority, err := ca.Open(ctx, st, ca.Config{TrustDomain: cfg.TrustDomain, CertFile: cfg.CACert, KeyFile: cfg.CAKey, TTL: cfg.SVIDTTL, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
 	reg := registry.New(st, cfg.LeaseTTL)
 	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
 	xds := server.New(cfg.Logger)
 	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
-	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second)}
+	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second),
+		certs: newCerts(authority, ca.NewTokens(st, nil))}
 
 	xl, err := net.Listen("tcp", cfg.XDS)
 	if err != nil {

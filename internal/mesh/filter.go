@@ -8,28 +8,72 @@ import (
 // maxFilterBytes caps one filter's configuration.
 const maxFilterBytes = 16 << 10
 
-// UnmarshalJSON keeps a filter's type and its configuration as given, so
-// filters are accepted before Weft implements each kind.
+// Filter types Weft implements. Gateway API has no core fault or rate-limit
+// filter, so these are Weft's own type names.
+const (
+	FilterFault     = "Fault"
+	FilterRateLimit = "RateLimit"
+)
+
+// typedFilterKeys are the keys of HTTPFilter decoded into typed fields; the
+// rest of a filter stays free-form in Raw, so filters Weft does not
+// implement yet can still be named when they are refused.
+var typedFilterKeys = map[string]bool{"type": true, "fault": true, "rateLimit": true}
+
+// UnmarshalJSON decodes the typed configurations and keeps the rest of
+// the filter as given.
 func (f *HTTPFilter) UnmarshalJSON(b []byte) error {
 	if len(b) > maxFilterBytes {
 		return fmt.Errorf("filter larger than %d bytes", maxFilterBytes)
 	}
-	var m map[string]any
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	t, _ := m["type"].(string)
-	delete(m, "type")
-	f.Type, f.Raw = t, m
+	*f = HTTPFilter{}
+	if t, ok := m["type"]; ok {
+		if err := json.Unmarshal(t, &f.Type); err != nil {
+			return err
+		}
+	}
+	if raw, ok := m["fault"]; ok {
+		if err := json.Unmarshal(raw, &f.Fault); err != nil {
+			return err
+		}
+	}
+	if raw, ok := m["rateLimit"]; ok {
+		if err := json.Unmarshal(raw, &f.RateLimit); err != nil {
+			return err
+		}
+	}
+	for k, raw := range m {
+		if typedFilterKeys[k] {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		if f.Raw == nil {
+			f.Raw = map[string]any{}
+		}
+		f.Raw[k] = v
+	}
 	return nil
 }
 
 // MarshalJSON writes the filter back in the shape it was read.
 func (f HTTPFilter) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, len(f.Raw)+1)
+	m := make(map[string]any, len(f.Raw)+3)
 	for k, v := range f.Raw {
 		m[k] = v
 	}
 	m["type"] = f.Type
+	if f.Fault != nil {
+		m["fault"] = f.Fault
+	}
+	if f.RateLimit != nil {
+		m["rateLimit"] = f.RateLimit
+	}
 	return json.Marshal(m)
 }

@@ -52,8 +52,11 @@ type HTTPRouteRule struct {
 	// Matches: the rule applies when any of them matches. Default one
 	// match of every request (path prefix /).
 	Matches []HTTPRouteMatch `json:"matches,omitempty"`
-	// Filters would modify requests and responses (header changes,
-	// mirroring, redirects). Not supported yet: any filter is refused.
+	// Filters act on the requests the rule matches before they are
+	// forwarded: type Fault (fault injection) and type RateLimit (a local
+	// token bucket), at most one of each; the rate limit is checked first.
+	// Gateway API's filters (header changes, mirroring, redirects) are not
+	// supported yet and are refused. Optional.
 	Filters []HTTPFilter `json:"filters,omitempty"`
 	// BackendRefs are where matching requests go, split by weight. At
 	// least one.
@@ -99,13 +102,20 @@ type ValueMatch struct {
 	Value string `json:"value"`
 }
 
-// HTTPFilter is a Gateway API filter. Weft implements none yet, so
-// validation refuses every filter; the type keeps the shape so the
-// error can name the filter.
+// HTTPFilter is one filter of a rule, in Gateway API's shape: a type and
+// the configuration field that type names. Weft implements the types Fault
+// and RateLimit (its own: Gateway API has no core fault or rate-limit
+// filter); any other type is refused, named in the error.
 type HTTPFilter struct {
-	// Type is the filter kind, e.g. RequestHeaderModifier.
+	// Type is the filter kind: Fault or RateLimit. Required.
 	Type string `json:"type"`
-	// Raw holds the filter's configuration as given.
+	// Fault configures a filter of type Fault. Required with that type.
+	Fault *FaultFilter `json:"fault,omitempty"`
+	// RateLimit configures a filter of type RateLimit: one token bucket
+	// per rule, in each client sidecar. Required with that type.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// Raw holds the configuration of filter types Weft does not implement,
+	// as given, so the refusal can name them.
 	Raw map[string]any `json:"-"`
 }
 
@@ -183,6 +193,9 @@ func (r *HTTPRoute) SetDefaults() {
 					m.QueryParams[k].Type = "Exact"
 				}
 			}
+		}
+		for j := range rule.Filters {
+			defaultFilter(&rule.Filters[j])
 		}
 		for j := range rule.BackendRefs {
 			b := &rule.BackendRefs[j]
@@ -263,9 +276,7 @@ func validateRule(v *errs, path string, rule *HTTPRouteRule) {
 			validateValueMatch(v, field(mp+".queryParams", k), q)
 		}
 	}
-	for j, f := range rule.Filters {
-		v.unsupported(field(path+".filters", j), "filter %q is not implemented", f.Type)
-	}
+	validateFilters(v, path+".filters", rule.Filters)
 	if len(rule.BackendRefs) == 0 {
 		v.add(path+".backendRefs", "must name at least one backend")
 	}

@@ -106,6 +106,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(example))
 	f.Add([]byte(`{"apiVersion":"weft.dev/v1alpha1","kind":"Service","metadata":{"name":"a"},"spec":{"ports":[{"port":1}]}}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"apiVersion":"weft.dev/v1alpha1","kind":"HTTPRoute","metadata":{"name":"r"},"spec":{"parentRefs":[{"name":"a"}],"rules":[{"filters":[` +
+		`{"type":"Fault","fault":{"delay":{"fixedDelay":"2s","percent":10},"abort":{"grpcStatus":14}}},{"type":"RateLimit","rateLimit":{"requestsPerSecond":100}}],"backendRefs":[{"name":"a"}]}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := Decode(data)
 		if err != nil || len(rs) == 0 {

@@ -23,10 +23,19 @@ func checkShape(v *errs, path string, val any, t reflect.Type) {
 		t = t.Elem()
 	}
 	if t == reflect.TypeOf(HTTPFilter{}) {
-		// A filter's configuration is free-form until filters land;
-		// only its outer shape is checked.
-		if _, ok := val.(map[string]any); !ok {
+		// The typed configurations are checked in full; those of filter
+		// types Weft does not implement are free-form (validation
+		// refuses them by type).
+		m, ok := val.(map[string]any)
+		if !ok {
 			v.add(path, "must be an object; got %s", describe(val))
+			return
+		}
+		fields := jsonFields(t)
+		for _, k := range sortedKeys(m) {
+			if f, ok := fields[k]; ok {
+				checkShape(v, join(path, k), m[k], f.Type)
+			}
 		}
 		return
 	}

@@ -1,9 +1,8 @@
 package mesh
 
 // TrafficPolicy sets how clients talk to one Service: load balancing,
-// connection pooling and retries now. Circuit breaking and outlier detection
-// are typed so manifests can be checked, and refused until the sidecar
-// enforces them.
+// connection pooling, retries, circuit breaking, outlier detection and a
+// rate limit.
 type TrafficPolicy struct {
 	TypeMeta `json:",inline"`
 	// Metadata names the policy.
@@ -26,10 +25,19 @@ type TrafficPolicySpec struct {
 	// Service's retry budget. Optional: without it a connect failure is
 	// still retried once on another instance, within the default budget.
 	Retries *Retries `json:"retries,omitempty"`
-	// CircuitBreaker: not supported yet.
+	// CircuitBreaker caps what each client sidecar has in flight to the
+	// Service; past a cap a request fails at once with 503 and the UO
+	// response flag. Optional: no caps without it.
 	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
-	// OutlierDetection: not supported yet.
+	// OutlierDetection ejects instances that fail, judged by each client
+	// sidecar from its own requests (no probes needed). Optional: no
+	// ejection without it.
 	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
+	// RateLimit is one token bucket for all requests to the Service from
+	// each client sidecar, shared by every route to it; a rule's own
+	// RateLimit filter takes its place for the requests that rule matches.
+	// Optional.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 }
 
 // TargetRef names the Service a policy applies to.
@@ -63,7 +71,8 @@ type ConnectionPool struct {
 	// MaxConnections caps connections to each instance; 0 means the
 	// sidecar's default (1024).
 	MaxConnections int32 `json:"maxConnections,omitempty"`
-	// MaxIdle would cap idle pooled connections. Not supported yet.
+	// MaxIdle caps idle pooled connections kept to each instance, 0..65535;
+	// 0 means the sidecar's default (128).
 	MaxIdle int32 `json:"maxIdle,omitempty"`
 	// ConnectTimeout bounds dial and handshake, up to 24h. Default 2s.
 	ConnectTimeout string `json:"connectTimeout,omitempty"`
@@ -72,25 +81,67 @@ type ConnectionPool struct {
 	IdleTimeout string `json:"idleTimeout,omitempty"`
 }
 
-// CircuitBreaker will cap requests in flight. Not supported yet: refused.
+// CircuitBreaker caps, per client sidecar, what is in flight to the whole
+// Service (Envoy's per-cluster thresholds). Each field is a count in
+// 0..1000000; 0 means Envoy's default: 1024 for the first three, 3 for
+// maxRetries.
 type CircuitBreaker struct {
-	// MaxPendingRequests caps requests waiting for a connection.
+	// MaxConnections caps open connections to all instances together.
+	// Default 1024.
+	MaxConnections int32 `json:"maxConnections,omitempty"`
+	// MaxPendingRequests caps requests waiting for a connection to be
+	// opened. Default 1024.
 	MaxPendingRequests int32 `json:"maxPendingRequests,omitempty"`
-	// MaxRequests caps requests in flight to the Service.
+	// MaxRequests caps requests in flight. Default 1024.
 	MaxRequests int32 `json:"maxRequests,omitempty"`
+	// MaxRetries caps requests retrying at once. Default 3. A retry budget
+	// (retries.budgetPercent or retries.minRetriesPerSecond) replaces it,
+	// as in Envoy.
+	MaxRetries int32 `json:"maxRetries,omitempty"`
 }
 
-// OutlierDetection will eject failing instances. Not supported yet:
-// refused.
+// OutlierDetection ejects failing instances for a while (Envoy's outlier
+// detection, passive). Durations like "10s", each in 1ms..24h.
 type OutlierDetection struct {
-	// Consecutive5xx failures eject an instance.
-	Consecutive5xx int32 `json:"consecutive5xx,omitempty"`
-	// Interval between ejection sweeps, e.g. 10s.
+	// Consecutive5xx: this many 5xx answers in a row eject an instance.
+	// Default 5; 0 turns the check off.
+	Consecutive5xx *int32 `json:"consecutive5xx,omitempty"`
+	// ConsecutiveGatewayErrors: this many 502, 503 or 504 in a row (or
+	// failures to get any answer) eject an instance. Default 0: off.
+	ConsecutiveGatewayErrors int32 `json:"consecutiveGatewayErrors,omitempty"`
+	// ConsecutiveConnectFailures: this many failures to get any answer in
+	// a row (connect failure, reset, timeout) eject an instance; setting it
+	// counts those apart from 5xx answers (Envoy's
+	// consecutive_local_origin_failure with split_external_local_origin_errors).
+	// Default 0: they count as gateway errors.
+	ConsecutiveConnectFailures int32 `json:"consecutiveConnectFailures,omitempty"`
+	// Interval is how often success rates are judged and ejection
+	// multipliers of healthy instances shrink. Default 10s.
 	Interval string `json:"interval,omitempty"`
-	// BaseEjectionTime is the first ejection's length, e.g. 30s.
+	// BaseEjectionTime is the first ejection's length; the nth ejection of
+	// an instance lasts n times it. Default 30s.
 	BaseEjectionTime string `json:"baseEjectionTime,omitempty"`
-	// MaxEjectionPercent caps the share of instances ejected, 0..100.
-	MaxEjectionPercent int32 `json:"maxEjectionPercent,omitempty"`
+	// MaxEjectionTime caps one ejection's length. Default 300s.
+	MaxEjectionTime string `json:"maxEjectionTime,omitempty"`
+	// MaxEjectionPercent caps the share of instances ejected at once,
+	// 0..100, though one instance may always be ejected. Default 10.
+	MaxEjectionPercent *int32 `json:"maxEjectionPercent,omitempty"`
+	// SuccessRate, when set, also ejects instances whose success rate in
+	// an interval lies far below the others'. Default off.
+	SuccessRate *SuccessRate `json:"successRate,omitempty"`
+}
+
+// SuccessRate ejects statistical outliers by success rate.
+type SuccessRate struct {
+	// MinimumHosts is how many instances need requestVolume requests in
+	// an interval for the check to run. Default 5.
+	MinimumHosts int32 `json:"minimumHosts,omitempty"`
+	// RequestVolume is the requests an instance needs in an interval to
+	// be judged. Default 100.
+	RequestVolume int32 `json:"requestVolume,omitempty"`
+	// StdevFactor, in thousandths: an instance whose success rate is below
+	// mean - stdev*stdevFactor/1000 is ejected. Default 1900 (1.9).
+	StdevFactor int32 `json:"stdevFactor,omitempty"`
 }
 
 func (p *TrafficPolicy) GetTypeMeta() TypeMeta { return p.TypeMeta }
@@ -106,6 +157,7 @@ func (p *TrafficPolicy) SetDefaults() {
 	if lb := p.Spec.LoadBalancer; lb != nil && lb.Type == "" {
 		lb.Type = "P2C_EWMA"
 	}
+	defaultRateLimit(p.Spec.RateLimit)
 }
 
 // Validate reports every invalid field with its path.
@@ -137,22 +189,19 @@ func (p *TrafficPolicy) Validate() error {
 		if cp.MaxConnections < 0 {
 			v.add("spec.connectionPool.maxConnections", "must be >= 0")
 		}
-		if cp.MaxIdle != 0 {
-			v.unsupported("spec.connectionPool.maxIdle", "")
+		if cp.MaxIdle < 0 || cp.MaxIdle > 65535 {
+			v.add("spec.connectionPool.maxIdle", "must be in 0..65535; got %d", cp.MaxIdle)
 		}
 		checkDuration(&v, "spec.connectionPool.connectTimeout", cp.ConnectTimeout)
 		checkDuration(&v, "spec.connectionPool.idleTimeout", cp.IdleTimeout)
 	}
-	// Refused until the sidecar enforces them: accepting them would report
-	// a policy Programmed that does nothing.
+	if p.Spec.RateLimit != nil {
+		validateRateLimit(&v, "spec.rateLimit", p.Spec.RateLimit)
+	}
 	if r := p.Spec.Retries; r != nil {
 		validateRetries(&v, "spec.retries", r)
 	}
-	if p.Spec.CircuitBreaker != nil {
-		v.unsupported("spec.circuitBreaker", "")
-	}
-	if p.Spec.OutlierDetection != nil {
-		v.unsupported("spec.outlierDetection", "")
-	}
+	validateBreaker(&v, p.Spec.CircuitBreaker)
+	validateOutlier(&v, p.Spec.OutlierDetection)
 	return v.err()
 }

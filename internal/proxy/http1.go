@@ -163,6 +163,9 @@ type h1conn struct {
 	// (replaying is then set); continued records the 100 sent.
 	replay               []byte
 	replaying, continued bool
+	// retryHeld: this request holds a unit of its cluster's breaker
+	// Retries cap (taken by its first retry, released when it ends).
+	retryHeld bool
 }
 
 // ServeConn serves one downstream connection until it ends. The caller

@@ -82,7 +82,11 @@ func BenchmarkHTTP1ProxyRetryPolicy(b *testing.B) {
 func benchHTTP1(b *testing.B, rt *Runtime) {
 	tb := &testing.T{}
 	h := NewHTTP1(HTTP1Config{Name: "bench", Direction: "outbound", Runtime: rt})
-	addr := serveEngine(tb, h)
+	benchEngine(b, serveEngine(tb, h))
+}
+
+// benchEngine sends sequential keep-alive GETs to the engine at addr.
+func benchEngine(b *testing.B, addr string) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)

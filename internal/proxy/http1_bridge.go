@@ -96,7 +96,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 		resp.Header.Del(telemetry.ResponseFlagsHeader) // only the mesh sets it
 	}
 	keep := hc.writeBridged(resp)
-	ep.End(began, resp.StatusCode >= 500)
+	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
 	return keep
 }

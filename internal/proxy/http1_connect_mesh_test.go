@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/http2"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
@@ -127,7 +127,10 @@ func TestConnectH2cInsideTunnel(t *testing.T) {
 	if br.Buffered() != 0 {
 		t.Fatal("bytes after the 200")
 	}
-	cc, err := (&http2.Transport{AllowHTTP: true}).NewClientConn(c)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p, DialContext: func(context.Context, string, string) (net.Conn, error) { return c, nil }}
+	cc, err := tr.NewClientConn(context.Background(), "http", "catalog:80")
 	if err != nil {
 		t.Fatal(err)
 	}

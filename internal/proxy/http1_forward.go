@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/route"
@@ -43,11 +44,20 @@ func (hc *h1conn) serve(start time.Time) bool {
 	if rt == nil {
 		return hc.reject(telemetry.FlagNoRoute, 404, "no route for host", hc.hostBuf, "", "", start)
 	}
+	if rt.Filtered() {
+		if keep, done := hc.filter(rt, start); done {
+			return keep
+		}
+	}
 	backend := rt.PickBackend(hc.next())
 	cl := st.Clusters.Get(backend)
 	if cl == nil {
 		return hc.reject(telemetry.FlagNoCluster, rt.MissingStatus(), "no such backend", []byte(backend), "", rt.Name, start)
 	}
+	if !cl.Breaker.Acquire(breaker.Requests) {
+		return hc.overflow(cl, rt, breaker.Requests, start)
+	}
+	defer cl.Breaker.Release(breaker.Requests)
 	hash, hasHash := hc.hashKey(cl)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
@@ -126,7 +136,7 @@ func (hc *h1conn) relayResponse(uc *upstream.Conn) (keep, upOK bool) {
 	case untilClose:
 		_, err = io.Copy(hc.bw, uc.R)
 		if err == nil {
-			err = hc.bw.Flush()
+			_ = hc.bw.Flush() // the connection closes either way
 		}
 		return false, false
 	default:

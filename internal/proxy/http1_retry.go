@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/proxy/retry"
@@ -43,7 +44,7 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	hc.peerFlags = trustPeerFlags(h.cfg.Direction, cl)
 	for tries := 0; ; tries++ {
 		began := ep.Begin()
-		uc, out, err := hc.try(ep, query, pol.PerTryTimeout, canResend)
+		uc, out, err := hc.try(cl, ep, query, pol.PerTryTimeout, canResend)
 		if err == nil {
 			if po := peerOutcome(hc.resp.Headers); po != retry.OK && tries < pol.Attempts && pol.Failure(po) &&
 				(hc.peerFlags || retry.Idempotent(req.Method)) && (!req.HasBody() || hc.replaying) && (po == retry.Connect || afterSend) {
@@ -54,7 +55,7 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 				if next := pickOther(cl, ep, hc.next(), hc); (next != ep || pol != retry.Default) && hc.mayRetry(cl, pol, tries, po, -1) {
 					hc.up.Store(nil)
 					ep.Pool.Discard(uc)
-					ep.End(began, true)
+					ep.EndStatus(began, hc.resp.Status)
 					ep = next
 					continue
 				}
@@ -63,14 +64,28 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 				if wait, ok := retryAfterWait(pol, &hc.resp); ok && hc.mayRetry(cl, pol, tries, retry.Status, wait) {
 					hc.up.Store(nil)
 					ep.Pool.Discard(uc) // its unread body is not worth draining
-					ep.End(began, true)
+					ep.EndStatus(began, hc.resp.Status)
 					ep = pickOther(cl, ep, hc.next(), hc)
 					continue
 				}
 			}
+			hc.endRetries(cl)
 			return hc.relay(uc, ep, began, cl, rt, start)
 		}
-		ep.End(began, true)
+		switch {
+		case errors.Is(err, errPendingOverflow):
+			ep.Abandon(began)
+			hc.endRetries(cl)
+			return hc.overflow(cl, rt, breaker.Pending, start)
+		case errors.Is(err, upstream.ErrConnOverflow):
+			ep.Abandon(began)
+			hc.endRetries(cl)
+			return hc.overflow(cl, rt, breaker.Connections, start)
+		case errors.Is(err, upstream.ErrPoolFull):
+			ep.Abandon(began) // this proxy's cap, not the endpoint's failure
+		default:
+			ep.End(began, true)
+		}
 		retriable := out == retry.Connect && !errors.Is(err, upstream.ErrPoolFull) || afterSend && out != retry.OK
 		if tries < pol.Attempts && retriable && pol.Failure(out) {
 			// The default policy only moves a request to another instance.
@@ -83,9 +98,10 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		switch {
 		case out == retry.TryTimeout:
 			f, code = telemetry.FlagUpstreamTimeout, 504
-		case tries > 0 && pol != retry.Default && code != 400 && hc.expired.Load() == 0:
+		case tries > 0 && pol != retry.Default && code != 400 && f != telemetry.FlagUpstreamOverflow && hc.expired.Load() == 0:
 			f, code = telemetry.FlagRetryLimitExceeded, 503
 		}
+		hc.endRetries(cl)
 		h.log.Debug("upstream request failed", "endpoint", ep.Address, "err", err, "status", code, "retries", tries)
 		closeConn := true
 		if out == retry.Connect && !req.HasBody() {
@@ -112,7 +128,7 @@ func (hc *h1conn) relay(uc *upstream.Conn, ep *cluster.Endpoint, began time.Time
 	} else {
 		ep.Pool.Discard(uc)
 	}
-	ep.End(began, resp.Status >= 500)
+	ep.EndStatus(began, resp.Status)
 	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, telemetry.FlagNone, time.Since(start))
 	return keep
 }
@@ -122,9 +138,16 @@ func (hc *h1conn) relay(uc *upstream.Conn, ep *cluster.Endpoint, began time.Time
 // replaced once by a fresh one when the request can be sent again, as
 // net/http's transport does. The outcome says how a failed try failed;
 // retry.OK with an error is a failure no policy retries.
-func (hc *h1conn) try(ep *cluster.Endpoint, query []byte, perTry time.Duration, canResend bool) (*upstream.Conn, retry.Outcome, error) {
+func (hc *h1conn) try(cl *cluster.Cluster, ep *cluster.Endpoint, query []byte, perTry time.Duration, canResend bool) (*upstream.Conn, retry.Outcome, error) {
+	if !cl.Breaker.Acquire(breaker.Pending) {
+		return nil, retry.OK, errPendingOverflow
+	}
 	uc, err := ep.Pool.Get(context.Background())
+	cl.Breaker.Release(breaker.Pending)
 	if err != nil {
+		if errors.Is(err, upstream.ErrConnOverflow) {
+			return nil, retry.OK, err // the breaker's answer, not retried
+		}
 		return nil, retry.Connect, err
 	}
 	if hc.req.ExpectContinue && !hc.continued {
@@ -194,9 +217,13 @@ func (hc *h1conn) bufferBody() (bool, error) {
 	return true, nil
 }
 
+// errPendingOverflow is the breaker's pending-requests cap refusing a try.
+var errPendingOverflow = errors.New("upstream: pending requests limit reached")
+
 // mayRetry decides a retry the policy allows: the request must have time
-// left and the cluster's budget a retry to spare. It counts the retry and
-// waits out the backoff (or the upstream's Retry-After, wait >= 0).
+// left, the cluster's breaker room for one more retrying request, and its
+// budget a retry to spare. It counts the retry and waits out the backoff
+// (or the upstream's Retry-After, wait >= 0).
 func (hc *h1conn) mayRetry(cl *cluster.Cluster, pol *retry.Policy, tries int, why retry.Outcome, wait time.Duration) bool {
 	if hc.expired.Load() > 0 {
 		return false
@@ -209,7 +236,18 @@ func (hc *h1conn) mayRetry(cl *cluster.Cluster, pol *retry.Policy, tries int, wh
 		return false
 	}
 	m := hc.h.cfg.Metrics
+	took := false
+	if !hc.retryHeld {
+		if !cl.Breaker.Acquire(breaker.Retries) {
+			m.Overflow(cl.Config.Name, breaker.Retries.String())
+			return false
+		}
+		hc.retryHeld, took = true, true
+	}
 	if !cl.Budget.Withdraw(now.UnixNano()) {
+		if took {
+			hc.endRetries(cl)
+		}
 		m.RetryBudgetExhausted(cl.Config.Name)
 		return false
 	}
@@ -218,6 +256,15 @@ func (hc *h1conn) mayRetry(cl *cluster.Cluster, pol *retry.Policy, tries int, wh
 		time.Sleep(wait) // bounded above by the request's deadline
 	}
 	return true
+}
+
+// endRetries releases the breaker's Retries unit the request holds, if
+// any: its tries are over.
+func (hc *h1conn) endRetries(cl *cluster.Cluster) {
+	if hc.retryHeld {
+		cl.Breaker.Release(breaker.Retries)
+		hc.retryHeld = false
+	}
 }
 
 // retryAfterWait is how long to wait before retrying a response: -1 for

@@ -67,7 +67,7 @@ func (hc *h1conn) tunnel(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 		}
 		hc.br.Discard(n)
 	}
-	err = listener.Pipe(hc.c, up, h.cfg.TunnelIdleTimeout)
+	_ = listener.Pipe(hc.c, up, h.cfg.TunnelIdleTimeout) // how a tunnel ends is not the endpoint's failure
 	ep.End(began, false)
 	return false
 }

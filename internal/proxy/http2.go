@@ -41,8 +41,10 @@ type HTTP2Config struct {
 	// on one connection within a second. Past it, or past 100 when more
 	// than half of the streams it opened in that second were cancelled,
 	// the connection gets GOAWAY(ENHANCE_YOUR_CALM) and is closed: rapid
-	// reset (CVE-2023-44487) costs CPU even when memory is bounded. Zero
-	// means 1000.
+	// reset (CVE-2023-44487) costs CPU even when memory is bounded. The
+	// client's address is then remembered for 10 s: its new connections
+	// wait 50 ms before they are served (doubling with each offence, at
+	// most 250 ms) and are cut off after 10 cancels. Zero means 1000.
 	MaxClientResets int
 	// IdleTimeout closes connections with no open stream. Zero means 60s.
 	IdleTimeout time.Duration
@@ -92,14 +94,24 @@ const headerListSlack = 4
 // HTTP2 serves HTTP/2 (prior-knowledge h2c, or h2 on TLS) and gRPC. It uses
 // x/net/http2's server, whose frame handling carries the fixes for rapid
 // reset, CONTINUATION floods and HPACK bombs, with explicit caps.
+//
+// x/net's Server and ServeConn are deprecated in favour of net/http's
+// Server.Serve, which has no way to serve one connection that is already
+// accepted: the listener sniffs the protocol, the guard wraps the
+// connection (so net/http would neither see the *tls.Conn it requires for
+// h2 nor heed the guard's ENHANCE_YOUR_CALM error), and the caller needs
+// ServeConn to return when that connection ends. Every x/net setting with
+// a net/http counterpart is set there (base.HTTP2), which x/net reads.
 type HTTP2 struct {
-	cfg  HTTP2Config
-	log  *slog.Logger
+	cfg HTTP2Config
+	log *slog.Logger
+	//lint:ignore SA1019 no net/http replacement serves an accepted, wrapped net.Conn (see HTTP2)
 	srv  *http2.Server
 	base *http.Server // carries limits and the graceful-shutdown hook
 	lim  h1.Limits    // caps on HTTP/1.1 upstream response heads
 
-	conns drain.Group[net.Conn]
+	conns   drain.Group[net.Conn]
+	penalty *resetPenalty // addresses the rapid-reset guard cut off
 }
 
 // NewHTTP2 returns an HTTP/2 engine.
@@ -109,22 +121,8 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		cfg: cfg,
 		log: cfg.Logger.With("component", "http2", "listener", cfg.Name),
 		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes},
-	}
-	h.srv = &http2.Server{
-		MaxConcurrentStreams: cfg.MaxConcurrentStreams,
-		IdleTimeout:          cfg.IdleTimeout,
-		// Envoy's edge guidance: 64 KiB stream and 1 MiB connection windows.
-		MaxUploadBufferPerStream:     64 << 10,
-		MaxUploadBufferPerConnection: 1 << 20,
-		// The RFC's initial 16 KiB (x/net would advertise 1 MiB): a frame
-		// read is buffered whole, and a client that believed the larger
-		// size would overrun the 64 KiB stream window in one DATA frame.
-		MaxReadFrameSize:          16 << 10,
-		MaxDecoderHeaderTableSize: 4 << 10,
-		MaxEncoderHeaderTableSize: 4 << 10,
-		ReadIdleTimeout:           30 * time.Second,
-		PingTimeout:               10 * time.Second,
-		WriteByteTimeout:          cfg.WriteTimeout,
+
+		penalty: newResetPenalty(),
 	}
 	h.base = &http.Server{
 		Handler: h,
@@ -135,7 +133,27 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: int(cfg.MaxConcurrentStreams),
+			// Envoy's edge guidance: 64 KiB stream and 1 MiB connection windows.
+			MaxReceiveBufferPerStream:     64 << 10,
+			MaxReceiveBufferPerConnection: 1 << 20,
+			// The RFC's initial 16 KiB (x/net would advertise 1 MiB): a frame
+			// read is buffered whole, and a client that believed the larger
+			// size would overrun the 64 KiB stream window in one DATA frame.
+			MaxReadFrameSize:          16 << 10,
+			MaxDecoderHeaderTableSize: 4 << 10,
+			MaxEncoderHeaderTableSize: 4 << 10,
+			SendPingTimeout:           30 * time.Second,
+			PingTimeout:               10 * time.Second,
+			WriteByteTimeout:          cfg.WriteTimeout,
+		},
 	}
+	//lint:ignore SA1019 no net/http replacement serves an accepted, wrapped net.Conn (see HTTP2)
+	h.srv = new(http2.Server)
+	// ConfigureServer copies base's IdleTimeout and registers the hook by
+	// which base.Shutdown sends GOAWAY on the connections ServeConn serves.
+	//lint:ignore SA1019 the x/net server's graceful shutdown has no other hook (see HTTP2)
 	if err := http2.ConfigureServer(h.base, h.srv); err != nil {
 		// ConfigureServer fails only on TLS settings we never set.
 		panic(fmt.Sprintf("http2: configure server: %v", err))
@@ -150,7 +168,20 @@ func (h *HTTP2) ServeConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer h.conns.Done(c)
-	h.srv.ServeConn(h.guard(c), &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
+	ip := remoteIP(c)
+	wait, probation := h.penalty.check(ip)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			c.Close()
+			return
+		}
+	}
+	//lint:ignore SA1019 no net/http replacement serves an accepted, wrapped net.Conn (see HTTP2)
+	h.srv.ServeConn(h.guard(c, ip, probation), &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
 }
 
 // Shutdown sends GOAWAY on every connection, lets open streams finish, and

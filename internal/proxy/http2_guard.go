@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"net"
+	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -44,6 +46,7 @@ var errRapidReset error = http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 // reader goroutine reads a connection.
 type h2Scanner struct {
 	maxResets int // resets per window tolerated whatever the mix
+	burst     int // resets per window past which a cancelling majority trips
 
 	preface uint8   // client preface bytes still to pass
 	hdrN    uint8   // bytes of a split frame header gathered in hdr
@@ -59,8 +62,8 @@ type h2Scanner struct {
 	now        func() time.Time // the clock; tests replace it
 }
 
-func newH2Scanner(maxResets int) h2Scanner {
-	return h2Scanner{maxResets: maxResets, preface: uint8(len(http2.ClientPreface)), now: time.Now}
+func newH2Scanner(maxResets, burst int) h2Scanner {
+	return h2Scanner{maxResets: maxResets, burst: burst, preface: uint8(len(http2.ClientPreface)), now: time.Now}
 }
 
 // scan passes over b, the next bytes from the client. It returns len(b),
@@ -138,7 +141,7 @@ func (s *h2Scanner) reset() error {
 		s.winStart, s.opened, s.resets = now, 0, 0
 	}
 	s.resets++
-	if s.resets >= s.maxResets || s.resets >= resetBurst && 2*s.resets > s.opened {
+	if s.resets >= s.maxResets || s.resets >= s.burst && 2*s.resets > s.opened {
 		return errRapidReset
 	}
 	return nil
@@ -181,6 +184,11 @@ const h2LingerTimeout = 250 * time.Millisecond
 // h2LingerBytes bounds what Close drains.
 const h2LingerBytes = 256 << 10
 
+// lingerBufs holds the drain buffers of Close: a rapid-reset client has
+// usually queued megabytes, and reading them 4 KiB at a time cost 64 read
+// calls per cut-off connection.
+var lingerBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}
+
 // Close half-closes, drains what the client still sends for a moment, and
 // then closes: closing a socket with unread input sends a TCP reset, which
 // can destroy the GOAWAY just written before the client reads it (as
@@ -191,7 +199,7 @@ func (g *h2Guard) Close() error {
 		return g.Conn.Close()
 	}
 	g.Conn.SetReadDeadline(time.Now().Add(h2LingerTimeout))
-	var buf [4 << 10]byte
+	buf := lingerBufs.Get().(*[64 << 10]byte)
 	for n := 0; n < h2LingerBytes; {
 		k, err := g.Conn.Read(buf[:])
 		n += k
@@ -199,6 +207,7 @@ func (g *h2Guard) Close() error {
 			break
 		}
 	}
+	lingerBufs.Put(buf)
 	return g.Conn.Close()
 }
 
@@ -211,12 +220,21 @@ type h2GuardTLS struct {
 
 func (g h2GuardTLS) ConnectionState() tls.ConnectionState { return g.tc.ConnectionState() }
 
-// guard wraps c for x/net.
-func (h *HTTP2) guard(c net.Conn) net.Conn {
-	g := &h2Guard{Conn: c, scan: newH2Scanner(h.cfg.MaxClientResets)}
+// guard wraps c, from ip, for x/net; a connection on probation trips
+// after probationBurst cancels instead of resetBurst.
+func (h *HTTP2) guard(c net.Conn, ip netip.Addr, probation bool) net.Conn {
+	burst := resetBurst
+	if probation {
+		burst = probationBurst
+	}
+	g := &h2Guard{Conn: c, scan: newH2Scanner(h.cfg.MaxClientResets, burst)}
 	g.onAbuse = func() {
+		strikes := h.penalty.strike(ip)
+		if strikes&(strikes-1) != 0 {
+			return // logged at 1, 2, 4, 8… strikes: an attacker redials hundreds of times a second
+		}
 		h.log.Warn("closing connection: too many cancelled streams (rapid reset)", "remote", c.RemoteAddr().String(),
-			"resets", g.scan.resets, "opened", g.scan.opened)
+			"resets", g.scan.resets, "opened", g.scan.opened, "strikes", strikes)
 	}
 	if tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		return h2GuardTLS{h2Guard: g, tc: tc}

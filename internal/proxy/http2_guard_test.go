@@ -41,7 +41,7 @@ func TestH2ScannerRapidReset(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newH2Scanner(1000)
+			s := newH2Scanner(1000, resetBurst)
 			now := clock
 			s.now = func() time.Time { return now }
 			var err error
@@ -87,7 +87,7 @@ func FuzzH2Scanner(f *testing.F) {
 	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x01\x00\x00\x00\x00"), uint8(1))
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
 		now := func() time.Time { return time.Unix(0, 0) }
-		whole := newH2Scanner(50)
+		whole := newH2Scanner(50, resetBurst)
 		whole.now = now
 		a := append([]byte(nil), in...)
 		n, errWhole := whole.scan(a)
@@ -99,7 +99,7 @@ func FuzzH2Scanner(f *testing.F) {
 				t.Fatalf("byte %d rewritten from %#x to %#x", i, in[i], a[i])
 			}
 		}
-		pieces := newH2Scanner(50)
+		pieces := newH2Scanner(50, resetBurst)
 		pieces.now = now
 		b := append([]byte(nil), in...)
 		var errPieces error

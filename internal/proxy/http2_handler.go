@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/telemetry"
@@ -69,12 +70,20 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, grpc, telemetry.FlagNoRoute, http.StatusNotFound, "no route for host", host, "", "", start)
 		return
 	}
+	if rt.Filtered() && h.filter(w, r, grpc, rt, start) {
+		return
+	}
 	backend := rt.PickBackend(rand.Uint64())
 	cl := st.Clusters.Get(backend)
 	if cl == nil {
 		h.fail(w, r, grpc, telemetry.FlagNoCluster, rt.MissingStatus(), "no such backend", []byte(backend), "", rt.Name, start)
 		return
 	}
+	if !cl.Breaker.Acquire(breaker.Requests) {
+		h.overflow(w, r, grpc, cl, rt, breaker.Requests, start)
+		return
+	}
+	defer cl.Breaker.Release(breaker.Requests)
 	hash, hasHash := requestHash(cl, r)
 	ep := cl.Pick(hash, hasHash)
 	if ep == nil {
@@ -92,6 +101,10 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res := h.tries(ctx, r, cl, ep, rt, string(path), string(query), start)
 	if res.resp == nil {
+		if res.overflow {
+			h.overflow(w, r, grpc, cl, rt, res.kind, start)
+			return
+		}
 		h.fail(w, r, grpc, res.flag, res.code, upstreamWords(res.flag), nil, cl.Config.Name, rt.Name, start)
 		return
 	}
@@ -110,7 +123,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		abortStream(w, grpc, f)
 		return
 	}
-	ep.End(began, resp.StatusCode >= 500)
+	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
 }
 

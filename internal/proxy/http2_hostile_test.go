@@ -246,8 +246,3 @@ func TestHTTP2PingFloodBounded(t *testing.T) {
 	}
 	t.Logf("sent %d pings before the proxy stopped taking them", sent)
 }
-
-func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
-}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -10,9 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/retry"
 	"github.com/weft-mesh/weft/internal/proxy/route"
+	"github.com/weft-mesh/weft/internal/proxy/upstream"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
@@ -24,6 +27,9 @@ type h2Result struct {
 	stop  func() // releases the last try's per-try timer; call when done
 	flag  telemetry.Flag
 	code  int
+	// overflow: a circuit breaker cap (kind) refused the try.
+	overflow bool
+	kind     breaker.Kind
 }
 
 // tries sends r to cl, starting on ep, retrying as the route's policy and
@@ -38,6 +44,12 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 	afterSend := pol.Attempts > 0 && pol.On&^retry.ConnectFailure != 0 && (pol.AnyMethod || retry.Idempotent([]byte(r.Method)))
 	var body *teeBody // set on the first try, from the body outbound built
 	deadline, _ := ctx.Deadline()
+	var retryHeld bool // a unit of the breaker's Retries cap, from the first retry on
+	defer func() {
+		if retryHeld {
+			cl.Breaker.Release(breaker.Retries)
+		}
+	}()
 	for tries := 0; ; tries++ {
 		tctx, cancel := context.WithCancel(ctx)
 		var timedOut atomic.Bool
@@ -64,19 +76,19 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 				(trustPeerFlags(h.cfg.Direction, cl) || retry.Idempotent([]byte(r.Method))) && body.replayable() && (po == retry.Connect || afterSend && (pol != retry.Default || body == nil)) {
 				// The peer sidecar could not reach its app, or lost it
 				// before a response: the same failure one hop on.
-				if next := pickOtherH2(cl, ep, r); (next != ep || pol != retry.Default) && h.mayRetry(cl, pol, tries, po, -1, deadline) {
+				if next := pickOtherH2(cl, ep, r); (next != ep || pol != retry.Default) && h.mayRetry(cl, pol, tries, po, -1, deadline, &retryHeld) {
 					resp.Body.Close()
 					cancel()
-					ep.End(res.began, true)
+					ep.EndStatus(res.began, resp.StatusCode)
 					ep = next
 					continue
 				}
 			}
 			if tries < pol.Attempts && afterSend && body.replayable() && pol.RetriesStatus(resp.StatusCode, h2GRPCStatus(resp)) {
-				if wait, ok := h2RetryAfter(pol, resp); ok && h.mayRetry(cl, pol, tries, retry.Status, wait, deadline) {
+				if wait, ok := h2RetryAfter(pol, resp); ok && h.mayRetry(cl, pol, tries, retry.Status, wait, deadline, &retryHeld) {
 					resp.Body.Close()
 					cancel()
-					ep.End(res.began, true)
+					ep.EndStatus(res.began, resp.StatusCode)
 					ep = pickOtherH2(cl, ep, r)
 					continue
 				}
@@ -85,7 +97,16 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 			return res
 		}
 		cancel()
-		ep.End(res.began, true)
+		if errors.Is(err, upstream.ErrConnOverflow) {
+			ep.Abandon(res.began)
+			res.overflow, res.kind = true, breaker.Connections
+			return res
+		}
+		if errors.Is(err, errNoCapacity) || errors.Is(err, upstream.ErrPoolFull) {
+			ep.Abandon(res.began) // this proxy's cap, not the endpoint's failure
+		} else {
+			ep.End(res.began, true)
+		}
 		res.flag, res.code = flagForUpstreamH2(err, ctx.Err())
 		switch {
 		case timedOut.Load() && ctx.Err() == nil:
@@ -97,12 +118,12 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 		}
 		sent := why != retry.Connect
 		if tries < pol.Attempts && why != retry.OK && pol.Failure(why) && (!sent || afterSend) && body.untouchedOrKept() {
-			if next := pickOtherH2(cl, ep, r); (next != ep || pol != retry.Default) && h.mayRetry(cl, pol, tries, why, -1, deadline) {
+			if next := pickOtherH2(cl, ep, r); (next != ep || pol != retry.Default) && h.mayRetry(cl, pol, tries, why, -1, deadline, &retryHeld) {
 				ep = next
 				continue
 			}
 		}
-		if tries > 0 && pol != retry.Default && ctx.Err() == nil && why != retry.TryTimeout {
+		if tries > 0 && pol != retry.Default && ctx.Err() == nil && why != retry.TryTimeout && res.flag != telemetry.FlagUpstreamOverflow {
 			res.flag, res.code = telemetry.FlagRetryLimitExceeded, 503
 		}
 		h.log.Debug("upstream request failed", "cluster", cl.Config.Name, "endpoint", ep.Address, "err", err, "retries", tries)
@@ -110,8 +131,9 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 	}
 }
 
-// mayRetry is the HTTP/2 engine's h1conn.mayRetry.
-func (h *HTTP2) mayRetry(cl *cluster.Cluster, pol *retry.Policy, tries int, why retry.Outcome, wait time.Duration, deadline time.Time) bool {
+// mayRetry is the HTTP/2 engine's h1conn.mayRetry; *held says whether
+// the request holds a unit of the breaker's Retries cap.
+func (h *HTTP2) mayRetry(cl *cluster.Cluster, pol *retry.Policy, tries int, why retry.Outcome, wait time.Duration, deadline time.Time, held *bool) bool {
 	now := time.Now()
 	if wait < 0 {
 		wait = pol.Delay(tries, rand.Uint64()>>1)
@@ -119,7 +141,19 @@ func (h *HTTP2) mayRetry(cl *cluster.Cluster, pol *retry.Policy, tries int, why 
 	if !deadline.IsZero() && !now.Add(wait).Before(deadline) {
 		return false
 	}
+	took := false
+	if !*held {
+		if !cl.Breaker.Acquire(breaker.Retries) {
+			h.cfg.Metrics.Overflow(cl.Config.Name, breaker.Retries.String())
+			return false
+		}
+		*held, took = true, true
+	}
 	if !cl.Budget.Withdraw(now.UnixNano()) {
+		if took {
+			cl.Breaker.Release(breaker.Retries)
+			*held = false
+		}
 		h.cfg.Metrics.RetryBudgetExhausted(cl.Config.Name)
 		return false
 	}

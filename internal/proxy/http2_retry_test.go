@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
-
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/retry"
 )
@@ -19,7 +16,11 @@ import (
 // h2cUpstream is an HTTP/2 (prior knowledge) app on loopback.
 func h2cUpstream(t *testing.T, f http.HandlerFunc) string {
 	t.Helper()
-	srv := httptest.NewServer(h2c.NewHandler(f, &http2.Server{}))
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
 }

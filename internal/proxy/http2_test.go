@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
@@ -76,12 +73,9 @@ func serveEngine(t *testing.T, h interface {
 }
 
 func h2cClient() *http.Client {
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}}
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true) // prior knowledge: http:// URLs speak HTTP/2
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: &protos}}
 }
 
 func TestHTTP2ToHTTP1Upstream(t *testing.T) {

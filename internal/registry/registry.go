@@ -40,6 +40,9 @@ type Instance struct {
 	// and did not come back, nor heartbeat, within the control plane's
 	// grace: it gets no traffic. The next heartbeat or reconnect clears it.
 	Disconnected bool `json:"disconnected,omitempty"`
+	// Admin is the sidecar's admin listener (host:port, "" when off),
+	// which `weft explain --from` calls.
+	Admin string `json:"admin,omitempty"`
 }
 
 // maxNodeLen caps Instance.Node, as the xDS server does not.
@@ -59,6 +62,11 @@ func (in *Instance) Validate() error {
 	}
 	if len(in.Node) > maxNodeLen {
 		errs = append(errs, fmt.Errorf("node: must be at most %d bytes; got %d", maxNodeLen, len(in.Node)))
+	}
+	if in.Admin != "" {
+		if _, _, err := net.SplitHostPort(in.Admin); err != nil || len(in.Admin) > maxNodeLen {
+			errs = append(errs, fmt.Errorf("admin: must be host:port of at most %d bytes; got %q", maxNodeLen, in.Admin))
+		}
 	}
 	if in.Port < 1 || in.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port: must be 1..65535; got %d", in.Port))

@@ -102,8 +102,8 @@ func TestHeartbeatAfterExpiryReregisters(t *testing.T) {
 }
 
 func TestRegisterValidates(t *testing.T) {
-	_, err := New(nil, 0).Upsert(context.Background(), Instance{Address: "nowhere", Port: 0}, 0)
-	for _, want := range []string{"service: must not be empty", "id: must not be empty", `address: must be an IP address; got "nowhere"`, "port: must be 1..65535"} {
+	_, err := New(nil, 0).Upsert(context.Background(), Instance{Address: "nowhere", Port: 0, Admin: "no-port"}, 0)
+	for _, want := range []string{"service: must not be empty", "id: must not be empty", `address: must be an IP address; got "nowhere"`, "port: must be 1..65535", `admin: must be host:port of at most 256 bytes; got "no-port"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err %v lacks %q", err, want)
 		}

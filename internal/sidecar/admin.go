@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// adminHandler serves the admin endpoints. It is bound to loopback by
+// adminHandler serves the admin endpoints (POST /explain: explain.go). It is bound to loopback by
 // default: /config shows the whole mesh view of this sidecar.
 func (s *Sidecar) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -42,6 +42,8 @@ func (s *Sidecar) adminHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(s.dump())
 	})
+	// What the outbound tables do with one request: `weft explain`.
+	mux.HandleFunc("POST /explain", s.serveExplain)
 	return mux
 }
 

@@ -33,16 +33,18 @@ func outboundState(c *Config, version string, old *proxy.State) (*proxy.State, e
 	return buildState(version, rc, cc, old)
 }
 
-func buildState(version string, rc route.Config, clusters []cluster.Config, old *proxy.State) (*proxy.State, error) {
-	table, err := route.Compile(rc)
+func buildState(version string, rc route.Config, clusters []cluster.Config, old *proxy.State, opts ...cluster.Option) (*proxy.State, error) {
+	var oldSet *cluster.Set
+	var oldTable *route.Table
+	if old != nil {
+		oldSet, oldTable = old.Clusters, old.Routes
+	}
+	// Unchanged rate limits keep their buckets across the push.
+	table, err := route.CompileFrom(rc, oldTable)
 	if err != nil {
 		return nil, fmt.Errorf("build routes: %w", err)
 	}
-	var oldSet *cluster.Set
-	if old != nil {
-		oldSet = old.Clusters
-	}
-	set, err := cluster.NewSet(clusters, oldSet)
+	set, err := cluster.NewSet(clusters, oldSet, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("build clusters: %w", err)
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	// Register, with a control plane, registers this instance so that other
 	// sidecars route to it, and keeps it registered while the app is healthy.
 	Register *Registration `yaml:"register" json:"register,omitempty"`
+	// Identity, with a control plane, gets this sidecar a workload
+	// certificate (X.509-SVID) from the CA and keeps it renewed. It is
+	// read at start; a reload does not change it. Default: none.
+	Identity *Identity `yaml:"identity" json:"identity,omitempty"`
 }
 
 // ControlPlane says where the control-plane replicas are.
@@ -54,7 +58,8 @@ type ControlPlane struct {
 	// added): the control plane then sends it their config alone, so its
 	// memory follows what it uses, not the size of the mesh. Empty: all.
 	Services []string `yaml:"services" json:"services,omitempty"`
-	// CacheDir keeps the last accepted config, so a sidecar restarted while
+	// CacheDir keeps the last accepted config, and with identity the
+	// current certificate and key (mode 0600), so a sidecar restarted while
 	// the control plane is down serves what it served before. "" disables.
 	CacheDir string `yaml:"cacheDir" json:"cacheDir,omitempty"`
 }

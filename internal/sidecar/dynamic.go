@@ -34,7 +34,14 @@ const maxCacheBytes = 64 << 20
 // applyXDS is the xDS client's Apply: it builds the new outbound state and
 // swaps it in, or returns the error the client NACKs with; either way the
 // state serving traffic is whole.
-func (s *Sidecar) applyXDS(u xdsclient.Update) error {
+func (s *Sidecar) applyXDS(u xdsclient.Update) (err error) {
+	if s.opts.ControlPlaneApplied != nil {
+		defer func() {
+			if err == nil {
+				s.opts.ControlPlaneApplied(u.Version, clusterNames(u.Clusters))
+			}
+		}()
+	}
 	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters}
 	// Every type's response completes a set, so one push can arrive as
 	// several equal updates; rebuilding for each would only churn state.
@@ -56,7 +63,7 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) error {
 func (s *Sidecar) applyDynamic(d *dynamic) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load())
+	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), cluster.WithObserver(s.metrics))
 	if err != nil {
 		return err
 	}
@@ -149,6 +156,15 @@ func declaredServices(cfg *Config) []string {
 		if !slices.Contains(out, p.Service) {
 			out = append(out, p.Service)
 		}
+	}
+	return out
+}
+
+// clusterNames lists the names of cs, for Options.ControlPlaneApplied.
+func clusterNames(cs []cluster.Config) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
 	}
 	return out
 }

@@ -2,17 +2,14 @@ package sidecar
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -22,12 +19,9 @@ import (
 
 // h2cClient speaks HTTP/2 by prior knowledge, as curl --http2-prior-knowledge.
 func h2cClient() *http.Client {
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: &p}}
 }
 
 // protoApp answers with the protocol version it was spoken to in and the

@@ -39,7 +39,7 @@ func (s *Sidecar) newRegistrar(cfg *Config, addrs Addrs) (*registrar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register: inbound address: %w", err)
 	}
-	inst := api.Instance{Service: r.Service, ID: r.ID, Address: r.Address, Port: r.Port, Labels: r.Labels, Zone: r.Zone, Node: cfg.Node}
+	inst := api.Instance{Service: r.Service, ID: r.ID, Address: r.Address, Port: r.Port, Labels: r.Labels, Zone: r.Zone, Node: cfg.Node, Admin: addrs.Admin}
 	if inst.Address == "" {
 		inst.Address = host
 		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/weft-mesh/weft/internal/mtls"
 	"github.com/weft-mesh/weft/internal/proxy"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/telemetry"
@@ -38,6 +39,12 @@ type Options struct {
 	// control plane in the same process, on a loopback port the file
 	// cannot know. Default nil: the file's controlPlane.
 	ControlPlane *ControlPlane
+	// ControlPlaneApplied, when set, is called after each config from the
+	// control plane is accepted (not the cached copy loaded at start), with
+	// its version and cluster names: `weft run` starts its app only once
+	// the first has arrived. It runs on the xDS client's goroutine and must
+	// not block. Default nil.
+	ControlPlaneApplied func(version string, clusters []string)
 }
 
 // Addrs are the bound addresses of a running sidecar, by config field.
@@ -73,6 +80,8 @@ type Sidecar struct {
 	// further ones from its app's requests.
 	learn   *learner
 	inbound map[string]*inboundRuntimes
+	// svid is the current workload certificate (identity config).
+	svid mtls.Source
 
 	serving  atomic.Bool
 	draining atomic.Bool
@@ -123,6 +132,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
+	}
+	if cfg.Identity != nil {
+		reg.MustRegister(s.certExpiryMetric())
 	}
 	if cfg.ControlPlane == nil && cfg.Upstream == nil && (cfg.Outbound.Proxy != "" || len(cfg.Outbound.Ports) > 0) {
 		s.log.Warn("outbound listeners have no services to route to: set controlPlane, run with --resources DIR, or use quick mode (--upstream)")
@@ -187,7 +199,7 @@ func (s *Sidecar) apply(cfg *Config) error {
 		if cur := s.dyn.Load(); cur != nil {
 			d = *cur
 		}
-		out, err = buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load())
+		out, err = buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), cluster.WithObserver(s.metrics))
 	} else {
 		s.dyn.Store(nil)
 		out, err = outboundState(cfg, version, s.outbound.Load())
@@ -289,6 +301,15 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		go func() { defer close(regDone); reg.run(regCtx) }()
 	} else {
 		close(regDone)
+	}
+	if cfg.Identity != nil {
+		cc, err := s.newCertClient(cfg)
+		if err != nil {
+			errc <- err
+		} else {
+			wg.Add(1)
+			go func() { defer wg.Done(); cc.run(serveCtx) }()
+		}
 	}
 	if cfg.ControlPlane != nil {
 		wg.Add(1)

@@ -76,6 +76,15 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := get(t, "http://"+a.Outbound["app"]+"/x"); code != 200 || body != "app" {
 		t.Fatalf("proxied request: %d %q", code, body)
 	}
+	// The first request's upstream connection goes back to the pool after
+	// the response is relayed: wait for it, so the next request reuses it.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		_, body := get(t, admin+"/config")
+		var d ConfigDump
+		if json.Unmarshal([]byte(body), &d) == nil && len(d.Clusters) == 1 && len(d.Clusters[0].Endpoints) == 1 && d.Clusters[0].Endpoints[0].IdleConns == 1 {
+			break
+		}
+	}
 	// quick mode sends every host to its one upstream
 	proxied := &http.Client{Transport: &http.Transport{Proxy: func(*http.Request) (*url.URL, error) { return url.Parse("http://" + a.Proxy) }}}
 	resp, err := proxied.Get("http://any.host.example/y")

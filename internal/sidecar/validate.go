@@ -137,6 +137,7 @@ func (c *Config) Validate() error {
 	}
 	validateUpstream(&fe, c)
 	validateControlPlane(&fe, c)
+	validateIdentity(&fe, c)
 	validateLimits(&fe, &c.Limits)
 	return errors.Join(fe...)
 }

@@ -22,14 +22,6 @@ var (
 		"Retries the policy allowed but the cluster's retry budget refused.", []string{"cluster"}, nil)
 )
 
-func counter(m *sync.Map, k any) *atomic.Uint64 {
-	v, ok := m.Load(k)
-	if !ok {
-		v, _ = m.LoadOrStore(k, new(atomic.Uint64))
-	}
-	return v.(*atomic.Uint64)
-}
-
 // Retry counts one retry to cluster; reason names why the previous try
 // failed (connect-failure, reset, per-try-timeout, status).
 func (m *ProxyMetrics) Retry(cluster, reason string) {

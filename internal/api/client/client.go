@@ -33,7 +33,7 @@ type Client struct {
 
 // New takes replica addresses (host:port or URLs).
 func New(servers ...string) (*Client, error) {
-	c := &Client{http: &http.Client{Timeout: DefaultTimeout}}
+	c := &Client{http: &http.Client{}}
 	for _, s := range servers {
 		for _, one := range strings.Split(s, ",") {
 			one = strings.TrimSpace(one)
@@ -72,6 +72,13 @@ func (e *Error) Error() string {
 // do sends one request to the first replica that answers. Only transport
 // failures move on to the next replica: an answer, even an error, is final.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	// The caller's deadline wins (a large apply may take longer); only a
+	// call without one gets DefaultTimeout, for every replica tried.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	var lastErr error
 	for _, base := range c.bases {
 		req, err := http.NewRequestWithContext(ctx, method, base+api.Version+path, bytes.NewReader(body))
@@ -219,3 +226,32 @@ func (c *Client) Deregister(ctx context.Context, service, id string, lease int64
 }
 
 func esc(s string) string { return url.PathEscape(s) }
+
+// SVID asks the CA to sign a CSR (see api.SVIDRequest).
+func (c *Client) SVID(ctx context.Context, req api.SVIDRequest) (api.SVID, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return api.SVID{}, fmt.Errorf("svid: %w", err)
+	}
+	var r api.SVID
+	err = c.do(ctx, http.MethodPost, "/svid", b, &r)
+	return r, err
+}
+
+// Bundle fetches the trust bundle.
+func (c *Client) Bundle(ctx context.Context) (api.Bundle, error) {
+	var r api.Bundle
+	err := c.do(ctx, http.MethodGet, "/bundle", nil, &r)
+	return r, err
+}
+
+// CreateToken makes a join token; the answer holds the only copy.
+func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (api.Token, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return api.Token{}, fmt.Errorf("create token: %w", err)
+	}
+	var r api.Token
+	err = c.do(ctx, http.MethodPost, "/tokens", b, &r)
+	return r, err
+}

@@ -23,6 +23,9 @@ var (
 	ErrInvalid  = errors.New("invalid")   // 400
 	ErrNotFound = errors.New("not found") // 404
 	ErrConflict = errors.New("conflict")  // 409
+	// ErrUnauthenticated: the credential is missing, unknown, expired or
+	// used up (401).
+	ErrUnauthenticated = errors.New("unauthenticated")
 )
 
 // Backend is what the control plane provides to the API.
@@ -38,6 +41,14 @@ type Backend interface {
 	Instances(ctx context.Context, service string) ([]api.Instance, error)
 	Register(ctx context.Context, r api.Registration) (api.Lease, error)
 	Deregister(ctx context.Context, service, id string, lease int64) error
+	// SVID signs the request's CSR for the identity its credential
+	// proves; peer is the verified TLS client certificate chain (DER,
+	// leaf first), if any.
+	SVID(ctx context.Context, r api.SVIDRequest, peer [][]byte) (api.SVID, error)
+	Bundle(ctx context.Context) (api.Bundle, error)
+	// CreateToken makes a join token. It is an operator's act: when the
+	// API gains authentication, this route needs the operator credential.
+	CreateToken(ctx context.Context, r api.TokenRequest) (api.Token, error)
 }
 
 // MaxBody caps a request body.
@@ -61,6 +72,9 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+api.Version+"/instances", h.instances)
 	mux.HandleFunc("POST "+api.Version+"/instances", h.register)
 	mux.HandleFunc("DELETE "+api.Version+"/instances/{service}/{id}", h.deregister)
+	mux.HandleFunc("POST "+api.Version+"/svid", h.svid)
+	mux.HandleFunc("GET "+api.Version+"/bundle", h.bundle)
+	mux.HandleFunc("POST "+api.Version+"/tokens", h.token)
 	return mux
 }
 
@@ -189,6 +203,8 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 		code = http.StatusNotFound
 	case errors.Is(err, ErrConflict):
 		code = http.StatusConflict
+	case errors.Is(err, ErrUnauthenticated):
+		code = http.StatusUnauthorized
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}
@@ -196,7 +212,7 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 		h.log.Error("request failed", "err", err)
 	}
 	lines := strings.Split(err.Error(), "\n")
-	for _, sentinel := range []error{ErrInvalid, ErrNotFound, ErrConflict} {
+	for _, sentinel := range []error{ErrInvalid, ErrNotFound, ErrConflict, ErrUnauthenticated} {
 		lines[0] = strings.TrimPrefix(lines[0], sentinel.Error()+": ")
 	}
 	body := api.Error{Error: lines[0]}

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/retry"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	Hash      HashPolicy
 	Protocol  Protocol
 	// TLS, when set, wraps every upstream connection (mesh mTLS plugs in here).
-	TLS *tls.Config `json:"-"` // never serialised: it holds callbacks and keys
+	TLS *tls.Config `json:"-"` // process state, not config: never cached or dumped
 	// ConnectTimeout bounds dialing one endpoint. Zero means 2s.
 	ConnectTimeout time.Duration
 	// IdleTimeout closes pooled connections unused this long. Zero means 60s.
@@ -62,6 +63,13 @@ type Config struct {
 	// RetryBudget caps the retries of requests to this cluster. The zero
 	// value is the default budget (20 % of requests plus 10/s over 10 s).
 	RetryBudget retry.BudgetConfig
+	// Breaker caps connections, pending requests, requests and retries in
+	// flight to the whole cluster from this proxy; overflow fails fast
+	// with 503. Zero fields cap nothing.
+	Breaker breaker.Limits
+	// Outlier, when set, ejects endpoints that fail (passive: it watches
+	// real requests). Nil means no ejection.
+	Outlier *breaker.OutlierConfig
 }
 
 // EndpointConfig is one upstream address.

@@ -6,9 +6,11 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/balance"
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/retry"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 )
@@ -25,7 +27,12 @@ type Cluster struct {
 	// Budget counts requests and retries; it survives config updates that
 	// keep the cluster's name and budget settings.
 	Budget *retry.Budget
-	picker balance.Picker
+	// Breaker counts what is in flight to the cluster against
+	// Config.Breaker. It carries over config updates with the cluster's
+	// name, so requests in flight stay counted.
+	Breaker *breaker.Breaker
+	picker  balance.Picker
+	outlier *breaker.Detector // nil without Config.Outlier
 }
 
 // Endpoint is one upstream address with its pool and load statistics.
@@ -39,7 +46,10 @@ type Endpoint struct {
 	Pool    *upstream.Pool   // HTTP/1.1 and TCP clusters
 	H2      *upstream.H2Pool // HTTP2 and Auto clusters only
 	Stats   balance.Stats
+	// Outlier is the endpoint's ejection state; it survives updates.
+	Outlier breaker.Host
 
+	det   atomic.Pointer[breaker.Detector] // the current cluster's, or nil
 	proto Protocol
 	cfg   Config // the settings its pools were built with
 }
@@ -47,7 +57,11 @@ type Endpoint struct {
 // NewSet validates cfgs and builds a Set, reusing endpoint state from old
 // (may be nil) where it is compatible. Call Retire(old, new) once the new
 // set is live to close what left.
-func NewSet(cfgs []Config, old *Set) (*Set, error) {
+func NewSet(cfgs []Config, old *Set, opts ...Option) (*Set, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Set{byName: make(map[string]*Cluster, len(cfgs))}
 	var errs []error
 	names := map[string]bool{}
@@ -61,7 +75,11 @@ func NewSet(cfgs []Config, old *Set) (*Set, error) {
 			errs = append(errs, err)
 			continue
 		}
-		cl := &Cluster{Config: c, Budget: old.budget(c)}
+		cl := &Cluster{Config: c, Budget: old.budget(c), Breaker: breaker.New(c.Breaker)}
+		if old != nil && old.byName[c.Name] != nil {
+			cl.Breaker = old.byName[c.Name].Breaker
+			cl.Breaker.SetLimits(c.Breaker)
+		}
 		var stats []*balance.Stats
 		var weights []uint32
 		var keys []string
@@ -71,7 +89,7 @@ func NewSet(cfgs []Config, old *Set) (*Set, error) {
 				ep = old.reusable(c, ec.Address)
 			}
 			if ep == nil {
-				ep = newEndpoint(c, ec.Address)
+				ep = newEndpoint(c, ec.Address, cl.Breaker)
 			}
 			ep.Weight, ep.Zone, ep.Labels = ec.Weight, ec.Zone, ec.Labels
 			cl.Endpoints = append(cl.Endpoints, ep)
@@ -87,6 +105,7 @@ func NewSet(cfgs []Config, old *Set) (*Set, error) {
 		default:
 			cl.picker = balance.NewP2C(stats, weights)
 		}
+		cl.startOutlier(o)
 		s.byName[c.Name] = cl
 	}
 	if len(errs) > 0 {
@@ -135,13 +154,19 @@ func validate(p string, c *Config) error {
 	if c.ConnectTimeout < 0 || c.IdleTimeout < 0 || c.MaxConnsPerEndpoint < 0 || c.MaxIdlePerEndpoint < 0 {
 		errs = append(errs, fmt.Errorf("%s: timeouts and limits must be >= 0", p))
 	}
+	if c.Outlier != nil {
+		if err := validateOutlier(p+".outlier", c.Outlier); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
-func newEndpoint(c Config, addr string) *Endpoint {
+func newEndpoint(c Config, addr string, gate *breaker.Breaker) *Endpoint {
 	uc := upstream.Config{
 		Addr: addr, TLS: c.TLS, DialTimeout: c.ConnectTimeout,
 		IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConnsPerEndpoint, MaxIdle: c.MaxIdlePerEndpoint,
+		Gate: gate,
 	}
 	ep := &Endpoint{Address: addr, Pool: upstream.NewPool(uc), proto: c.Protocol, cfg: c}
 	ep.Stats.Init(time.Now())
@@ -211,27 +236,4 @@ func (s *Set) Names() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Pick chooses an endpoint. hash is used by ring-hash clusters when
-// hasHash. It returns nil when the cluster has no endpoints.
-func (c *Cluster) Pick(hash uint64, hasHash bool) *Endpoint {
-	i := c.picker.Pick(hash, hasHash)
-	if i < 0 {
-		return nil
-	}
-	return c.Endpoints[i]
-}
-
-// Begin marks a request as started on ep; pass the result to End.
-func (ep *Endpoint) Begin() time.Time {
-	ep.Stats.Begin()
-	return time.Now()
-}
-
-// End records the outcome of a request begun at start. Failures count as
-// slow samples, so the balancer moves traffic away from failing hosts.
-func (ep *Endpoint) End(start time.Time, failed bool) {
-	now := time.Now()
-	ep.Stats.End(now, now.Sub(start), failed)
 }

@@ -6,6 +6,8 @@ package route
 import (
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/fault"
+	"github.com/weft-mesh/weft/internal/proxy/ratelimit"
 	"github.com/weft-mesh/weft/internal/proxy/retry"
 )
 
@@ -24,6 +26,9 @@ type VirtualHost struct {
 	Domains []string
 	// Routes are tried in order; the first match wins (Envoy/Gateway API order).
 	Routes []Route
+	// RateLimit is one token bucket shared by every route of the host that
+	// has none of its own (a per-service limit); nil means none.
+	RateLimit *ratelimit.Config
 }
 
 // Route is one rule: a match and what to do with matching requests.
@@ -46,8 +51,15 @@ type Route struct {
 	// does not know, so the traffic-policy work can add kinds (fault, ratelimit,
 	// authz, header rewrite, mirror) without changing this type.
 	Filters []Filter
+	// Fault delays or aborts a share of the route's requests; nil means
+	// none.
+	Fault *fault.Config
+	// RateLimit is the route's own token bucket; nil means the virtual
+	// host's, if it has one.
+	RateLimit *ratelimit.Config
 
-	cum []uint64 // cumulative backend weights, set by Compile
+	cum    []uint64          // cumulative backend weights, set by Compile
+	bucket *ratelimit.Bucket // the bucket in force, set by Compile
 }
 
 // MissingStatus is the status for a backend whose cluster does not exist.

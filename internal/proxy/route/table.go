@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/weft-mesh/weft/internal/proxy/fault"
+	"github.com/weft-mesh/weft/internal/proxy/ratelimit"
 )
 
 // Table is a compiled, immutable route table. Safe for concurrent reads.
@@ -23,6 +26,7 @@ type wildcard struct {
 type vhost struct {
 	name   string
 	routes []compiled
+	bucket *ratelimit.Bucket // shared by routes without their own
 }
 
 type compiled struct {
@@ -53,8 +57,13 @@ type Headers interface {
 const maxRegex = 1024
 
 // Compile validates cfg and builds a Table. Errors name the field path.
-func Compile(cfg Config) (*Table, error) {
+func Compile(cfg Config) (*Table, error) { return CompileFrom(cfg, nil) }
+
+// CompileFrom is Compile keeping prev's rate-limit buckets for the routes
+// and virtual hosts (by name) whose limits did not change. prev may be nil.
+func CompileFrom(cfg Config, prev *Table) (*Table, error) {
 	t := &Table{exact: map[string]*vhost{}}
+	old := indexBuckets(prev)
 	var errs []error
 	fail := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
@@ -63,6 +72,11 @@ func Compile(cfg Config) (*Table, error) {
 	for i, vc := range cfg.VirtualHosts {
 		vp := fmt.Sprintf("virtualHosts[%d]", i)
 		vh := &vhost{name: vc.Name}
+		if rl := vc.RateLimit; rl != nil {
+			if vh.bucket = reuse(old.host[vc.Name], *rl); vh.bucket == nil {
+				fail(vp+".rateLimit", "needs a rate > 0 and a burst >= 1")
+			}
+		}
 		if len(vc.Domains) == 0 {
 			fail(vp+".domains", "must name at least one domain")
 		}
@@ -98,6 +112,10 @@ func Compile(cfg Config) (*Table, error) {
 			if err != nil {
 				errs = append(errs, err)
 				continue
+			}
+			routes[k].bucket = vh.bucket
+			if rl := routes[k].RateLimit; rl != nil {
+				routes[k].bucket = reuse(old.route[vc.Name+"\x00"+routes[k].Name], *rl)
 			}
 			vh.routes = append(vh.routes, c)
 		}
@@ -143,6 +161,23 @@ func compileRoute(p string, r *Route) (compiled, error) {
 			fail(fmt.Sprintf("%s.match.query[%d]", p, i), "%v", err)
 		}
 		c.query = append(c.query, kv)
+	}
+	if r.RateLimit != nil && !r.RateLimit.Valid() {
+		fail(p+".rateLimit", "needs a rate > 0 and a burst >= 1")
+	}
+	if f := r.Fault; f != nil {
+		if f.DelayShare > fault.Million || f.AbortShare > fault.Million {
+			fail(p+".fault", "shares are at most %d parts per million", fault.Million)
+		}
+		if f.Delay < 0 {
+			fail(p+".fault.delay", "must not be negative")
+		}
+		if f.AbortHTTP != 0 && (f.AbortHTTP < 200 || f.AbortHTTP > 599) {
+			fail(p+".fault.abortHTTP", "%d is not in 200..599", f.AbortHTTP)
+		}
+		if f.AbortGRPC < 0 || f.AbortGRPC > 16 {
+			fail(p+".fault.abortGRPC", "%d is not in 0..16", f.AbortGRPC)
+		}
 	}
 	if len(r.Backends) == 0 {
 		fail(p+".backends", "must name at least one backend")

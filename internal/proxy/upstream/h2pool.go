@@ -7,18 +7,18 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // H2Pool multiplexes requests to one endpoint over a few HTTP/2 connections
-// (h2c, or h2 via ALPN when Config.TLS is set). x/net/http2's transport opens
-// another connection only when a connection's streams are exhausted.
+// (h2c with prior knowledge, or h2 via ALPN when Config.TLS is set). The
+// transport opens another connection only when a connection's streams are
+// exhausted.
 type H2Pool struct {
 	cfg     Config
-	tr      *http2.Transport
+	tr      *http.Transport
 	h1Until atomic.Int64 // unix ns until which the endpoint is HTTP/1.1-only
 }
 
@@ -26,32 +26,61 @@ type H2Pool struct {
 func NewH2Pool(cfg Config) *H2Pool {
 	cfg.defaults()
 	p := &H2Pool{cfg: cfg}
-	p.tr = &http2.Transport{
-		AllowHTTP:          cfg.TLS == nil,
+	// HTTP/2 only: h2c with prior knowledge for http:// URLs, h2 for
+	// https:// ones (RoundTrip picks the scheme). Never HTTP/1.1: an
+	// upstream declared HTTP/2 that cannot speak it is an error, not a
+	// downgrade.
+	var protos http.Protocols
+	if cfg.TLS == nil {
+		protos.SetUnencryptedHTTP2(true)
+	} else {
+		protos.SetHTTP2(true)
+	}
+	p.tr = &http.Transport{
+		Protocols:          &protos,
 		DisableCompression: true,
-		// Detect a dead peer on an idle connection instead of waiting for TCP.
-		ReadIdleTimeout:  30 * time.Second,
-		PingTimeout:      10 * time.Second,
-		WriteByteTimeout: 30 * time.Second,
-		IdleConnTimeout:  cfg.IdleTimeout,
+		IdleConnTimeout:    cfg.IdleTimeout,
 		// 64 KiB header lists match the downstream cap with room for what
 		// the proxy adds.
-		MaxHeaderListSize: 64 << 10,
-		// Open another connection instead of queueing when a peer's stream
-		// limit is reached (or set to 0 after a GOAWAY).
-		StrictMaxConcurrentStreams: false,
-		DialTLSContext:             p.dial,
+		MaxResponseHeaderBytes: 64 << 10,
+		HTTP2: &http.HTTP2Config{
+			// Detect a dead peer on an idle connection instead of waiting for TCP.
+			SendPingTimeout:  30 * time.Second,
+			PingTimeout:      10 * time.Second,
+			WriteByteTimeout: 30 * time.Second,
+			// Open another connection instead of queueing when a peer's
+			// stream limit is reached (or set to 0 after a GOAWAY).
+			StrictMaxConcurrentRequests: false,
+		},
+		DialContext:    p.dial,
+		DialTLSContext: p.dial,
 	}
 	return p
 }
 
-// dial ignores the URL's address: a pool serves exactly one endpoint.
-func (p *H2Pool) dial(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn, error) {
+// dial ignores the URL's address: a pool serves exactly one endpoint. It
+// serves both of the transport's dial hooks and runs TLS itself, so that a
+// peer which does not negotiate h2 is refused at the handshake. A cluster's
+// connection cap (Config.Gate) is taken before dialing and returned when
+// the connection closes.
+func (p *H2Pool) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
+	g := p.cfg.Gate
+	if g != nil && !g.AcquireConn() {
+		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, ErrConnOverflow)
+	}
 	nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", p.cfg.Addr)
 	if err != nil {
+		if g != nil {
+			g.ReleaseConn()
+		}
 		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, err)
+	}
+	if g != nil {
+		// Gate the socket itself, under any TLS: the transport must see
+		// the *tls.Conn to read the negotiated protocol.
+		nc = &gatedConn{Conn: nc, gate: g}
 	}
 	if p.cfg.TLS == nil {
 		if !p.cfg.ProbeHTTP2 {
@@ -84,6 +113,18 @@ func (p *H2Pool) dial(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn
 		return nil, fmt.Errorf("dial %s: peer did not negotiate h2", p.cfg.Addr)
 	}
 	return c, nil
+}
+
+// gatedConn returns its gate's unit on its first Close.
+type gatedConn struct {
+	net.Conn
+	gate ConnGate
+	once sync.Once
+}
+
+func (c *gatedConn) Close() error {
+	c.once.Do(c.gate.ReleaseConn)
+	return c.Conn.Close()
 }
 
 // RoundTrip sends req on a multiplexed connection.

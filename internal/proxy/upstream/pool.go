@@ -19,7 +19,17 @@ import (
 var (
 	ErrPoolClosed = errors.New("upstream: pool closed")
 	ErrPoolFull   = errors.New("upstream: connection limit reached")
+	// ErrConnOverflow is the cluster-wide connection cap (Config.Gate)
+	// refusing a new connection.
+	ErrConnOverflow = errors.New("upstream: cluster connection limit reached")
 )
+
+// ConnGate counts connections against a cap shared by several pools (a
+// cluster's circuit breaker).
+type ConnGate interface {
+	AcquireConn() bool
+	ReleaseConn()
+}
 
 // Config configures a Pool. Zero values are safe defaults.
 type Config struct {
@@ -40,6 +50,9 @@ type Config struct {
 	// really speaks HTTP/2 before a request is sent on it (see ErrHTTP1Only).
 	// Default false: the endpoint is declared HTTP/2.
 	ProbeHTTP2 bool
+	// Gate, when set, must admit every new connection and hears of each
+	// close. Nil admits all.
+	Gate ConnGate
 }
 
 func (c *Config) defaults() {
@@ -115,12 +128,17 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		}
 		p.open--
 		p.mu.Unlock()
+		p.release()
 		c.Conn.Close()
 		p.mu.Lock()
 	}
 	if p.open >= p.cfg.MaxConns {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, ErrPoolFull)
+	}
+	if g := p.cfg.Gate; g != nil && !g.AcquireConn() {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, ErrConnOverflow)
 	}
 	p.open++
 	p.mu.Unlock()
@@ -129,9 +147,17 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		p.mu.Lock()
 		p.open--
 		p.mu.Unlock()
+		p.release()
 		return nil, err
 	}
 	return c, nil
+}
+
+// release returns a closed connection's unit to the gate.
+func (p *Pool) release() {
+	if p.cfg.Gate != nil {
+		p.cfg.Gate.ReleaseConn()
+	}
 }
 
 // Fresh dials a new connection regardless of idle ones, still within MaxConns.
@@ -146,6 +172,10 @@ func (p *Pool) Fresh(ctx context.Context) (*Conn, error) {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, ErrPoolFull)
 	}
+	if g := p.cfg.Gate; g != nil && !g.AcquireConn() {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("dial %s: %w", p.cfg.Addr, ErrConnOverflow)
+	}
 	p.open++
 	p.mu.Unlock()
 	c, err := p.dial(ctx)
@@ -153,6 +183,7 @@ func (p *Pool) Fresh(ctx context.Context) (*Conn, error) {
 		p.mu.Lock()
 		p.open--
 		p.mu.Unlock()
+		p.release()
 	}
 	return c, err
 }
@@ -187,6 +218,7 @@ func (p *Pool) Put(c *Conn) {
 	if p.closed || len(p.idle) >= p.cfg.MaxIdle {
 		p.open--
 		p.mu.Unlock()
+		p.release()
 		c.Conn.Close()
 		return
 	}
@@ -200,6 +232,7 @@ func (p *Pool) Discard(c *Conn) {
 	p.mu.Lock()
 	p.open--
 	p.mu.Unlock()
+	p.release()
 }
 
 // Close closes idle connections and makes Get fail. Connections in use are
@@ -213,5 +246,6 @@ func (p *Pool) Close() {
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.Conn.Close()
+		p.release()
 	}
 }

@@ -84,6 +84,14 @@ func clusterToProxy(m *envoypb.Cluster) (cluster.Config, error) {
 		}
 		cc.Protocol = cluster.TCP
 	}
+	od, err := outlierToProxy(m.GetOutlierDetection())
+	if err != nil {
+		return cc, fmt.Errorf("outlier_detection: %w", err)
+	}
+	cc.Outlier = od
+	if err := clusterMetadataToProxy(m.GetMetadata(), &cc); err != nil {
+		return cc, err
+	}
 	if a, ok := m.GetTypedExtensionProtocolOptions()[httpOptionsKey]; ok {
 		if !anyIs(a, httpOptsMsgName) {
 			return cc, invalid("typed_extension_protocol_options", "%s holds %q", httpOptionsKey, a.GetTypeUrl())

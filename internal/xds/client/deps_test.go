@@ -21,7 +21,7 @@ func goList(t *testing.T, args ...string) []string {
 // Envoy types, whose descriptor registration costs the sidecar its memory
 // budget, nor the control plane's packages, nor grpc-go, which costs it
 // about 3 MB more for one stream (the transport is our own, over
-// x/net/http2). It decodes through envoypb's small generated types.
+// net/http's HTTP/2). It decodes through envoypb's small generated types.
 // internal/archtest holds the whole data-plane set to the same rule.
 func TestDependencies(t *testing.T) {
 	const self = "github.com/weft-mesh/weft/internal/xds/client"
@@ -40,7 +40,7 @@ func TestDependencies(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"golang.org/x/net/http2", "github.com/weft-mesh/weft/internal/xds/envoypb"} {
+	for _, want := range []string{"net/http", "github.com/weft-mesh/weft/internal/xds/envoypb"} {
 		if !slices.Contains(deps, want) {
 			t.Errorf("xds/client no longer depends on %s; update this test", want)
 		}

@@ -62,13 +62,24 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		covered["idle"] = covered["idle"] || c.IdleTimeout > 0
 		covered["maxconns"] = covered["maxconns"] || c.MaxConnsPerEndpoint > 0
 		covered["budget"] = covered["budget"] || c.RetryBudget.Percent > 0
+		covered["maxidle"] = covered["maxidle"] || c.MaxIdlePerEndpoint > 0
+		covered["breaker"] = covered["breaker"] || c.Breaker.MaxRequests > 0
+		covered["outlier"] = covered["outlier"] || c.Outlier != nil && c.Outlier.EnforcingSuccessRate > 0
+		covered["split"] = covered["split"] || c.Outlier != nil && c.Outlier.SplitLocalOrigin
 		for _, e := range c.Endpoints {
 			covered["labels"] = covered["labels"] || len(e.Labels) > 0
 			covered["zone"] = covered["zone"] || e.Zone != ""
 		}
 	}
 	for _, vh := range u.Routes.VirtualHosts {
+		covered["hostlimit"] = covered["hostlimit"] || vh.RateLimit != nil
 		for _, r := range vh.Routes {
+			covered["ratelimit"] = covered["ratelimit"] || r.RateLimit != nil
+			if f := r.Fault; f != nil {
+				covered["delay"] = covered["delay"] || f.Delay > 0
+				covered["abortgrpc"] = covered["abortgrpc"] || f.AbortGRPC > 0
+				covered["aborthttp"] = covered["aborthttp"] || f.AbortHTTP > 0
+			}
 			covered["path"+string(rune('0'+r.Match.Path.Kind))] = true
 			covered["method"] = covered["method"] || r.Match.Method != ""
 			covered["weights"] = covered["weights"] || len(r.Backends) > 1
@@ -82,8 +93,9 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "labels", "zone", "path0", "path1", "path2",
-		"method", "weights", "timeout", "header0", "header1", "query0", "query1", "retry", "budget"} {
+	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "path0", "path1", "path2",
+		"method", "weights", "timeout", "header0", "header1", "query0", "query1", "retry", "budget",
+		"hostlimit", "ratelimit", "delay", "abortgrpc", "aborthttp"} {
 		if !covered[k] {
 			t.Errorf("fixture does not cover %s", k)
 		}

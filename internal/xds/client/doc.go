@@ -18,7 +18,7 @@
 // is capped (limits.go).
 //
 // It speaks gRPC itself rather than through grpc-go: one bidirectional
-// stream over golang.org/x/net/http2, which the proxy links anyway
+// stream over net/http's HTTP/2 client, which the process links anyway
 // (transport.go, grpcstream.go). grpc-go costs the sidecar about 3 MB of
 // idle RSS. The transport is interoperability-tested against grpc-go's
 // server.

@@ -63,5 +63,3 @@ func unsupported(field, format string, args ...any) error {
 func overLimit(field string, limit int) error {
 	return fmt.Errorf("%s: %w: more than %d", field, ErrLimit, limit)
 }
-
-func isLimit(err error) bool { return errors.Is(err, ErrLimit) }

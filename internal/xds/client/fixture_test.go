@@ -38,19 +38,25 @@ const meshResources = `{"kind": "List", "items": [
   "spec": {"parentRefs": [{"name": "catalog"}], "hostnames": ["catalog.example.com"],
    "rules": [
     {"name": "canary", "matches": [{"headers": [{"name": "X-Canary", "value": "always"}, {"type": "RegularExpression", "name": "x-user", "value": "u-[0-9]+"}], "method": "GET"}],
+     "filters": [{"type": "Fault", "fault": {"delay": {"fixedDelay": "200ms", "percent": 5}, "abort": {"grpcStatus": 14, "percent": 10}}},
+      {"type": "RateLimit", "rateLimit": {"requestsPerSecond": 30, "burst": 5}}],
      "backendRefs": [{"name": "catalog", "subset": "v2"}]},
     {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}, {"path": {"type": "RegularExpression", "value": "/items/[0-9]+"}, "queryParams": [{"name": "debug", "value": "1"}, {"type": "RegularExpression", "name": "page", "value": "[0-9]+"}]}],
      "backendRefs": [{"name": "catalog", "subset": "v1", "weight": 90}, {"name": "catalog", "subset": "v2", "weight": 10}],
-     "timeouts": {"request": "5s", "backendRequest": "1s"}, "retry": {"codes": [503], "attempts": 3, "backoff": "50ms"}},
+     "timeouts": {"request": "5s", "backendRequest": "1s"}, "retry": {"codes": [503], "attempts": 3, "backoff": "50ms"},
+     "filters": [{"type": "Fault", "fault": {"abort": {"httpStatus": 418}}}]},
     {"matches": [{"path": {"type": "Exact", "value": "/healthz"}}, {"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [{"name": "catalog"}], "timeouts": {"request": "250ms"}}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "catalog"},
   "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}},
-   "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"},
+   "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}, "rateLimit": {"requestsPerSecond": 7},
    "retries": {"retryOn": ["5xx", "unavailable"], "perTryTimeout": "2s", "maxBackoff": "500ms", "budgetPercent": 25, "minRetriesPerSecond": 5}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "payments"},
-  "spec": {"targetRef": {"name": "payments"}, "loadBalancer": {"type": "ROUND_ROBIN"}, "connectionPool": {"idleTimeout": "90s"}}},
+  "spec": {"targetRef": {"name": "payments"}, "loadBalancer": {"type": "ROUND_ROBIN"}, "connectionPool": {"idleTimeout": "90s", "maxIdle": 8},
+   "circuitBreaker": {"maxRequests": 50, "maxPendingRequests": 10},
+   "outlierDetection": {"consecutive5xx": 3, "consecutiveGatewayErrors": 2, "interval": "5s", "maxEjectionPercent": 50, "successRate": {"minimumHosts": 3}}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "users", "namespace": "accounts"},
-  "spec": {"targetRef": {"name": "users"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"cookie": "session"}}, "connectionPool": {"connectTimeout": "1500ms"}}}
+  "spec": {"targetRef": {"name": "users"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"cookie": "session"}}, "connectionPool": {"connectTimeout": "1500ms"},
+   "outlierDetection": {"consecutiveConnectFailures": 4, "baseEjectionTime": "10s"}}}
 ]}`
 
 func meshInput(t testing.TB) translate.Input {

@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // userAgent names the client to the control plane's logs.
@@ -21,7 +19,7 @@ const userAgent = "weft-xds-client"
 // responses come back as the response body, and the status that ends the
 // call in its trailers. It is used by one goroutine at a time.
 type grpcStream struct {
-	cc          *http2.ClientConn
+	cc          *http.ClientConn
 	cancel      context.CancelFunc
 	pr          *io.PipeReader
 	pw          *io.PipeWriter
@@ -48,7 +46,7 @@ func (t *transport) open(ctx context.Context, addr, method string) (*grpcStream,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	// Once the response headers are in, x/net/http2 heeds the request's
+	// Once the response headers are in, the HTTP/2 client heeds the request's
 	// context only after the request body is done, and a stream's body
 	// never is: a read of the response, or a send waiting for flow
 	// control, would outlive ctx. Closing the connection, which is this

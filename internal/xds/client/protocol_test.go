@@ -37,8 +37,8 @@ func TestTCPMarkerAndMissingBackendDecode(t *testing.T) {
 		}
 		protos[cc.Name] = cc.Protocol
 	}
-	if protos["db.default"] != cluster.TCP || protos["web.default"] != cluster.HTTP1 {
-		t.Errorf("protocols %v, want db.default TCP and web.default HTTP/1", protos)
+	if protos["db.default"] != cluster.TCP || protos["web.default"] != cluster.Auto {
+		t.Errorf("protocols %v, want db.default TCP and web.default Auto (each request keeps its HTTP version)", protos)
 	}
 	_, rc, err := decodeRoutes(marshal(t, snap.Routes[0]))
 	if err != nil {

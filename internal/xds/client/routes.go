@@ -67,6 +67,13 @@ func virtualHostToProxy(v *envoypb.VirtualHost) (route.VirtualHost, error) {
 		}
 		vh.Domains = append(vh.Domains, d)
 	}
+	if m := v.GetTypedPerFilterConfig(); len(m) > 0 {
+		_, rl, err := perFilterToProxy(m, false)
+		if err != nil {
+			return vh, err
+		}
+		vh.RateLimit = rl
+	}
 	for i, r := range v.GetRoutes() {
 		rt, err := routeToProxy(r)
 		if err != nil {
@@ -96,6 +103,13 @@ func routeToProxy(r *envoypb.Route) (route.Route, error) {
 	}
 	if err := matchToProxy(r.GetMatch(), &out.Match); err != nil {
 		return out, fmt.Errorf("match: %w", err)
+	}
+	if m := r.GetTypedPerFilterConfig(); len(m) > 0 {
+		f, rl, err := perFilterToProxy(m, true)
+		if err != nil {
+			return out, err
+		}
+		out.Fault, out.RateLimit = f, rl
 	}
 	switch a := r.GetAction().(type) {
 	case nil:

@@ -156,6 +156,7 @@ type Cluster struct {
 	ConnectTimeout                *durationpb.Duration           `protobuf:"bytes,4,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
 	LbPolicy                      Cluster_LbPolicy               `protobuf:"varint,6,opt,name=lb_policy,json=lbPolicy,proto3,enum=weft.xds.envoy.v3.Cluster_LbPolicy" json:"lb_policy,omitempty"`
 	CircuitBreakers               *CircuitBreakers               `protobuf:"bytes,10,opt,name=circuit_breakers,json=circuitBreakers,proto3" json:"circuit_breakers,omitempty"`
+	OutlierDetection              *OutlierDetection              `protobuf:"bytes,19,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
 	Metadata                      *Metadata                      `protobuf:"bytes,25,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	TypedExtensionProtocolOptions map[string]*anypb.Any          `protobuf:"bytes,36,rep,name=typed_extension_protocol_options,json=typedExtensionProtocolOptions,proto3" json:"typed_extension_protocol_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields                 protoimpl.UnknownFields
@@ -245,6 +246,13 @@ func (x *Cluster) GetCircuitBreakers() *CircuitBreakers {
 	return nil
 }
 
+func (x *Cluster) GetOutlierDetection() *OutlierDetection {
+	if x != nil {
+		return x.OutlierDetection
+	}
+	return nil
+}
+
 func (x *Cluster) GetMetadata() *Metadata {
 	if x != nil {
 		return x.Metadata
@@ -275,17 +283,183 @@ func (*Cluster_Type) isCluster_ClusterDiscoveryType() {}
 
 func (*Cluster_ClusterType) isCluster_ClusterDiscoveryType() {}
 
+// OutlierDetection is envoy.config.cluster.v3.OutlierDetection.
+type OutlierDetection struct {
+	state                                  protoimpl.MessageState  `protogen:"open.v1"`
+	Consecutive_5Xx                        *wrapperspb.UInt32Value `protobuf:"bytes,1,opt,name=consecutive_5xx,json=consecutive5xx,proto3" json:"consecutive_5xx,omitempty"`
+	Interval                               *durationpb.Duration    `protobuf:"bytes,2,opt,name=interval,proto3" json:"interval,omitempty"`
+	BaseEjectionTime                       *durationpb.Duration    `protobuf:"bytes,3,opt,name=base_ejection_time,json=baseEjectionTime,proto3" json:"base_ejection_time,omitempty"`
+	MaxEjectionPercent                     *wrapperspb.UInt32Value `protobuf:"bytes,4,opt,name=max_ejection_percent,json=maxEjectionPercent,proto3" json:"max_ejection_percent,omitempty"`
+	EnforcingConsecutive_5Xx               *wrapperspb.UInt32Value `protobuf:"bytes,5,opt,name=enforcing_consecutive_5xx,json=enforcingConsecutive5xx,proto3" json:"enforcing_consecutive_5xx,omitempty"`
+	EnforcingSuccessRate                   *wrapperspb.UInt32Value `protobuf:"bytes,6,opt,name=enforcing_success_rate,json=enforcingSuccessRate,proto3" json:"enforcing_success_rate,omitempty"`
+	SuccessRateMinimumHosts                *wrapperspb.UInt32Value `protobuf:"bytes,7,opt,name=success_rate_minimum_hosts,json=successRateMinimumHosts,proto3" json:"success_rate_minimum_hosts,omitempty"`
+	SuccessRateRequestVolume               *wrapperspb.UInt32Value `protobuf:"bytes,8,opt,name=success_rate_request_volume,json=successRateRequestVolume,proto3" json:"success_rate_request_volume,omitempty"`
+	SuccessRateStdevFactor                 *wrapperspb.UInt32Value `protobuf:"bytes,9,opt,name=success_rate_stdev_factor,json=successRateStdevFactor,proto3" json:"success_rate_stdev_factor,omitempty"`
+	ConsecutiveGatewayFailure              *wrapperspb.UInt32Value `protobuf:"bytes,10,opt,name=consecutive_gateway_failure,json=consecutiveGatewayFailure,proto3" json:"consecutive_gateway_failure,omitempty"`
+	EnforcingConsecutiveGatewayFailure     *wrapperspb.UInt32Value `protobuf:"bytes,11,opt,name=enforcing_consecutive_gateway_failure,json=enforcingConsecutiveGatewayFailure,proto3" json:"enforcing_consecutive_gateway_failure,omitempty"`
+	SplitExternalLocalOriginErrors         bool                    `protobuf:"varint,12,opt,name=split_external_local_origin_errors,json=splitExternalLocalOriginErrors,proto3" json:"split_external_local_origin_errors,omitempty"`
+	ConsecutiveLocalOriginFailure          *wrapperspb.UInt32Value `protobuf:"bytes,13,opt,name=consecutive_local_origin_failure,json=consecutiveLocalOriginFailure,proto3" json:"consecutive_local_origin_failure,omitempty"`
+	EnforcingConsecutiveLocalOriginFailure *wrapperspb.UInt32Value `protobuf:"bytes,14,opt,name=enforcing_consecutive_local_origin_failure,json=enforcingConsecutiveLocalOriginFailure,proto3" json:"enforcing_consecutive_local_origin_failure,omitempty"`
+	EnforcingLocalOriginSuccessRate        *wrapperspb.UInt32Value `protobuf:"bytes,15,opt,name=enforcing_local_origin_success_rate,json=enforcingLocalOriginSuccessRate,proto3" json:"enforcing_local_origin_success_rate,omitempty"`
+	MaxEjectionTime                        *durationpb.Duration    `protobuf:"bytes,21,opt,name=max_ejection_time,json=maxEjectionTime,proto3" json:"max_ejection_time,omitempty"`
+	unknownFields                          protoimpl.UnknownFields
+	sizeCache                              protoimpl.SizeCache
+}
+
+func (x *OutlierDetection) Reset() {
+	*x = OutlierDetection{}
+	mi := &file_envoypb_cluster_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutlierDetection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutlierDetection) ProtoMessage() {}
+
+func (x *OutlierDetection) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_cluster_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutlierDetection.ProtoReflect.Descriptor instead.
+func (*OutlierDetection) Descriptor() ([]byte, []int) {
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *OutlierDetection) GetConsecutive_5Xx() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.Consecutive_5Xx
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetBaseEjectionTime() *durationpb.Duration {
+	if x != nil {
+		return x.BaseEjectionTime
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetMaxEjectionPercent() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.MaxEjectionPercent
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetEnforcingConsecutive_5Xx() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.EnforcingConsecutive_5Xx
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetEnforcingSuccessRate() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.EnforcingSuccessRate
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetSuccessRateMinimumHosts() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.SuccessRateMinimumHosts
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetSuccessRateRequestVolume() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.SuccessRateRequestVolume
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetSuccessRateStdevFactor() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.SuccessRateStdevFactor
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetConsecutiveGatewayFailure() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.ConsecutiveGatewayFailure
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetEnforcingConsecutiveGatewayFailure() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.EnforcingConsecutiveGatewayFailure
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetSplitExternalLocalOriginErrors() bool {
+	if x != nil {
+		return x.SplitExternalLocalOriginErrors
+	}
+	return false
+}
+
+func (x *OutlierDetection) GetConsecutiveLocalOriginFailure() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.ConsecutiveLocalOriginFailure
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetEnforcingConsecutiveLocalOriginFailure() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.EnforcingConsecutiveLocalOriginFailure
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetEnforcingLocalOriginSuccessRate() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.EnforcingLocalOriginSuccessRate
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetMaxEjectionTime() *durationpb.Duration {
+	if x != nil {
+		return x.MaxEjectionTime
+	}
+	return nil
+}
+
 // CircuitBreakers is envoy.config.cluster.v3.CircuitBreakers.
 type CircuitBreakers struct {
-	state         protoimpl.MessageState        `protogen:"open.v1"`
-	Thresholds    []*CircuitBreakers_Thresholds `protobuf:"bytes,1,rep,name=thresholds,proto3" json:"thresholds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState        `protogen:"open.v1"`
+	Thresholds        []*CircuitBreakers_Thresholds `protobuf:"bytes,1,rep,name=thresholds,proto3" json:"thresholds,omitempty"`
+	PerHostThresholds []*CircuitBreakers_Thresholds `protobuf:"bytes,2,rep,name=per_host_thresholds,json=perHostThresholds,proto3" json:"per_host_thresholds,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CircuitBreakers) Reset() {
 	*x = CircuitBreakers{}
-	mi := &file_envoypb_cluster_proto_msgTypes[1]
+	mi := &file_envoypb_cluster_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +471,7 @@ func (x *CircuitBreakers) String() string {
 func (*CircuitBreakers) ProtoMessage() {}
 
 func (x *CircuitBreakers) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[1]
+	mi := &file_envoypb_cluster_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,12 +484,19 @@ func (x *CircuitBreakers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitBreakers.ProtoReflect.Descriptor instead.
 func (*CircuitBreakers) Descriptor() ([]byte, []int) {
-	return file_envoypb_cluster_proto_rawDescGZIP(), []int{1}
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CircuitBreakers) GetThresholds() []*CircuitBreakers_Thresholds {
 	if x != nil {
 		return x.Thresholds
+	}
+	return nil
+}
+
+func (x *CircuitBreakers) GetPerHostThresholds() []*CircuitBreakers_Thresholds {
+	if x != nil {
+		return x.PerHostThresholds
 	}
 	return nil
 }
@@ -338,7 +519,7 @@ type UpstreamHttpProtocolOptions struct {
 
 func (x *UpstreamHttpProtocolOptions) Reset() {
 	*x = UpstreamHttpProtocolOptions{}
-	mi := &file_envoypb_cluster_proto_msgTypes[2]
+	mi := &file_envoypb_cluster_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +531,7 @@ func (x *UpstreamHttpProtocolOptions) String() string {
 func (*UpstreamHttpProtocolOptions) ProtoMessage() {}
 
 func (x *UpstreamHttpProtocolOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[2]
+	mi := &file_envoypb_cluster_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +544,7 @@ func (x *UpstreamHttpProtocolOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamHttpProtocolOptions.ProtoReflect.Descriptor instead.
 func (*UpstreamHttpProtocolOptions) Descriptor() ([]byte, []int) {
-	return file_envoypb_cluster_proto_rawDescGZIP(), []int{2}
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UpstreamHttpProtocolOptions) GetCommonHttpProtocolOptions() *HttpProtocolOptions {
@@ -434,17 +615,20 @@ func (*UpstreamHttpProtocolOptions_AutoConfig) isUpstreamHttpProtocolOptions_Ups
 
 // Thresholds is envoy.config.cluster.v3.CircuitBreakers.Thresholds.
 type CircuitBreakers_Thresholds struct {
-	state          protoimpl.MessageState                  `protogen:"open.v1"`
-	Priority       RoutingPriority                         `protobuf:"varint,1,opt,name=priority,proto3,enum=weft.xds.envoy.v3.RoutingPriority" json:"priority,omitempty"`
-	MaxConnections *wrapperspb.UInt32Value                 `protobuf:"bytes,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
-	RetryBudget    *CircuitBreakers_Thresholds_RetryBudget `protobuf:"bytes,8,opt,name=retry_budget,json=retryBudget,proto3" json:"retry_budget,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state              protoimpl.MessageState                  `protogen:"open.v1"`
+	Priority           RoutingPriority                         `protobuf:"varint,1,opt,name=priority,proto3,enum=weft.xds.envoy.v3.RoutingPriority" json:"priority,omitempty"`
+	MaxConnections     *wrapperspb.UInt32Value                 `protobuf:"bytes,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	MaxPendingRequests *wrapperspb.UInt32Value                 `protobuf:"bytes,3,opt,name=max_pending_requests,json=maxPendingRequests,proto3" json:"max_pending_requests,omitempty"`
+	MaxRequests        *wrapperspb.UInt32Value                 `protobuf:"bytes,4,opt,name=max_requests,json=maxRequests,proto3" json:"max_requests,omitempty"`
+	MaxRetries         *wrapperspb.UInt32Value                 `protobuf:"bytes,5,opt,name=max_retries,json=maxRetries,proto3" json:"max_retries,omitempty"`
+	RetryBudget        *CircuitBreakers_Thresholds_RetryBudget `protobuf:"bytes,8,opt,name=retry_budget,json=retryBudget,proto3" json:"retry_budget,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CircuitBreakers_Thresholds) Reset() {
 	*x = CircuitBreakers_Thresholds{}
-	mi := &file_envoypb_cluster_proto_msgTypes[4]
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +640,7 @@ func (x *CircuitBreakers_Thresholds) String() string {
 func (*CircuitBreakers_Thresholds) ProtoMessage() {}
 
 func (x *CircuitBreakers_Thresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[4]
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +653,7 @@ func (x *CircuitBreakers_Thresholds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitBreakers_Thresholds.ProtoReflect.Descriptor instead.
 func (*CircuitBreakers_Thresholds) Descriptor() ([]byte, []int) {
-	return file_envoypb_cluster_proto_rawDescGZIP(), []int{1, 0}
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{2, 0}
 }
 
 func (x *CircuitBreakers_Thresholds) GetPriority() RoutingPriority {
@@ -482,6 +666,27 @@ func (x *CircuitBreakers_Thresholds) GetPriority() RoutingPriority {
 func (x *CircuitBreakers_Thresholds) GetMaxConnections() *wrapperspb.UInt32Value {
 	if x != nil {
 		return x.MaxConnections
+	}
+	return nil
+}
+
+func (x *CircuitBreakers_Thresholds) GetMaxPendingRequests() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.MaxPendingRequests
+	}
+	return nil
+}
+
+func (x *CircuitBreakers_Thresholds) GetMaxRequests() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.MaxRequests
+	}
+	return nil
+}
+
+func (x *CircuitBreakers_Thresholds) GetMaxRetries() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.MaxRetries
 	}
 	return nil
 }
@@ -505,7 +710,7 @@ type CircuitBreakers_Thresholds_RetryBudget struct {
 
 func (x *CircuitBreakers_Thresholds_RetryBudget) Reset() {
 	*x = CircuitBreakers_Thresholds_RetryBudget{}
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +722,7 @@ func (x *CircuitBreakers_Thresholds_RetryBudget) String() string {
 func (*CircuitBreakers_Thresholds_RetryBudget) ProtoMessage() {}
 
 func (x *CircuitBreakers_Thresholds_RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +735,7 @@ func (x *CircuitBreakers_Thresholds_RetryBudget) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use CircuitBreakers_Thresholds_RetryBudget.ProtoReflect.Descriptor instead.
 func (*CircuitBreakers_Thresholds_RetryBudget) Descriptor() ([]byte, []int) {
-	return file_envoypb_cluster_proto_rawDescGZIP(), []int{1, 0, 0}
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{2, 0, 0}
 }
 
 func (x *CircuitBreakers_Thresholds_RetryBudget) GetBudgetPercent() *Percent {
@@ -569,7 +774,7 @@ type UpstreamHttpProtocolOptions_ExplicitHttpConfig struct {
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) Reset() {
 	*x = UpstreamHttpProtocolOptions_ExplicitHttpConfig{}
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +786,7 @@ func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) String() string {
 func (*UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoMessage() {}
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +799,7 @@ func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoReflect() protoref
 
 // Deprecated: Use UpstreamHttpProtocolOptions_ExplicitHttpConfig.ProtoReflect.Descriptor instead.
 func (*UpstreamHttpProtocolOptions_ExplicitHttpConfig) Descriptor() ([]byte, []int) {
-	return file_envoypb_cluster_proto_rawDescGZIP(), []int{2, 0}
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{3, 0}
 }
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) GetProtocolConfig() isUpstreamHttpProtocolOptions_ExplicitHttpConfig_ProtocolConfig {
@@ -660,7 +865,7 @@ var File_envoypb_cluster_proto protoreflect.FileDescriptor
 
 const file_envoypb_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\x9f\a\n" +
+	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\xf1\a\n" +
 	"\aCluster\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
 	"\x04type\x18\x02 \x01(\x0e2(.weft.xds.envoy.v3.Cluster.DiscoveryTypeH\x00R\x04type\x12>\n" +
@@ -668,7 +873,8 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	"\x0fconnect_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0econnectTimeout\x12@\n" +
 	"\tlb_policy\x18\x06 \x01(\x0e2#.weft.xds.envoy.v3.Cluster.LbPolicyR\blbPolicy\x12M\n" +
 	"\x10circuit_breakers\x18\n" +
-	" \x01(\v2\".weft.xds.envoy.v3.CircuitBreakersR\x0fcircuitBreakers\x127\n" +
+	" \x01(\v2\".weft.xds.envoy.v3.CircuitBreakersR\x0fcircuitBreakers\x12P\n" +
+	"\x11outlier_detection\x18\x13 \x01(\v2#.weft.xds.envoy.v3.OutlierDetectionR\x10outlierDetection\x127\n" +
 	"\bmetadata\x18\x19 \x01(\v2\x1b.weft.xds.envoy.v3.MetadataR\bmetadata\x12\x86\x01\n" +
 	" typed_extension_protocol_options\x18$ \x03(\v2=.weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntryR\x1dtypedExtensionProtocolOptions\x1af\n" +
 	"\"TypedExtensionProtocolOptionsEntry\x12\x10\n" +
@@ -692,15 +898,38 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	"\x06MAGLEV\x10\x05\x12\x14\n" +
 	"\x10CLUSTER_PROVIDED\x10\x06\x12 \n" +
 	"\x1cLOAD_BALANCING_POLICY_CONFIG\x10\aB\x18\n" +
-	"\x16cluster_discovery_type\"\xbd\x04\n" +
+	"\x16cluster_discovery_type\"\x97\v\n" +
+	"\x10OutlierDetection\x12E\n" +
+	"\x0fconsecutive_5xx\x18\x01 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x0econsecutive5xx\x125\n" +
+	"\binterval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12G\n" +
+	"\x12base_ejection_time\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x10baseEjectionTime\x12N\n" +
+	"\x14max_ejection_percent\x18\x04 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x12maxEjectionPercent\x12X\n" +
+	"\x19enforcing_consecutive_5xx\x18\x05 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x17enforcingConsecutive5xx\x12R\n" +
+	"\x16enforcing_success_rate\x18\x06 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x14enforcingSuccessRate\x12Y\n" +
+	"\x1asuccess_rate_minimum_hosts\x18\a \x01(\v2\x1c.google.protobuf.UInt32ValueR\x17successRateMinimumHosts\x12[\n" +
+	"\x1bsuccess_rate_request_volume\x18\b \x01(\v2\x1c.google.protobuf.UInt32ValueR\x18successRateRequestVolume\x12W\n" +
+	"\x19success_rate_stdev_factor\x18\t \x01(\v2\x1c.google.protobuf.UInt32ValueR\x16successRateStdevFactor\x12\\\n" +
+	"\x1bconsecutive_gateway_failure\x18\n" +
+	" \x01(\v2\x1c.google.protobuf.UInt32ValueR\x19consecutiveGatewayFailure\x12o\n" +
+	"%enforcing_consecutive_gateway_failure\x18\v \x01(\v2\x1c.google.protobuf.UInt32ValueR\"enforcingConsecutiveGatewayFailure\x12J\n" +
+	"\"split_external_local_origin_errors\x18\f \x01(\bR\x1esplitExternalLocalOriginErrors\x12e\n" +
+	" consecutive_local_origin_failure\x18\r \x01(\v2\x1c.google.protobuf.UInt32ValueR\x1dconsecutiveLocalOriginFailure\x12x\n" +
+	"*enforcing_consecutive_local_origin_failure\x18\x0e \x01(\v2\x1c.google.protobuf.UInt32ValueR&enforcingConsecutiveLocalOriginFailure\x12j\n" +
+	"#enforcing_local_origin_success_rate\x18\x0f \x01(\v2\x1c.google.protobuf.UInt32ValueR\x1fenforcingLocalOriginSuccessRate\x12E\n" +
+	"\x11max_ejection_time\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\x0fmaxEjectionTime\"\xec\x06\n" +
 	"\x0fCircuitBreakers\x12M\n" +
 	"\n" +
 	"thresholds\x18\x01 \x03(\v2-.weft.xds.envoy.v3.CircuitBreakers.ThresholdsR\n" +
-	"thresholds\x1a\xda\x03\n" +
+	"thresholds\x12]\n" +
+	"\x13per_host_thresholds\x18\x02 \x03(\v2-.weft.xds.envoy.v3.CircuitBreakers.ThresholdsR\x11perHostThresholds\x1a\xaa\x05\n" +
 	"\n" +
 	"Thresholds\x12>\n" +
 	"\bpriority\x18\x01 \x01(\x0e2\".weft.xds.envoy.v3.RoutingPriorityR\bpriority\x12E\n" +
-	"\x0fmax_connections\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x0emaxConnections\x12\\\n" +
+	"\x0fmax_connections\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x0emaxConnections\x12N\n" +
+	"\x14max_pending_requests\x18\x03 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x12maxPendingRequests\x12?\n" +
+	"\fmax_requests\x18\x04 \x01(\v2\x1c.google.protobuf.UInt32ValueR\vmaxRequests\x12=\n" +
+	"\vmax_retries\x18\x05 \x01(\v2\x1c.google.protobuf.UInt32ValueR\n" +
+	"maxRetries\x12\\\n" +
 	"\fretry_budget\x18\b \x01(\v29.weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudgetR\vretryBudget\x1a\xe6\x01\n" +
 	"\vRetryBudget\x12A\n" +
 	"\x0ebudget_percent\x18\x01 \x01(\v2\x1a.weft.xds.envoy.v3.PercentR\rbudgetPercent\x12P\n" +
@@ -732,54 +961,75 @@ func file_envoypb_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_envoypb_cluster_proto_goTypes = []any{
-	(Cluster_DiscoveryType)(0),          // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
-	(Cluster_LbPolicy)(0),               // 1: weft.xds.envoy.v3.Cluster.LbPolicy
-	(*Cluster)(nil),                     // 2: weft.xds.envoy.v3.Cluster
-	(*CircuitBreakers)(nil),             // 3: weft.xds.envoy.v3.CircuitBreakers
-	(*UpstreamHttpProtocolOptions)(nil), // 4: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
-	nil,                                 // 5: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	(*CircuitBreakers_Thresholds)(nil),  // 6: weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	(*CircuitBreakers_Thresholds_RetryBudget)(nil),         // 7: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
-	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	(*Unread)(nil),                 // 9: weft.xds.envoy.v3.Unread
-	(*durationpb.Duration)(nil),    // 10: google.protobuf.Duration
-	(*Metadata)(nil),               // 11: weft.xds.envoy.v3.Metadata
-	(*HttpProtocolOptions)(nil),    // 12: weft.xds.envoy.v3.HttpProtocolOptions
-	(*anypb.Any)(nil),              // 13: google.protobuf.Any
-	(RoutingPriority)(0),           // 14: weft.xds.envoy.v3.RoutingPriority
-	(*wrapperspb.UInt32Value)(nil), // 15: google.protobuf.UInt32Value
-	(*Percent)(nil),                // 16: weft.xds.envoy.v3.Percent
+	(Cluster_DiscoveryType)(0),                     // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
+	(Cluster_LbPolicy)(0),                          // 1: weft.xds.envoy.v3.Cluster.LbPolicy
+	(*Cluster)(nil),                                // 2: weft.xds.envoy.v3.Cluster
+	(*OutlierDetection)(nil),                       // 3: weft.xds.envoy.v3.OutlierDetection
+	(*CircuitBreakers)(nil),                        // 4: weft.xds.envoy.v3.CircuitBreakers
+	(*UpstreamHttpProtocolOptions)(nil),            // 5: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
+	nil,                                            // 6: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
+	(*CircuitBreakers_Thresholds)(nil),             // 7: weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	(*CircuitBreakers_Thresholds_RetryBudget)(nil), // 8: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	(*Unread)(nil),                 // 10: weft.xds.envoy.v3.Unread
+	(*durationpb.Duration)(nil),    // 11: google.protobuf.Duration
+	(*Metadata)(nil),               // 12: weft.xds.envoy.v3.Metadata
+	(*wrapperspb.UInt32Value)(nil), // 13: google.protobuf.UInt32Value
+	(*HttpProtocolOptions)(nil),    // 14: weft.xds.envoy.v3.HttpProtocolOptions
+	(*anypb.Any)(nil),              // 15: google.protobuf.Any
+	(RoutingPriority)(0),           // 16: weft.xds.envoy.v3.RoutingPriority
+	(*Percent)(nil),                // 17: weft.xds.envoy.v3.Percent
 }
 var file_envoypb_cluster_proto_depIdxs = []int32{
 	0,  // 0: weft.xds.envoy.v3.Cluster.type:type_name -> weft.xds.envoy.v3.Cluster.DiscoveryType
-	9,  // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
-	10, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
+	10, // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
+	11, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
 	1,  // 3: weft.xds.envoy.v3.Cluster.lb_policy:type_name -> weft.xds.envoy.v3.Cluster.LbPolicy
-	3,  // 4: weft.xds.envoy.v3.Cluster.circuit_breakers:type_name -> weft.xds.envoy.v3.CircuitBreakers
-	11, // 5: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
-	5,  // 6: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	6,  // 7: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	12, // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
-	8,  // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	9,  // 10: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 11: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
-	13, // 12: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
-	14, // 13: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
-	15, // 14: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
-	7,  // 15: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
-	16, // 16: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
-	15, // 17: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
-	10, // 18: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
-	9,  // 19: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 20: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 21: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	4,  // 4: weft.xds.envoy.v3.Cluster.circuit_breakers:type_name -> weft.xds.envoy.v3.CircuitBreakers
+	3,  // 5: weft.xds.envoy.v3.Cluster.outlier_detection:type_name -> weft.xds.envoy.v3.OutlierDetection
+	12, // 6: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
+	6,  // 7: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
+	13, // 8: weft.xds.envoy.v3.OutlierDetection.consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	11, // 9: weft.xds.envoy.v3.OutlierDetection.interval:type_name -> google.protobuf.Duration
+	11, // 10: weft.xds.envoy.v3.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
+	13, // 11: weft.xds.envoy.v3.OutlierDetection.max_ejection_percent:type_name -> google.protobuf.UInt32Value
+	13, // 12: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	13, // 13: weft.xds.envoy.v3.OutlierDetection.enforcing_success_rate:type_name -> google.protobuf.UInt32Value
+	13, // 14: weft.xds.envoy.v3.OutlierDetection.success_rate_minimum_hosts:type_name -> google.protobuf.UInt32Value
+	13, // 15: weft.xds.envoy.v3.OutlierDetection.success_rate_request_volume:type_name -> google.protobuf.UInt32Value
+	13, // 16: weft.xds.envoy.v3.OutlierDetection.success_rate_stdev_factor:type_name -> google.protobuf.UInt32Value
+	13, // 17: weft.xds.envoy.v3.OutlierDetection.consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	13, // 18: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	13, // 19: weft.xds.envoy.v3.OutlierDetection.consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	13, // 20: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	13, // 21: weft.xds.envoy.v3.OutlierDetection.enforcing_local_origin_success_rate:type_name -> google.protobuf.UInt32Value
+	11, // 22: weft.xds.envoy.v3.OutlierDetection.max_ejection_time:type_name -> google.protobuf.Duration
+	7,  // 23: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	7,  // 24: weft.xds.envoy.v3.CircuitBreakers.per_host_thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	14, // 25: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
+	9,  // 26: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	10, // 27: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
+	10, // 28: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
+	15, // 29: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
+	16, // 30: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
+	13, // 31: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
+	13, // 32: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_pending_requests:type_name -> google.protobuf.UInt32Value
+	13, // 33: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_requests:type_name -> google.protobuf.UInt32Value
+	13, // 34: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_retries:type_name -> google.protobuf.UInt32Value
+	8,  // 35: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	17, // 36: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
+	13, // 37: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
+	11, // 38: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
+	10, // 39: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	10, // 40: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	10, // 41: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_cluster_proto_init() }
@@ -792,12 +1042,12 @@ func file_envoypb_cluster_proto_init() {
 		(*Cluster_Type)(nil),
 		(*Cluster_ClusterType)(nil),
 	}
-	file_envoypb_cluster_proto_msgTypes[2].OneofWrappers = []any{
+	file_envoypb_cluster_proto_msgTypes[3].OneofWrappers = []any{
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_)(nil),
 		(*UpstreamHttpProtocolOptions_UseDownstreamProtocolConfig)(nil),
 		(*UpstreamHttpProtocolOptions_AutoConfig)(nil),
 	}
-	file_envoypb_cluster_proto_msgTypes[6].OneofWrappers = []any{
+	file_envoypb_cluster_proto_msgTypes[7].OneofWrappers = []any{
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http3ProtocolOptions)(nil),
@@ -808,7 +1058,7 @@ func file_envoypb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_cluster_proto_rawDesc), len(file_envoypb_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

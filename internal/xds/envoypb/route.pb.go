@@ -12,6 +12,7 @@ package envoypb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
@@ -177,12 +178,13 @@ func (x *RouteConfiguration) GetVirtualHosts() []*VirtualHost {
 
 // VirtualHost is envoy.config.route.v3.VirtualHost.
 type VirtualHost struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Domains       []string               `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
-	Routes        []*Route               `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Name                 string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Domains              []string               `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	Routes               []*Route               `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
+	TypedPerFilterConfig map[string]*anypb.Any  `protobuf:"bytes,15,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *VirtualHost) Reset() {
@@ -236,6 +238,13 @@ func (x *VirtualHost) GetRoutes() []*Route {
 	return nil
 }
 
+func (x *VirtualHost) GetTypedPerFilterConfig() map[string]*anypb.Any {
+	if x != nil {
+		return x.TypedPerFilterConfig
+	}
+	return nil
+}
+
 // Route is envoy.config.route.v3.Route.
 type Route struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -248,9 +257,10 @@ type Route struct {
 	//	*Route_DirectResponse
 	//	*Route_FilterAction
 	//	*Route_NonForwardingAction
-	Action        isRoute_Action `protobuf_oneof:"action"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Action               isRoute_Action        `protobuf_oneof:"action"`
+	TypedPerFilterConfig map[string]*anypb.Any `protobuf:"bytes,13,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Route) Reset() {
@@ -345,6 +355,13 @@ func (x *Route) GetNonForwardingAction() *Unread {
 		if x, ok := x.Action.(*Route_NonForwardingAction); ok {
 			return x.NonForwardingAction
 		}
+	}
+	return nil
+}
+
+func (x *Route) GetTypedPerFilterConfig() map[string]*anypb.Any {
+	if x != nil {
+		return x.TypedPerFilterConfig
 	}
 	return nil
 }
@@ -1310,7 +1327,7 @@ type RouteAction_HashPolicy struct {
 
 func (x *RouteAction_HashPolicy) Reset() {
 	*x = RouteAction_HashPolicy{}
-	mi := &file_envoypb_route_proto_msgTypes[10]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1339,7 @@ func (x *RouteAction_HashPolicy) String() string {
 func (*RouteAction_HashPolicy) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[10]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1450,7 @@ type RouteAction_HashPolicy_Header struct {
 
 func (x *RouteAction_HashPolicy_Header) Reset() {
 	*x = RouteAction_HashPolicy_Header{}
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1462,7 @@ func (x *RouteAction_HashPolicy_Header) String() string {
 func (*RouteAction_HashPolicy_Header) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Header) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1494,7 @@ type RouteAction_HashPolicy_Cookie struct {
 
 func (x *RouteAction_HashPolicy_Cookie) Reset() {
 	*x = RouteAction_HashPolicy_Cookie{}
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1506,7 @@ func (x *RouteAction_HashPolicy_Cookie) String() string {
 func (*RouteAction_HashPolicy_Cookie) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Cookie) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1538,7 @@ type RouteAction_HashPolicy_QueryParameter struct {
 
 func (x *RouteAction_HashPolicy_QueryParameter) Reset() {
 	*x = RouteAction_HashPolicy_QueryParameter{}
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1550,7 @@ func (x *RouteAction_HashPolicy_QueryParameter) String() string {
 func (*RouteAction_HashPolicy_QueryParameter) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_QueryParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1582,7 @@ type RouteAction_HashPolicy_FilterState struct {
 
 func (x *RouteAction_HashPolicy_FilterState) Reset() {
 	*x = RouteAction_HashPolicy_FilterState{}
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1594,7 @@ func (x *RouteAction_HashPolicy_FilterState) String() string {
 func (*RouteAction_HashPolicy_FilterState) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_FilterState) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1628,7 @@ type RouteRetryPolicy_RetryBackOff struct {
 
 func (x *RouteRetryPolicy_RetryBackOff) Reset() {
 	*x = RouteRetryPolicy_RetryBackOff{}
-	mi := &file_envoypb_route_proto_msgTypes[15]
+	mi := &file_envoypb_route_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1640,7 @@ func (x *RouteRetryPolicy_RetryBackOff) String() string {
 func (*RouteRetryPolicy_RetryBackOff) ProtoMessage() {}
 
 func (x *RouteRetryPolicy_RetryBackOff) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[15]
+	mi := &file_envoypb_route_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1681,7 @@ type RouteRetryPolicy_ResetHeader struct {
 
 func (x *RouteRetryPolicy_ResetHeader) Reset() {
 	*x = RouteRetryPolicy_ResetHeader{}
-	mi := &file_envoypb_route_proto_msgTypes[16]
+	mi := &file_envoypb_route_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1693,7 @@ func (x *RouteRetryPolicy_ResetHeader) String() string {
 func (*RouteRetryPolicy_ResetHeader) ProtoMessage() {}
 
 func (x *RouteRetryPolicy_ResetHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[16]
+	mi := &file_envoypb_route_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +1734,7 @@ type RouteRetryPolicy_RateLimitedRetryBackOff struct {
 
 func (x *RouteRetryPolicy_RateLimitedRetryBackOff) Reset() {
 	*x = RouteRetryPolicy_RateLimitedRetryBackOff{}
-	mi := &file_envoypb_route_proto_msgTypes[17]
+	mi := &file_envoypb_route_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1746,7 @@ func (x *RouteRetryPolicy_RateLimitedRetryBackOff) String() string {
 func (*RouteRetryPolicy_RateLimitedRetryBackOff) ProtoMessage() {}
 
 func (x *RouteRetryPolicy_RateLimitedRetryBackOff) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[17]
+	mi := &file_envoypb_route_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1788,7 @@ type WeightedCluster_ClusterWeight struct {
 
 func (x *WeightedCluster_ClusterWeight) Reset() {
 	*x = WeightedCluster_ClusterWeight{}
-	mi := &file_envoypb_route_proto_msgTypes[18]
+	mi := &file_envoypb_route_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1800,7 @@ func (x *WeightedCluster_ClusterWeight) String() string {
 func (*WeightedCluster_ClusterWeight) ProtoMessage() {}
 
 func (x *WeightedCluster_ClusterWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[18]
+	mi := &file_envoypb_route_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,14 +1841,18 @@ var File_envoypb_route_proto protoreflect.FileDescriptor
 
 const file_envoypb_route_proto_rawDesc = "" +
 	"\n" +
-	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"m\n" +
+	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"m\n" +
 	"\x12RouteConfiguration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12C\n" +
-	"\rvirtual_hosts\x18\x02 \x03(\v2\x1e.weft.xds.envoy.v3.VirtualHostR\fvirtualHosts\"m\n" +
+	"\rvirtual_hosts\x18\x02 \x03(\v2\x1e.weft.xds.envoy.v3.VirtualHostR\fvirtualHosts\"\xbd\x02\n" +
 	"\vVirtualHost\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x120\n" +
-	"\x06routes\x18\x03 \x03(\v2\x18.weft.xds.envoy.v3.RouteR\x06routes\"\xb2\x03\n" +
+	"\x06routes\x18\x03 \x03(\v2\x18.weft.xds.envoy.v3.RouteR\x06routes\x12o\n" +
+	"\x17typed_per_filter_config\x18\x0f \x03(\v28.weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
+	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xfc\x04\n" +
 	"\x05Route\x12\x12\n" +
 	"\x04name\x18\x0e \x01(\tR\x04name\x123\n" +
 	"\x05match\x18\x01 \x01(\v2\x1d.weft.xds.envoy.v3.RouteMatchR\x05match\x126\n" +
@@ -1839,7 +1860,11 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\bredirect\x18\x03 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\bredirect\x12R\n" +
 	"\x0fdirect_response\x18\a \x01(\v2'.weft.xds.envoy.v3.DirectResponseActionH\x00R\x0edirectResponse\x12@\n" +
 	"\rfilter_action\x18\x11 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\ffilterAction\x12O\n" +
-	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingActionB\b\n" +
+	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingAction\x12i\n" +
+	"\x17typed_per_filter_config\x18\r \x03(\v22.weft.xds.envoy.v3.Route.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
+	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01B\b\n" +
 	"\x06action\"\x93\a\n" +
 	"\n" +
 	"RouteMatch\x12\x18\n" +
@@ -1968,7 +1993,7 @@ func file_envoypb_route_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_route_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_envoypb_route_proto_goTypes = []any{
 	(RouteAction_ClusterNotFoundResponseCode)(0),     // 0: weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
 	(RouteRetryPolicy_ResetHeaderFormat)(0),          // 1: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
@@ -1982,81 +2007,88 @@ var file_envoypb_route_proto_goTypes = []any{
 	(*RouteRetryPolicy)(nil),                         // 9: weft.xds.envoy.v3.RouteRetryPolicy
 	(*WeightedCluster)(nil),                          // 10: weft.xds.envoy.v3.WeightedCluster
 	(*DirectResponseAction)(nil),                     // 11: weft.xds.envoy.v3.DirectResponseAction
-	(*RouteAction_HashPolicy)(nil),                   // 12: weft.xds.envoy.v3.RouteAction.HashPolicy
-	(*RouteAction_HashPolicy_Header)(nil),            // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	(*RouteAction_HashPolicy_Cookie)(nil),            // 14: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	(*RouteAction_HashPolicy_QueryParameter)(nil),    // 15: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	(*RouteAction_HashPolicy_FilterState)(nil),       // 16: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	(*RouteRetryPolicy_RetryBackOff)(nil),            // 17: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
-	(*RouteRetryPolicy_ResetHeader)(nil),             // 18: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
-	(*RouteRetryPolicy_RateLimitedRetryBackOff)(nil), // 19: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
-	(*WeightedCluster_ClusterWeight)(nil),            // 20: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	(*Unread)(nil),                                   // 21: weft.xds.envoy.v3.Unread
-	(*RegexMatcher)(nil),                             // 22: weft.xds.envoy.v3.RegexMatcher
-	(*wrapperspb.BoolValue)(nil),                     // 23: google.protobuf.BoolValue
-	(*StringMatcher)(nil),                            // 24: weft.xds.envoy.v3.StringMatcher
-	(*durationpb.Duration)(nil),                      // 25: google.protobuf.Duration
-	(*wrapperspb.UInt32Value)(nil),                   // 26: google.protobuf.UInt32Value
-	(*DataSource)(nil),                               // 27: weft.xds.envoy.v3.DataSource
+	nil,                                              // 12: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	nil,                                              // 13: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	(*RouteAction_HashPolicy)(nil),                   // 14: weft.xds.envoy.v3.RouteAction.HashPolicy
+	(*RouteAction_HashPolicy_Header)(nil),            // 15: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	(*RouteAction_HashPolicy_Cookie)(nil),            // 16: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	(*RouteAction_HashPolicy_QueryParameter)(nil),    // 17: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	(*RouteAction_HashPolicy_FilterState)(nil),       // 18: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	(*RouteRetryPolicy_RetryBackOff)(nil),            // 19: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
+	(*RouteRetryPolicy_ResetHeader)(nil),             // 20: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
+	(*RouteRetryPolicy_RateLimitedRetryBackOff)(nil), // 21: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
+	(*WeightedCluster_ClusterWeight)(nil),            // 22: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	(*Unread)(nil),                                   // 23: weft.xds.envoy.v3.Unread
+	(*RegexMatcher)(nil),                             // 24: weft.xds.envoy.v3.RegexMatcher
+	(*wrapperspb.BoolValue)(nil),                     // 25: google.protobuf.BoolValue
+	(*StringMatcher)(nil),                            // 26: weft.xds.envoy.v3.StringMatcher
+	(*durationpb.Duration)(nil),                      // 27: google.protobuf.Duration
+	(*wrapperspb.UInt32Value)(nil),                   // 28: google.protobuf.UInt32Value
+	(*DataSource)(nil),                               // 29: weft.xds.envoy.v3.DataSource
+	(*anypb.Any)(nil),                                // 30: google.protobuf.Any
 }
 var file_envoypb_route_proto_depIdxs = []int32{
 	3,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
 	4,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
-	5,  // 2: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
-	8,  // 3: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
-	21, // 4: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
-	11, // 5: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
-	21, // 6: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
-	21, // 7: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
-	22, // 8: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	21, // 9: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
-	21, // 10: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
-	23, // 11: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
-	6,  // 12: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	7,  // 13: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
-	21, // 14: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
-	21, // 15: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
-	21, // 16: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
-	21, // 17: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
-	21, // 18: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	21, // 19: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
-	21, // 20: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
-	22, // 21: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
-	24, // 22: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	24, // 23: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	10, // 24: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
-	21, // 25: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
-	25, // 26: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
-	9,  // 27: weft.xds.envoy.v3.RouteAction.retry_policy:type_name -> weft.xds.envoy.v3.RouteRetryPolicy
-	12, // 28: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
-	0,  // 29: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
-	26, // 30: weft.xds.envoy.v3.RouteRetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
-	25, // 31: weft.xds.envoy.v3.RouteRetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
-	21, // 32: weft.xds.envoy.v3.RouteRetryPolicy.retry_priority:type_name -> weft.xds.envoy.v3.Unread
-	21, // 33: weft.xds.envoy.v3.RouteRetryPolicy.retry_host_predicate:type_name -> weft.xds.envoy.v3.Unread
-	17, // 34: weft.xds.envoy.v3.RouteRetryPolicy.retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
-	6,  // 35: weft.xds.envoy.v3.RouteRetryPolicy.retriable_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	6,  // 36: weft.xds.envoy.v3.RouteRetryPolicy.retriable_request_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	19, // 37: weft.xds.envoy.v3.RouteRetryPolicy.rate_limited_retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
-	25, // 38: weft.xds.envoy.v3.RouteRetryPolicy.per_try_idle_timeout:type_name -> google.protobuf.Duration
-	20, // 39: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	27, // 40: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
-	13, // 41: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	14, // 42: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	21, // 43: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
-	15, // 44: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	16, // 45: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	25, // 46: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
-	25, // 47: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
-	1,  // 48: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader.format:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
-	18, // 49: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.reset_headers:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
-	25, // 50: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.max_interval:type_name -> google.protobuf.Duration
-	26, // 51: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
-	52, // [52:52] is the sub-list for method output_type
-	52, // [52:52] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	12, // 2: weft.xds.envoy.v3.VirtualHost.typed_per_filter_config:type_name -> weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	5,  // 3: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
+	8,  // 4: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
+	23, // 5: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
+	11, // 6: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
+	23, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
+	23, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
+	13, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	24, // 10: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
+	23, // 11: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
+	23, // 12: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
+	25, // 13: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
+	6,  // 14: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	7,  // 15: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
+	23, // 16: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
+	23, // 17: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
+	23, // 18: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
+	23, // 19: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
+	23, // 20: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	23, // 21: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
+	23, // 22: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
+	24, // 23: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
+	26, // 24: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	26, // 25: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	10, // 26: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
+	23, // 27: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
+	27, // 28: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
+	9,  // 29: weft.xds.envoy.v3.RouteAction.retry_policy:type_name -> weft.xds.envoy.v3.RouteRetryPolicy
+	14, // 30: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
+	0,  // 31: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
+	28, // 32: weft.xds.envoy.v3.RouteRetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
+	27, // 33: weft.xds.envoy.v3.RouteRetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
+	23, // 34: weft.xds.envoy.v3.RouteRetryPolicy.retry_priority:type_name -> weft.xds.envoy.v3.Unread
+	23, // 35: weft.xds.envoy.v3.RouteRetryPolicy.retry_host_predicate:type_name -> weft.xds.envoy.v3.Unread
+	19, // 36: weft.xds.envoy.v3.RouteRetryPolicy.retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
+	6,  // 37: weft.xds.envoy.v3.RouteRetryPolicy.retriable_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	6,  // 38: weft.xds.envoy.v3.RouteRetryPolicy.retriable_request_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	21, // 39: weft.xds.envoy.v3.RouteRetryPolicy.rate_limited_retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
+	27, // 40: weft.xds.envoy.v3.RouteRetryPolicy.per_try_idle_timeout:type_name -> google.protobuf.Duration
+	22, // 41: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	29, // 42: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
+	30, // 43: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	30, // 44: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	15, // 45: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	16, // 46: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	23, // 47: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
+	17, // 48: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	18, // 49: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	27, // 50: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
+	27, // 51: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	1,  // 52: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader.format:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
+	20, // 53: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.reset_headers:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
+	27, // 54: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	28, // 55: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_route_proto_init() }
@@ -2102,7 +2134,7 @@ func file_envoypb_route_proto_init() {
 		(*RouteAction_ClusterSpecifierPlugin)(nil),
 		(*RouteAction_InlineClusterSpecifierPlugin)(nil),
 	}
-	file_envoypb_route_proto_msgTypes[10].OneofWrappers = []any{
+	file_envoypb_route_proto_msgTypes[12].OneofWrappers = []any{
 		(*RouteAction_HashPolicy_Header_)(nil),
 		(*RouteAction_HashPolicy_Cookie_)(nil),
 		(*RouteAction_HashPolicy_ConnectionProperties)(nil),
@@ -2115,7 +2147,7 @@ func file_envoypb_route_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_route_proto_rawDesc), len(file_envoypb_route_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -9,7 +9,6 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/weft-mesh/weft/internal/mesh"
 )
@@ -54,15 +53,20 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 		if d, err := time.ParseDuration(cp.ConnectTimeout); err == nil {
 			c.ConnectTimeout = durationpb.New(d)
 		}
-		if cp.MaxConnections > 0 {
-			thresholds(c).MaxConnections = wrapperspb.UInt32(uint32(cp.MaxConnections))
-		}
+		connectionLimits(c, cp)
 		if d, err := time.ParseDuration(cp.IdleTimeout); err == nil {
 			c.TypedExtensionProtocolOptions = withIdleTimeout(c.TypedExtensionProtocolOptions, d)
 		}
 	}
+	if cb := pol.Spec.CircuitBreaker; cb != nil {
+		circuitBreaker(c, cb)
+	}
+	// After circuitBreaker, which sets the thresholds the budget joins.
 	if b := retryBudget(pol); b != nil {
 		thresholds(c).RetryBudget = b
+	}
+	if od := pol.Spec.OutlierDetection; od != nil {
+		c.OutlierDetection = outlierDetection(od)
 	}
 	return c, nil
 }
@@ -70,10 +74,11 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 // thresholds returns the cluster's default-priority thresholds, adding
 // them when absent.
 func thresholds(c *clusterv3.Cluster) *clusterv3.CircuitBreakers_Thresholds {
-	if c.CircuitBreakers == nil {
-		c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{}}}
+	cb := breakers(c)
+	if len(cb.Thresholds) == 0 {
+		cb.Thresholds = []*clusterv3.CircuitBreakers_Thresholds{{}}
 	}
-	return c.CircuitBreakers.Thresholds[0]
+	return cb.Thresholds[0]
 }
 
 // withIdleTimeout sets common_http_protocol_options.idle_timeout in the

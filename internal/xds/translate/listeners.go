@@ -30,7 +30,15 @@ const (
 // by RDS, not inline, so a route change re-sends the RouteConfiguration
 // alone and the listener (and the connections it owns) stays untouched.
 func buildOutboundListener() (*listenerv3.Listener, error) {
-	hcm, err := rdsConnectionManager(OutboundListener, OutboundRoute)
+	cfgs, names, err := listenerFilters()
+	if err != nil {
+		return nil, fmt.Errorf("translate listener %s: %w", OutboundListener, err)
+	}
+	var filters []*hcmv3.HttpFilter
+	for i, c := range cfgs {
+		filters = append(filters, &hcmv3.HttpFilter{Name: names[i], ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: c}})
+	}
+	hcm, err := rdsConnectionManager(OutboundListener, OutboundRoute, filters...)
 	if err != nil {
 		return nil, fmt.Errorf("translate listener %s: %w", OutboundListener, err)
 	}
@@ -51,7 +59,8 @@ func buildOutboundListener() (*listenerv3.Listener, error) {
 // by RDS over ADS and ends in the router filter: what both a sidecar's
 // listener and a gRPC client's API listener hold (gRFC A27 requires the
 // ADS config source and the router as the last filter).
-func rdsConnectionManager(statPrefix, route string) (*anypb.Any, error) {
+// filters run before the router.
+func rdsConnectionManager(statPrefix, route string, filters ...*hcmv3.HttpFilter) (*anypb.Any, error) {
 	router, err := anypb.New(&routerv3.Router{})
 	if err != nil {
 		return nil, err
@@ -66,9 +75,9 @@ func rdsConnectionManager(statPrefix, route string) (*anypb.Any, error) {
 			},
 			RouteConfigName: route,
 		}},
-		HttpFilters: []*hcmv3.HttpFilter{{
+		HttpFilters: append(filters, &hcmv3.HttpFilter{
 			Name:       routerFilter,
 			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router},
-		}},
+		}),
 	})
 }

@@ -19,8 +19,12 @@ import (
 //     call, and goes;
 //   - a request timeout becomes max_stream_duration, the field gRPC reads
 //     (RouteAction.timeout means nothing to it);
-//   - hash policies other than a header's, which gRPC ignores, go.
+//   - hash policies other than a header's, which gRPC ignores, go;
+//   - per-filter configs (fault, rate limit) go: the API listener has no
+//     such filters, and a gRPC client NACKs configs for filters it lacks.
+//     Proxyless clients are neither delayed, aborted nor rate limited.
 func grpcVirtualHost(vh *routev3.VirtualHost, listener string) {
+	vh.TypedPerFilterConfig = nil
 	if !contains(vh.Domains, listener) {
 		vh.Domains = append([]string{listener}, vh.Domains...)
 	}
@@ -35,6 +39,7 @@ func grpcVirtualHost(vh *routev3.VirtualHost, listener string) {
 
 // grpcRoute adapts r and reports whether it can match a gRPC call.
 func grpcRoute(r *routev3.Route) bool {
+	r.TypedPerFilterConfig = nil
 	m := r.GetMatch()
 	if len(m.GetQueryParameters()) > 0 {
 		return false

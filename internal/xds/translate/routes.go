@@ -7,6 +7,7 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -34,6 +35,13 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 		seen[d] = true
 	}
 	hash := hashPolicy(pol)
+	if pol != nil && pol.Spec.RateLimit != nil {
+		a, err := rateLimitAny(pol.Spec.RateLimit)
+		if err != nil {
+			return nil, fmt.Errorf("translate %s: spec.rateLimit: %w", mesh.Key(pol), err)
+		}
+		vh.TypedPerFilterConfig = map[string]*anypb.Any{rateLimitFilter: a}
+	}
 	for _, rt := range routes {
 		for _, h := range rt.Spec.Hostnames {
 			if !seen[h] {
@@ -49,11 +57,16 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 			if err != nil {
 				return nil, fmt.Errorf("translate %s: spec.rules[%d]: %w", mesh.Key(rt), i, err)
 			}
+			filters, err := ruleFilters(&rule)
+			if err != nil {
+				return nil, fmt.Errorf("translate %s: spec.rules[%d]: %w", mesh.Key(rt), i, err)
+			}
 			for j, m := range rule.Matches {
 				r := &routev3.Route{
-					Name:   fmt.Sprintf("%s/%s/rule-%d/match-%d", rt.Metadata.Namespace, rt.Metadata.Name, i, j),
-					Match:  routeMatch(&m),
-					Action: &routev3.Route_Route{Route: action},
+					Name:                 fmt.Sprintf("%s/%s/rule-%d/match-%d", rt.Metadata.Namespace, rt.Metadata.Name, i, j),
+					Match:                routeMatch(&m),
+					Action:               &routev3.Route_Route{Route: action},
+					TypedPerFilterConfig: filters,
 				}
 				if rule.Name != "" {
 					r.Name = fmt.Sprintf("%s/%s/%s/match-%d", rt.Metadata.Namespace, rt.Metadata.Name, rule.Name, j)

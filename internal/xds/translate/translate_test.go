@@ -27,13 +27,15 @@ const resources = `{"kind": "List", "items": [
   "spec": {"parentRefs": [{"name": "catalog"}], "hostnames": ["catalog.example.com"],
    "rules": [
     {"name": "canary", "matches": [{"headers": [{"name": "x-canary", "value": "always"}], "method": "GET"}],
+     "filters": [{"type": "Fault", "fault": {"delay": {"fixedDelay": "200ms", "percent": 5}, "abort": {"grpcStatus": 14, "percent": 10}}},
+      {"type": "RateLimit", "rateLimit": {"requestsPerSecond": 30, "burst": 5}}],
      "backendRefs": [{"name": "catalog", "subset": "v2"}]},
     {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}, {"path": {"type": "RegularExpression", "value": "/items/[0-9]+"}, "queryParams": [{"name": "debug", "value": "1"}]}],
      "backendRefs": [{"name": "catalog", "subset": "v1", "weight": 90}, {"name": "catalog", "subset": "v2", "weight": 10}],
      "timeouts": {"request": "5s"}}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "catalog"},
   "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}},
-   "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}}}
+   "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}, "rateLimit": {"requestsPerSecond": 1000}}}
 ]}`
 
 func input(t *testing.T) Input {

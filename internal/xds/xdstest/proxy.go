@@ -36,6 +36,13 @@ func ToProxy(u Update) (route.Config, []cluster.Config, error) {
 	if u.Routes != nil {
 		for _, vh := range u.Routes.VirtualHosts {
 			v := route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
+			if len(vh.TypedPerFilterConfig) > 0 {
+				_, rl, err := filtersFromXDS(vh.TypedPerFilterConfig)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("virtual host %s: %w", vh.Name, err))
+				}
+				v.RateLimit = rl
+			}
 			for _, r := range vh.Routes {
 				rt, err := routeFromXDS(r)
 				if err != nil {
@@ -62,12 +69,7 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 	default:
 		return cc, fmt.Errorf("lb_policy %s is not supported", c.LbPolicy)
 	}
-	if th := c.GetCircuitBreakers().GetThresholds(); len(th) > 0 && th[0].MaxConnections != nil {
-		cc.MaxConnsPerEndpoint = int(th[0].MaxConnections.Value)
-	}
-	if th := c.GetCircuitBreakers().GetThresholds(); len(th) > 0 && th[0].RetryBudget != nil {
-		cc.RetryBudget = budgetFromXDS(th[0].RetryBudget)
-	}
+	resilienceFromXDS(c, &cc)
 	if c.GetMetadata().GetFilterMetadata()["weft"].GetFields()["protocol"].GetStringValue() == "tcp" {
 		cc.Protocol = cluster.TCP
 	}
@@ -150,6 +152,13 @@ func routeFromXDS(r *routev3.Route) (route.Route, error) {
 			return out, fmt.Errorf("query %s: %w", q.Name, err)
 		}
 		out.Match.Query = append(out.Match.Query, route.QueryMatch{Name: q.Name, Kind: kind, Value: val})
+	}
+	if len(r.TypedPerFilterConfig) > 0 {
+		f, rl, err := filtersFromXDS(r.TypedPerFilterConfig)
+		if err != nil {
+			return out, err
+		}
+		out.Fault, out.RateLimit = f, rl
 	}
 	a := r.GetRoute()
 	if a == nil {

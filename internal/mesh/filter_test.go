@@ -1,0 +1,65 @@
+package mesh
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const filterRoute = `{"apiVersion":"weft.dev/v1alpha1","kind":"HTTPRoute","metadata":{"name":"r"},"spec":{"parentRefs":[{"name":"a"}],"rules":[{"filters":[%s],"backendRefs":[{"name":"a"}]}]}}`
+
+func TestFiltersDecodeWithDefaults(t *testing.T) {
+	rs, err := Decode([]byte(fmt.Sprintf(filterRoute,
+		`{"type":"Fault","fault":{"delay":{"fixedDelay":"2s"},"abort":{"grpcStatus":14,"percent":10}}},
+		 {"type":"RateLimit","rateLimit":{"requestsPerSecond":100}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := rs[0].(*HTTPRoute).Spec.Rules[0].Filters
+	f, rl := fs[0].Fault, fs[1].RateLimit
+	if f == nil || *f.Delay.Percent != 100 || f.Delay.FixedDelayDuration().Seconds() != 2 || f.Abort.GRPCStatus != 14 || *f.Abort.Percent != 10 {
+		t.Fatalf("fault decoded as %+v", f)
+	}
+	if rl == nil || rl.RequestsPerSecond != 100 || *rl.Burst != 10 {
+		t.Fatalf("rate limit decoded as %+v, want burst defaulting to a tenth", rl)
+	}
+	policy := `{"apiVersion":"weft.dev/v1alpha1","kind":"TrafficPolicy","metadata":{"name":"a"},"spec":{"targetRef":{"name":"a"},"rateLimit":{"requestsPerSecond":5,"burst":7}}}`
+	rs, err = Decode([]byte(policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rl := rs[0].(*TrafficPolicy).Spec.RateLimit; rl.RequestsPerSecond != 5 || *rl.Burst != 7 {
+		t.Fatalf("policy rate limit %+v", rl)
+	}
+}
+
+func TestFiltersRefused(t *testing.T) {
+	for _, tt := range []struct{ name, filters, want string }{
+		{"no config", `{"type":"Fault"}`, "spec.rules[0].filters[0].fault: a Fault filter needs delay, abort or both"},
+		{"no delay", `{"type":"Fault","fault":{"delay":{"percent":5}}}`, "spec.rules[0].filters[0].fault.delay.fixedDelay: is required"},
+		{"bad delay", `{"type":"Fault","fault":{"delay":{"fixedDelay":"soon"}}}`, "spec.rules[0].filters[0].fault.delay.fixedDelay: must be a duration"},
+		{"percent", `{"type":"Fault","fault":{"abort":{"httpStatus":503,"percent":101}}}`, "spec.rules[0].filters[0].fault.abort.percent: must be 0..100; got 101"},
+		{"both statuses", `{"type":"Fault","fault":{"abort":{"httpStatus":503,"grpcStatus":14}}}`, "spec.rules[0].filters[0].fault.abort: set exactly one of httpStatus and grpcStatus"},
+		{"status", `{"type":"Fault","fault":{"abort":{"httpStatus":99}}}`, "spec.rules[0].filters[0].fault.abort.httpStatus: must be 200..599; got 99"},
+		{"grpc status", `{"type":"Fault","fault":{"abort":{"grpcStatus":17}}}`, "spec.rules[0].filters[0].fault.abort.grpcStatus: must be a gRPC status code 1..16; got 17"},
+		{"typo", `{"type":"Fault","fault":{"abort":{"httpstatus":503}}}`, `spec.rules[0].filters[0].fault.abort.httpstatus: unknown field (did you mean "httpStatus"?)`},
+		{"wrong config", `{"type":"RateLimit","fault":{"abort":{"httpStatus":503}},"rateLimit":{"requestsPerSecond":1}}`, "spec.rules[0].filters[0].fault: only for type Fault"},
+		{"foreign key", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":1},"requestHeaderModifier":{}}`, "spec.rules[0].filters[0].requestHeaderModifier: unknown field for a filter of type RateLimit"},
+		{"rate", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":0}}`, "spec.rules[0].filters[0].rateLimit.requestsPerSecond: must be 1..1000000; got 0"},
+		{"burst", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":5,"burst":0}}`, "spec.rules[0].filters[0].rateLimit.burst: must be 1..1000000; got 0"},
+		{"rate type", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":"many"}}`, `spec.rules[0].filters[0].rateLimit.requestsPerSecond: must be an integer; got string "many"`},
+		{"twice", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":5}},{"type":"RateLimit","rateLimit":{"requestsPerSecond":5}}`, "spec.rules[0].filters[1].type: at most one RateLimit filter per rule"},
+		{"other type", `{"type":"RequestMirror","requestMirror":{}}`, `spec.rules[0].filters[0]: not supported yet (filter "RequestMirror" is not implemented)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode([]byte(fmt.Sprintf(filterRoute, tt.filters)))
+			if err == nil || !strings.Contains(err.Error(), "HTTPRoute/default/r: "+tt.want) {
+				t.Fatalf("err = %v\nwant %q", err, tt.want)
+			}
+		})
+	}
+	policy := `{"apiVersion":"weft.dev/v1alpha1","kind":"TrafficPolicy","metadata":{"name":"a"},"spec":{"targetRef":{"name":"a"},"rateLimit":{"requestsPerSecond":2000000}}}`
+	if _, err := Decode([]byte(policy)); err == nil || !strings.Contains(err.Error(), "spec.rateLimit.requestsPerSecond: must be 1..1000000") {
+		t.Fatalf("policy: %v", err)
+	}
+}

@@ -1,0 +1,24 @@
+package cluster
+
+import "github.com/weft-mesh/weft/internal/proxy/breaker"
+
+// Observer hears about events a cluster set makes on its own, away from
+// any request's engine (metrics plug in here).
+type Observer interface {
+	// Ejected is called once per outlier ejection in cluster.
+	Ejected(cluster string)
+}
+
+// Option tunes NewSet.
+type Option func(*options)
+
+type options struct {
+	clock breaker.Clock
+	obs   Observer
+}
+
+// WithClock makes outlier detection read c instead of the system clock.
+func WithClock(c breaker.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithObserver reports ejections to obs.
+func WithObserver(obs Observer) Option { return func(o *options) { o.obs = obs } }
