@@ -74,7 +74,7 @@ kind: TrafficPolicy
 metadata: {name: catalog}
 spec:
   targetRef: {name: catalog}
-  retries: {attempts: 3}
+  retries: {attempts: 11}
 `
 	docs, err := yamlDocs("catalog.yaml", []byte(in))
 	if err != nil {
@@ -84,7 +84,7 @@ spec:
 	want := `refused: 3 problem(s), nothing changed
   catalog.yaml:6: Service/default/catalog: spec.ports[0].port: must be an integer; got string "eighty"
   catalog.yaml:7: Service/default/catalog: spec.ports[0].protocl: unknown field (did you mean "protocol"?)
-  catalog.yaml:14: TrafficPolicy/default/catalog: spec.retries: not supported yet`
+  catalog.yaml:14: TrafficPolicy/default/catalog: spec.retries.attempts: must be 0..10; got 11`
 	if got == nil || got.Error() != want {
 		t.Fatalf("got:\n%v\nwant:\n%s", got, want)
 	}

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"regexp"
+	"time"
 )
 
 // HTTPRoute steers HTTP traffic addressed to a Service, in the shape of
@@ -62,6 +63,9 @@ type HTTPRouteRule struct {
 	BackendRefs []BackendRef `json:"backendRefs"`
 	// Timeouts bound the requests the rule matches. Optional.
 	Timeouts *HTTPTimeouts `json:"timeouts,omitempty"`
+	// Retry overrides, field by field, the retries its parent Service's
+	// TrafficPolicy sets (Gateway API GEP-1731). Optional.
+	Retry *HTTPRouteRetry `json:"retry,omitempty"`
 }
 
 // HTTPRouteMatch is one match; a rule matches when any of its matches does.
@@ -144,7 +148,10 @@ type HTTPTimeouts struct {
 	// the last byte of the response sent; 504 beyond. Default the
 	// sidecar's limits.requestTimeout (15s).
 	Request string `json:"request,omitempty"`
-	// BackendRequest would bound each try. Not supported yet.
+	// BackendRequest bounds each try, from sending it to the response
+	// head; a try past it is retried as a gateway error (when retries
+	// allow) or answered 504 (flag UT). At most request when both are
+	// set. Default the TrafficPolicy's retries.perTryTimeout, else none.
 	BackendRequest string `json:"backendRequest,omitempty"`
 }
 
@@ -305,9 +312,15 @@ func validateRule(v *errs, path string, rule *HTTPRouteRule) {
 	}
 	if t := rule.Timeouts; t != nil {
 		checkDuration(v, path+".timeouts.request", t.Request)
-		if t.BackendRequest != "" {
-			v.unsupported(path+".timeouts.backendRequest", "")
+		checkDuration(v, path+".timeouts.backendRequest", t.BackendRequest)
+		req, err1 := time.ParseDuration(t.Request)
+		be, err2 := time.ParseDuration(t.BackendRequest)
+		if err1 == nil && err2 == nil && be > req {
+			v.add(path+".timeouts.backendRequest", "must not exceed timeouts.request (%s); got %s", t.Request, t.BackendRequest)
 		}
+	}
+	if r := rule.Retry; r != nil {
+		validateRouteRetry(v, path+".retry", r)
 	}
 }
 

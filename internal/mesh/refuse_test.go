@@ -12,10 +12,14 @@ func TestUnsupportedFieldsRefused(t *testing.T) {
 	const policy = `{"apiVersion":"weft.dev/v1alpha1","kind":"TrafficPolicy","metadata":{"name":"catalog"},"spec":{"targetRef":{"name":"catalog"},%s}}`
 	const route = `{"apiVersion":"weft.dev/v1alpha1","kind":"HTTPRoute","metadata":{"name":"r"},"spec":{"parentRefs":[{"name":"a"%s}],"rules":[{%s"backendRefs":[{"name":"a"%s}]}]}}`
 	tests := []struct{ name, in, want string }{
-		{"retries", fmt.Sprintf(policy, `"retries":{"attempts":3,"retryOn":["5xx"]}`), "TrafficPolicy/default/catalog: spec.retries: not supported yet"},
+		{"retry condition", fmt.Sprintf(policy, `"retries":{"attempts":3,"retryOn":["5xx","sometimes"]}`), `TrafficPolicy/default/catalog: spec.retries.retryOn[1]: must be one of`},
+		{"retry attempts", fmt.Sprintf(policy, `"retries":{"attempts":11}`), `TrafficPolicy/default/catalog: spec.retries.attempts: must be 0..10; got 11`},
+		{"retry budget", fmt.Sprintf(policy, `"retries":{"budgetPercent":101}`), `TrafficPolicy/default/catalog: spec.retries.budgetPercent: must be 1..100`},
+		{"retry backoff", fmt.Sprintf(policy, `"retries":{"backoff":"100ms","maxBackoff":"50ms"}`), `TrafficPolicy/default/catalog: spec.retries.maxBackoff: must be at least backoff`},
+		{"route retry codes", fmt.Sprintf(route, "", `"retry":{"codes":[200]},`, ""), `HTTPRoute/default/r: spec.rules[0].retry.codes[0]: must be an HTTP status 400..599; got 200`},
 		{"filter", fmt.Sprintf(route, "", `"filters":[{"type":"RequestHeaderModifier","requestHeaderModifier":{}}],`, ""),
 			`HTTPRoute/default/r: spec.rules[0].filters[0]: not supported yet (filter "RequestHeaderModifier" is not implemented)`},
-		{"backend request timeout", fmt.Sprintf(route, "", `"timeouts":{"backendRequest":"1s"},`, ""), "HTTPRoute/default/r: spec.rules[0].timeouts.backendRequest: not supported yet"},
+		{"backend request timeout", fmt.Sprintf(route, "", `"timeouts":{"request":"1s","backendRequest":"2s"},`, ""), "HTTPRoute/default/r: spec.rules[0].timeouts.backendRequest: must not exceed timeouts.request"},
 		{"parent port", fmt.Sprintf(route, `,"port":80`, "", ""), "HTTPRoute/default/r: spec.parentRefs[0].port: not supported yet"},
 		{"backend port", fmt.Sprintf(route, "", "", `,"port":80`), "HTTPRoute/default/r: spec.rules[0].backendRefs[0].port: not supported yet"},
 		{"backend group", fmt.Sprintf(route, "", "", `,"group":"example.com"`), `HTTPRoute/default/r: spec.rules[0].backendRefs[0].group: must be empty`},

@@ -1,9 +1,8 @@
 package mesh
 
 // TrafficPolicy sets how clients talk to one Service: load balancing,
-// connection pooling, circuit breaking, outlier detection and a rate limit.
-// Retries are typed so manifests can be checked, and refused until the sidecar
-// enforces them.
+// connection pooling, retries, circuit breaking, outlier detection and a
+// rate limit.
 type TrafficPolicy struct {
 	TypeMeta `json:",inline"`
 	// Metadata names the policy.
@@ -22,7 +21,9 @@ type TrafficPolicySpec struct {
 	LoadBalancer *LoadBalancer `json:"loadBalancer,omitempty"`
 	// ConnectionPool bounds connections to each instance. Optional.
 	ConnectionPool *ConnectionPool `json:"connectionPool,omitempty"`
-	// Retries: not supported yet.
+	// Retries sets how requests to the Service are retried and the
+	// Service's retry budget. Optional: without it a connect failure is
+	// still retried once on another instance, within the default budget.
 	Retries *Retries `json:"retries,omitempty"`
 	// CircuitBreaker caps what each client sidecar has in flight to the
 	// Service; past a cap a request fails at once with 503 and the UO
@@ -80,18 +81,6 @@ type ConnectionPool struct {
 	IdleTimeout string `json:"idleTimeout,omitempty"`
 }
 
-// Retries will retry failed requests. Not supported yet: refused.
-type Retries struct {
-	// Attempts is the most retries per request, 0..10.
-	Attempts int32 `json:"attempts,omitempty"`
-	// PerTryTimeout bounds each try, e.g. 1s.
-	PerTryTimeout string `json:"perTryTimeout,omitempty"`
-	// RetryOn lists the failures that are retried (5xx, connect-failure, ...).
-	RetryOn []string `json:"retryOn,omitempty"`
-	// BudgetPercent caps retries as a percentage of requests, 0..100.
-	BudgetPercent int32 `json:"budgetPercent,omitempty"`
-}
-
 // CircuitBreaker caps, per client sidecar, what is in flight to the whole
 // Service (Envoy's per-cluster thresholds). Each field is a count in
 // 0..1000000; 0 means Envoy's default: 1024 for the first three, 3 for
@@ -105,7 +94,9 @@ type CircuitBreaker struct {
 	MaxPendingRequests int32 `json:"maxPendingRequests,omitempty"`
 	// MaxRequests caps requests in flight. Default 1024.
 	MaxRequests int32 `json:"maxRequests,omitempty"`
-	// MaxRetries caps retries in flight. Default 3.
+	// MaxRetries caps requests retrying at once. Default 3. A retry budget
+	// (retries.budgetPercent or retries.minRetriesPerSecond) replaces it,
+	// as in Envoy.
 	MaxRetries int32 `json:"maxRetries,omitempty"`
 }
 
@@ -207,10 +198,8 @@ func (p *TrafficPolicy) Validate() error {
 	if p.Spec.RateLimit != nil {
 		validateRateLimit(&v, "spec.rateLimit", p.Spec.RateLimit)
 	}
-	// Refused until the sidecar enforces them: accepting them would report
-	// a policy Programmed that does nothing.
-	if p.Spec.Retries != nil {
-		v.unsupported("spec.retries", "")
+	if r := p.Spec.Retries; r != nil {
+		validateRetries(&v, "spec.retries", r)
 	}
 	validateBreaker(&v, p.Spec.CircuitBreaker)
 	validateOutlier(&v, p.Spec.OutlierDetection)

@@ -159,6 +159,13 @@ type h1conn struct {
 	// peerFlags keeps the upstream's response-flags header: set per
 	// exchange when the upstream is a peer sidecar proven by mTLS.
 	peerFlags bool
+	// replay holds the request body when a retry may send it again
+	// (replaying is then set); continued records the 100 sent.
+	replay               []byte
+	replaying, continued bool
+	// retryHeld: this request holds a unit of its cluster's breaker
+	// Retries cap (taken by its first retry, released when it ends).
+	retryHeld bool
 }
 
 // ServeConn serves one downstream connection until it ends. The caller

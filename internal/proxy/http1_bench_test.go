@@ -6,8 +6,10 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/retry"
 )
 
 // rawUpstream answers every request with a fixed 64-byte body, parsing
@@ -56,8 +58,30 @@ func rawUpstream(b *testing.B) string {
 // steady-state allocation count per proxied request.
 func BenchmarkHTTP1Proxy(b *testing.B) {
 	up := rawUpstream(b)
+	benchHTTP1(b, newRuntime(&testing.T{}, up, cluster.HTTP1, 0))
+}
+
+// BenchmarkHTTP1ProxyRetryPolicy is BenchmarkHTTP1Proxy on a route with a
+// retry policy configured (not triggered): the cost of retries when
+// nothing fails. /per-try-timeout adds the per-try deadline calls.
+func BenchmarkHTTP1ProxyRetryPolicy(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		pol  *retry.Policy
+	}{
+		{"policy", &retry.Policy{On: retry.GatewayError | retry.RetriableStatusCodes, Attempts: 2, StatusCodes: []uint16{409}, RetryAfterMax: time.Second}},
+		{"per-try-timeout", &retry.Policy{On: retry.GatewayError, Attempts: 2, PerTryTimeout: time.Second}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			up := rawUpstream(b)
+			benchHTTP1(b, retryRuntime(&testing.T{}, []string{up}, tc.pol, retry.BudgetConfig{}))
+		})
+	}
+}
+
+func benchHTTP1(b *testing.B, rt *Runtime) {
 	tb := &testing.T{}
-	h := NewHTTP1(HTTP1Config{Name: "bench", Direction: "outbound", Runtime: newRuntime(tb, up, cluster.HTTP1, 0)})
+	h := NewHTTP1(HTTP1Config{Name: "bench", Direction: "outbound", Runtime: rt})
 	benchEngine(b, serveEngine(tb, h))
 }
 

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"io"
 	"time"
@@ -90,95 +89,6 @@ func (hc *h1conn) reject(f telemetry.Flag, code int, why string, subject []byte,
 	return !closeConn && !hc.req.Close && !hc.h.draining.Load()
 }
 
-// idempotent methods may be retried when a reused connection failed before
-// any response byte (RFC 9110 §9.2.2), as net/http's transport does.
-func idempotent(m []byte) bool {
-	switch string(m) {
-	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
-		return true
-	}
-	return false
-}
-
-// forward relays one request to an HTTP/1.1 endpoint and its response back.
-func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Route, query []byte, start time.Time) bool {
-	h, req := hc.h, &hc.req
-	began := ep.Begin()
-	if !cl.Breaker.Acquire(breaker.Pending) {
-		ep.Abandon(began)
-		return hc.overflow(cl, rt, breaker.Pending, start)
-	}
-	uc, err := ep.Pool.Get(context.Background())
-	cl.Breaker.Release(breaker.Pending)
-	if err != nil {
-		if errors.Is(err, upstream.ErrConnOverflow) {
-			ep.Abandon(began)
-			return hc.overflow(cl, rt, breaker.Connections, start)
-		}
-		f, code := telemetry.FlagUpstreamConnectFailure, 502
-		if errors.Is(err, upstream.ErrPoolFull) {
-			f, code = telemetry.FlagUpstreamOverflow, 503
-			ep.Abandon(began)
-		} else {
-			ep.End(began, true)
-		}
-		h.log.Debug("upstream connect failed", "endpoint", ep.Address, "err", err)
-		return hc.reject(f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, start)
-	}
-	hc.peerFlags = trustPeerFlags(h.cfg.Direction, cl)
-	if req.ExpectContinue {
-		// The proxy answers 100 itself once it has an upstream, then streams
-		// the body (Envoy's default); the upstream sees no Expect header.
-		hc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-		hc.bw.Flush()
-	}
-	retryable := !req.HasBody() && idempotent(req.Method)
-	for attempt := 0; ; attempt++ {
-		hc.up.Store(uc)
-		err = hc.sendRequest(uc, query)
-		if err == nil {
-			err = hc.resp.Read(uc.R, h.lim)
-			for err == nil && hc.resp.Status >= 100 && hc.resp.Status < 200 && hc.resp.Status != 101 {
-				err = hc.resp.Read(uc.R, h.lim) // 100 and 103 are not relayed
-			}
-		}
-		if err == nil {
-			break
-		}
-		hc.up.Store(nil)
-		ep.Pool.Discard(uc)
-		if attempt == 0 && uc.Reused && retryable && hc.expired.Load() == 0 && isClosed(err) {
-			// A pooled connection closed under us before any response byte.
-			if uc, err = ep.Pool.Fresh(context.Background()); err == nil {
-				continue
-			}
-		}
-		ep.End(began, true)
-		// A client that broke its own framing gets 400 (DPE), and close.
-		f, code := flagForUpstreamH1(err, hc.expired.Load() > 0)
-		h.log.Debug("upstream request failed", "endpoint", ep.Address, "err", err, "status", code)
-		hc.meshAnswered(f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, time.Since(start), true)
-		if code == 400 {
-			hc.lingerClose()
-		}
-		return false
-	}
-	resp := &hc.resp
-	if resp.Status == 101 {
-		return hc.upgraded(uc, ep, began, cl, rt, start)
-	}
-	keep, upOK := hc.relayResponse(uc)
-	hc.up.Store(nil)
-	if upOK {
-		ep.Pool.Put(uc)
-	} else {
-		ep.Pool.Discard(uc)
-	}
-	ep.EndStatus(began, resp.Status)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, telemetry.FlagNone, time.Since(start))
-	return keep
-}
-
 var errClientBody = errors.New("malformed request body")
 
 // sendRequest writes the request head and body upstream. A body that is
@@ -187,6 +97,8 @@ func (hc *h1conn) sendRequest(uc *upstream.Conn, query []byte) error {
 	req := &hc.req
 	hc.writeRequestHead(uc.W, query)
 	switch {
+	case hc.replaying:
+		uc.W.Write(hc.replay) // kept for retries: see bufferBody
 	case req.Chunked:
 		var err error
 		if hc.scratch, err = h1.RelayChunked(uc.W, hc.br, hc.scratch, dropTrailer); err != nil {

@@ -45,6 +45,8 @@ func upstreamWords(f telemetry.Flag) string {
 		return "upstream connection failed"
 	case telemetry.FlagUpstreamReset:
 		return "upstream reset the stream"
+	case telemetry.FlagRetryLimitExceeded:
+		return "upstream failed on every try"
 	}
 	return "upstream closed the connection before a full response"
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
-	"github.com/weft-mesh/weft/internal/proxy/upstream"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
@@ -100,25 +99,17 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	out := h.outbound(ctx, r, ep.Address, string(path), string(query))
-	began := ep.Begin()
-	resp, err := h.roundTrip(cl, ep, out)
-	if errors.Is(err, upstream.ErrConnOverflow) {
-		ep.Abandon(began)
-		h.overflow(w, r, grpc, cl, rt, breaker.Connections, start)
-		return
-	}
-	if err != nil {
-		if errors.Is(err, errNoCapacity) {
-			ep.Abandon(began) // this proxy's cap, not the endpoint's failure
-		} else {
-			ep.End(began, true)
+	res := h.tries(ctx, r, cl, ep, rt, string(path), string(query), start)
+	if res.resp == nil {
+		if res.overflow {
+			h.overflow(w, r, grpc, cl, rt, res.kind, start)
+			return
 		}
-		f, code := flagForUpstreamH2(err, ctx.Err())
-		h.log.Debug("upstream request failed", "cluster", cl.Config.Name, "endpoint", ep.Address, "err", err)
-		h.fail(w, r, grpc, f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, start)
+		h.fail(w, r, grpc, res.flag, res.code, upstreamWords(res.flag), nil, cl.Config.Name, rt.Name, start)
 		return
 	}
+	defer res.stop()
+	resp, ep, began := res.resp, res.ep, res.began
 	defer resp.Body.Close()
 	if !trustPeerFlags(h.cfg.Direction, cl) {
 		resp.Header.Del(telemetry.ResponseFlagsHeader) // only the mesh sets it

@@ -36,8 +36,8 @@ func policyRuntime(t testing.TB, cfg cluster.Config, opts ...cluster.Option) *Ru
 	return rt
 }
 
-// countingUpstream answers status to every request and counts them.
-func countingUpstream(t *testing.T, status int) (string, *atomic.Int64) {
+// statusUpstream answers status to every request and counts them.
+func statusUpstream(t *testing.T, status int) (string, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -69,9 +69,9 @@ func (c *manualClock) Advance(d time.Duration) {
 // traffic while ejected, returns after the base time, and is ejected for
 // twice as long the second time.
 func TestOutlierEjectsFailingEndpoint(t *testing.T) {
-	good1, n1 := countingUpstream(t, 200)
-	good2, n2 := countingUpstream(t, 200)
-	bad, nb := countingUpstream(t, 503)
+	good1, n1 := statusUpstream(t, 200)
+	good2, n2 := statusUpstream(t, 200)
+	bad, nb := statusUpstream(t, 503)
 	clk := &manualClock{t: time.Unix(1_700_000_000, 0)}
 	cfg := cluster.Config{
 		LB:        cluster.LBRoundRobin,

@@ -16,6 +16,7 @@ import (
 type ProxyMetrics struct {
 	requests sync.Map // reqKey -> *reqSeries
 	conns    sync.Map // listener -> *connSeries
+	retry    retryMetrics
 	// resilience: overflowKey -> *atomic.Uint64, cluster -> *atomic.Uint64
 	overflows, ejections sync.Map
 }
@@ -44,7 +45,7 @@ type connSeries struct {
 // NewProxyMetrics returns metrics registered on reg.
 func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 	m := &ProxyMetrics{}
-	reg.MustRegister(&proxyCollector{m: m}, &resilienceCollector{m: m})
+	reg.MustRegister(&proxyCollector{m: m}, retryCollector{&m.retry}, &resilienceCollector{m: m})
 	return m
 }
 

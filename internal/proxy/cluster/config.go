@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy/breaker"
+	"github.com/weft-mesh/weft/internal/proxy/retry"
 )
 
 // Protocol is what the proxy speaks to a cluster's endpoints.
@@ -59,6 +60,9 @@ type Config struct {
 	MaxConnsPerEndpoint int
 	// MaxIdlePerEndpoint caps idle pooled connections to one endpoint. Zero means 128.
 	MaxIdlePerEndpoint int
+	// RetryBudget caps the retries of requests to this cluster. The zero
+	// value is the default budget (20 % of requests plus 10/s over 10 s).
+	RetryBudget retry.BudgetConfig
 	// Breaker caps connections, pending requests, requests and retries in
 	// flight to the whole cluster from this proxy; overflow fails fast
 	// with 503. Zero fields cap nothing.

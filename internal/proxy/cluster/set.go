@@ -11,6 +11,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/balance"
 	"github.com/weft-mesh/weft/internal/proxy/breaker"
+	"github.com/weft-mesh/weft/internal/proxy/retry"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 )
 
@@ -23,6 +24,9 @@ type Set struct {
 type Cluster struct {
 	Config    Config
 	Endpoints []*Endpoint
+	// Budget counts requests and retries; it survives config updates that
+	// keep the cluster's name and budget settings.
+	Budget *retry.Budget
 	// Breaker counts what is in flight to the cluster against
 	// Config.Breaker. It carries over config updates with the cluster's
 	// name, so requests in flight stay counted.
@@ -71,7 +75,7 @@ func NewSet(cfgs []Config, old *Set, opts ...Option) (*Set, error) {
 			errs = append(errs, err)
 			continue
 		}
-		cl := &Cluster{Config: c, Breaker: breaker.New(c.Breaker)}
+		cl := &Cluster{Config: c, Budget: old.budget(c), Breaker: breaker.New(c.Breaker)}
 		if old != nil && old.byName[c.Name] != nil {
 			cl.Breaker = old.byName[c.Name].Breaker
 			cl.Breaker.SetLimits(c.Breaker)
@@ -108,6 +112,17 @@ func NewSet(cfgs []Config, old *Set, opts ...Option) (*Set, error) {
 		return nil, errors.Join(errs...)
 	}
 	return s, nil
+}
+
+// budget returns the retry budget of the cluster named in c from s, or a
+// new one when s has none or its settings changed.
+func (s *Set) budget(c Config) *retry.Budget {
+	if s != nil {
+		if prev := s.byName[c.Name]; prev != nil && prev.Config.RetryBudget == c.RetryBudget {
+			return prev.Budget
+		}
+	}
+	return retry.NewBudget(c.RetryBudget)
 }
 
 func validate(p string, c *Config) error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/fault"
 	"github.com/weft-mesh/weft/internal/proxy/ratelimit"
+	"github.com/weft-mesh/weft/internal/proxy/retry"
 )
 
 // Config is the input to Compile. The sidecar fills it from a static file or
@@ -43,6 +44,9 @@ type Route struct {
 	// the control plane found invalid (Gateway API), as Envoy's
 	// cluster_not_found_response_code. Zero means 503, Envoy's default.
 	MissingClusterStatus int
+	// Retry is the route's retry policy. Nil means retry.Default: a
+	// connect failure is retried once on another endpoint.
+	Retry *retry.Policy
 	// Filters run in order on matching requests. The proxy ignores filters it
 	// does not know, so the traffic-policy work can add kinds (fault, ratelimit,
 	// authz, header rewrite, mirror) without changing this type.

@@ -23,6 +23,13 @@ func actionToProxy(a *envoypb.RouteAction, out *route.Route) error {
 	if t := a.GetTimeout(); t != nil {
 		out.Timeout = t.AsDuration()
 	}
+	if rp := a.GetRetryPolicy(); rp != nil {
+		p, err := retryToProxy(rp)
+		if err != nil {
+			return fmt.Errorf("retry_policy: %w", err)
+		}
+		out.Retry = p
+	}
 	switch c := a.GetClusterNotFoundResponseCode(); c {
 	case envoypb.RouteAction_SERVICE_UNAVAILABLE:
 	case envoypb.RouteAction_NOT_FOUND:

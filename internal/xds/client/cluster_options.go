@@ -15,7 +15,8 @@ const (
 )
 
 // breakersToProxy reads the DEFAULT-priority threshold onto the cluster's
-// breaker (Envoy's defaults for unset fields; no threshold caps nothing),
+// breaker (Envoy's defaults for unset fields; no threshold caps nothing)
+// and retry budget (which, as in Envoy, lifts max_retries),
 // and the DEFAULT per-host threshold's max_connections, the one per-host
 // limit Envoy has, onto the per-endpoint cap.
 func breakersToProxy(b *envoypb.CircuitBreakers, cc *cluster.Config) error {
@@ -37,10 +38,19 @@ func breakersToProxy(b *envoypb.CircuitBreakers, cc *cluster.Config) error {
 			MaxRequests:        wrapped(t.GetMaxRequests(), defaultBreakerCap),
 			MaxRetries:         wrapped(t.GetMaxRetries(), defaultMaxRetries),
 		}
+		if rb := t.GetRetryBudget(); rb != nil {
+			b, err := budgetToProxy(rb)
+			if err != nil {
+				return err
+			}
+			cc.RetryBudget = b
+			// As in Envoy, a retry budget overrides max_retries.
+			cc.Breaker.MaxRetries = 0
+		}
 		break
 	}
 	for _, t := range b.GetPerHostThresholds() {
-		if t.GetMaxPendingRequests() != nil || t.GetMaxRequests() != nil || t.GetMaxRetries() != nil {
+		if t.GetMaxPendingRequests() != nil || t.GetMaxRequests() != nil || t.GetMaxRetries() != nil || t.GetRetryBudget() != nil {
 			return unsupported("per_host_thresholds", "only max_connections is a per-host limit")
 		}
 		if t.GetPriority() == envoypb.RoutingPriority_DEFAULT && t.GetMaxConnections() != nil {

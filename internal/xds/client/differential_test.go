@@ -61,6 +61,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		covered["http2"] = covered["http2"] || c.Protocol == cluster.HTTP2
 		covered["idle"] = covered["idle"] || c.IdleTimeout > 0
 		covered["maxconns"] = covered["maxconns"] || c.MaxConnsPerEndpoint > 0
+		covered["budget"] = covered["budget"] || c.RetryBudget.Percent > 0
 		covered["maxidle"] = covered["maxidle"] || c.MaxIdlePerEndpoint > 0
 		covered["breaker"] = covered["breaker"] || c.Breaker.MaxRequests > 0
 		covered["outlier"] = covered["outlier"] || c.Outlier != nil && c.Outlier.EnforcingSuccessRate > 0
@@ -83,6 +84,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 			covered["method"] = covered["method"] || r.Match.Method != ""
 			covered["weights"] = covered["weights"] || len(r.Backends) > 1
 			covered["timeout"] = covered["timeout"] || r.Timeout > 0
+			covered["retry"] = covered["retry"] || r.Retry != nil && r.Retry.PerTryTimeout > 0 && len(r.Retry.StatusCodes) > 0
 			for _, h := range r.Match.Headers {
 				covered["header"+string(rune('0'+h.Kind))] = true
 			}
@@ -92,7 +94,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "path0", "path1", "path2",
-		"method", "weights", "timeout", "header0", "header1", "query0", "query1",
+		"method", "weights", "timeout", "header0", "header1", "query0", "query1", "retry", "budget",
 		"hostlimit", "ratelimit", "delay", "abortgrpc", "aborthttp"} {
 		if !covered[k] {
 			t.Errorf("fixture does not cover %s", k)

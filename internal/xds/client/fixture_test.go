@@ -23,7 +23,8 @@ import (
 // static and registered endpoints with labels and zones, not-ready
 // instances, HTTP/2, every path, header, query and method match, weighted
 // and single backends, timeouts, both hash policies, pool limits and
-// timeouts (the set of translate_test.go, widened).
+// timeouts, retries and the retry budget (the set of translate_test.go,
+// widened).
 const meshResources = `{"kind": "List", "items": [
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"},
   "spec": {"ports": [{"port": 80}], "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
@@ -42,11 +43,13 @@ const meshResources = `{"kind": "List", "items": [
      "backendRefs": [{"name": "catalog", "subset": "v2"}]},
     {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}, {"path": {"type": "RegularExpression", "value": "/items/[0-9]+"}, "queryParams": [{"name": "debug", "value": "1"}, {"type": "RegularExpression", "name": "page", "value": "[0-9]+"}]}],
      "backendRefs": [{"name": "catalog", "subset": "v1", "weight": 90}, {"name": "catalog", "subset": "v2", "weight": 10}],
-     "timeouts": {"request": "5s"}, "filters": [{"type": "Fault", "fault": {"abort": {"httpStatus": 418}}}]},
+     "timeouts": {"request": "5s", "backendRequest": "1s"}, "retry": {"codes": [503], "attempts": 3, "backoff": "50ms"},
+     "filters": [{"type": "Fault", "fault": {"abort": {"httpStatus": 418}}}]},
     {"matches": [{"path": {"type": "Exact", "value": "/healthz"}}, {"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [{"name": "catalog"}], "timeouts": {"request": "250ms"}}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "catalog"},
   "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}},
-   "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}, "rateLimit": {"requestsPerSecond": 7}}},
+   "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}, "rateLimit": {"requestsPerSecond": 7},
+   "retries": {"retryOn": ["5xx", "unavailable"], "perTryTimeout": "2s", "maxBackoff": "500ms", "budgetPercent": 25, "minRetriesPerSecond": 5}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "payments"},
   "spec": {"targetRef": {"name": "payments"}, "loadBalancer": {"type": "ROUND_ROBIN"}, "connectionPool": {"idleTimeout": "90s", "maxIdle": 8},
    "circuitBreaker": {"maxRequests": 50, "maxPendingRequests": 10},

@@ -2,10 +2,12 @@ package client
 
 import (
 	"testing"
+	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -44,8 +46,32 @@ func routeCases() []decodeCase {
 			action(r).ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: &routev3.WeightedCluster{Clusters: ws}}
 		}
 	}
+	retryP := func(mut func(p *routev3.RetryPolicy)) func(*vhT, *rT) {
+		return func(_ *vhT, r *rT) {
+			p := &routev3.RetryPolicy{RetryOn: "connect-failure,5xx,unavailable", NumRetries: wrapperspb.UInt32(3),
+				PerTryTimeout: durationpb.New(time.Second), RetriableStatusCodes: []uint32{409},
+				RetryBackOff: &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(10 * time.Millisecond), MaxInterval: durationpb.New(time.Second)},
+				RateLimitedRetryBackOff: &routev3.RetryPolicy_RateLimitedRetryBackOff{
+					ResetHeaders: []*routev3.RetryPolicy_ResetHeader{{Name: "retry-after"}}, MaxInterval: durationpb.New(2 * time.Second)},
+				RetriableRequestHeaders: []*routev3.HeaderMatcher{{Name: ":method", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: regex(idempotentMethods)}}},
+			}
+			mut(p)
+			action(r).RetryPolicy = p
+		}
+	}
 	return []decodeCase{
 		{"valid", base(func(*vhT, *rT) {}), nil, false},
+		{"valid retry policy", base(retryP(func(*routev3.RetryPolicy) {})), nil, false},
+		{"retry policy for every method", base(retryP(func(p *routev3.RetryPolicy) { p.RetriableRequestHeaders = nil })), nil, false},
+		{"retry on an unknown condition", base(retryP(func(p *routev3.RetryPolicy) { p.RetryOn = "5xx,retriable-4xx" })), ErrUnsupported, true},
+		{"too many retries", base(retryP(func(p *routev3.RetryPolicy) { p.NumRetries = wrapperspb.UInt32(11) })), errBeyondPGV, false},
+		{"retry backoff without a base", base(retryP(func(p *routev3.RetryPolicy) { p.RetryBackOff.BaseInterval = nil })), ErrInvalid, true},
+		{"retry backoff max under base", base(retryP(func(p *routev3.RetryPolicy) { p.RetryBackOff.MaxInterval = durationpb.New(time.Millisecond) })), ErrInvalid, false},
+		{"retry-after with no header", base(retryP(func(p *routev3.RetryPolicy) { p.RateLimitedRetryBackOff.ResetHeaders = nil })), ErrInvalid, true},
+		{"retriable status code 700", base(retryP(func(p *routev3.RetryPolicy) { p.RetriableStatusCodes = []uint32{700} })), ErrInvalid, false},
+		{"retriable request headers other than the method", base(retryP(func(p *routev3.RetryPolicy) {
+			p.RetriableRequestHeaders = []*routev3.HeaderMatcher{{Name: "x-retry", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: exact("1")}}}
+		})), ErrUnsupported, false},
 		{"valid cookie hash", base(func(_ *vhT, r *rT) {
 			action(r).HashPolicy = []*routev3.RouteAction_HashPolicy{{PolicySpecifier: &routev3.RouteAction_HashPolicy_Cookie_{Cookie: &routev3.RouteAction_HashPolicy_Cookie{Name: "s"}}}}
 		}), nil, false},

@@ -615,12 +615,13 @@ func (*UpstreamHttpProtocolOptions_AutoConfig) isUpstreamHttpProtocolOptions_Ups
 
 // Thresholds is envoy.config.cluster.v3.CircuitBreakers.Thresholds.
 type CircuitBreakers_Thresholds struct {
-	state              protoimpl.MessageState  `protogen:"open.v1"`
-	Priority           RoutingPriority         `protobuf:"varint,1,opt,name=priority,proto3,enum=weft.xds.envoy.v3.RoutingPriority" json:"priority,omitempty"`
-	MaxConnections     *wrapperspb.UInt32Value `protobuf:"bytes,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
-	MaxPendingRequests *wrapperspb.UInt32Value `protobuf:"bytes,3,opt,name=max_pending_requests,json=maxPendingRequests,proto3" json:"max_pending_requests,omitempty"`
-	MaxRequests        *wrapperspb.UInt32Value `protobuf:"bytes,4,opt,name=max_requests,json=maxRequests,proto3" json:"max_requests,omitempty"`
-	MaxRetries         *wrapperspb.UInt32Value `protobuf:"bytes,5,opt,name=max_retries,json=maxRetries,proto3" json:"max_retries,omitempty"`
+	state              protoimpl.MessageState                  `protogen:"open.v1"`
+	Priority           RoutingPriority                         `protobuf:"varint,1,opt,name=priority,proto3,enum=weft.xds.envoy.v3.RoutingPriority" json:"priority,omitempty"`
+	MaxConnections     *wrapperspb.UInt32Value                 `protobuf:"bytes,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	MaxPendingRequests *wrapperspb.UInt32Value                 `protobuf:"bytes,3,opt,name=max_pending_requests,json=maxPendingRequests,proto3" json:"max_pending_requests,omitempty"`
+	MaxRequests        *wrapperspb.UInt32Value                 `protobuf:"bytes,4,opt,name=max_requests,json=maxRequests,proto3" json:"max_requests,omitempty"`
+	MaxRetries         *wrapperspb.UInt32Value                 `protobuf:"bytes,5,opt,name=max_retries,json=maxRetries,proto3" json:"max_retries,omitempty"`
+	RetryBudget        *CircuitBreakers_Thresholds_RetryBudget `protobuf:"bytes,8,opt,name=retry_budget,json=retryBudget,proto3" json:"retry_budget,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -690,6 +691,74 @@ func (x *CircuitBreakers_Thresholds) GetMaxRetries() *wrapperspb.UInt32Value {
 	return nil
 }
 
+func (x *CircuitBreakers_Thresholds) GetRetryBudget() *CircuitBreakers_Thresholds_RetryBudget {
+	if x != nil {
+		return x.RetryBudget
+	}
+	return nil
+}
+
+// RetryBudget is envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget.
+type CircuitBreakers_Thresholds_RetryBudget struct {
+	state               protoimpl.MessageState  `protogen:"open.v1"`
+	BudgetPercent       *Percent                `protobuf:"bytes,1,opt,name=budget_percent,json=budgetPercent,proto3" json:"budget_percent,omitempty"`
+	MinRetryConcurrency *wrapperspb.UInt32Value `protobuf:"bytes,2,opt,name=min_retry_concurrency,json=minRetryConcurrency,proto3" json:"min_retry_concurrency,omitempty"`
+	BudgetInterval      *durationpb.Duration    `protobuf:"bytes,3,opt,name=budget_interval,json=budgetInterval,proto3" json:"budget_interval,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) Reset() {
+	*x = CircuitBreakers_Thresholds_RetryBudget{}
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitBreakers_Thresholds_RetryBudget) ProtoMessage() {}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitBreakers_Thresholds_RetryBudget.ProtoReflect.Descriptor instead.
+func (*CircuitBreakers_Thresholds_RetryBudget) Descriptor() ([]byte, []int) {
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{2, 0, 0}
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) GetBudgetPercent() *Percent {
+	if x != nil {
+		return x.BudgetPercent
+	}
+	return nil
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) GetMinRetryConcurrency() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.MinRetryConcurrency
+	}
+	return nil
+}
+
+func (x *CircuitBreakers_Thresholds_RetryBudget) GetBudgetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.BudgetInterval
+	}
+	return nil
+}
+
 // ExplicitHttpConfig is Envoy's HttpProtocolOptions.ExplicitHttpConfig.
 type UpstreamHttpProtocolOptions_ExplicitHttpConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -705,7 +774,7 @@ type UpstreamHttpProtocolOptions_ExplicitHttpConfig struct {
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) Reset() {
 	*x = UpstreamHttpProtocolOptions_ExplicitHttpConfig{}
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +786,7 @@ func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) String() string {
 func (*UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoMessage() {}
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,12 +916,12 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	" consecutive_local_origin_failure\x18\r \x01(\v2\x1c.google.protobuf.UInt32ValueR\x1dconsecutiveLocalOriginFailure\x12x\n" +
 	"*enforcing_consecutive_local_origin_failure\x18\x0e \x01(\v2\x1c.google.protobuf.UInt32ValueR&enforcingConsecutiveLocalOriginFailure\x12j\n" +
 	"#enforcing_local_origin_success_rate\x18\x0f \x01(\v2\x1c.google.protobuf.UInt32ValueR\x1fenforcingLocalOriginSuccessRate\x12E\n" +
-	"\x11max_ejection_time\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\x0fmaxEjectionTime\"\xa5\x04\n" +
+	"\x11max_ejection_time\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\x0fmaxEjectionTime\"\xec\x06\n" +
 	"\x0fCircuitBreakers\x12M\n" +
 	"\n" +
 	"thresholds\x18\x01 \x03(\v2-.weft.xds.envoy.v3.CircuitBreakers.ThresholdsR\n" +
 	"thresholds\x12]\n" +
-	"\x13per_host_thresholds\x18\x02 \x03(\v2-.weft.xds.envoy.v3.CircuitBreakers.ThresholdsR\x11perHostThresholds\x1a\xe3\x02\n" +
+	"\x13per_host_thresholds\x18\x02 \x03(\v2-.weft.xds.envoy.v3.CircuitBreakers.ThresholdsR\x11perHostThresholds\x1a\xaa\x05\n" +
 	"\n" +
 	"Thresholds\x12>\n" +
 	"\bpriority\x18\x01 \x01(\x0e2\".weft.xds.envoy.v3.RoutingPriorityR\bpriority\x12E\n" +
@@ -860,7 +929,12 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	"\x14max_pending_requests\x18\x03 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x12maxPendingRequests\x12?\n" +
 	"\fmax_requests\x18\x04 \x01(\v2\x1c.google.protobuf.UInt32ValueR\vmaxRequests\x12=\n" +
 	"\vmax_retries\x18\x05 \x01(\v2\x1c.google.protobuf.UInt32ValueR\n" +
-	"maxRetries\"\xdb\x05\n" +
+	"maxRetries\x12\\\n" +
+	"\fretry_budget\x18\b \x01(\v29.weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudgetR\vretryBudget\x1a\xe6\x01\n" +
+	"\vRetryBudget\x12A\n" +
+	"\x0ebudget_percent\x18\x01 \x01(\v2\x1a.weft.xds.envoy.v3.PercentR\rbudgetPercent\x12P\n" +
+	"\x15min_retry_concurrency\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\x13minRetryConcurrency\x12B\n" +
+	"\x0fbudget_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x0ebudgetInterval\"\xdb\x05\n" +
 	"\x1bUpstreamHttpProtocolOptions\x12g\n" +
 	"\x1ccommon_http_protocol_options\x18\x01 \x01(\v2&.weft.xds.envoy.v3.HttpProtocolOptionsR\x19commonHttpProtocolOptions\x12u\n" +
 	"\x14explicit_http_config\x18\x03 \x01(\v2A.weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfigH\x00R\x12explicitHttpConfig\x12`\n" +
@@ -887,69 +961,75 @@ func file_envoypb_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_envoypb_cluster_proto_goTypes = []any{
-	(Cluster_DiscoveryType)(0),          // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
-	(Cluster_LbPolicy)(0),               // 1: weft.xds.envoy.v3.Cluster.LbPolicy
-	(*Cluster)(nil),                     // 2: weft.xds.envoy.v3.Cluster
-	(*OutlierDetection)(nil),            // 3: weft.xds.envoy.v3.OutlierDetection
-	(*CircuitBreakers)(nil),             // 4: weft.xds.envoy.v3.CircuitBreakers
-	(*UpstreamHttpProtocolOptions)(nil), // 5: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
-	nil,                                 // 6: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	(*CircuitBreakers_Thresholds)(nil),  // 7: weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 8: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	(*Unread)(nil),                 // 9: weft.xds.envoy.v3.Unread
-	(*durationpb.Duration)(nil),    // 10: google.protobuf.Duration
-	(*Metadata)(nil),               // 11: weft.xds.envoy.v3.Metadata
-	(*wrapperspb.UInt32Value)(nil), // 12: google.protobuf.UInt32Value
-	(*HttpProtocolOptions)(nil),    // 13: weft.xds.envoy.v3.HttpProtocolOptions
-	(*anypb.Any)(nil),              // 14: google.protobuf.Any
-	(RoutingPriority)(0),           // 15: weft.xds.envoy.v3.RoutingPriority
+	(Cluster_DiscoveryType)(0),                     // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
+	(Cluster_LbPolicy)(0),                          // 1: weft.xds.envoy.v3.Cluster.LbPolicy
+	(*Cluster)(nil),                                // 2: weft.xds.envoy.v3.Cluster
+	(*OutlierDetection)(nil),                       // 3: weft.xds.envoy.v3.OutlierDetection
+	(*CircuitBreakers)(nil),                        // 4: weft.xds.envoy.v3.CircuitBreakers
+	(*UpstreamHttpProtocolOptions)(nil),            // 5: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
+	nil,                                            // 6: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
+	(*CircuitBreakers_Thresholds)(nil),             // 7: weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	(*CircuitBreakers_Thresholds_RetryBudget)(nil), // 8: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	(*Unread)(nil),                 // 10: weft.xds.envoy.v3.Unread
+	(*durationpb.Duration)(nil),    // 11: google.protobuf.Duration
+	(*Metadata)(nil),               // 12: weft.xds.envoy.v3.Metadata
+	(*wrapperspb.UInt32Value)(nil), // 13: google.protobuf.UInt32Value
+	(*HttpProtocolOptions)(nil),    // 14: weft.xds.envoy.v3.HttpProtocolOptions
+	(*anypb.Any)(nil),              // 15: google.protobuf.Any
+	(RoutingPriority)(0),           // 16: weft.xds.envoy.v3.RoutingPriority
+	(*Percent)(nil),                // 17: weft.xds.envoy.v3.Percent
 }
 var file_envoypb_cluster_proto_depIdxs = []int32{
 	0,  // 0: weft.xds.envoy.v3.Cluster.type:type_name -> weft.xds.envoy.v3.Cluster.DiscoveryType
-	9,  // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
-	10, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
+	10, // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
+	11, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
 	1,  // 3: weft.xds.envoy.v3.Cluster.lb_policy:type_name -> weft.xds.envoy.v3.Cluster.LbPolicy
 	4,  // 4: weft.xds.envoy.v3.Cluster.circuit_breakers:type_name -> weft.xds.envoy.v3.CircuitBreakers
 	3,  // 5: weft.xds.envoy.v3.Cluster.outlier_detection:type_name -> weft.xds.envoy.v3.OutlierDetection
-	11, // 6: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
+	12, // 6: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
 	6,  // 7: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	12, // 8: weft.xds.envoy.v3.OutlierDetection.consecutive_5xx:type_name -> google.protobuf.UInt32Value
-	10, // 9: weft.xds.envoy.v3.OutlierDetection.interval:type_name -> google.protobuf.Duration
-	10, // 10: weft.xds.envoy.v3.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
-	12, // 11: weft.xds.envoy.v3.OutlierDetection.max_ejection_percent:type_name -> google.protobuf.UInt32Value
-	12, // 12: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_5xx:type_name -> google.protobuf.UInt32Value
-	12, // 13: weft.xds.envoy.v3.OutlierDetection.enforcing_success_rate:type_name -> google.protobuf.UInt32Value
-	12, // 14: weft.xds.envoy.v3.OutlierDetection.success_rate_minimum_hosts:type_name -> google.protobuf.UInt32Value
-	12, // 15: weft.xds.envoy.v3.OutlierDetection.success_rate_request_volume:type_name -> google.protobuf.UInt32Value
-	12, // 16: weft.xds.envoy.v3.OutlierDetection.success_rate_stdev_factor:type_name -> google.protobuf.UInt32Value
-	12, // 17: weft.xds.envoy.v3.OutlierDetection.consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
-	12, // 18: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
-	12, // 19: weft.xds.envoy.v3.OutlierDetection.consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
-	12, // 20: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
-	12, // 21: weft.xds.envoy.v3.OutlierDetection.enforcing_local_origin_success_rate:type_name -> google.protobuf.UInt32Value
-	10, // 22: weft.xds.envoy.v3.OutlierDetection.max_ejection_time:type_name -> google.protobuf.Duration
+	13, // 8: weft.xds.envoy.v3.OutlierDetection.consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	11, // 9: weft.xds.envoy.v3.OutlierDetection.interval:type_name -> google.protobuf.Duration
+	11, // 10: weft.xds.envoy.v3.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
+	13, // 11: weft.xds.envoy.v3.OutlierDetection.max_ejection_percent:type_name -> google.protobuf.UInt32Value
+	13, // 12: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	13, // 13: weft.xds.envoy.v3.OutlierDetection.enforcing_success_rate:type_name -> google.protobuf.UInt32Value
+	13, // 14: weft.xds.envoy.v3.OutlierDetection.success_rate_minimum_hosts:type_name -> google.protobuf.UInt32Value
+	13, // 15: weft.xds.envoy.v3.OutlierDetection.success_rate_request_volume:type_name -> google.protobuf.UInt32Value
+	13, // 16: weft.xds.envoy.v3.OutlierDetection.success_rate_stdev_factor:type_name -> google.protobuf.UInt32Value
+	13, // 17: weft.xds.envoy.v3.OutlierDetection.consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	13, // 18: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	13, // 19: weft.xds.envoy.v3.OutlierDetection.consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	13, // 20: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	13, // 21: weft.xds.envoy.v3.OutlierDetection.enforcing_local_origin_success_rate:type_name -> google.protobuf.UInt32Value
+	11, // 22: weft.xds.envoy.v3.OutlierDetection.max_ejection_time:type_name -> google.protobuf.Duration
 	7,  // 23: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
 	7,  // 24: weft.xds.envoy.v3.CircuitBreakers.per_host_thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	13, // 25: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
-	8,  // 26: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	9,  // 27: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 28: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
-	14, // 29: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
-	15, // 30: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
-	12, // 31: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
-	12, // 32: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_pending_requests:type_name -> google.protobuf.UInt32Value
-	12, // 33: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_requests:type_name -> google.protobuf.UInt32Value
-	12, // 34: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_retries:type_name -> google.protobuf.UInt32Value
-	9,  // 35: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 36: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 37: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	14, // 25: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
+	9,  // 26: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	10, // 27: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
+	10, // 28: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
+	15, // 29: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
+	16, // 30: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
+	13, // 31: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
+	13, // 32: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_pending_requests:type_name -> google.protobuf.UInt32Value
+	13, // 33: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_requests:type_name -> google.protobuf.UInt32Value
+	13, // 34: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_retries:type_name -> google.protobuf.UInt32Value
+	8,  // 35: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	17, // 36: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
+	13, // 37: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
+	11, // 38: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
+	10, // 39: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	10, // 40: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	10, // 41: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_cluster_proto_init() }
@@ -967,7 +1047,7 @@ func file_envoypb_cluster_proto_init() {
 		(*UpstreamHttpProtocolOptions_UseDownstreamProtocolConfig)(nil),
 		(*UpstreamHttpProtocolOptions_AutoConfig)(nil),
 	}
-	file_envoypb_cluster_proto_msgTypes[6].OneofWrappers = []any{
+	file_envoypb_cluster_proto_msgTypes[7].OneofWrappers = []any{
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http3ProtocolOptions)(nil),
@@ -978,7 +1058,7 @@ func file_envoypb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_cluster_proto_rawDesc), len(file_envoypb_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

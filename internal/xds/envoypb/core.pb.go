@@ -761,6 +761,51 @@ func (*DataSource_InlineString) isDataSource_Specifier() {}
 
 func (*DataSource_EnvironmentVariable) isDataSource_Specifier() {}
 
+// Percent is envoy.type.v3.Percent.
+type Percent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         float64                `protobuf:"fixed64,1,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Percent) Reset() {
+	*x = Percent{}
+	mi := &file_envoypb_core_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Percent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Percent) ProtoMessage() {}
+
+func (x *Percent) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_core_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Percent.ProtoReflect.Descriptor instead.
+func (*Percent) Descriptor() ([]byte, []int) {
+	return file_envoypb_core_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Percent) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
 var File_envoypb_core_proto protoreflect.FileDescriptor
 
 const file_envoypb_core_proto_rawDesc = "" +
@@ -809,7 +854,9 @@ const file_envoypb_core_proto_rawDesc = "" +
 	"\finline_bytes\x18\x02 \x01(\fH\x00R\vinlineBytes\x12%\n" +
 	"\rinline_string\x18\x03 \x01(\tH\x00R\finlineString\x123\n" +
 	"\x14environment_variable\x18\x04 \x01(\tH\x00R\x13environmentVariableB\v\n" +
-	"\tspecifier*`\n" +
+	"\tspecifier\"\x1f\n" +
+	"\aPercent\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\x01R\x05value*`\n" +
 	"\fHealthStatus\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\v\n" +
 	"\aHEALTHY\x10\x01\x12\r\n" +
@@ -834,7 +881,7 @@ func file_envoypb_core_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_core_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_envoypb_core_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_envoypb_core_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_envoypb_core_proto_goTypes = []any{
 	(HealthStatus)(0),           // 0: weft.xds.envoy.v3.HealthStatus
 	(RoutingPriority)(0),        // 1: weft.xds.envoy.v3.RoutingPriority
@@ -847,23 +894,24 @@ var file_envoypb_core_proto_goTypes = []any{
 	(*SocketAddress)(nil),       // 8: weft.xds.envoy.v3.SocketAddress
 	(*HttpProtocolOptions)(nil), // 9: weft.xds.envoy.v3.HttpProtocolOptions
 	(*DataSource)(nil),          // 10: weft.xds.envoy.v3.DataSource
-	nil,                         // 11: weft.xds.envoy.v3.Metadata.FilterMetadataEntry
-	nil,                         // 12: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
-	(*structpb.Struct)(nil),     // 13: google.protobuf.Struct
-	(*durationpb.Duration)(nil), // 14: google.protobuf.Duration
-	(*anypb.Any)(nil),           // 15: google.protobuf.Any
+	(*Percent)(nil),             // 11: weft.xds.envoy.v3.Percent
+	nil,                         // 12: weft.xds.envoy.v3.Metadata.FilterMetadataEntry
+	nil,                         // 13: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
+	(*structpb.Struct)(nil),     // 14: google.protobuf.Struct
+	(*durationpb.Duration)(nil), // 15: google.protobuf.Duration
+	(*anypb.Any)(nil),           // 16: google.protobuf.Any
 }
 var file_envoypb_core_proto_depIdxs = []int32{
-	13, // 0: weft.xds.envoy.v3.Node.metadata:type_name -> google.protobuf.Struct
-	11, // 1: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
-	12, // 2: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
+	14, // 0: weft.xds.envoy.v3.Node.metadata:type_name -> google.protobuf.Struct
+	12, // 1: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
+	13, // 2: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
 	8,  // 3: weft.xds.envoy.v3.Address.socket_address:type_name -> weft.xds.envoy.v3.SocketAddress
 	3,  // 4: weft.xds.envoy.v3.Address.pipe:type_name -> weft.xds.envoy.v3.Unread
 	3,  // 5: weft.xds.envoy.v3.Address.envoy_internal_address:type_name -> weft.xds.envoy.v3.Unread
 	2,  // 6: weft.xds.envoy.v3.SocketAddress.protocol:type_name -> weft.xds.envoy.v3.SocketAddress.Protocol
-	14, // 7: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
-	13, // 8: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
-	15, // 9: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
+	15, // 7: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
+	14, // 8: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
+	16, // 9: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
 	10, // [10:10] is the sub-list for method output_type
 	10, // [10:10] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
@@ -897,7 +945,7 @@ func file_envoypb_core_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_core_proto_rawDesc), len(file_envoypb_core_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

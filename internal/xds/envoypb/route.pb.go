@@ -76,6 +76,53 @@ func (RouteAction_ClusterNotFoundResponseCode) EnumDescriptor() ([]byte, []int) 
 	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0}
 }
 
+// ResetHeaderFormat is envoy.config.route.v3.RetryPolicy.ResetHeaderFormat.
+type RouteRetryPolicy_ResetHeaderFormat int32
+
+const (
+	RouteRetryPolicy_SECONDS        RouteRetryPolicy_ResetHeaderFormat = 0
+	RouteRetryPolicy_UNIX_TIMESTAMP RouteRetryPolicy_ResetHeaderFormat = 1
+)
+
+// Enum value maps for RouteRetryPolicy_ResetHeaderFormat.
+var (
+	RouteRetryPolicy_ResetHeaderFormat_name = map[int32]string{
+		0: "SECONDS",
+		1: "UNIX_TIMESTAMP",
+	}
+	RouteRetryPolicy_ResetHeaderFormat_value = map[string]int32{
+		"SECONDS":        0,
+		"UNIX_TIMESTAMP": 1,
+	}
+)
+
+func (x RouteRetryPolicy_ResetHeaderFormat) Enum() *RouteRetryPolicy_ResetHeaderFormat {
+	p := new(RouteRetryPolicy_ResetHeaderFormat)
+	*p = x
+	return p
+}
+
+func (x RouteRetryPolicy_ResetHeaderFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RouteRetryPolicy_ResetHeaderFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_envoypb_route_proto_enumTypes[1].Descriptor()
+}
+
+func (RouteRetryPolicy_ResetHeaderFormat) Type() protoreflect.EnumType {
+	return &file_envoypb_route_proto_enumTypes[1]
+}
+
+func (x RouteRetryPolicy_ResetHeaderFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RouteRetryPolicy_ResetHeaderFormat.Descriptor instead.
+func (RouteRetryPolicy_ResetHeaderFormat) EnumDescriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{7, 0}
+}
+
 // RouteConfiguration is envoy.config.route.v3.RouteConfiguration.
 type RouteConfiguration struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -880,6 +927,7 @@ type RouteAction struct {
 	//	*RouteAction_InlineClusterSpecifierPlugin
 	ClusterSpecifier            isRouteAction_ClusterSpecifier          `protobuf_oneof:"cluster_specifier"`
 	Timeout                     *durationpb.Duration                    `protobuf:"bytes,8,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	RetryPolicy                 *RouteRetryPolicy                       `protobuf:"bytes,9,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	HashPolicy                  []*RouteAction_HashPolicy               `protobuf:"bytes,15,rep,name=hash_policy,json=hashPolicy,proto3" json:"hash_policy,omitempty"`
 	ClusterNotFoundResponseCode RouteAction_ClusterNotFoundResponseCode `protobuf:"varint,20,opt,name=cluster_not_found_response_code,json=clusterNotFoundResponseCode,proto3,enum=weft.xds.envoy.v3.RouteAction_ClusterNotFoundResponseCode" json:"cluster_not_found_response_code,omitempty"`
 	unknownFields               protoimpl.UnknownFields
@@ -975,6 +1023,13 @@ func (x *RouteAction) GetTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *RouteAction) GetRetryPolicy() *RouteRetryPolicy {
+	if x != nil {
+		return x.RetryPolicy
+	}
+	return nil
+}
+
 func (x *RouteAction) GetHashPolicy() []*RouteAction_HashPolicy {
 	if x != nil {
 		return x.HashPolicy
@@ -1023,6 +1078,140 @@ func (*RouteAction_ClusterSpecifierPlugin) isRouteAction_ClusterSpecifier() {}
 
 func (*RouteAction_InlineClusterSpecifierPlugin) isRouteAction_ClusterSpecifier() {}
 
+// RouteRetryPolicy is envoy.config.route.v3.RetryPolicy (renamed here
+// because core's RetryPolicy shares this package).
+type RouteRetryPolicy struct {
+	state                         protoimpl.MessageState                    `protogen:"open.v1"`
+	RetryOn                       string                                    `protobuf:"bytes,1,opt,name=retry_on,json=retryOn,proto3" json:"retry_on,omitempty"`
+	NumRetries                    *wrapperspb.UInt32Value                   `protobuf:"bytes,2,opt,name=num_retries,json=numRetries,proto3" json:"num_retries,omitempty"`
+	PerTryTimeout                 *durationpb.Duration                      `protobuf:"bytes,3,opt,name=per_try_timeout,json=perTryTimeout,proto3" json:"per_try_timeout,omitempty"`
+	RetryPriority                 *Unread                                   `protobuf:"bytes,4,opt,name=retry_priority,json=retryPriority,proto3" json:"retry_priority,omitempty"`
+	RetryHostPredicate            []*Unread                                 `protobuf:"bytes,5,rep,name=retry_host_predicate,json=retryHostPredicate,proto3" json:"retry_host_predicate,omitempty"`
+	HostSelectionRetryMaxAttempts int64                                     `protobuf:"varint,6,opt,name=host_selection_retry_max_attempts,json=hostSelectionRetryMaxAttempts,proto3" json:"host_selection_retry_max_attempts,omitempty"`
+	RetriableStatusCodes          []uint32                                  `protobuf:"varint,7,rep,packed,name=retriable_status_codes,json=retriableStatusCodes,proto3" json:"retriable_status_codes,omitempty"`
+	RetryBackOff                  *RouteRetryPolicy_RetryBackOff            `protobuf:"bytes,8,opt,name=retry_back_off,json=retryBackOff,proto3" json:"retry_back_off,omitempty"`
+	RetriableHeaders              []*HeaderMatcher                          `protobuf:"bytes,9,rep,name=retriable_headers,json=retriableHeaders,proto3" json:"retriable_headers,omitempty"`
+	RetriableRequestHeaders       []*HeaderMatcher                          `protobuf:"bytes,10,rep,name=retriable_request_headers,json=retriableRequestHeaders,proto3" json:"retriable_request_headers,omitempty"`
+	RateLimitedRetryBackOff       *RouteRetryPolicy_RateLimitedRetryBackOff `protobuf:"bytes,11,opt,name=rate_limited_retry_back_off,json=rateLimitedRetryBackOff,proto3" json:"rate_limited_retry_back_off,omitempty"`
+	PerTryIdleTimeout             *durationpb.Duration                      `protobuf:"bytes,13,opt,name=per_try_idle_timeout,json=perTryIdleTimeout,proto3" json:"per_try_idle_timeout,omitempty"`
+	unknownFields                 protoimpl.UnknownFields
+	sizeCache                     protoimpl.SizeCache
+}
+
+func (x *RouteRetryPolicy) Reset() {
+	*x = RouteRetryPolicy{}
+	mi := &file_envoypb_route_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteRetryPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteRetryPolicy) ProtoMessage() {}
+
+func (x *RouteRetryPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_route_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteRetryPolicy.ProtoReflect.Descriptor instead.
+func (*RouteRetryPolicy) Descriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RouteRetryPolicy) GetRetryOn() string {
+	if x != nil {
+		return x.RetryOn
+	}
+	return ""
+}
+
+func (x *RouteRetryPolicy) GetNumRetries() *wrapperspb.UInt32Value {
+	if x != nil {
+		return x.NumRetries
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetPerTryTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.PerTryTimeout
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetRetryPriority() *Unread {
+	if x != nil {
+		return x.RetryPriority
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetRetryHostPredicate() []*Unread {
+	if x != nil {
+		return x.RetryHostPredicate
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetHostSelectionRetryMaxAttempts() int64 {
+	if x != nil {
+		return x.HostSelectionRetryMaxAttempts
+	}
+	return 0
+}
+
+func (x *RouteRetryPolicy) GetRetriableStatusCodes() []uint32 {
+	if x != nil {
+		return x.RetriableStatusCodes
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetRetryBackOff() *RouteRetryPolicy_RetryBackOff {
+	if x != nil {
+		return x.RetryBackOff
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetRetriableHeaders() []*HeaderMatcher {
+	if x != nil {
+		return x.RetriableHeaders
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetRetriableRequestHeaders() []*HeaderMatcher {
+	if x != nil {
+		return x.RetriableRequestHeaders
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetRateLimitedRetryBackOff() *RouteRetryPolicy_RateLimitedRetryBackOff {
+	if x != nil {
+		return x.RateLimitedRetryBackOff
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy) GetPerTryIdleTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.PerTryIdleTimeout
+	}
+	return nil
+}
+
 // WeightedCluster is envoy.config.route.v3.WeightedCluster.
 type WeightedCluster struct {
 	state         protoimpl.MessageState           `protogen:"open.v1"`
@@ -1033,7 +1222,7 @@ type WeightedCluster struct {
 
 func (x *WeightedCluster) Reset() {
 	*x = WeightedCluster{}
-	mi := &file_envoypb_route_proto_msgTypes[7]
+	mi := &file_envoypb_route_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1234,7 @@ func (x *WeightedCluster) String() string {
 func (*WeightedCluster) ProtoMessage() {}
 
 func (x *WeightedCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[7]
+	mi := &file_envoypb_route_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1247,7 @@ func (x *WeightedCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedCluster.ProtoReflect.Descriptor instead.
 func (*WeightedCluster) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{7}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WeightedCluster) GetClusters() []*WeightedCluster_ClusterWeight {
@@ -1079,7 +1268,7 @@ type DirectResponseAction struct {
 
 func (x *DirectResponseAction) Reset() {
 	*x = DirectResponseAction{}
-	mi := &file_envoypb_route_proto_msgTypes[8]
+	mi := &file_envoypb_route_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1280,7 @@ func (x *DirectResponseAction) String() string {
 func (*DirectResponseAction) ProtoMessage() {}
 
 func (x *DirectResponseAction) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[8]
+	mi := &file_envoypb_route_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1293,7 @@ func (x *DirectResponseAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectResponseAction.ProtoReflect.Descriptor instead.
 func (*DirectResponseAction) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{8}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DirectResponseAction) GetStatus() uint32 {
@@ -1138,7 +1327,7 @@ type RouteAction_HashPolicy struct {
 
 func (x *RouteAction_HashPolicy) Reset() {
 	*x = RouteAction_HashPolicy{}
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1339,7 @@ func (x *RouteAction_HashPolicy) String() string {
 func (*RouteAction_HashPolicy) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[11]
+	mi := &file_envoypb_route_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1450,7 @@ type RouteAction_HashPolicy_Header struct {
 
 func (x *RouteAction_HashPolicy_Header) Reset() {
 	*x = RouteAction_HashPolicy_Header{}
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1462,7 @@ func (x *RouteAction_HashPolicy_Header) String() string {
 func (*RouteAction_HashPolicy_Header) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Header) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1494,7 @@ type RouteAction_HashPolicy_Cookie struct {
 
 func (x *RouteAction_HashPolicy_Cookie) Reset() {
 	*x = RouteAction_HashPolicy_Cookie{}
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1506,7 @@ func (x *RouteAction_HashPolicy_Cookie) String() string {
 func (*RouteAction_HashPolicy_Cookie) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Cookie) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1538,7 @@ type RouteAction_HashPolicy_QueryParameter struct {
 
 func (x *RouteAction_HashPolicy_QueryParameter) Reset() {
 	*x = RouteAction_HashPolicy_QueryParameter{}
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1550,7 @@ func (x *RouteAction_HashPolicy_QueryParameter) String() string {
 func (*RouteAction_HashPolicy_QueryParameter) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_QueryParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1582,7 @@ type RouteAction_HashPolicy_FilterState struct {
 
 func (x *RouteAction_HashPolicy_FilterState) Reset() {
 	*x = RouteAction_HashPolicy_FilterState{}
-	mi := &file_envoypb_route_proto_msgTypes[15]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1594,7 @@ func (x *RouteAction_HashPolicy_FilterState) String() string {
 func (*RouteAction_HashPolicy_FilterState) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_FilterState) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[15]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,6 +1617,165 @@ func (x *RouteAction_HashPolicy_FilterState) GetKey() string {
 	return ""
 }
 
+// RetryBackOff is envoy.config.route.v3.RetryPolicy.RetryBackOff.
+type RouteRetryPolicy_RetryBackOff struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BaseInterval  *durationpb.Duration   `protobuf:"bytes,1,opt,name=base_interval,json=baseInterval,proto3" json:"base_interval,omitempty"`
+	MaxInterval   *durationpb.Duration   `protobuf:"bytes,2,opt,name=max_interval,json=maxInterval,proto3" json:"max_interval,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteRetryPolicy_RetryBackOff) Reset() {
+	*x = RouteRetryPolicy_RetryBackOff{}
+	mi := &file_envoypb_route_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteRetryPolicy_RetryBackOff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteRetryPolicy_RetryBackOff) ProtoMessage() {}
+
+func (x *RouteRetryPolicy_RetryBackOff) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_route_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteRetryPolicy_RetryBackOff.ProtoReflect.Descriptor instead.
+func (*RouteRetryPolicy_RetryBackOff) Descriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{7, 0}
+}
+
+func (x *RouteRetryPolicy_RetryBackOff) GetBaseInterval() *durationpb.Duration {
+	if x != nil {
+		return x.BaseInterval
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy_RetryBackOff) GetMaxInterval() *durationpb.Duration {
+	if x != nil {
+		return x.MaxInterval
+	}
+	return nil
+}
+
+// ResetHeader is envoy.config.route.v3.RetryPolicy.ResetHeader.
+type RouteRetryPolicy_ResetHeader struct {
+	state         protoimpl.MessageState             `protogen:"open.v1"`
+	Name          string                             `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Format        RouteRetryPolicy_ResetHeaderFormat `protobuf:"varint,2,opt,name=format,proto3,enum=weft.xds.envoy.v3.RouteRetryPolicy_ResetHeaderFormat" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteRetryPolicy_ResetHeader) Reset() {
+	*x = RouteRetryPolicy_ResetHeader{}
+	mi := &file_envoypb_route_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteRetryPolicy_ResetHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteRetryPolicy_ResetHeader) ProtoMessage() {}
+
+func (x *RouteRetryPolicy_ResetHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_route_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteRetryPolicy_ResetHeader.ProtoReflect.Descriptor instead.
+func (*RouteRetryPolicy_ResetHeader) Descriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{7, 1}
+}
+
+func (x *RouteRetryPolicy_ResetHeader) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RouteRetryPolicy_ResetHeader) GetFormat() RouteRetryPolicy_ResetHeaderFormat {
+	if x != nil {
+		return x.Format
+	}
+	return RouteRetryPolicy_SECONDS
+}
+
+// RateLimitedRetryBackOff is envoy.config.route.v3.RetryPolicy.RateLimitedRetryBackOff.
+type RouteRetryPolicy_RateLimitedRetryBackOff struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	ResetHeaders  []*RouteRetryPolicy_ResetHeader `protobuf:"bytes,1,rep,name=reset_headers,json=resetHeaders,proto3" json:"reset_headers,omitempty"`
+	MaxInterval   *durationpb.Duration            `protobuf:"bytes,2,opt,name=max_interval,json=maxInterval,proto3" json:"max_interval,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteRetryPolicy_RateLimitedRetryBackOff) Reset() {
+	*x = RouteRetryPolicy_RateLimitedRetryBackOff{}
+	mi := &file_envoypb_route_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteRetryPolicy_RateLimitedRetryBackOff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteRetryPolicy_RateLimitedRetryBackOff) ProtoMessage() {}
+
+func (x *RouteRetryPolicy_RateLimitedRetryBackOff) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_route_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteRetryPolicy_RateLimitedRetryBackOff.ProtoReflect.Descriptor instead.
+func (*RouteRetryPolicy_RateLimitedRetryBackOff) Descriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{7, 2}
+}
+
+func (x *RouteRetryPolicy_RateLimitedRetryBackOff) GetResetHeaders() []*RouteRetryPolicy_ResetHeader {
+	if x != nil {
+		return x.ResetHeaders
+	}
+	return nil
+}
+
+func (x *RouteRetryPolicy_RateLimitedRetryBackOff) GetMaxInterval() *durationpb.Duration {
+	if x != nil {
+		return x.MaxInterval
+	}
+	return nil
+}
+
 // ClusterWeight is envoy.config.route.v3.WeightedCluster.ClusterWeight.
 type WeightedCluster_ClusterWeight struct {
 	state         protoimpl.MessageState  `protogen:"open.v1"`
@@ -1440,7 +1788,7 @@ type WeightedCluster_ClusterWeight struct {
 
 func (x *WeightedCluster_ClusterWeight) Reset() {
 	*x = WeightedCluster_ClusterWeight{}
-	mi := &file_envoypb_route_proto_msgTypes[16]
+	mi := &file_envoypb_route_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1800,7 @@ func (x *WeightedCluster_ClusterWeight) String() string {
 func (*WeightedCluster_ClusterWeight) ProtoMessage() {}
 
 func (x *WeightedCluster_ClusterWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[16]
+	mi := &file_envoypb_route_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1813,7 @@ func (x *WeightedCluster_ClusterWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedCluster_ClusterWeight.ProtoReflect.Descriptor instead.
 func (*WeightedCluster_ClusterWeight) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{7, 0}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{8, 0}
 }
 
 func (x *WeightedCluster_ClusterWeight) GetName() string {
@@ -1559,7 +1907,7 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12E\n" +
 	"\fstring_match\x18\x05 \x01(\v2 .weft.xds.envoy.v3.StringMatcherH\x00R\vstringMatch\x12%\n" +
 	"\rpresent_match\x18\x06 \x01(\bH\x00R\fpresentMatchB!\n" +
-	"\x1fquery_parameter_match_specifier\"\x9e\n" +
+	"\x1fquery_parameter_match_specifier\"\xe6\n" +
 	"\n" +
 	"\vRouteAction\x12\x1a\n" +
 	"\acluster\x18\x01 \x01(\tH\x00R\acluster\x12'\n" +
@@ -1567,7 +1915,8 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x11weighted_clusters\x18\x03 \x01(\v2\".weft.xds.envoy.v3.WeightedClusterH\x00R\x10weightedClusters\x12:\n" +
 	"\x18cluster_specifier_plugin\x18% \x01(\tH\x00R\x16clusterSpecifierPlugin\x12b\n" +
 	"\x1finline_cluster_specifier_plugin\x18' \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x1cinlineClusterSpecifierPlugin\x123\n" +
-	"\atimeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12J\n" +
+	"\atimeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12F\n" +
+	"\fretry_policy\x18\t \x01(\v2#.weft.xds.envoy.v3.RouteRetryPolicyR\vretryPolicy\x12J\n" +
 	"\vhash_policy\x18\x0f \x03(\v2).weft.xds.envoy.v3.RouteAction.HashPolicyR\n" +
 	"hashPolicy\x12\x80\x01\n" +
 	"\x1fcluster_not_found_response_code\x18\x14 \x01(\x0e2:.weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCodeR\x1bclusterNotFoundResponseCode\x1a\xdb\x04\n" +
@@ -1592,7 +1941,35 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x13SERVICE_UNAVAILABLE\x10\x00\x12\r\n" +
 	"\tNOT_FOUND\x10\x01\x12\x19\n" +
 	"\x15INTERNAL_SERVER_ERROR\x10\x02B\x13\n" +
-	"\x11cluster_specifier\"\xe2\x01\n" +
+	"\x11cluster_specifier\"\xf1\n" +
+	"\n" +
+	"\x10RouteRetryPolicy\x12\x19\n" +
+	"\bretry_on\x18\x01 \x01(\tR\aretryOn\x12=\n" +
+	"\vnum_retries\x18\x02 \x01(\v2\x1c.google.protobuf.UInt32ValueR\n" +
+	"numRetries\x12A\n" +
+	"\x0fper_try_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rperTryTimeout\x12@\n" +
+	"\x0eretry_priority\x18\x04 \x01(\v2\x19.weft.xds.envoy.v3.UnreadR\rretryPriority\x12K\n" +
+	"\x14retry_host_predicate\x18\x05 \x03(\v2\x19.weft.xds.envoy.v3.UnreadR\x12retryHostPredicate\x12H\n" +
+	"!host_selection_retry_max_attempts\x18\x06 \x01(\x03R\x1dhostSelectionRetryMaxAttempts\x124\n" +
+	"\x16retriable_status_codes\x18\a \x03(\rR\x14retriableStatusCodes\x12V\n" +
+	"\x0eretry_back_off\x18\b \x01(\v20.weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOffR\fretryBackOff\x12M\n" +
+	"\x11retriable_headers\x18\t \x03(\v2 .weft.xds.envoy.v3.HeaderMatcherR\x10retriableHeaders\x12\\\n" +
+	"\x19retriable_request_headers\x18\n" +
+	" \x03(\v2 .weft.xds.envoy.v3.HeaderMatcherR\x17retriableRequestHeaders\x12y\n" +
+	"\x1brate_limited_retry_back_off\x18\v \x01(\v2;.weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOffR\x17rateLimitedRetryBackOff\x12J\n" +
+	"\x14per_try_idle_timeout\x18\r \x01(\v2\x19.google.protobuf.DurationR\x11perTryIdleTimeout\x1a\x8c\x01\n" +
+	"\fRetryBackOff\x12>\n" +
+	"\rbase_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\fbaseInterval\x12<\n" +
+	"\fmax_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxInterval\x1ap\n" +
+	"\vResetHeader\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12M\n" +
+	"\x06format\x18\x02 \x01(\x0e25.weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormatR\x06format\x1a\xad\x01\n" +
+	"\x17RateLimitedRetryBackOff\x12T\n" +
+	"\rreset_headers\x18\x01 \x03(\v2/.weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderR\fresetHeaders\x12<\n" +
+	"\fmax_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxInterval\"4\n" +
+	"\x11ResetHeaderFormat\x12\v\n" +
+	"\aSECONDS\x10\x00\x12\x12\n" +
+	"\x0eUNIX_TIMESTAMP\x10\x01\"\xe2\x01\n" +
 	"\x0fWeightedCluster\x12L\n" +
 	"\bclusters\x18\x01 \x03(\v20.weft.xds.envoy.v3.WeightedCluster.ClusterWeightR\bclusters\x1a\x80\x01\n" +
 	"\rClusterWeight\x12\x12\n" +
@@ -1615,83 +1992,103 @@ func file_envoypb_route_proto_rawDescGZIP() []byte {
 	return file_envoypb_route_proto_rawDescData
 }
 
-var file_envoypb_route_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_envoypb_route_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_envoypb_route_proto_goTypes = []any{
-	(RouteAction_ClusterNotFoundResponseCode)(0),  // 0: weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
-	(*RouteConfiguration)(nil),                    // 1: weft.xds.envoy.v3.RouteConfiguration
-	(*VirtualHost)(nil),                           // 2: weft.xds.envoy.v3.VirtualHost
-	(*Route)(nil),                                 // 3: weft.xds.envoy.v3.Route
-	(*RouteMatch)(nil),                            // 4: weft.xds.envoy.v3.RouteMatch
-	(*HeaderMatcher)(nil),                         // 5: weft.xds.envoy.v3.HeaderMatcher
-	(*QueryParameterMatcher)(nil),                 // 6: weft.xds.envoy.v3.QueryParameterMatcher
-	(*RouteAction)(nil),                           // 7: weft.xds.envoy.v3.RouteAction
-	(*WeightedCluster)(nil),                       // 8: weft.xds.envoy.v3.WeightedCluster
-	(*DirectResponseAction)(nil),                  // 9: weft.xds.envoy.v3.DirectResponseAction
-	nil,                                           // 10: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
-	nil,                                           // 11: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
-	(*RouteAction_HashPolicy)(nil),                // 12: weft.xds.envoy.v3.RouteAction.HashPolicy
-	(*RouteAction_HashPolicy_Header)(nil),         // 13: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	(*RouteAction_HashPolicy_Cookie)(nil),         // 14: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	(*RouteAction_HashPolicy_QueryParameter)(nil), // 15: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	(*RouteAction_HashPolicy_FilterState)(nil),    // 16: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	(*WeightedCluster_ClusterWeight)(nil),         // 17: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	(*Unread)(nil),                                // 18: weft.xds.envoy.v3.Unread
-	(*RegexMatcher)(nil),                          // 19: weft.xds.envoy.v3.RegexMatcher
-	(*wrapperspb.BoolValue)(nil),                  // 20: google.protobuf.BoolValue
-	(*StringMatcher)(nil),                         // 21: weft.xds.envoy.v3.StringMatcher
-	(*durationpb.Duration)(nil),                   // 22: google.protobuf.Duration
-	(*DataSource)(nil),                            // 23: weft.xds.envoy.v3.DataSource
-	(*anypb.Any)(nil),                             // 24: google.protobuf.Any
-	(*wrapperspb.UInt32Value)(nil),                // 25: google.protobuf.UInt32Value
+	(RouteAction_ClusterNotFoundResponseCode)(0),     // 0: weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
+	(RouteRetryPolicy_ResetHeaderFormat)(0),          // 1: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
+	(*RouteConfiguration)(nil),                       // 2: weft.xds.envoy.v3.RouteConfiguration
+	(*VirtualHost)(nil),                              // 3: weft.xds.envoy.v3.VirtualHost
+	(*Route)(nil),                                    // 4: weft.xds.envoy.v3.Route
+	(*RouteMatch)(nil),                               // 5: weft.xds.envoy.v3.RouteMatch
+	(*HeaderMatcher)(nil),                            // 6: weft.xds.envoy.v3.HeaderMatcher
+	(*QueryParameterMatcher)(nil),                    // 7: weft.xds.envoy.v3.QueryParameterMatcher
+	(*RouteAction)(nil),                              // 8: weft.xds.envoy.v3.RouteAction
+	(*RouteRetryPolicy)(nil),                         // 9: weft.xds.envoy.v3.RouteRetryPolicy
+	(*WeightedCluster)(nil),                          // 10: weft.xds.envoy.v3.WeightedCluster
+	(*DirectResponseAction)(nil),                     // 11: weft.xds.envoy.v3.DirectResponseAction
+	nil,                                              // 12: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	nil,                                              // 13: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	(*RouteAction_HashPolicy)(nil),                   // 14: weft.xds.envoy.v3.RouteAction.HashPolicy
+	(*RouteAction_HashPolicy_Header)(nil),            // 15: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	(*RouteAction_HashPolicy_Cookie)(nil),            // 16: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	(*RouteAction_HashPolicy_QueryParameter)(nil),    // 17: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	(*RouteAction_HashPolicy_FilterState)(nil),       // 18: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	(*RouteRetryPolicy_RetryBackOff)(nil),            // 19: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
+	(*RouteRetryPolicy_ResetHeader)(nil),             // 20: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
+	(*RouteRetryPolicy_RateLimitedRetryBackOff)(nil), // 21: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
+	(*WeightedCluster_ClusterWeight)(nil),            // 22: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	(*Unread)(nil),                                   // 23: weft.xds.envoy.v3.Unread
+	(*RegexMatcher)(nil),                             // 24: weft.xds.envoy.v3.RegexMatcher
+	(*wrapperspb.BoolValue)(nil),                     // 25: google.protobuf.BoolValue
+	(*StringMatcher)(nil),                            // 26: weft.xds.envoy.v3.StringMatcher
+	(*durationpb.Duration)(nil),                      // 27: google.protobuf.Duration
+	(*wrapperspb.UInt32Value)(nil),                   // 28: google.protobuf.UInt32Value
+	(*DataSource)(nil),                               // 29: weft.xds.envoy.v3.DataSource
+	(*anypb.Any)(nil),                                // 30: google.protobuf.Any
 }
 var file_envoypb_route_proto_depIdxs = []int32{
-	2,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
-	3,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
-	10, // 2: weft.xds.envoy.v3.VirtualHost.typed_per_filter_config:type_name -> weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
-	4,  // 3: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
-	7,  // 4: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
-	18, // 5: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 6: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
-	18, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
-	18, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
-	11, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
-	19, // 10: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	18, // 11: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
-	18, // 12: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
-	20, // 13: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
-	5,  // 14: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	6,  // 15: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
-	18, // 16: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
-	18, // 17: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
-	18, // 18: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
-	18, // 19: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
-	18, // 20: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	18, // 21: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
-	18, // 22: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
-	19, // 23: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
-	21, // 24: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	21, // 25: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	8,  // 26: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
-	18, // 27: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
-	22, // 28: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
-	12, // 29: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
-	0,  // 30: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
-	17, // 31: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	23, // 32: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
-	24, // 33: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
-	24, // 34: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
-	13, // 35: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	14, // 36: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	18, // 37: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
-	15, // 38: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	16, // 39: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	25, // 40: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	3,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
+	4,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
+	12, // 2: weft.xds.envoy.v3.VirtualHost.typed_per_filter_config:type_name -> weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	5,  // 3: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
+	8,  // 4: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
+	23, // 5: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
+	11, // 6: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
+	23, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
+	23, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
+	13, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	24, // 10: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
+	23, // 11: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
+	23, // 12: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
+	25, // 13: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
+	6,  // 14: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	7,  // 15: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
+	23, // 16: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
+	23, // 17: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
+	23, // 18: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
+	23, // 19: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
+	23, // 20: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	23, // 21: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
+	23, // 22: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
+	24, // 23: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
+	26, // 24: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	26, // 25: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	10, // 26: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
+	23, // 27: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
+	27, // 28: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
+	9,  // 29: weft.xds.envoy.v3.RouteAction.retry_policy:type_name -> weft.xds.envoy.v3.RouteRetryPolicy
+	14, // 30: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
+	0,  // 31: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
+	28, // 32: weft.xds.envoy.v3.RouteRetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
+	27, // 33: weft.xds.envoy.v3.RouteRetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
+	23, // 34: weft.xds.envoy.v3.RouteRetryPolicy.retry_priority:type_name -> weft.xds.envoy.v3.Unread
+	23, // 35: weft.xds.envoy.v3.RouteRetryPolicy.retry_host_predicate:type_name -> weft.xds.envoy.v3.Unread
+	19, // 36: weft.xds.envoy.v3.RouteRetryPolicy.retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
+	6,  // 37: weft.xds.envoy.v3.RouteRetryPolicy.retriable_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	6,  // 38: weft.xds.envoy.v3.RouteRetryPolicy.retriable_request_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	21, // 39: weft.xds.envoy.v3.RouteRetryPolicy.rate_limited_retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
+	27, // 40: weft.xds.envoy.v3.RouteRetryPolicy.per_try_idle_timeout:type_name -> google.protobuf.Duration
+	22, // 41: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	29, // 42: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
+	30, // 43: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	30, // 44: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	15, // 45: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	16, // 46: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	23, // 47: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
+	17, // 48: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	18, // 49: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	27, // 50: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
+	27, // 51: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	1,  // 52: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader.format:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
+	20, // 53: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.reset_headers:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
+	27, // 54: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	28, // 55: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_route_proto_init() }
@@ -1737,7 +2134,7 @@ func file_envoypb_route_proto_init() {
 		(*RouteAction_ClusterSpecifierPlugin)(nil),
 		(*RouteAction_InlineClusterSpecifierPlugin)(nil),
 	}
-	file_envoypb_route_proto_msgTypes[11].OneofWrappers = []any{
+	file_envoypb_route_proto_msgTypes[12].OneofWrappers = []any{
 		(*RouteAction_HashPolicy_Header_)(nil),
 		(*RouteAction_HashPolicy_Cookie_)(nil),
 		(*RouteAction_HashPolicy_ConnectionProperties)(nil),
@@ -1749,8 +2146,8 @@ func file_envoypb_route_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_route_proto_rawDesc), len(file_envoypb_route_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   17,
+			NumEnums:      2,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

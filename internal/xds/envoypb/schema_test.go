@@ -23,6 +23,11 @@ var renamed = map[protoreflect.FullName]protoreflect.FullName{
 	"weft.xds.envoy.v3.UpstreamHttpProtocolOptions":                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
 	"weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig": "envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig",
 	"weft.xds.envoy.v3.Status":                                         "google.rpc.Status",
+	"weft.xds.envoy.v3.RouteRetryPolicy":                               "envoy.config.route.v3.RetryPolicy",
+	"weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff":                  "envoy.config.route.v3.RetryPolicy.RetryBackOff",
+	"weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader":                   "envoy.config.route.v3.RetryPolicy.ResetHeader",
+	"weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff":       "envoy.config.route.v3.RetryPolicy.RateLimitedRetryBackOff",
+	"weft.xds.envoy.v3.Percent":                                        "envoy.type.v3.Percent",
 }
 
 // envoyPackages are where Envoy keeps the messages, tried in order.

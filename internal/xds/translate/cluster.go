@@ -61,10 +61,24 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 	if cb := pol.Spec.CircuitBreaker; cb != nil {
 		circuitBreaker(c, cb)
 	}
+	// After circuitBreaker, which sets the thresholds the budget joins.
+	if b := retryBudget(pol); b != nil {
+		thresholds(c).RetryBudget = b
+	}
 	if od := pol.Spec.OutlierDetection; od != nil {
 		c.OutlierDetection = outlierDetection(od)
 	}
 	return c, nil
+}
+
+// thresholds returns the cluster's default-priority thresholds, adding
+// them when absent.
+func thresholds(c *clusterv3.Cluster) *clusterv3.CircuitBreakers_Thresholds {
+	cb := breakers(c)
+	if len(cb.Thresholds) == 0 {
+		cb.Thresholds = []*clusterv3.CircuitBreakers_Thresholds{{}}
+	}
+	return cb.Thresholds[0]
 }
 
 // withIdleTimeout sets common_http_protocol_options.idle_timeout in the

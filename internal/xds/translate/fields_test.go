@@ -59,6 +59,9 @@ var (
 	queryWith    = map[string]any{"spec.rules[].matches[].queryParams[].name": "q", "spec.rules[].matches[].queryParams[].value": "1"}
 	ringHeader   = map[string]any{"spec.loadBalancer.type": "RING_HASH", "spec.loadBalancer.hashOn.header": "x-a"}
 	ringCookie   = map[string]any{"spec.loadBalancer.type": "RING_HASH", "spec.loadBalancer.hashOn.cookie": "a"}
+	// A retries block already present, so each field must change the output by itself.
+	retriesWith    = map[string]any{"spec.retries.retryOn": []string{"5xx"}}
+	routeRetryWith = map[string]any{"spec.rules[].retry.attempts": int32(3)}
 	// The baselines already hold the block, so each field must move the
 	// output by itself, not by creating its parent.
 	breakerWith = map[string]any{"spec.circuitBreaker.maxRequests": int32(7), "spec.circuitBreaker.maxConnections": int32(7)}
@@ -125,10 +128,19 @@ var fieldCases = map[string]fieldCase{
 	"TrafficPolicy spec.connectionPool.maxIdle":                      {value: int32(4)},
 	"TrafficPolicy spec.connectionPool.connectTimeout":               {value: "3s"},
 	"TrafficPolicy spec.connectionPool.idleTimeout":                  {value: "5s"},
-	"TrafficPolicy spec.retries.attempts":                            {value: int32(3)},
-	"TrafficPolicy spec.retries.perTryTimeout":                       {value: "1s"},
-	"TrafficPolicy spec.retries.retryOn":                             {value: []string{"5xx"}},
-	"TrafficPolicy spec.retries.budgetPercent":                       {value: int32(20)},
+	"TrafficPolicy spec.retries.attempts":                            {value: int32(3), with: retriesWith},
+	"TrafficPolicy spec.retries.perTryTimeout":                       {value: "1s", with: retriesWith},
+	"TrafficPolicy spec.retries.retryOn":                             {value: []string{"5xx"}, with: map[string]any{"spec.retries.attempts": int32(3)}},
+	"TrafficPolicy spec.retries.codes":                               {value: []int32{409}, with: retriesWith},
+	"TrafficPolicy spec.retries.backoff":                             {value: "50ms", with: retriesWith},
+	"TrafficPolicy spec.retries.maxBackoff":                          {value: "1s", with: retriesWith},
+	"TrafficPolicy spec.retries.retryAfterMax":                       {value: "5s", with: retriesWith},
+	"TrafficPolicy spec.retries.retryNonIdempotent":                  {value: true, with: retriesWith},
+	"TrafficPolicy spec.retries.budgetPercent":                       {value: int32(30), with: retriesWith},
+	"TrafficPolicy spec.retries.minRetriesPerSecond":                 {value: int32(5), with: retriesWith},
+	"HTTPRoute spec.rules[].retry.attempts":                          {value: int32(3)},
+	"HTTPRoute spec.rules[].retry.codes":                             {value: []int32{503}, with: routeRetryWith},
+	"HTTPRoute spec.rules[].retry.backoff":                           {value: "50ms", with: routeRetryWith},
 	"TrafficPolicy spec.circuitBreaker.maxConnections":               {value: int32(5), with: breakerWith},
 	"TrafficPolicy spec.circuitBreaker.maxPendingRequests":           {value: int32(5), with: breakerWith},
 	"TrafficPolicy spec.circuitBreaker.maxRequests":                  {value: int32(5), with: breakerWith},

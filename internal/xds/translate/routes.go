@@ -51,6 +51,9 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 		}
 		for i, rule := range rt.Spec.Rules {
 			action, err := routeAction(ns, &rule, hash)
+			if err == nil {
+				action.RetryPolicy = retryPolicy(pol, &rule)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("translate %s: spec.rules[%d]: %w", mesh.Key(rt), i, err)
 			}
@@ -78,6 +81,7 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
 			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: ClusterName(ns, name, "")},
 			HashPolicy:       hash,
+			RetryPolicy:      retryPolicy(pol, nil),
 		}},
 	})
 	return vh, nil

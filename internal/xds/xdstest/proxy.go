@@ -165,6 +165,13 @@ func routeFromXDS(r *routev3.Route) (route.Route, error) {
 		return out, errors.New("only route actions are supported")
 	}
 	out.Timeout = a.GetTimeout().AsDuration()
+	if rp := a.GetRetryPolicy(); rp != nil {
+		p, err := retryFromXDS(rp)
+		if err != nil {
+			return out, err
+		}
+		out.Retry = p
+	}
 	switch a.GetClusterNotFoundResponseCode() {
 	case routev3.RouteAction_NOT_FOUND:
 		out.MissingClusterStatus = 404

@@ -37,6 +37,10 @@ func resilienceFromXDS(c *clusterv3.Cluster, cc *cluster.Config) {
 				MaxRequests:        u32(t.MaxRequests, 1024),
 				MaxRetries:         u32(t.MaxRetries, 3),
 			}
+			if t.RetryBudget != nil {
+				cc.RetryBudget = budgetFromXDS(t.RetryBudget)
+				cc.Breaker.MaxRetries = 0 // a retry budget overrides max_retries
+			}
 			break
 		}
 	}
