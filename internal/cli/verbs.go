@@ -299,14 +299,21 @@ func printInstances(w io.Writer, ins []api.Instance, out string) error {
 		return writeJSON(w, ins)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tID\tADDRESS\tREADY\tLABELS")
+	fmt.Fprintln(tw, "SERVICE\tID\tADDRESS\tREADY\tLABELS\tNOTE")
 	for _, in := range ins {
 		var ls []string
 		for k, v := range in.Labels {
 			ls = append(ls, k+"="+v)
 		}
 		sort.Strings(ls)
-		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%v\t%s\n", in.Service, in.ID, in.Address, in.Port, in.Ready, strings.Join(ls, ","))
+		// A disconnected instance gets no traffic whatever its probe said.
+		note := ""
+		if in.Disconnected {
+			note = "disconnected: its sidecar's xDS stream dropped (restored when it reconnects or heartbeats)"
+		} else if !in.Ready {
+			note = "its app's probe fails"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%v\t%s\t%s\n", in.Service, in.ID, in.Address, in.Port, in.Ready && !in.Disconnected, strings.Join(ls, ","), note)
 	}
 	return tw.Flush()
 }
