@@ -78,7 +78,7 @@ func validateFilters(v *errs, path string, filters []HTTPFilter) {
 	for j, f := range filters {
 		fp := field(path, j)
 		switch f.Type {
-		case FilterFault, FilterRateLimit:
+		case FilterFault, FilterRateLimit, FilterRequestHeaderModifier, FilterResponseHeaderModifier:
 			if seen[f.Type] {
 				v.add(fp+".type", "at most one %s filter per rule", f.Type)
 			}
@@ -90,16 +90,28 @@ func validateFilters(v *errs, path string, filters []HTTPFilter) {
 		for _, k := range sortedKeys(f.Raw) {
 			v.add(fp+"."+k, "unknown field for a filter of type %s", f.Type)
 		}
-		if f.Type == FilterFault {
-			if f.RateLimit != nil {
-				v.add(fp+".rateLimit", "only for type RateLimit")
+		for _, c := range []struct {
+			typ, key string
+			set      bool
+		}{
+			{FilterFault, "fault", f.Fault != nil},
+			{FilterRateLimit, "rateLimit", f.RateLimit != nil},
+			{FilterRequestHeaderModifier, "requestHeaderModifier", f.RequestHeaderModifier != nil},
+			{FilterResponseHeaderModifier, "responseHeaderModifier", f.ResponseHeaderModifier != nil},
+		} {
+			if c.set && c.typ != f.Type {
+				v.add(fp+"."+c.key, "only for type %s", c.typ)
 			}
+		}
+		switch f.Type {
+		case FilterFault:
 			validateFault(v, fp+".fault", f.Fault)
-		} else {
-			if f.Fault != nil {
-				v.add(fp+".fault", "only for type Fault")
-			}
+		case FilterRateLimit:
 			validateRateLimit(v, fp+".rateLimit", f.RateLimit)
+		case FilterRequestHeaderModifier:
+			validateHeaderModifier(v, fp+".requestHeaderModifier", f.RequestHeaderModifier)
+		case FilterResponseHeaderModifier:
+			validateHeaderModifier(v, fp+".responseHeaderModifier", f.ResponseHeaderModifier)
 		}
 	}
 }

@@ -13,12 +13,17 @@ const maxFilterBytes = 16 << 10
 const (
 	FilterFault     = "Fault"
 	FilterRateLimit = "RateLimit"
+	// FilterRequestHeaderModifier and FilterResponseHeaderModifier are
+	// Gateway API's core header filters.
+	FilterRequestHeaderModifier  = "RequestHeaderModifier"
+	FilterResponseHeaderModifier = "ResponseHeaderModifier"
 )
 
 // typedFilterKeys are the keys of HTTPFilter decoded into typed fields; the
 // rest of a filter stays free-form in Raw, so filters Weft does not
 // implement yet can still be named when they are refused.
-var typedFilterKeys = map[string]bool{"type": true, "fault": true, "rateLimit": true}
+var typedFilterKeys = map[string]bool{"type": true, "fault": true, "rateLimit": true,
+	"requestHeaderModifier": true, "responseHeaderModifier": true}
 
 // UnmarshalJSON decodes the typed configurations and keeps the rest of
 // the filter as given.
@@ -43,6 +48,16 @@ func (f *HTTPFilter) UnmarshalJSON(b []byte) error {
 	}
 	if raw, ok := m["rateLimit"]; ok {
 		if err := json.Unmarshal(raw, &f.RateLimit); err != nil {
+			return err
+		}
+	}
+	if raw, ok := m["requestHeaderModifier"]; ok {
+		if err := json.Unmarshal(raw, &f.RequestHeaderModifier); err != nil {
+			return err
+		}
+	}
+	if raw, ok := m["responseHeaderModifier"]; ok {
+		if err := json.Unmarshal(raw, &f.ResponseHeaderModifier); err != nil {
 			return err
 		}
 	}
@@ -74,6 +89,12 @@ func (f HTTPFilter) MarshalJSON() ([]byte, error) {
 	}
 	if f.RateLimit != nil {
 		m["rateLimit"] = f.RateLimit
+	}
+	if f.RequestHeaderModifier != nil {
+		m["requestHeaderModifier"] = f.RequestHeaderModifier
+	}
+	if f.ResponseHeaderModifier != nil {
+		m["responseHeaderModifier"] = f.ResponseHeaderModifier
 	}
 	return json.Marshal(m)
 }

@@ -44,7 +44,22 @@ func TestFiltersRefused(t *testing.T) {
 		{"grpc status", `{"type":"Fault","fault":{"abort":{"grpcStatus":17}}}`, "spec.rules[0].filters[0].fault.abort.grpcStatus: must be a gRPC status code 1..16; got 17"},
 		{"typo", `{"type":"Fault","fault":{"abort":{"httpstatus":503}}}`, `spec.rules[0].filters[0].fault.abort.httpstatus: unknown field (did you mean "httpStatus"?)`},
 		{"wrong config", `{"type":"RateLimit","fault":{"abort":{"httpStatus":503}},"rateLimit":{"requestsPerSecond":1}}`, "spec.rules[0].filters[0].fault: only for type Fault"},
-		{"foreign key", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":1},"requestHeaderModifier":{}}`, "spec.rules[0].filters[0].requestHeaderModifier: unknown field for a filter of type RateLimit"},
+		{"foreign key", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":1},"urlRewrite":{}}`, "spec.rules[0].filters[0].urlRewrite: unknown field for a filter of type RateLimit"},
+		{"header config on wrong type", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":1},"requestHeaderModifier":{"set":[{"name":"a","value":"b"}]}}`, "spec.rules[0].filters[0].requestHeaderModifier: only for type RequestHeaderModifier"},
+		{"header empty", `{"type":"RequestHeaderModifier","requestHeaderModifier":{}}`, "spec.rules[0].filters[0].requestHeaderModifier: a header modifier needs set, add or remove"},
+		{"header missing", `{"type":"ResponseHeaderModifier"}`, "spec.rules[0].filters[0].responseHeaderModifier: a header modifier needs set, add or remove"},
+		{"header crlf", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"x-a","value":"v\r\nx-evil: 1"}]}}`, "spec.rules[0].filters[0].requestHeaderModifier.set[0].value: must not contain CR, LF or NUL"},
+		{"header nul", `{"type":"ResponseHeaderModifier","responseHeaderModifier":{"add":[{"name":"x-a","value":"v\u0000"}]}}`, "spec.rules[0].filters[0].responseHeaderModifier.add[0].value: must not contain CR, LF or NUL"},
+		{"header name", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"add":[{"name":"x a","value":"v"}]}}`, "spec.rules[0].filters[0].requestHeaderModifier.add[0].name: is not a valid header name"},
+		{"header pseudo", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"remove":[":path"]}}`, "spec.rules[0].filters[0].requestHeaderModifier.remove[0]: is not a valid header name"},
+		{"header host", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"Host","value":"x"}]}}`, "spec.rules[0].filters[0].requestHeaderModifier.set[0].name: header Host is set by the proxy"},
+		{"header hop", `{"type":"ResponseHeaderModifier","responseHeaderModifier":{"remove":["Transfer-Encoding"]}}`, "spec.rules[0].filters[0].responseHeaderModifier.remove[0]: header Transfer-Encoding is set by the proxy"},
+		{"header length", `{"type":"ResponseHeaderModifier","responseHeaderModifier":{"remove":["content-length"]}}`, "spec.rules[0].filters[0].responseHeaderModifier.remove[0]: header content-length is set by the proxy"},
+		{"header internal", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"X-Weft-Flags","value":"x"}]}}`, "spec.rules[0].filters[0].requestHeaderModifier.set[0].name: x-weft-* headers are internal"},
+		{"header identity", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"remove":["X-Mesh-Identity"]}}`, "spec.rules[0].filters[0].requestHeaderModifier.remove[0]: header X-Mesh-Identity is set by the proxy"},
+		{"header duplicate", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"x-a","value":"1"}],"remove":["X-A"]}}`, "spec.rules[0].filters[0].requestHeaderModifier.remove[0]: header \"X-A\" already named"},
+		{"header too many", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"remove":["a1","a2","a3","a4","a5","a6","a7","a8","a9","a10","a11","a12","a13","a14","a15","a16","a17"]}}`, "spec.rules[0].filters[0].requestHeaderModifier.remove: at most 16 headers; got 17"},
+		{"header twice", `{"type":"RequestHeaderModifier","requestHeaderModifier":{"remove":["a"]}},{"type":"RequestHeaderModifier","requestHeaderModifier":{"remove":["b"]}}`, "spec.rules[0].filters[1].type: at most one RequestHeaderModifier filter per rule"},
 		{"rate", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":0}}`, "spec.rules[0].filters[0].rateLimit.requestsPerSecond: must be 1..1000000; got 0"},
 		{"burst", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":5,"burst":0}}`, "spec.rules[0].filters[0].rateLimit.burst: must be 1..1000000; got 0"},
 		{"rate type", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":"many"}}`, `spec.rules[0].filters[0].rateLimit.requestsPerSecond: must be an integer; got string "many"`},
@@ -61,5 +76,22 @@ func TestFiltersRefused(t *testing.T) {
 	policy := `{"apiVersion":"weft.dev/v1alpha1","kind":"TrafficPolicy","metadata":{"name":"a"},"spec":{"targetRef":{"name":"a"},"rateLimit":{"requestsPerSecond":2000000}}}`
 	if _, err := Decode([]byte(policy)); err == nil || !strings.Contains(err.Error(), "spec.rateLimit.requestsPerSecond: must be 1..1000000") {
 		t.Fatalf("policy: %v", err)
+	}
+}
+
+func TestHeaderModifiersAccepted(t *testing.T) {
+	rs, err := Decode([]byte(fmt.Sprintf(filterRoute,
+		`{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":"X-Env","value":"prod"}],"add":[{"name":"x-tag","value":""}],"remove":["X-Debug"]}},
+		 {"type":"ResponseHeaderModifier","responseHeaderModifier":{"remove":["server"]}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := rs[0].(*HTTPRoute).Spec.Rules[0].Filters
+	req, resp := fs[0].RequestHeaderModifier, fs[1].ResponseHeaderModifier
+	if req == nil || len(req.Set) != 1 || req.Set[0] != (HTTPHeader{"X-Env", "prod"}) || len(req.Add) != 1 || req.Remove[0] != "X-Debug" {
+		t.Fatalf("request modifier decoded as %+v", req)
+	}
+	if resp == nil || len(resp.Remove) != 1 || resp.Remove[0] != "server" {
+		t.Fatalf("response modifier decoded as %+v", resp)
 	}
 }

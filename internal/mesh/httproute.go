@@ -103,17 +103,25 @@ type ValueMatch struct {
 }
 
 // HTTPFilter is one filter of a rule, in Gateway API's shape: a type and
-// the configuration field that type names. Weft implements the types Fault
+// the configuration field that type names. Weft implements Gateway API's
+// RequestHeaderModifier and ResponseHeaderModifier, and the types Fault
 // and RateLimit (its own: Gateway API has no core fault or rate-limit
 // filter); any other type is refused, named in the error.
 type HTTPFilter struct {
-	// Type is the filter kind: Fault or RateLimit. Required.
+	// Type is the filter kind: Fault, RateLimit, RequestHeaderModifier or
+	// ResponseHeaderModifier. Required.
 	Type string `json:"type"`
 	// Fault configures a filter of type Fault. Required with that type.
 	Fault *FaultFilter `json:"fault,omitempty"`
 	// RateLimit configures a filter of type RateLimit: one token bucket
 	// per rule, in each client sidecar. Required with that type.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// RequestHeaderModifier edits the request's headers before it is
+	// forwarded. Required with type RequestHeaderModifier.
+	RequestHeaderModifier *HeaderModifier `json:"requestHeaderModifier,omitempty"`
+	// ResponseHeaderModifier edits the upstream response's headers before
+	// they reach the caller. Required with type ResponseHeaderModifier.
+	ResponseHeaderModifier *HeaderModifier `json:"responseHeaderModifier,omitempty"`
 	// Raw holds the configuration of filter types Weft does not implement,
 	// as given, so the refusal can name them.
 	Raw map[string]any `json:"-"`

@@ -159,6 +159,9 @@ type h1conn struct {
 	// peerFlags keeps the upstream's response-flags header: set per
 	// exchange when the upstream is a peer sidecar proven by mTLS.
 	peerFlags bool
+	// reqMods and respMods are the header edits of the route the current
+	// request matched (nil: none); set per request by forward and bridge.
+	reqMods, respMods *route.HeaderMods
 	// replay holds the request body when a retry may send it again
 	// (replaying is then set); continued records the 100 sent.
 	replay               []byte

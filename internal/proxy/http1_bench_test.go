@@ -123,3 +123,11 @@ func benchEngine(b *testing.B, addr string) {
 		roundTrip()
 	}
 }
+
+// BenchmarkHTTP1ProxyHeaderMods is BenchmarkHTTP1Proxy on a route that
+// sets, adds and removes request and response headers: allocs/op must
+// stay 0.
+func BenchmarkHTTP1ProxyHeaderMods(b *testing.B) {
+	up := rawUpstream(b)
+	benchHTTP1(b, filteredRuntime(b, up, cluster.HTTP1, headerMods))
+}

@@ -64,6 +64,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	if out.Header.Get("X-Forwarded-Proto") == "" {
 		out.Header.Set("X-Forwarded-Proto", "http")
 	}
+	h2ApplyMods(out.Header, rt.RequestHeaders)
 	if out.Header.Get("X-Request-Id") == "" {
 		out.Header.Set("X-Request-Id", h2RequestID())
 	}
@@ -95,6 +96,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	if !trustPeerFlags(h.cfg.Direction, cl) {
 		resp.Header.Del(telemetry.ResponseFlagsHeader) // only the mesh sets it
 	}
+	h2ApplyMods(resp.Header, rt.ResponseHeaders)
 	keep := hc.writeBridged(resp)
 	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))

@@ -44,6 +44,7 @@ func (hc *h1conn) serve(start time.Time) bool {
 	if rt == nil {
 		return hc.reject(telemetry.FlagNoRoute, 404, "no route for host", hc.hostBuf, "", "", start)
 	}
+	hc.reqMods, hc.respMods = rt.RequestHeaders, rt.ResponseHeaders
 	if rt.Filtered() {
 		if keep, done := hc.filter(rt, start); done {
 			return keep

@@ -86,7 +86,11 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 		w.Write(query)
 	}
 	w.WriteString(" HTTP/1.1\r\n")
+	mods := hc.reqMods
 	var sawXFF, sawProto, sawID bool
+	if mods != nil {
+		sawXFF, sawProto, sawID = mods.Sets("x-forwarded-for"), mods.Sets("x-forwarded-proto"), mods.Sets("x-request-id")
+	}
 	if req.AbsoluteForm {
 		w.WriteString("Host: ")
 		w.Write(req.Authority)
@@ -101,6 +105,8 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 			continue
 		case req.AbsoluteForm && h1.EqualFold(n, "host"):
 			continue
+		case mods != nil && mods.Drops(n):
+			continue // removed, or replaced by the route's set
 		case h1.EqualFold(n, "expect"):
 			continue // answered by the proxy
 		case h1.EqualFold(n, "x-forwarded-for"):
@@ -131,6 +137,7 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 		w.Write(f.Value)
 		w.WriteString("\r\n")
 	}
+	writeModHeaders(w, mods)
 	if !sawXFF {
 		w.WriteString("X-Forwarded-For: ")
 		w.Write(hc.clientIP)
@@ -203,11 +210,15 @@ func (hc *h1conn) writeResponseHead(closeAfter, untilClose bool) {
 		if !hc.peerFlags && isFlagsHeader(f.Name) {
 			continue // only the mesh sets it
 		}
+		if hc.respMods != nil && hc.respMods.Drops(f.Name) {
+			continue // removed, or replaced by the route's set
+		}
 		w.Write(f.Name)
 		w.WriteString(": ")
 		w.Write(f.Value)
 		w.WriteString("\r\n")
 	}
+	writeModHeaders(w, hc.respMods)
 	switch {
 	case resp.Status == 101:
 		w.WriteString("Connection: Upgrade\r\n")

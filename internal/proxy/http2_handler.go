@@ -115,6 +115,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.Header.Del(telemetry.ResponseFlagsHeader) // only the mesh sets it
 		resp.Trailer.Del(telemetry.ResponseFlagsHeader)
 	}
+	h2ApplyMods(resp.Header, rt.ResponseHeaders)
 	if err := copyResponse(w, resp); err != nil {
 		ep.End(began, true)
 		f, _ := flagForUpstreamH2(err, ctx.Err())

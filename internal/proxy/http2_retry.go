@@ -58,6 +58,7 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 			timer = time.AfterFunc(pol.PerTryTimeout, func() { timedOut.Store(true); cancel() })
 		}
 		out := h.outbound(tctx, r, ep.Address, path, query)
+		h2ApplyMods(out.Header, rt.RequestHeaders)
 		setGRPCTimeout(out.Header, r.Header, deadline)
 		if body == nil && out.Body != nil && out.Body != http.NoBody {
 			body = &teeBody{src: out.Body, keep: afterSend}

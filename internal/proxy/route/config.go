@@ -57,6 +57,12 @@ type Route struct {
 	// RateLimit is the route's own token bucket; nil means the virtual
 	// host's, if it has one.
 	RateLimit *ratelimit.Config
+	// RequestHeaders edits the request's headers before it is forwarded;
+	// nil means none.
+	RequestHeaders *HeaderMods
+	// ResponseHeaders edits the upstream response's headers before they
+	// reach the client; nil means none.
+	ResponseHeaders *HeaderMods
 
 	cum    []uint64          // cumulative backend weights, set by Compile
 	bucket *ratelimit.Bucket // the bucket in force, set by Compile

@@ -179,6 +179,8 @@ func compileRoute(p string, r *Route) (compiled, error) {
 			fail(p+".fault.abortGRPC", "%d is not in 0..16", f.AbortGRPC)
 		}
 	}
+	r.RequestHeaders = compileMods(r.RequestHeaders, p+".requestHeaders", fail)
+	r.ResponseHeaders = compileMods(r.ResponseHeaders, p+".responseHeaders", fail)
 	if len(r.Backends) == 0 {
 		fail(p+".backends", "must name at least one backend")
 	}

@@ -111,6 +111,13 @@ func routeToProxy(r *envoypb.Route) (route.Route, error) {
 		}
 		out.Fault, out.RateLimit = f, rl
 	}
+	var err error
+	if out.RequestHeaders, err = headerModsToProxy("request", r.GetRequestHeadersToAdd(), r.GetRequestHeadersToRemove()); err != nil {
+		return out, err
+	}
+	if out.ResponseHeaders, err = headerModsToProxy("response", r.GetResponseHeadersToAdd(), r.GetResponseHeadersToRemove()); err != nil {
+		return out, err
+	}
 	switch a := r.GetAction().(type) {
 	case nil:
 		return out, invalid("action", "is required")

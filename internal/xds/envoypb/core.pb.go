@@ -17,6 +17,7 @@ import (
 	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
+	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -179,6 +180,59 @@ func (x SocketAddress_Protocol) Number() protoreflect.EnumNumber {
 // Deprecated: Use SocketAddress_Protocol.Descriptor instead.
 func (SocketAddress_Protocol) EnumDescriptor() ([]byte, []int) {
 	return file_envoypb_core_proto_rawDescGZIP(), []int{5, 0}
+}
+
+// HeaderAppendAction is envoy.config.core.v3.HeaderValueOption.HeaderAppendAction.
+type HeaderValueOption_HeaderAppendAction int32
+
+const (
+	HeaderValueOption_APPEND_IF_EXISTS_OR_ADD    HeaderValueOption_HeaderAppendAction = 0
+	HeaderValueOption_ADD_IF_ABSENT              HeaderValueOption_HeaderAppendAction = 1
+	HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD HeaderValueOption_HeaderAppendAction = 2
+	HeaderValueOption_OVERWRITE_IF_EXISTS        HeaderValueOption_HeaderAppendAction = 3
+)
+
+// Enum value maps for HeaderValueOption_HeaderAppendAction.
+var (
+	HeaderValueOption_HeaderAppendAction_name = map[int32]string{
+		0: "APPEND_IF_EXISTS_OR_ADD",
+		1: "ADD_IF_ABSENT",
+		2: "OVERWRITE_IF_EXISTS_OR_ADD",
+		3: "OVERWRITE_IF_EXISTS",
+	}
+	HeaderValueOption_HeaderAppendAction_value = map[string]int32{
+		"APPEND_IF_EXISTS_OR_ADD":    0,
+		"ADD_IF_ABSENT":              1,
+		"OVERWRITE_IF_EXISTS_OR_ADD": 2,
+		"OVERWRITE_IF_EXISTS":        3,
+	}
+)
+
+func (x HeaderValueOption_HeaderAppendAction) Enum() *HeaderValueOption_HeaderAppendAction {
+	p := new(HeaderValueOption_HeaderAppendAction)
+	*p = x
+	return p
+}
+
+func (x HeaderValueOption_HeaderAppendAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HeaderValueOption_HeaderAppendAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_envoypb_core_proto_enumTypes[3].Descriptor()
+}
+
+func (HeaderValueOption_HeaderAppendAction) Type() protoreflect.EnumType {
+	return &file_envoypb_core_proto_enumTypes[3]
+}
+
+func (x HeaderValueOption_HeaderAppendAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HeaderValueOption_HeaderAppendAction.Descriptor instead.
+func (HeaderValueOption_HeaderAppendAction) EnumDescriptor() ([]byte, []int) {
+	return file_envoypb_core_proto_rawDescGZIP(), []int{10, 0}
 }
 
 // Unread stands for an Envoy message Weft does not map: its presence (a
@@ -806,11 +860,141 @@ func (x *Percent) GetValue() float64 {
 	return 0
 }
 
+// HeaderValue is envoy.config.core.v3.HeaderValue.
+type HeaderValue struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	RawValue      []byte                 `protobuf:"bytes,3,opt,name=raw_value,json=rawValue,proto3" json:"raw_value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeaderValue) Reset() {
+	*x = HeaderValue{}
+	mi := &file_envoypb_core_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeaderValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeaderValue) ProtoMessage() {}
+
+func (x *HeaderValue) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_core_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeaderValue.ProtoReflect.Descriptor instead.
+func (*HeaderValue) Descriptor() ([]byte, []int) {
+	return file_envoypb_core_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *HeaderValue) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *HeaderValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *HeaderValue) GetRawValue() []byte {
+	if x != nil {
+		return x.RawValue
+	}
+	return nil
+}
+
+// HeaderValueOption is envoy.config.core.v3.HeaderValueOption.
+type HeaderValueOption struct {
+	state          protoimpl.MessageState               `protogen:"open.v1"`
+	Header         *HeaderValue                         `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Append         *wrapperspb.BoolValue                `protobuf:"bytes,2,opt,name=append,proto3" json:"append,omitempty"`
+	AppendAction   HeaderValueOption_HeaderAppendAction `protobuf:"varint,3,opt,name=append_action,json=appendAction,proto3,enum=weft.xds.envoy.v3.HeaderValueOption_HeaderAppendAction" json:"append_action,omitempty"`
+	KeepEmptyValue bool                                 `protobuf:"varint,4,opt,name=keep_empty_value,json=keepEmptyValue,proto3" json:"keep_empty_value,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HeaderValueOption) Reset() {
+	*x = HeaderValueOption{}
+	mi := &file_envoypb_core_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeaderValueOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeaderValueOption) ProtoMessage() {}
+
+func (x *HeaderValueOption) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_core_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeaderValueOption.ProtoReflect.Descriptor instead.
+func (*HeaderValueOption) Descriptor() ([]byte, []int) {
+	return file_envoypb_core_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *HeaderValueOption) GetHeader() *HeaderValue {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *HeaderValueOption) GetAppend() *wrapperspb.BoolValue {
+	if x != nil {
+		return x.Append
+	}
+	return nil
+}
+
+func (x *HeaderValueOption) GetAppendAction() HeaderValueOption_HeaderAppendAction {
+	if x != nil {
+		return x.AppendAction
+	}
+	return HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
+}
+
+func (x *HeaderValueOption) GetKeepEmptyValue() bool {
+	if x != nil {
+		return x.KeepEmptyValue
+	}
+	return false
+}
+
 var File_envoypb_core_proto protoreflect.FileDescriptor
 
 const file_envoypb_core_proto_rawDesc = "" +
 	"\n" +
-	"\x12envoypb/core.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\b\n" +
+	"\x12envoypb/core.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\b\n" +
 	"\x06Unread\"K\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
@@ -856,7 +1040,21 @@ const file_envoypb_core_proto_rawDesc = "" +
 	"\x14environment_variable\x18\x04 \x01(\tH\x00R\x13environmentVariableB\v\n" +
 	"\tspecifier\"\x1f\n" +
 	"\aPercent\x12\x14\n" +
-	"\x05value\x18\x01 \x01(\x01R\x05value*`\n" +
+	"\x05value\x18\x01 \x01(\x01R\x05value\"R\n" +
+	"\vHeaderValue\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1b\n" +
+	"\traw_value\x18\x03 \x01(\fR\brawValue\"\x86\x03\n" +
+	"\x11HeaderValueOption\x126\n" +
+	"\x06header\x18\x01 \x01(\v2\x1e.weft.xds.envoy.v3.HeaderValueR\x06header\x122\n" +
+	"\x06append\x18\x02 \x01(\v2\x1a.google.protobuf.BoolValueR\x06append\x12\\\n" +
+	"\rappend_action\x18\x03 \x01(\x0e27.weft.xds.envoy.v3.HeaderValueOption.HeaderAppendActionR\fappendAction\x12(\n" +
+	"\x10keep_empty_value\x18\x04 \x01(\bR\x0ekeepEmptyValue\"}\n" +
+	"\x12HeaderAppendAction\x12\x1b\n" +
+	"\x17APPEND_IF_EXISTS_OR_ADD\x10\x00\x12\x11\n" +
+	"\rADD_IF_ABSENT\x10\x01\x12\x1e\n" +
+	"\x1aOVERWRITE_IF_EXISTS_OR_ADD\x10\x02\x12\x17\n" +
+	"\x13OVERWRITE_IF_EXISTS\x10\x03*`\n" +
 	"\fHealthStatus\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\v\n" +
 	"\aHEALTHY\x10\x01\x12\r\n" +
@@ -880,43 +1078,50 @@ func file_envoypb_core_proto_rawDescGZIP() []byte {
 	return file_envoypb_core_proto_rawDescData
 }
 
-var file_envoypb_core_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_envoypb_core_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_envoypb_core_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_envoypb_core_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_envoypb_core_proto_goTypes = []any{
-	(HealthStatus)(0),           // 0: weft.xds.envoy.v3.HealthStatus
-	(RoutingPriority)(0),        // 1: weft.xds.envoy.v3.RoutingPriority
-	(SocketAddress_Protocol)(0), // 2: weft.xds.envoy.v3.SocketAddress.Protocol
-	(*Unread)(nil),              // 3: weft.xds.envoy.v3.Unread
-	(*Node)(nil),                // 4: weft.xds.envoy.v3.Node
-	(*Metadata)(nil),            // 5: weft.xds.envoy.v3.Metadata
-	(*Locality)(nil),            // 6: weft.xds.envoy.v3.Locality
-	(*Address)(nil),             // 7: weft.xds.envoy.v3.Address
-	(*SocketAddress)(nil),       // 8: weft.xds.envoy.v3.SocketAddress
-	(*HttpProtocolOptions)(nil), // 9: weft.xds.envoy.v3.HttpProtocolOptions
-	(*DataSource)(nil),          // 10: weft.xds.envoy.v3.DataSource
-	(*Percent)(nil),             // 11: weft.xds.envoy.v3.Percent
-	nil,                         // 12: weft.xds.envoy.v3.Metadata.FilterMetadataEntry
-	nil,                         // 13: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
-	(*structpb.Struct)(nil),     // 14: google.protobuf.Struct
-	(*durationpb.Duration)(nil), // 15: google.protobuf.Duration
-	(*anypb.Any)(nil),           // 16: google.protobuf.Any
+	(HealthStatus)(0),                         // 0: weft.xds.envoy.v3.HealthStatus
+	(RoutingPriority)(0),                      // 1: weft.xds.envoy.v3.RoutingPriority
+	(SocketAddress_Protocol)(0),               // 2: weft.xds.envoy.v3.SocketAddress.Protocol
+	(HeaderValueOption_HeaderAppendAction)(0), // 3: weft.xds.envoy.v3.HeaderValueOption.HeaderAppendAction
+	(*Unread)(nil),                            // 4: weft.xds.envoy.v3.Unread
+	(*Node)(nil),                              // 5: weft.xds.envoy.v3.Node
+	(*Metadata)(nil),                          // 6: weft.xds.envoy.v3.Metadata
+	(*Locality)(nil),                          // 7: weft.xds.envoy.v3.Locality
+	(*Address)(nil),                           // 8: weft.xds.envoy.v3.Address
+	(*SocketAddress)(nil),                     // 9: weft.xds.envoy.v3.SocketAddress
+	(*HttpProtocolOptions)(nil),               // 10: weft.xds.envoy.v3.HttpProtocolOptions
+	(*DataSource)(nil),                        // 11: weft.xds.envoy.v3.DataSource
+	(*Percent)(nil),                           // 12: weft.xds.envoy.v3.Percent
+	(*HeaderValue)(nil),                       // 13: weft.xds.envoy.v3.HeaderValue
+	(*HeaderValueOption)(nil),                 // 14: weft.xds.envoy.v3.HeaderValueOption
+	nil,                                       // 15: weft.xds.envoy.v3.Metadata.FilterMetadataEntry
+	nil,                                       // 16: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
+	(*structpb.Struct)(nil),                   // 17: google.protobuf.Struct
+	(*durationpb.Duration)(nil),               // 18: google.protobuf.Duration
+	(*wrapperspb.BoolValue)(nil),              // 19: google.protobuf.BoolValue
+	(*anypb.Any)(nil),                         // 20: google.protobuf.Any
 }
 var file_envoypb_core_proto_depIdxs = []int32{
-	14, // 0: weft.xds.envoy.v3.Node.metadata:type_name -> google.protobuf.Struct
-	12, // 1: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
-	13, // 2: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
-	8,  // 3: weft.xds.envoy.v3.Address.socket_address:type_name -> weft.xds.envoy.v3.SocketAddress
-	3,  // 4: weft.xds.envoy.v3.Address.pipe:type_name -> weft.xds.envoy.v3.Unread
-	3,  // 5: weft.xds.envoy.v3.Address.envoy_internal_address:type_name -> weft.xds.envoy.v3.Unread
+	17, // 0: weft.xds.envoy.v3.Node.metadata:type_name -> google.protobuf.Struct
+	15, // 1: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
+	16, // 2: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
+	9,  // 3: weft.xds.envoy.v3.Address.socket_address:type_name -> weft.xds.envoy.v3.SocketAddress
+	4,  // 4: weft.xds.envoy.v3.Address.pipe:type_name -> weft.xds.envoy.v3.Unread
+	4,  // 5: weft.xds.envoy.v3.Address.envoy_internal_address:type_name -> weft.xds.envoy.v3.Unread
 	2,  // 6: weft.xds.envoy.v3.SocketAddress.protocol:type_name -> weft.xds.envoy.v3.SocketAddress.Protocol
-	15, // 7: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
-	14, // 8: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
-	16, // 9: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	18, // 7: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
+	13, // 8: weft.xds.envoy.v3.HeaderValueOption.header:type_name -> weft.xds.envoy.v3.HeaderValue
+	19, // 9: weft.xds.envoy.v3.HeaderValueOption.append:type_name -> google.protobuf.BoolValue
+	3,  // 10: weft.xds.envoy.v3.HeaderValueOption.append_action:type_name -> weft.xds.envoy.v3.HeaderValueOption.HeaderAppendAction
+	17, // 11: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
+	20, // 12: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_core_proto_init() }
@@ -944,8 +1149,8 @@ func file_envoypb_core_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_core_proto_rawDesc), len(file_envoypb_core_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   11,
+			NumEnums:      4,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -257,10 +257,14 @@ type Route struct {
 	//	*Route_DirectResponse
 	//	*Route_FilterAction
 	//	*Route_NonForwardingAction
-	Action               isRoute_Action        `protobuf_oneof:"action"`
-	TypedPerFilterConfig map[string]*anypb.Any `protobuf:"bytes,13,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	Action                  isRoute_Action        `protobuf_oneof:"action"`
+	TypedPerFilterConfig    map[string]*anypb.Any `protobuf:"bytes,13,rep,name=typed_per_filter_config,json=typedPerFilterConfig,proto3" json:"typed_per_filter_config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RequestHeadersToAdd     []*HeaderValueOption  `protobuf:"bytes,9,rep,name=request_headers_to_add,json=requestHeadersToAdd,proto3" json:"request_headers_to_add,omitempty"`
+	RequestHeadersToRemove  []string              `protobuf:"bytes,12,rep,name=request_headers_to_remove,json=requestHeadersToRemove,proto3" json:"request_headers_to_remove,omitempty"`
+	ResponseHeadersToAdd    []*HeaderValueOption  `protobuf:"bytes,10,rep,name=response_headers_to_add,json=responseHeadersToAdd,proto3" json:"response_headers_to_add,omitempty"`
+	ResponseHeadersToRemove []string              `protobuf:"bytes,11,rep,name=response_headers_to_remove,json=responseHeadersToRemove,proto3" json:"response_headers_to_remove,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Route) Reset() {
@@ -362,6 +366,34 @@ func (x *Route) GetNonForwardingAction() *Unread {
 func (x *Route) GetTypedPerFilterConfig() map[string]*anypb.Any {
 	if x != nil {
 		return x.TypedPerFilterConfig
+	}
+	return nil
+}
+
+func (x *Route) GetRequestHeadersToAdd() []*HeaderValueOption {
+	if x != nil {
+		return x.RequestHeadersToAdd
+	}
+	return nil
+}
+
+func (x *Route) GetRequestHeadersToRemove() []string {
+	if x != nil {
+		return x.RequestHeadersToRemove
+	}
+	return nil
+}
+
+func (x *Route) GetResponseHeadersToAdd() []*HeaderValueOption {
+	if x != nil {
+		return x.ResponseHeadersToAdd
+	}
+	return nil
+}
+
+func (x *Route) GetResponseHeadersToRemove() []string {
+	if x != nil {
+		return x.ResponseHeadersToRemove
 	}
 	return nil
 }
@@ -1852,7 +1884,7 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x17typed_per_filter_config\x18\x0f \x03(\v28.weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
 	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xfc\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xac\a\n" +
 	"\x05Route\x12\x12\n" +
 	"\x04name\x18\x0e \x01(\tR\x04name\x123\n" +
 	"\x05match\x18\x01 \x01(\v2\x1d.weft.xds.envoy.v3.RouteMatchR\x05match\x126\n" +
@@ -1861,7 +1893,12 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x0fdirect_response\x18\a \x01(\v2'.weft.xds.envoy.v3.DirectResponseActionH\x00R\x0edirectResponse\x12@\n" +
 	"\rfilter_action\x18\x11 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\ffilterAction\x12O\n" +
 	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingAction\x12i\n" +
-	"\x17typed_per_filter_config\x18\r \x03(\v22.weft.xds.envoy.v3.Route.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
+	"\x17typed_per_filter_config\x18\r \x03(\v22.weft.xds.envoy.v3.Route.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x12Y\n" +
+	"\x16request_headers_to_add\x18\t \x03(\v2$.weft.xds.envoy.v3.HeaderValueOptionR\x13requestHeadersToAdd\x129\n" +
+	"\x19request_headers_to_remove\x18\f \x03(\tR\x16requestHeadersToRemove\x12[\n" +
+	"\x17response_headers_to_add\x18\n" +
+	" \x03(\v2$.weft.xds.envoy.v3.HeaderValueOptionR\x14responseHeadersToAdd\x12;\n" +
+	"\x1aresponse_headers_to_remove\x18\v \x03(\tR\x17responseHeadersToRemove\x1a]\n" +
 	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01B\b\n" +
@@ -2019,13 +2056,14 @@ var file_envoypb_route_proto_goTypes = []any{
 	(*RouteRetryPolicy_RateLimitedRetryBackOff)(nil), // 21: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
 	(*WeightedCluster_ClusterWeight)(nil),            // 22: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
 	(*Unread)(nil),                                   // 23: weft.xds.envoy.v3.Unread
-	(*RegexMatcher)(nil),                             // 24: weft.xds.envoy.v3.RegexMatcher
-	(*wrapperspb.BoolValue)(nil),                     // 25: google.protobuf.BoolValue
-	(*StringMatcher)(nil),                            // 26: weft.xds.envoy.v3.StringMatcher
-	(*durationpb.Duration)(nil),                      // 27: google.protobuf.Duration
-	(*wrapperspb.UInt32Value)(nil),                   // 28: google.protobuf.UInt32Value
-	(*DataSource)(nil),                               // 29: weft.xds.envoy.v3.DataSource
-	(*anypb.Any)(nil),                                // 30: google.protobuf.Any
+	(*HeaderValueOption)(nil),                        // 24: weft.xds.envoy.v3.HeaderValueOption
+	(*RegexMatcher)(nil),                             // 25: weft.xds.envoy.v3.RegexMatcher
+	(*wrapperspb.BoolValue)(nil),                     // 26: google.protobuf.BoolValue
+	(*StringMatcher)(nil),                            // 27: weft.xds.envoy.v3.StringMatcher
+	(*durationpb.Duration)(nil),                      // 28: google.protobuf.Duration
+	(*wrapperspb.UInt32Value)(nil),                   // 29: google.protobuf.UInt32Value
+	(*DataSource)(nil),                               // 30: weft.xds.envoy.v3.DataSource
+	(*anypb.Any)(nil),                                // 31: google.protobuf.Any
 }
 var file_envoypb_route_proto_depIdxs = []int32{
 	3,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
@@ -2038,57 +2076,59 @@ var file_envoypb_route_proto_depIdxs = []int32{
 	23, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
 	23, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
 	13, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
-	24, // 10: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	23, // 11: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
-	23, // 12: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
-	25, // 13: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
-	6,  // 14: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	7,  // 15: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
-	23, // 16: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
-	23, // 17: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
-	23, // 18: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
-	23, // 19: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
-	23, // 20: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	23, // 21: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
-	23, // 22: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
-	24, // 23: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
-	26, // 24: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	26, // 25: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	10, // 26: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
-	23, // 27: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
-	27, // 28: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
-	9,  // 29: weft.xds.envoy.v3.RouteAction.retry_policy:type_name -> weft.xds.envoy.v3.RouteRetryPolicy
-	14, // 30: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
-	0,  // 31: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
-	28, // 32: weft.xds.envoy.v3.RouteRetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
-	27, // 33: weft.xds.envoy.v3.RouteRetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
-	23, // 34: weft.xds.envoy.v3.RouteRetryPolicy.retry_priority:type_name -> weft.xds.envoy.v3.Unread
-	23, // 35: weft.xds.envoy.v3.RouteRetryPolicy.retry_host_predicate:type_name -> weft.xds.envoy.v3.Unread
-	19, // 36: weft.xds.envoy.v3.RouteRetryPolicy.retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
-	6,  // 37: weft.xds.envoy.v3.RouteRetryPolicy.retriable_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	6,  // 38: weft.xds.envoy.v3.RouteRetryPolicy.retriable_request_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	21, // 39: weft.xds.envoy.v3.RouteRetryPolicy.rate_limited_retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
-	27, // 40: weft.xds.envoy.v3.RouteRetryPolicy.per_try_idle_timeout:type_name -> google.protobuf.Duration
-	22, // 41: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	29, // 42: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
-	30, // 43: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
-	30, // 44: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
-	15, // 45: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	16, // 46: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	23, // 47: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
-	17, // 48: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	18, // 49: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	27, // 50: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
-	27, // 51: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
-	1,  // 52: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader.format:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
-	20, // 53: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.reset_headers:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
-	27, // 54: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.max_interval:type_name -> google.protobuf.Duration
-	28, // 55: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
-	56, // [56:56] is the sub-list for method output_type
-	56, // [56:56] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	24, // 10: weft.xds.envoy.v3.Route.request_headers_to_add:type_name -> weft.xds.envoy.v3.HeaderValueOption
+	24, // 11: weft.xds.envoy.v3.Route.response_headers_to_add:type_name -> weft.xds.envoy.v3.HeaderValueOption
+	25, // 12: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
+	23, // 13: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
+	23, // 14: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
+	26, // 15: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
+	6,  // 16: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	7,  // 17: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
+	23, // 18: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
+	23, // 19: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
+	23, // 20: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
+	23, // 21: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
+	23, // 22: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	23, // 23: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
+	23, // 24: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
+	25, // 25: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
+	27, // 26: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	27, // 27: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	10, // 28: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
+	23, // 29: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
+	28, // 30: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
+	9,  // 31: weft.xds.envoy.v3.RouteAction.retry_policy:type_name -> weft.xds.envoy.v3.RouteRetryPolicy
+	14, // 32: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
+	0,  // 33: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
+	29, // 34: weft.xds.envoy.v3.RouteRetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
+	28, // 35: weft.xds.envoy.v3.RouteRetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
+	23, // 36: weft.xds.envoy.v3.RouteRetryPolicy.retry_priority:type_name -> weft.xds.envoy.v3.Unread
+	23, // 37: weft.xds.envoy.v3.RouteRetryPolicy.retry_host_predicate:type_name -> weft.xds.envoy.v3.Unread
+	19, // 38: weft.xds.envoy.v3.RouteRetryPolicy.retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
+	6,  // 39: weft.xds.envoy.v3.RouteRetryPolicy.retriable_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	6,  // 40: weft.xds.envoy.v3.RouteRetryPolicy.retriable_request_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	21, // 41: weft.xds.envoy.v3.RouteRetryPolicy.rate_limited_retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
+	28, // 42: weft.xds.envoy.v3.RouteRetryPolicy.per_try_idle_timeout:type_name -> google.protobuf.Duration
+	22, // 43: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	30, // 44: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
+	31, // 45: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	31, // 46: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	15, // 47: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	16, // 48: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	23, // 49: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
+	17, // 50: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	18, // 51: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	28, // 52: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
+	28, // 53: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	1,  // 54: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader.format:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
+	20, // 55: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.reset_headers:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
+	28, // 56: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	29, // 57: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_route_proto_init() }

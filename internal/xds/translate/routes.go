@@ -68,6 +68,7 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 					Action:               &routev3.Route_Route{Route: action},
 					TypedPerFilterConfig: filters,
 				}
+				setHeaderModifiers(r, &rule)
 				if rule.Name != "" {
 					r.Name = fmt.Sprintf("%s/%s/%s/match-%d", rt.Metadata.Namespace, rt.Metadata.Name, rule.Name, j)
 				}

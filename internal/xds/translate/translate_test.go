@@ -28,7 +28,9 @@ const resources = `{"kind": "List", "items": [
    "rules": [
     {"name": "canary", "matches": [{"headers": [{"name": "x-canary", "value": "always"}], "method": "GET"}],
      "filters": [{"type": "Fault", "fault": {"delay": {"fixedDelay": "200ms", "percent": 5}, "abort": {"grpcStatus": 14, "percent": 10}}},
-      {"type": "RateLimit", "rateLimit": {"requestsPerSecond": 30, "burst": 5}}],
+      {"type": "RateLimit", "rateLimit": {"requestsPerSecond": 30, "burst": 5}},
+      {"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x-canary-served", "value": "v2"}], "add": [{"name": "x-trace", "value": "canary"}], "remove": ["x-debug"]}},
+      {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"remove": ["server"]}}],
      "backendRefs": [{"name": "catalog", "subset": "v2"}]},
     {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}, {"path": {"type": "RegularExpression", "value": "/items/[0-9]+"}, "queryParams": [{"name": "debug", "value": "1"}]}],
      "backendRefs": [{"name": "catalog", "subset": "v1", "weight": 90}, {"name": "catalog", "subset": "v2", "weight": 10}],

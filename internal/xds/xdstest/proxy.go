@@ -160,6 +160,13 @@ func routeFromXDS(r *routev3.Route) (route.Route, error) {
 		}
 		out.Fault, out.RateLimit = f, rl
 	}
+	var err error
+	if out.RequestHeaders, err = headersFromXDS(r.RequestHeadersToAdd, r.RequestHeadersToRemove); err != nil {
+		return out, err
+	}
+	if out.ResponseHeaders, err = headersFromXDS(r.ResponseHeadersToAdd, r.ResponseHeadersToRemove); err != nil {
+		return out, err
+	}
 	a := r.GetRoute()
 	if a == nil {
 		return out, errors.New("only route actions are supported")
