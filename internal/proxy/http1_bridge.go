@@ -88,7 +88,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	resp, err := ep.H2.RoundTrip(out.WithContext(ctx))
 	if err != nil {
 		ep.End(began, true)
-		f, code := flagForUpstreamH2(err, ctx.Err())
+		f, code := flagForUpstreamH2(err, ctxErrNear(ctx))
 		hc.meshAnswered(f, code, upstreamWords(f), nil, cl.Config.Name, rt.Name, time.Since(start), true)
 		return false
 	}

@@ -118,7 +118,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h2ApplyMods(resp.Header, rt.ResponseHeaders)
 	if err := copyResponse(w, resp); err != nil {
 		ep.End(began, true)
-		f, _ := flagForUpstreamH2(err, ctx.Err())
+		f, _ := flagForUpstreamH2(err, ctxErrNear(ctx))
 		logMeshResponse(h.log, f, 0, "upstream response cut short", nil, cl.Config.Name, rt.Name)
 		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 0, f, time.Since(start))
 		abortStream(w, grpc, f)

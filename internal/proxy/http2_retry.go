@@ -108,7 +108,7 @@ func (h *HTTP2) tries(ctx context.Context, r *http.Request, cl *cluster.Cluster,
 		} else {
 			ep.End(res.began, true)
 		}
-		res.flag, res.code = flagForUpstreamH2(err, ctx.Err())
+		res.flag, res.code = flagForUpstreamH2(err, ctxErrNear(ctx))
 		switch {
 		case timedOut.Load() && ctx.Err() == nil:
 			why, res.flag, res.code = retry.TryTimeout, telemetry.FlagUpstreamTimeout, 504

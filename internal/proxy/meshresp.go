@@ -190,3 +190,22 @@ func isDial(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
+
+// deadlineSlack is how close to a request's deadline an upstream failure
+// counts as the deadline passing: the upstream was told the time left
+// (grpc-timeout), so at the deadline it resets the stream a moment before
+// this proxy's own timer fires, and the client must see DEADLINE_EXCEEDED
+// (UT), not an upstream reset.
+const deadlineSlack = 20 * time.Millisecond
+
+// ctxErrNear is ctx.Err(), or DeadlineExceeded once ctx's deadline is within
+// deadlineSlack.
+func ctxErrNear(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= deadlineSlack {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
