@@ -26,11 +26,34 @@ type cp struct {
 
 func startControl(t *testing.T, xds, apiAddr string, store ...string) *cp {
 	t.Helper()
-	args := append([]string{bin.weft, "control", "--xds", xds, "--api", apiAddr, "--lease-ttl", "3s"}, store...)
-	c := &cp{xds: xds, api: apiAddr, args: args}
-	c.p = start(t, "control "+apiAddr, args...)
-	eventually(t, 30*time.Second, "control plane API", func() bool { return httpOK(http.DefaultClient, "http://"+apiAddr+"/v1/history") })
-	return c
+	// freePort's port is free when it returns, but the kernel may hand it
+	// to another socket (an outgoing connection's ephemeral port) before
+	// the control plane binds it: then try again on fresh ports.
+	for try := 1; ; try++ {
+		args := append([]string{bin.weft, "control", "--xds", xds, "--api", apiAddr, "--lease-ttl", "3s"}, store...)
+		c := &cp{xds: xds, api: apiAddr, args: args}
+		c.p = start(t, "control "+apiAddr, args...)
+		taken := false
+		eventually(t, 30*time.Second, "control plane API", func() bool {
+			select {
+			case <-c.p.done:
+				taken = strings.Contains(c.p.output(), "address already in use")
+				if !taken {
+					t.Fatalf("control plane exited: %s", c.p.output())
+				}
+				return true
+			default:
+			}
+			return httpOK(http.DefaultClient, "http://"+apiAddr+"/v1/history")
+		})
+		if !taken {
+			return c
+		}
+		if try == 3 {
+			t.Fatalf("control plane could not bind after %d tries: %s", try, c.p.output())
+		}
+		xds, apiAddr = freePort(t), freePort(t)
+	}
 }
 
 func (c *cp) kill(t *testing.T) {
