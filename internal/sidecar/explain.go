@@ -258,13 +258,8 @@ func (s *Sidecar) explainRoute(st *proxy.State, rt *route.Route) *ExplainedRoute
 func routePolicy(rt *route.Route) map[string]json.RawMessage {
 	raw, err := json.Marshal(rt)
 	if err != nil {
-		// A filter config that JSON cannot show: name the kinds at least.
-		var kinds []string
-		for _, f := range rt.Filters {
-			kinds = append(kinds, f.Kind)
-		}
-		b, _ := json.Marshal(kinds)
-		return map[string]json.RawMessage{"Filters": b}
+		b, _ := json.Marshal(err.Error())
+		return map[string]json.RawMessage{"error": b}
 	}
 	var m map[string]json.RawMessage
 	json.Unmarshal(raw, &m)

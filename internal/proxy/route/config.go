@@ -47,10 +47,6 @@ type Route struct {
 	// Retry is the route's retry policy. Nil means retry.Default: a
 	// connect failure is retried once on another endpoint.
 	Retry *retry.Policy
-	// Filters run in order on matching requests. The proxy ignores filters it
-	// does not know, so the traffic-policy work can add kinds (fault, ratelimit,
-	// authz, header rewrite, mirror) without changing this type.
-	Filters []Filter
 	// Fault delays or aborts a share of the route's requests; nil means
 	// none.
 	Fault *fault.Config
@@ -74,12 +70,6 @@ func (r *Route) MissingStatus() int {
 		return 503
 	}
 	return r.MissingClusterStatus
-}
-
-// Filter is one HTTP filter instance attached to a route.
-type Filter struct {
-	Kind   string
-	Config any
 }
 
 // PathMatchKind says how Match.Path.Value is compared.
