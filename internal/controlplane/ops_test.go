@@ -118,6 +118,9 @@ func runParts() []string {
 		if i == 0 {
 			continue // the goroutine running Close
 		}
+		if wrapperOnly(g) {
+			continue // a part's wrapper past parts.Done, on its way out
+		}
 		for _, f := range []string{"controlplane.(*syncer)", "controlplane.(*compactor)", "controlplane.Run.func", "controlplane.Run.gowrap",
 			"server.(*Server).StreamAggregatedResources", "controlplane.tracked"} {
 			if strings.Contains(g, f) {
@@ -127,6 +130,24 @@ func runParts() []string {
 		}
 	}
 	return out
+}
+
+// wrapperOnly reports whether a goroutine's stack holds nothing but Run's
+// part wrapper (and the WaitGroup.Done it defers): its part has returned,
+// and the scheduler has just not run its last instructions yet.
+func wrapperOnly(g string) bool {
+	lines := strings.Split(g, "\n")[1:]
+	for i := 0; i < len(lines); i += 2 { // function lines; file lines follow each
+		fn := strings.TrimSpace(lines[i])
+		switch {
+		case fn == "", strings.HasPrefix(fn, "created by "):
+		case strings.Contains(fn, "controlplane.Run.func"), strings.HasPrefix(fn, "sync.(*WaitGroup).Done"),
+			strings.HasPrefix(fn, "runtime."), strings.HasPrefix(fn, "sync/atomic."), strings.HasPrefix(fn, "internal/sync."):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Run closes the store only after every part that uses it has returned:
