@@ -21,6 +21,10 @@ const DefaultStreamGrace = 2 * time.Second
 // livenessOpTimeout bounds each store call liveness makes.
 const livenessOpTimeout = 5 * time.Second
 
+// replicaLeaseTTL is how long a crashed replica's stream claims outlive
+// it; the lease is renewed every third of it.
+const replicaLeaseTTL = 10 * time.Second
+
 // liveness takes an instance out of rotation when its sidecar's xDS stream
 // drops and the sidecar neither reconnects nor heartbeats within the
 // grace, long before its lease would expire (a killed sidecar cannot
@@ -38,6 +42,10 @@ type liveness struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	leaseTTL time.Duration // replicaLeaseTTL unless a test shortens it
+	lease    int64         // holds this replica's claims; 0: not granted yet (run's goroutine only)
+	renewed  time.Time     // when lease was last granted or renewed
+
 	mu    sync.Mutex
 	nodes map[string]*nodeStreams
 	down  map[string]bool // nodes with Disconnected instances, as last observed
@@ -52,7 +60,7 @@ type nodeStreams struct {
 }
 
 func newLiveness(reg *registry.Registry, grace time.Duration, replica string, log *slog.Logger) *liveness {
-	return &liveness{reg: reg, grace: grace, replica: replica, log: log.With("component", "liveness"), now: time.Now,
+	return &liveness{reg: reg, grace: grace, replica: replica, log: log.With("component", "liveness"), now: time.Now, leaseTTL: replicaLeaseTTL,
 		nodes: map[string]*nodeStreams{}, down: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 

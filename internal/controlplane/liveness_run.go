@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/weft-mesh/weft/internal/store"
 )
 
 // livenessRetry spaces retries after a failed store call.
@@ -17,15 +19,31 @@ type livenessWork struct {
 	expired []string        // nodes gone longer than the grace
 }
 
-// run makes the store calls the stream events call for, until ctx ends.
-// Streams closed because this replica stops are never judged: ctx ends
-// first.
+// run makes the store calls the stream events call for, until ctx ends,
+// then releases this replica's claims. Streams closed because this
+// replica stops are never judged: ctx ends first.
 func (l *liveness) run(ctx context.Context) {
+	l.loop(ctx)
+	if l.lease != 0 {
+		// ctx has ended: a short call of its own, or the lease's TTL does it.
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := l.reg.DropReplicaLease(c, l.lease); err != nil {
+			l.log.Warn("stream claims left to expire with their lease", "err", err, "ttl", l.leaseTTL)
+		}
+	}
+}
+
+// loop is run without the release: a replica that stops here has crashed.
+func (l *liveness) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		w, next := l.due()
 		wait := next
+		if renew := l.renewLease(ctx); renew > 0 && (wait <= 0 || renew < wait) {
+			wait = renew
+		}
 		if err := l.do(ctx, w); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -92,8 +110,18 @@ func (l *liveness) due() (livenessWork, time.Duration) {
 // retried.
 func (l *liveness) do(ctx context.Context, w livenessWork) error {
 	var errs []error
+	if len(w.claim) > 0 && l.lease == 0 {
+		if err := l.op(ctx, func(c context.Context) (err error) {
+			l.lease, err = l.reg.ReplicaLease(c, l.leaseTTL)
+			return err
+		}); err != nil {
+			l.unclaim(w.claim)
+			return err
+		}
+		l.renewed = l.now()
+	}
 	for i, node := range w.claim {
-		if err := l.op(ctx, func(c context.Context) error { return l.reg.ClaimStream(c, node, l.replica) }); err != nil {
+		if err := l.op(ctx, func(c context.Context) error { return l.reg.ClaimStream(c, node, l.replica, l.lease) }); err != nil {
 			l.unclaim(w.claim[i:])
 			errs = append(errs, err)
 			break
@@ -115,6 +143,40 @@ func (l *liveness) do(ctx context.Context, w livenessWork) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// renewLease keeps this replica's lease alive and returns how long until
+// the next renewal (0: no lease). A lease found expired (this replica was
+// cut off from the store for its whole TTL) took its claims with it: every
+// connected node is claimed again under a new one.
+func (l *liveness) renewLease(ctx context.Context) time.Duration {
+	if l.lease == 0 {
+		return 0
+	}
+	every := l.leaseTTL / 3
+	if left := l.renewed.Add(every).Sub(l.now()); left > 0 {
+		return left
+	}
+	err := l.op(ctx, func(c context.Context) error { return l.reg.KeepReplicaLease(c, l.lease) })
+	switch {
+	case err == nil:
+		l.renewed = l.now()
+		return every
+	case errors.Is(err, store.ErrNotFound):
+		l.log.Warn("replica lease expired; claiming this replica's streams again", "ttl", l.leaseTTL)
+		l.lease = 0
+		l.mu.Lock()
+		for _, n := range l.nodes {
+			n.claimed = false
+		}
+		l.mu.Unlock()
+		return time.Millisecond // claim at once, in this round's due()
+	default:
+		if ctx.Err() == nil {
+			l.log.Warn("renewing the replica lease failed; retrying", "err", err, "retry", livenessRetry)
+		}
+		return livenessRetry
+	}
 }
 
 func (l *liveness) op(ctx context.Context, f func(context.Context) error) error {

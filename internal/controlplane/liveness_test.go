@@ -84,3 +84,62 @@ func TestServableHidesDisconnected(t *testing.T) {
 		t.Fatalf("servable: %+v (input %+v must stay unchanged)", out, ins)
 	}
 }
+
+// A replica's stream claims are held by its own lease: renewed while it
+// runs (the claim outlives several TTLs), gone within a TTL of a crash,
+// and released at once on a clean stop.
+func TestStreamClaimsFollowTheReplica(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.OpenEmbedded(ctx, store.EmbeddedConfig{DataDir: t.TempDir(), FastTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := registry.New(st, 10*time.Second)
+	const ttl = 2 * time.Second
+	holder := func(node string) string { h, _ := reg.StreamHolder(ctx, node); return h }
+	poll := func(what string, within time.Duration, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(within); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+
+	// crashed: its loop stops without the release a clean stop makes.
+	crashed := newLiveness(reg, time.Second, "crashed", slog.New(slog.DiscardHandler))
+	crashed.leaseTTL = ttl
+	cctx, crash := context.WithCancel(ctx)
+	cdone := make(chan struct{})
+	go func() { defer close(cdone); crashed.loop(cctx) }()
+	crashed.connected("n1")
+	poll("the claim", 5*time.Second, func() bool { return holder("n1") == "crashed" })
+
+	alive := newLiveness(reg, time.Second, "alive", slog.New(slog.DiscardHandler))
+	alive.leaseTTL = ttl
+	actx, stop := context.WithCancel(ctx)
+	adone := make(chan struct{})
+	go func() { defer close(adone); alive.run(actx) }()
+	alive.connected("n2")
+	poll("the claim", 5*time.Second, func() bool { return holder("n2") == "alive" })
+
+	crash()
+	<-cdone
+	crashedAt := time.Now()
+	poll("the crashed replica's claim to expire with its lease", 3*ttl, func() bool { return holder("n1") == "" })
+	t.Logf("claim of a crashed replica gone %v after the crash (lease TTL %v)", time.Since(crashedAt).Round(10*time.Millisecond), ttl)
+	// By now the running replica's lease is past one TTL: renewed, so held.
+	if time.Since(crashedAt) < ttl {
+		poll("a TTL to pass", 2*ttl, func() bool { return time.Since(crashedAt) > ttl })
+	}
+	if h := holder("n2"); h != "alive" {
+		t.Fatalf("a running replica's claim was lost after its lease TTL: holder %q", h)
+	}
+	stop()
+	<-adone
+	if h := holder("n2"); h != "" {
+		t.Fatalf("a clean stop left its claim: holder %q", h)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/weft-mesh/weft/internal/store"
 )
@@ -53,9 +54,15 @@ func (r *Registry) SetDisconnected(ctx context.Context, nodes map[string]bool, d
 // that moved to another replica is not taken out of rotation.
 const streamPrefix = "xds-streams/"
 
-// ClaimStream records that replica now holds node's stream.
-func (r *Registry) ClaimStream(ctx context.Context, node, replica string) error {
-	if _, err := r.st.Put(ctx, streamPrefix+node, []byte(replica)); err != nil {
+// ClaimStream records that replica now holds node's stream. The claim is
+// held by lease, the replica's own (ReplicaLease): a replica that crashes
+// leaves no claims behind once its lease expires. 0 stores it without one.
+func (r *Registry) ClaimStream(ctx context.Context, node, replica string, lease int64) error {
+	var opts []store.PutOption
+	if lease != 0 {
+		opts = append(opts, store.WithLease(lease))
+	}
+	if _, err := r.st.Put(ctx, streamPrefix+node, []byte(replica), opts...); err != nil {
 		return fmt.Errorf("claim stream of %s: %w", node, err)
 	}
 	return nil
@@ -78,6 +85,33 @@ func (r *Registry) StreamHolder(ctx context.Context, node string) (string, error
 func (r *Registry) ReleaseStream(ctx context.Context, node string) error {
 	if _, err := r.st.Delete(ctx, streamPrefix+node); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("release stream of %s: %w", node, err)
+	}
+	return nil
+}
+
+// ReplicaLease grants a lease of ttl for one replica's stream claims.
+func (r *Registry) ReplicaLease(ctx context.Context, ttl time.Duration) (int64, error) {
+	lease, err := r.st.Grant(ctx, int64((ttl+time.Second-1)/time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("replica lease: %w", err)
+	}
+	return lease, nil
+}
+
+// KeepReplicaLease renews a replica's lease; store.ErrNotFound means it
+// expired, and with it every claim it held.
+func (r *Registry) KeepReplicaLease(ctx context.Context, lease int64) error {
+	if err := r.st.KeepAliveOnce(ctx, lease); err != nil {
+		return fmt.Errorf("renew replica lease: %w", err)
+	}
+	return nil
+}
+
+// DropReplicaLease revokes a replica's lease, releasing its claims at once
+// (a clean stop: its sidecars reconnect to other replicas, which claim them).
+func (r *Registry) DropReplicaLease(ctx context.Context, lease int64) error {
+	if err := r.st.Revoke(ctx, lease); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("revoke replica lease: %w", err)
 	}
 	return nil
 }

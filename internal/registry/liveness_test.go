@@ -56,7 +56,7 @@ func TestStreamClaims(t *testing.T) {
 		t.Fatalf("unclaimed: %q %v", h, err)
 	}
 	for _, rep := range []string{"a", "b"} {
-		if err := r.ClaimStream(ctx, "n", rep); err != nil {
+		if err := r.ClaimStream(ctx, "n", rep, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
