@@ -46,9 +46,16 @@ type AccessLog struct {
 	// duration_ms, upstream_cluster, upstream_host, request_id, trace_id.
 	Fields []string `yaml:"fields" json:"fields,omitempty"`
 	// Sampling is the share of requests logged, 0 to 1; requests with a
-	// response flag (made or ended by the mesh) are always logged.
-	// Default 1.
-	Sampling float64 `yaml:"sampling" json:"sampling,omitempty"`
+	// response flag (made or ended by the mesh) are always logged, so 0
+	// logs only those. Default 1.
+	Sampling *float64 `yaml:"sampling" json:"sampling,omitempty"`
+}
+
+func (a *AccessLog) sampling() float64 {
+	if a.Sampling == nil {
+		return 1
+	}
+	return *a.Sampling
 }
 
 // defaultSampling is the head-sampling share when none is configured.
@@ -94,7 +101,7 @@ func validateTelemetry(fe *fieldErrors, c *Config) {
 		}
 	}
 	if a := c.AccessLog; a != nil {
-		if _, err := accesslog.New(io.Discard, accesslog.Config{Fields: a.Fields, Sampling: a.Sampling}); err != nil {
+		if _, err := accesslog.New(io.Discard, accesslog.Config{Fields: a.Fields, Sampling: a.sampling()}); err != nil {
 			fe.add("accessLog", "%v", err)
 		}
 	}
@@ -150,7 +157,7 @@ func newTelemetry(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*te
 			}
 			w, p.closer = f, f
 		}
-		l, err := accesslog.New(w, accesslog.Config{Fields: a.Fields, Sampling: a.Sampling})
+		l, err := accesslog.New(w, accesslog.Config{Fields: a.Fields, Sampling: a.sampling()})
 		if err != nil {
 			return nil, fmt.Errorf("accessLog: %w", err)
 		}

@@ -27,8 +27,8 @@ type Config struct {
 	// Fields to write, from DefaultFields; empty means all.
 	Fields []string
 	// Sampling is the share of requests logged, 0 to 1; a request with a
-	// response flag (a mesh-made or failed response) is always logged.
-	// Zero means 1.
+	// response flag (a mesh-made or failed response) is always logged, so
+	// 0 logs only those.
 	Sampling float64
 	// QueueSize caps lines waiting to be written. Zero means 4096.
 	QueueSize int
@@ -80,7 +80,7 @@ func New(w io.Writer, cfg Config) (*Logger, error) {
 	switch s := cfg.Sampling; {
 	case s < 0 || s > 1:
 		return nil, fmt.Errorf("access log sampling %v: want 0 to 1", s)
-	case s == 0 || s == 1:
+	case s == 1:
 		l.below = ^uint64(0)
 	default:
 		l.below = uint64(s * (1 << 63) * 2)
@@ -107,7 +107,7 @@ func (l *Logger) Log(s *tracing.Span, start, end time.Time) {
 	if l == nil {
 		return
 	}
-	if s.Flags == "" && l.below != ^uint64(0) && rand.Uint64() >= l.below {
+	if s.Flags == "" && l.below != ^uint64(0) && (l.below == 0 || rand.Uint64() >= l.below) {
 		return
 	}
 	b := make([]byte, 0, 320)

@@ -116,6 +116,9 @@ func (e *Exporter) Stats() Stats {
 // Run sends batches until ctx ends, then flushes what is queued (bounded
 // by one export timeout).
 func (e *Exporter) Run(ctx context.Context) {
+	// An export in flight is not cut off by the stop: the client's
+	// timeout bounds it.
+	sendCtx := context.WithoutCancel(ctx)
 	t := time.NewTicker(e.cfg.Interval)
 	defer t.Stop()
 	batch := make([]*tracing.Span, 0, e.cfg.BatchSize)
@@ -124,10 +127,10 @@ func (e *Exporter) Run(ctx context.Context) {
 		case s := <-e.queue:
 			batch = append(batch, s)
 			if len(batch) == cap(batch) {
-				batch = e.send(context.WithoutCancel(ctx), batch)
+				batch = e.send(sendCtx, batch)
 			}
 		case <-t.C:
-			batch = e.send(ctx, batch)
+			batch = e.send(sendCtx, batch)
 		case <-ctx.Done():
 		drain:
 			for len(batch) < cap(batch) {
@@ -138,9 +141,7 @@ func (e *Exporter) Run(ctx context.Context) {
 					break drain
 				}
 			}
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Timeout)
-			e.send(fctx, batch)
-			cancel()
+			e.send(sendCtx, batch)
 			return
 		}
 	}
