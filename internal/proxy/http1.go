@@ -20,6 +20,8 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 	"github.com/weft-mesh/weft/internal/telemetry"
+	"github.com/weft-mesh/weft/internal/telemetry/accesslog"
+	"github.com/weft-mesh/weft/internal/telemetry/tracing"
 )
 
 // HTTP1Config configures the HTTP/1.1 engine. Zero values are safe defaults.
@@ -60,7 +62,12 @@ type HTTP1Config struct {
 	// taken from a downstream.
 	TrustForwarded bool
 	Metrics        *telemetry.ProxyMetrics
-	Logger         *slog.Logger
+	// Tracer records spans and rewrites trace headers; nil passes trace
+	// headers through untouched.
+	Tracer *tracing.Tracer
+	// AccessLog writes a line per request; nil writes none.
+	AccessLog *accesslog.Logger
+	Logger    *slog.Logger
 }
 
 func (c *HTTP1Config) defaults() {
@@ -169,6 +176,11 @@ type h1conn struct {
 	// retryHeld: this request holds a unit of its cluster's breaker
 	// Retries cap (taken by its first retry, released when it ends).
 	retryHeld bool
+	// hop is the current request's trace state; upStart when its first
+	// upstream try began; reqID the id this proxy generated for it.
+	hop     tracing.Hop
+	upStart time.Time
+	reqID   [32]byte
 }
 
 // ServeConn serves one downstream connection until it ends. The caller
@@ -222,6 +234,7 @@ func (hc *h1conn) loop() {
 			return
 		}
 		hc.expired.Store(0)
+		hc.hop.Active = false // a head refused below is no traced request
 		hc.setPhase(phaseHeader, h.cfg.HeaderTimeout)
 		if err := hc.req.Read(hc.br, h.lim); err != nil {
 			if hc.expired.Load() > 0 {

@@ -66,8 +66,14 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	}
 	h2ApplyMods(out.Header, rt.RequestHeaders)
 	if out.Header.Get("X-Request-Id") == "" {
-		out.Header.Set("X-Request-Id", h2RequestID())
+		id := h2RequestID()
+		out.Header.Set("X-Request-Id", id)
+		copy(hc.reqID[:], id)
 	}
+	if hc.hop.Active {
+		setTraceHeaders(out.Header, &hc.hop)
+	}
+	hc.markUpstream()
 	switch {
 	case req.Chunked:
 		// The trailer map must exist before the round trip for the
@@ -100,6 +106,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	keep := hc.writeBridged(resp)
 	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
+	hc.finishTrace(resp.StatusCode, telemetry.FlagNone, cl.Config.Name, ep.Address, start)
 	return keep
 }
 

@@ -18,6 +18,7 @@ import (
 func (hc *h1conn) serve(start time.Time) bool {
 	h := hc.h
 	req := &hc.req
+	hc.beginTrace()
 	st := h.cfg.Runtime.Load()
 	if st == nil {
 		return hc.reject(telemetry.FlagNoRoute, 503, "no configuration received yet", nil, "", "", start)

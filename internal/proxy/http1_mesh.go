@@ -13,6 +13,7 @@ func (hc *h1conn) meshAnswered(f telemetry.Flag, code int, why string, subject [
 	hc.writeMesh(f, code, why, subject, closeConn)
 	logMeshResponse(hc.h.log, f, code, why, subject, clusterName, routeName)
 	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, clusterName, routeName, code, f, d)
+	hc.finishTrace(code, f, clusterName, "", time.Now().Add(-d))
 }
 
 // badRequestWords says in words why a request head was refused.

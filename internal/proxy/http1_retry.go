@@ -42,6 +42,7 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 	}
 	canResend := (!req.HasBody() || hc.replaying) && retry.Idempotent(req.Method)
 	hc.peerFlags = trustPeerFlags(h.cfg.Direction, cl)
+	hc.markUpstream()
 	for tries := 0; ; tries++ {
 		began := ep.Begin()
 		uc, out, err := hc.try(cl, ep, query, pol.PerTryTimeout, canResend)
@@ -130,6 +131,7 @@ func (hc *h1conn) relay(uc *upstream.Conn, ep *cluster.Endpoint, began time.Time
 	}
 	ep.EndStatus(began, resp.Status)
 	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, telemetry.FlagNone, time.Since(start))
+	hc.finishTrace(resp.Status, telemetry.FlagNone, cl.Config.Name, ep.Address, start)
 	return keep
 }
 

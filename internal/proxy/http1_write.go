@@ -107,6 +107,8 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 			continue
 		case mods != nil && mods.Drops(n):
 			continue // removed, or replaced by the route's set
+		case hc.hop.Active && traceHeader(n):
+			continue // rewritten below for this hop
 		case h1.EqualFold(n, "expect"):
 			continue // answered by the proxy
 		case h1.EqualFold(n, "x-forwarded-for"):
@@ -138,6 +140,9 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 		w.WriteString("\r\n")
 	}
 	writeModHeaders(w, mods)
+	if hc.hop.Active {
+		hc.writeTraceHeaders(w)
+	}
 	if !sawXFF {
 		w.WriteString("X-Forwarded-For: ")
 		w.Write(hc.clientIP)
@@ -189,6 +194,7 @@ func (hc *h1conn) writeID(w *bufio.Writer) {
 	for i := 0; i < 16; i++ {
 		b = append(b, hexDigits[(c>>(4*i))&15])
 	}
+	copy(hc.reqID[:], b) // spans and access logs name the request by it
 	w.Write(b)
 }
 

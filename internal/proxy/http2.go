@@ -14,6 +14,8 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 
 	"github.com/weft-mesh/weft/internal/telemetry"
+	"github.com/weft-mesh/weft/internal/telemetry/accesslog"
+	"github.com/weft-mesh/weft/internal/telemetry/tracing"
 )
 
 // HTTP2Config configures the HTTP/2 engine. Zero values are safe defaults.
@@ -55,7 +57,12 @@ type HTTP2Config struct {
 	// SETTINGS flooder (CVE-2019-9512/9515). Zero means 10s.
 	WriteTimeout time.Duration
 	Metrics      *telemetry.ProxyMetrics
-	Logger       *slog.Logger
+	// Tracer records spans and rewrites trace headers; nil passes trace
+	// headers through untouched.
+	Tracer *tracing.Tracer
+	// AccessLog writes a line per request; nil writes none.
+	AccessLog *accesslog.Logger
+	Logger    *slog.Logger
 
 	// TrustForwarded: see HTTP1Config.TrustForwarded. False (the default)
 	// drops the downstream's forwarding headers and sets its own.

@@ -78,6 +78,7 @@ func (h *HTTP2) meshAnswer(w http.ResponseWriter, r *http.Request, grpc bool, co
 		w.Header().Set("Grpc-Message", msg)
 		w.WriteHeader(http.StatusOK)
 		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", rt.Name, code, f, time.Since(start))
+		h.finishTrace(r, code, f, "", start)
 		return
 	}
 	h.fail(w, r, grpc, f, code, msg, nil, "", rt.Name, start)

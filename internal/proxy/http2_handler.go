@@ -34,6 +34,7 @@ func (h headerView) Get(name string) ([]byte, bool) {
 // ServeHTTP forwards one HTTP/2 stream.
 func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r = h.beginTrace(r)
 	grpc := isGRPC(r.Header)
 	if headerListSize(r) > h.cfg.MaxHeaderBytes {
 		h.fail(w, r, grpc, telemetry.FlagDownstreamProtocolError, http.StatusRequestHeaderFieldsTooLarge, "request header too large", nil, "", "", start)
@@ -121,11 +122,13 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f, _ := flagForUpstreamH2(err, ctxErrNear(ctx))
 		logMeshResponse(h.log, f, 0, "upstream response cut short", nil, cl.Config.Name, rt.Name)
 		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 0, f, time.Since(start))
+		h.finishTrace(r, 0, f, cl.Config.Name, start)
 		abortStream(w, grpc, f)
 		return
 	}
 	ep.EndStatus(began, resp.StatusCode)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
+	h.finishTrace(r, resp.StatusCode, telemetry.FlagNone, cl.Config.Name, start)
 }
 
 // headerListSize is the request's header list size as HTTP/2 counts it
@@ -179,6 +182,7 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 	if r.Header.Get("Te") == "trailers" {
 		hdr.Set("Te", "trailers") // gRPC needs it end to end
 	}
+	traceOutbound(r.Context(), hdr, addr)
 	body := r.Body
 	if r.ContentLength == 0 {
 		body = http.NoBody
@@ -277,6 +281,7 @@ func (h *HTTP2) fail(w http.ResponseWriter, r *http.Request, grpc bool, f teleme
 	}
 	logMeshResponse(h.log, f, code, why, subject, cluster, route)
 	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cluster, route, code, f, time.Since(start))
+	h.finishTrace(r, code, f, cluster, start)
 }
 
 // requestHash computes the ring-hash key from the configured header or cookie.

@@ -44,6 +44,13 @@ type Config struct {
 	// certificate (X.509-SVID) from the CA and keeps it renewed. It is
 	// read at start; a reload does not change it. Default: none.
 	Identity *Identity `yaml:"identity" json:"identity,omitempty"`
+	// Tracing records spans and exports them over OTLP. Default: off,
+	// unless the OTEL_EXPORTER_OTLP_* variables name a collector. Read at
+	// start; a reload does not change it.
+	Tracing *Tracing `yaml:"tracing" json:"tracing,omitempty"`
+	// AccessLog writes a JSON line per request. Default: off. Read at
+	// start; a reload does not change it.
+	AccessLog *AccessLog `yaml:"accessLog" json:"accessLog,omitempty"`
 }
 
 // ControlPlane says where the control-plane replicas are.

@@ -38,6 +38,9 @@ func TestParseRejectsWithFieldPath(t *testing.T) {
 		{"negative limit", "headerTimeout: 5s", "headerTimeout: -5s", "limits.headerTimeout: must be > 0"},
 		{"bad app protocol", "app: 127.0.0.1:8080", "app: 127.0.0.1:8080\n    protocol: quic", "inbound[0].protocol: must be one of"},
 		{"bad upstream", "limits:", "upstream: {address: 127.0.0.1:1, protocol: quic}\nlimits:", "upstream.protocol: must be one of http, http2, tcp"},
+		{"bad sampling", "limits:", "tracing: {otlp: http://127.0.0.1:4318, sampling: 1.5}\nlimits:", "tracing.sampling: must be between 0 and 1; got 1.5"},
+		{"bad otlp endpoint", "limits:", "tracing: {otlp: 127.0.0.1:4318}\nlimits:", "tracing.otlp: otlp endpoint \"127.0.0.1:4318\": want http://HOST:PORT"},
+		{"unknown access log field", "limits:", "accessLog: {fields: [methd]}\nlimits:", "accessLog: access log field \"methd\": unknown"},
 		{"upstream with control plane", "limits:", "upstream: {address: 127.0.0.1:1}\ncontrolPlane: {xds: [127.0.0.1:2]}\nlimits:", "upstream: quick mode excludes controlPlane"},
 	}
 	for _, tt := range tests {

@@ -171,7 +171,7 @@ func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim L
 		OnMiss:         s.onMissFor(dir),
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log,
+		Metrics: s.metrics, Tracer: s.tel.tracer, AccessLog: s.tel.access, Logger: s.log,
 	})
 }
 
@@ -180,7 +180,7 @@ func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim L
 		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
 		OnMiss:         s.onMissFor(dir),
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log,
+		Metrics: s.metrics, Tracer: s.tel.tracer, AccessLog: s.tel.access, Logger: s.log,
 	})
 }
 

@@ -68,6 +68,7 @@ type Sidecar struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *telemetry.ProxyMetrics
+	tel     *telemetryParts
 
 	reloadMu sync.Mutex // serialises reloads
 	active   atomic.Pointer[active]
@@ -128,6 +129,11 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	if opts.ConfigPath != "" {
 		s.fileTime, s.fileSize = s.stamp()
 	}
+	tel, err := newTelemetry(cfg, s.log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("new sidecar: %w", err)
+	}
+	s.tel = tel
 	telemetry.RegisterPoolStats(reg, s.poolStats)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.apply(cfg); err != nil {
@@ -276,6 +282,20 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	defer stopServe()
+	telCtx, stopTel := context.WithCancel(context.Background())
+	telDone := make(chan struct{})
+	go func() { defer close(telDone); s.tel.run(telCtx) }()
+	defer func() {
+		// Spans and log lines of the drained requests go out last,
+		// bounded: a collector that is gone must not hold up the exit.
+		stopTel()
+		t := time.NewTimer(flushTimeout)
+		defer t.Stop()
+		select {
+		case <-telDone:
+		case <-t.C:
+		}
+	}()
 	errc := make(chan error, len(ls.items)+1)
 	for _, l := range ls.items {
 		wg.Add(1)

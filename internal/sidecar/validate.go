@@ -138,6 +138,7 @@ func (c *Config) Validate() error {
 	validateUpstream(&fe, c)
 	validateControlPlane(&fe, c)
 	validateIdentity(&fe, c)
+	validateTelemetry(&fe, c)
 	validateLimits(&fe, &c.Limits)
 	return errors.Join(fe...)
 }

@@ -1,0 +1,141 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/telemetry"
+	"github.com/weft-mesh/weft/internal/telemetry/tracing"
+)
+
+// h2Trace is one HTTP/2 request's trace state, carried in its context.
+type h2Trace struct {
+	hop     tracing.Hop
+	upStart time.Time
+	upAddr  string
+	id      string // the x-request-id this proxy generated, if any
+}
+
+type h2TraceKey struct{}
+
+// beginTrace starts the request's hop when tracing or access logs are
+// on; the returned request carries it for the paths that finish it.
+func (h *HTTP2) beginTrace(r *http.Request) *http.Request {
+	if h.cfg.Tracer == nil && h.cfg.AccessLog == nil {
+		return r
+	}
+	ts := &h2Trace{}
+	if h.cfg.Tracer != nil {
+		in, b3 := headerTraceContext(r.Header)
+		ts.hop = h.cfg.Tracer.Begin(in)
+		ts.hop.B3 = b3
+	}
+	return r.WithContext(context.WithValue(r.Context(), h2TraceKey{}, ts))
+}
+
+// headerTraceContext reads traceparent, then b3, then X-B3-*; b3 reports
+// that the caller speaks B3.
+func headerTraceContext(hdr http.Header) (tracing.Context, bool) {
+	b3Trace := hdr.Get("X-B3-Traceid")
+	b3 := b3Trace != "" || hdr.Get("B3") != ""
+	if c, ok := tracing.ParseTraceparent([]byte(hdr.Get("Traceparent"))); ok {
+		return c, b3
+	}
+	if c, ok := tracing.ParseB3Single([]byte(hdr.Get("B3"))); ok {
+		return c, true
+	}
+	if b3Trace != "" {
+		var sampled, flags []byte
+		if v := hdr.Values("X-B3-Sampled"); len(v) > 0 {
+			sampled = []byte(v[0])
+		}
+		if v := hdr.Values("X-B3-Flags"); len(v) > 0 {
+			flags = []byte(v[0])
+		}
+		if c, ok := tracing.ParseB3Multi([]byte(b3Trace), []byte(hdr.Get("X-B3-Spanid")), sampled, flags); ok {
+			return c, true
+		}
+	}
+	return tracing.Context{}, b3
+}
+
+// setTraceHeaders replaces the upstream request's trace headers with this
+// hop's: its client span is the next hop's parent.
+func setTraceHeaders(hdr http.Header, hop *tracing.Hop) {
+	for _, k := range []string{"Traceparent", "B3", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags"} {
+		delete(hdr, k)
+	}
+	hdr["Traceparent"] = []string{string(tracing.AppendTraceparent(nil, hop.Trace, hop.Client, hop.Sampled))}
+	if hop.B3 {
+		hdr["X-B3-Traceid"] = []string{string(tracing.AppendHex(nil, hop.Trace[:]))}
+		hdr["X-B3-Spanid"] = []string{string(tracing.AppendHex(nil, hop.Client[:]))}
+		hdr["X-B3-Parentspanid"] = []string{string(tracing.AppendHex(nil, hop.Server[:]))}
+		sampled := "0"
+		if hop.Sampled {
+			sampled = "1"
+		}
+		hdr["X-B3-Sampled"] = []string{sampled}
+	}
+}
+
+// traceOutbound stamps an upstream request's headers for a traced hop and
+// notes when and where the first try went.
+func traceOutbound(ctx context.Context, hdr http.Header, addr string) {
+	ts, _ := ctx.Value(h2TraceKey{}).(*h2Trace)
+	if ts == nil {
+		return
+	}
+	if ts.hop.Active {
+		setTraceHeaders(hdr, &ts.hop)
+	}
+	if ts.upStart.IsZero() {
+		ts.upStart = time.Now()
+	}
+	ts.upAddr = addr
+	if ts.id == "" {
+		ts.id = hdr.Get("X-Request-Id")
+	}
+}
+
+// finishTrace records the request's spans and access log line.
+func (h *HTTP2) finishTrace(r *http.Request, code int, f telemetry.Flag, clusterName string, start time.Time) {
+	ts, _ := r.Context().Value(h2TraceKey{}).(*h2Trace)
+	if ts == nil {
+		return
+	}
+	sampled := ts.hop.Active && ts.hop.Sampled
+	if !sampled && h.cfg.AccessLog == nil {
+		return
+	}
+	end := time.Now()
+	proto := "HTTP/2"
+	if isGRPC(r.Header) {
+		proto = "gRPC"
+	}
+	s := tracing.Span{
+		Direction: h.cfg.Direction, Method: r.Method, Authority: r.Host, Path: r.RequestURI,
+		Protocol: proto, Status: code, Cluster: clusterName, RequestID: r.Header.Get("X-Request-Id"),
+	}
+	if s.RequestID == "" {
+		s.RequestID = ts.id
+	}
+	if f != telemetry.FlagNone {
+		s.Flags = f.String()
+	}
+	s.Name = s.Method + " " + clusterName
+	if clusterName == "" {
+		s.Name = s.Method + " " + s.Authority
+	}
+	upStart := ts.upStart
+	if !upStart.IsZero() {
+		s.Upstream = ts.upAddr
+	}
+	if ts.hop.Active {
+		s.Trace = ts.hop.Trace
+	}
+	h.cfg.AccessLog.Log(&s, start, end)
+	if sampled {
+		h.cfg.Tracer.Finish(&ts.hop, s, start, upStart, end)
+	}
+}
