@@ -58,17 +58,26 @@ type captureNet struct {
 
 // setupCapture creates the namespace and its link for an app listening
 // on appPort. On error whatever it made is removed again.
-func setupCapture(appPort int) (n *captureNet, err error) {
+func setupCapture(appPort int) (_ *captureNet, err error) {
 	var id [4]byte
 	rand.Read(id[:])
 	h := hex.EncodeToString(id[:])
-	n = &captureNet{ns: "weft-" + h, hostIf: "wefth" + h, appIf: "wefta" + h}
+	n := &captureNet{ns: "weft-" + h, hostIf: "wefth" + h, appIf: "wefta" + h}
 	defer func() {
 		if err != nil {
 			n.cleanup()
-			n = nil
 		}
 	}()
+	// The directory and its owner file come first, so a run killed at any
+	// later step is recognised and swept by the next one.
+	dir := filepath.Join("/etc/netns", n.ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--capture: %w", err)
+	}
+	n.undo = append(n.undo, func() error { return os.RemoveAll(dir) })
+	if err := writeOwner(dir); err != nil {
+		return nil, fmt.Errorf("--capture: %w", err)
+	}
 	used, err := usedIPv4()
 	if err != nil {
 		return nil, err
@@ -110,11 +119,6 @@ func setupCapture(appPort int) (n *captureNet, err error) {
 			n.undo = append(n.undo, func() error { return runTool(u...) })
 		}
 	}
-	dir := filepath.Join("/etc/netns", n.ns)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--capture: %w", err)
-	}
-	n.undo = append(n.undo, func() error { return os.RemoveAll(dir) })
 	n.hostsFile = filepath.Join(dir, "hosts")
 	// The sidecar fills it once the mesh's services arrive; the app starts
 	// after that. It must exist before `ip netns exec` bind-mounts it.

@@ -29,6 +29,7 @@ func runCaptured(ctx context.Context, o *runOpts, log *slog.Logger, stdout, stde
 	if appPort == 0 {
 		appPort = defaultCapturePort
 	}
+	sweepStale(stderr)
 	cn, err := setupCapture(appPort)
 	if err != nil {
 		return fmt.Errorf("%w; %s was not started", err, o.argv[0])

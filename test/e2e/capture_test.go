@@ -75,7 +75,7 @@ func TestRunCapture(t *testing.T) {
 	// The callee: the Python catalog listens on 127.0.0.1:$PORT inside its
 	// namespace, unchanged from the explicit-mode test.
 	catAdmin := freePort(t)
-	cat := start(t, "weft run --capture catalog", append(append([]string{bin.weft, "run", "--capture"}, cp...),
+	cat := startCaptured(t, "weft run --capture catalog", append(cp,
 		"--admin", catAdmin, "--service", "catalog", "--version", "v1", "--id", "catalog-1", "--", "python3", "-c", pyCatalog)...)
 	eventually(t, 20*time.Second, "catalog-1 registered ready", func() bool {
 		in, ok := instance(t, c.api, "catalog", "catalog-1")
@@ -103,8 +103,13 @@ func TestRunCapture(t *testing.T) {
 	}
 	go func() { fe.err = cmd.Wait(); close(fe.done) }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-fe.done
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-fe.done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-fe.done
+		}
 		if t.Failed() {
 			t.Logf("--- %s output ---\n%s", fe.name, fe.output())
 		}
@@ -157,6 +162,12 @@ func TestRunCaptureRefusals(t *testing.T) {
 	}
 	captureSkip(t)
 	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
+	// A run killed with SIGKILL cleans nothing up: the next run sweeps it.
+	killed := startCaptured(t, "weft run --capture killed", "--control", c.api, "--xds", c.xds, "--admin", "off",
+		"--service", "killed", "--id", "killed-1", "--", "python3", "-c", "import time; time.sleep(60)")
+	killedNS := bannerNS(t, killed)
+	killed.cmd.Process.Kill()
+	killed.waitExit(t, 10*time.Second)
 	cmd := exec.Command(bin.weft, "run", "--capture", "--control", c.api, "--xds", c.xds, "--admin", "off",
 		"--service", "job", "--id", "job-1", "--", "python3", "-c", "import sys; sys.exit(4)")
 	b, err := cmd.CombinedOutput()
@@ -168,6 +179,26 @@ func TestRunCaptureRefusals(t *testing.T) {
 		t.Fatalf("no namespace in the banner:\n%s", b)
 	}
 	assertCaptureGone(t, m[1])
+	if !strings.Contains(string(b), "removing capture namespace "+killedNS) {
+		t.Errorf("the next weft run --capture did not say it removed %s:\n%s", killedNS, b)
+	}
+	assertCaptureGone(t, killedNS)
+}
+
+// startCaptured starts weft run --capture ARGS; a test that fails stops
+// it with SIGTERM, so it cleans up its namespace before the harness
+// kills it.
+func startCaptured(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := start(t, name, append([]string{bin.weft, "run", "--capture"}, args...)...)
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+		}
+	})
+	return p
 }
 
 // bannerNS waits for weft run's banner and returns the namespace it names.
