@@ -69,3 +69,23 @@ func TestParseRunCapture(t *testing.T) {
 		t.Fatalf("command %q", got)
 	}
 }
+
+// FuzzParseIPAddrs: any output of `ip -4 -o addr show` (or garbage) gives
+// only valid prefixes, each written in the input after "inet".
+func FuzzParseIPAddrs(f *testing.F) {
+	for _, s := range []string{
+		"1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n",
+		"2: eth0    inet 10.213.0.6/24 brd 10.213.0.255 scope global eth0\n3: x inet\n",
+		"inet 300.1.1.1/8\ninet 1.2.3.4/33\ninet inet 1.2.3.4/32",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, p := range parseIPAddrs(b) {
+			if !p.IsValid() || !strings.Contains(string(b), "inet "+p.String()) && !strings.Contains(string(b), p.String()) {
+				t.Fatalf("%v not from %q", p, b)
+			}
+		}
+	})
+}

@@ -161,6 +161,28 @@ func TestRunCaptureRefusals(t *testing.T) {
 		t.Fatalf("--capture --upstream: %v\n%s", err, out)
 	}
 	captureSkip(t)
+	t.Run("not root", func(t *testing.T) {
+		// The binary, where an unprivileged user may run it.
+		dir, err := os.MkdirTemp("", "weft-nobody-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		b, err := os.ReadFile(bin.weft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb := filepath.Join(dir, "weft")
+		if err := os.WriteFile(nb, b, 0o755); err != nil || os.Chmod(dir, 0o755) != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(nb, "run", "--capture", "--service", "a", "--", "true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "weft run --capture needs root (CAP_NET_ADMIN)") || !strings.Contains(string(out), "use weft run without --capture") {
+			t.Fatalf("as nobody: %v\n%s", err, out)
+		}
+	})
 	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
 	// A run killed with SIGKILL cleans nothing up: the next run sweeps it.
 	killed := startCaptured(t, "weft run --capture killed", "--control", c.api, "--xds", c.xds, "--admin", "off",
