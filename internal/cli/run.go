@@ -27,9 +27,12 @@ type runOpts struct {
 	wait, drain, grace              time.Duration
 	logLevel                        string
 	argv                            []string
+	// capture runs the app in its own network namespace with all of its
+	// outbound TCP redirected to the sidecar.
+	capture bool
 }
 
-const runUsage = "usage: weft run --service NAME [--version V] [--port P] [--upstream SVC]... [--control API] [--xds ADDR] -- CMD [ARGS...]"
+const runUsage = "usage: weft run --service NAME [--version V] [--port P] [--upstream SVC]... [--capture] [--control API] [--xds ADDR] -- CMD [ARGS...]"
 
 // parseRun turns `weft run`'s command line into runOpts.
 func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
@@ -38,7 +41,7 @@ func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
 	fs.StringVar(&o.service, "service", "", "the mesh service this process is an instance of (required)")
 	version := fs.String("version", "", "label the instance version=V (route subsets select on it)")
 	fs.Var((*labelFlag)(&o.labels), "label", "label the instance k=v (repeatable)")
-	fs.IntVar(&o.port, "port", 0, "the port the app listens on, given to it as $PORT (default: a free port)")
+	fs.IntVar(&o.port, "port", 0, "the port the app listens on, given to it as $PORT (default: a free port; 8080 with --capture)")
 	fs.IntVar(&o.inboundPort, "inbound-port", 0, "the sidecar's inbound port, where other sidecars call this instance (default: a free port)")
 	fs.StringVar(&o.host, "host", "127.0.0.1", "the IP the inbound port binds and registers: 127.0.0.1 serves callers on this machine only")
 	fs.Var((*listFlag)(&o.upstreams), "upstream", "a service the app calls, given a local port ($WEFT_UPSTREAM_NAME); repeatable. Others are learned through the proxy on first use")
@@ -53,12 +56,9 @@ func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
 	fs.DurationVar(&o.drain, "drain", 2*time.Second, "after the app exits, how long requests in flight through the sidecar may take to finish")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "after forwarding SIGINT or SIGTERM, how long the app may take to exit before it is killed")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "sidecar log level: debug, info, warn or error")
-	capture := fs.Bool("capture", false, "transparent capture (not available yet)")
+	fs.BoolVar(&o.capture, "capture", false, "run the app in its own network namespace with all of its outbound TCP captured by the sidecar, so apps that ignore proxy variables are meshed too (needs root, ip and iptables)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
-	}
-	if *capture {
-		return nil, errors.New("--capture: transparent capture is not available yet; the app is meshed through HTTP_PROXY and the $WEFT_UPSTREAM_* ports instead (drop --capture)")
 	}
 	if o.service == "" || fs.NArg() == 0 {
 		fmt.Fprintln(stderr, runUsage)
@@ -73,6 +73,9 @@ func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
 		o.labels["version"] = *version
 	}
 	var errs []error
+	if o.capture && len(o.upstreams) > 0 {
+		errs = append(errs, errors.New("--upstream: not used with --capture: every connection the app makes goes through the sidecar, and service names resolve to it (drop --upstream)"))
+	}
 	for _, p := range []struct {
 		name string
 		v    int
@@ -226,6 +229,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if o.capture {
+		return runCaptured(ctx, o, log, stdout, stderr)
+	}
 	appPort := o.port
 	if appPort == 0 {
 		if appPort, err = freeLoopbackPort(); err != nil {
@@ -244,6 +250,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	env := appEnv(os.Environ(), appPort, addrs, o.upstreams)
 	fmt.Fprintln(stderr, runBanner(o, appPort, addrs))
 	code, appErr := superviseApp(ctx, o, env, stdout, stderr, sc)
+	return finishRun(code, appErr, sc, stderr)
+}
+
+// finishRun stops the sidecar after the app exited and returns weft
+// run's outcome: the app's status.
+func finishRun(code int, appErr error, sc *runSidecar, stderr io.Writer) error {
 	// The sidecar deregisters first, so callers stop picking this
 	// instance, then drains what is in flight.
 	scErr := sc.stopAndWait()

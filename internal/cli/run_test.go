@@ -33,7 +33,6 @@ func TestParseRun(t *testing.T) {
 				t.Fatalf("xds %v upstreams %v", o.xds, o.upstreams)
 			}
 		}},
-		{name: "capture refused", args: []string{"--capture", "--service", "a", "--", "x"}, wantErr: "--capture: transparent capture is not available yet"},
 		{name: "no command", args: []string{"--service", "a"}, wantErr: "usage"},
 		{name: "version disagrees", args: []string{"--service", "a", "--label", "version=v2", "--version", "v1", "--", "x"}, wantErr: "disagree"},
 		{name: "bad label", args: []string{"--service", "a", "--label", "novalue", "--", "x"}, wantErr: "want KEY=VALUE"},

@@ -185,8 +185,19 @@ type h1conn struct {
 
 // ServeConn serves one downstream connection until it ends. The caller
 // owns c and closes it after ServeConn returns.
-func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) {
-	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1, forceHost: h.forceHost}
+func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) { h.serveConn(ctx, c, h.forceHost) }
+
+// ServeConnAs serves one downstream connection whose every request is
+// routed as if addressed to host, a normalised mesh host: a transparently
+// captured connection to a service's virtual IP, as an outbound port
+// bound to that service would route it. The Host header is forwarded
+// unchanged.
+func (h *HTTP1) ServeConnAs(ctx context.Context, c net.Conn, host []byte) {
+	h.serveConn(ctx, c, host)
+}
+
+func (h *HTTP1) serveConn(ctx context.Context, c net.Conn, force []byte) {
+	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1, forceHost: force}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		hc.clientIP, _ = a.IP.AppendText(nil)
 	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {

@@ -127,6 +127,10 @@ type Outbound struct {
 	// CONNECT) and for plain requests routed by Host. "" disables it.
 	Proxy string         `yaml:"proxy" json:"proxy"`
 	Ports []OutboundPort `yaml:"ports" json:"ports"`
+	// Capture is the transparent-capture listener, where iptables
+	// redirects every outbound TCP connection of an app that runs in its
+	// own network namespace (`weft run --capture`). Default nil: none.
+	Capture *Capture `yaml:"capture" json:"capture,omitempty"`
 	// TrustForwardedHeaders believes the local app's X-Forwarded-*,
 	// Forwarded and X-Real-IP headers (an app behind its own front proxy
 	// passes its client on) and appends this hop. Default true: the app is

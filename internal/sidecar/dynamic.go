@@ -71,6 +71,9 @@ func (s *Sidecar) applyDynamic(d *dynamic) error {
 		cluster.Retire(old.Clusters, st.Clusters)
 	}
 	s.dyn.Store(d)
+	if s.capture != nil {
+		s.capture.update(d.Routes)
+	}
 	if s.learn != nil {
 		s.learn.applied()
 	}

@@ -106,5 +106,8 @@ func dataListeners(cfg *Config) int {
 	if cfg.Outbound.Proxy != "" {
 		n++
 	}
+	if cfg.Outbound.Capture != nil {
+		n++
+	}
 	return n
 }

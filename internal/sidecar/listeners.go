@@ -95,6 +95,13 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 		}
 		addrs.Outbound[op.Service] = a
 	}
+	if c := cfg.Outbound.Capture; c != nil && s.capture != nil {
+		a, err := add(s.captureListener(c, lim, cfg.Outbound.trustApp()))
+		if err != nil {
+			return fail(err)
+		}
+		addrs.Capture = a
+	}
 	return b, addrs, nil
 }
 

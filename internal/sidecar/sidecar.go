@@ -53,6 +53,7 @@ type Addrs struct {
 	Proxy    string
 	Inbound  map[string]string // by inbound name
 	Outbound map[string]string // by outbound port's service
+	Capture  string            // outbound.capture's listener, if any
 }
 
 // active is one accepted config with its version.
@@ -79,7 +80,9 @@ type Sidecar struct {
 	dyn atomic.Pointer[dynamic]
 	// learn is set when the sidecar declared its services: it then learns
 	// further ones from its app's requests.
-	learn   *learner
+	learn *learner
+	// capture is set with outbound.capture: virtual IPs of the services.
+	capture *capture
 	inbound map[string]*inboundRuntimes
 	// svid is the current workload certificate (identity config).
 	svid mtls.Source
@@ -125,6 +128,9 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	for _, in := range cfg.Inbound {
 		s.inbound[in.Name] = &inboundRuntimes{}
+	}
+	if c := cfg.Outbound.Capture; c != nil {
+		s.capture = &capture{s: s, vips: newVIPTable(), file: c.HostsFile}
 	}
 	if opts.ConfigPath != "" {
 		s.fileTime, s.fileSize = s.stamp()

@@ -135,6 +135,14 @@ func (c *Config) Validate() error {
 			fe.add(p+".service", "must be SERVICE or SERVICE.NAMESPACE in lowercase DNS labels; got %q", op.Service)
 		}
 	}
+	if cp := c.Outbound.Capture; cp != nil {
+		if checkAddr(&fe, "outbound.capture.listen", cp.Listen) {
+			claim("outbound.capture.listen", cp.Listen)
+		}
+		if c.ControlPlane == nil {
+			fe.add("outbound.capture", "needs controlPlane: the mesh services it gives virtual IPs come from it")
+		}
+	}
 	validateUpstream(&fe, c)
 	validateControlPlane(&fe, c)
 	validateIdentity(&fe, c)

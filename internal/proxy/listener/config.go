@@ -55,8 +55,13 @@ type Config struct {
 	// that connection and overrides Protocol: a port whose upstream's
 	// protocol arrives later (over xDS) follows the config of the moment.
 	ProtocolFor func() Protocol
-	HTTP1       Handler
-	HTTP2       Handler
+	// ProtocolOf, when set, decides per connection from the connection
+	// itself (its original destination, on a transparent-capture port),
+	// before any byte is read, and overrides ProtocolFor and Protocol.
+	// false closes the connection unserved.
+	ProtocolOf func(net.Conn) (Protocol, bool)
+	HTTP1      Handler
+	HTTP2      Handler
 	// TCP receives connections of a TCP port, and those of an Auto port
 	// whose first bytes are neither HTTP nor TLS this listener terminates.
 	// nil closes them.
@@ -118,7 +123,7 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr: must be host:port; got %q", c.Addr))
 	}
-	if c.ProtocolFor != nil {
+	if c.ProtocolFor != nil || c.ProtocolOf != nil {
 		if c.HTTP1 == nil || c.HTTP2 == nil || c.TCP == nil {
 			errs = append(errs, errors.New("handlers: a per-connection protocol needs http1, http2 and tcp handlers"))
 		}

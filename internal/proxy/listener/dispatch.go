@@ -13,7 +13,13 @@ import (
 // expects go: only an Auto port ever hands them to TCP.
 func (l *Listener) dispatch(c net.Conn) (Handler, net.Conn) {
 	proto := l.cfg.Protocol
-	if l.cfg.ProtocolFor != nil {
+	if l.cfg.ProtocolOf != nil {
+		p, ok := l.cfg.ProtocolOf(c)
+		if !ok {
+			return nil, nil
+		}
+		proto = p
+	} else if l.cfg.ProtocolFor != nil {
 		proto = l.cfg.ProtocolFor()
 	}
 	if proto == TCP {

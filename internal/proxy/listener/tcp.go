@@ -18,6 +18,10 @@ type TCPConfig struct {
 	// Pick chooses the upstream address for a new connection; done, when
 	// not nil, is called once with the tunnel's outcome.
 	Pick func() (addr string, done func(error), err error)
+	// PickFor, when set, replaces Pick with a choice made from the
+	// downstream connection itself: a transparent-capture port picks by
+	// the connection's original destination.
+	PickFor func(net.Conn) (addr string, done func(error), err error)
 	// DialTimeout bounds connecting upstream. Zero means 2s.
 	DialTimeout time.Duration
 	// IdleTimeout closes a tunnel with no traffic either way. Zero means 1h.
@@ -71,7 +75,16 @@ func (p *TCPProxy) ServeConn(ctx context.Context, c net.Conn) {
 		p.log.Warn("refusing connection", "err", errTunnelCap)
 		return
 	}
-	addr, done, err := p.cfg.Pick()
+	var (
+		addr string
+		done func(error)
+		err  error
+	)
+	if p.cfg.PickFor != nil {
+		addr, done, err = p.cfg.PickFor(c)
+	} else {
+		addr, done, err = p.cfg.Pick()
+	}
 	if err != nil {
 		p.log.Warn("no upstream", "err", err)
 		return
