@@ -17,6 +17,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/drain"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/proxy/mirror"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 	"github.com/weft-mesh/weft/internal/telemetry"
@@ -59,8 +60,12 @@ type HTTP1Config struct {
 	// the client controls every byte of them. X-Mesh-Identity is never
 	// taken from a downstream.
 	TrustForwarded bool
-	Metrics        *telemetry.ProxyMetrics
-	Logger         *slog.Logger
+	// Mirror sends the copies of RequestMirror filters; share one per
+	// sidecar so its per-cluster bound holds across listeners. Nil means
+	// one of the engine's own, with mirror's defaults.
+	Mirror  *mirror.Sender
+	Metrics *telemetry.ProxyMetrics
+	Logger  *slog.Logger
 }
 
 func (c *HTTP1Config) defaults() {
@@ -89,6 +94,7 @@ type HTTP1 struct {
 	log       *slog.Logger
 	lim       h1.Limits
 	forceHost []byte
+	mirror    *mirror.Sender
 
 	tunnelMu sync.Mutex            // guards creating tunnelH2
 	tunnelH2 atomic.Pointer[HTTP2] // serves HTTP/2 inside CONNECT tunnels
@@ -106,6 +112,10 @@ func NewHTTP1(cfg HTTP1Config) *HTTP1 {
 		cfg: cfg,
 		log: cfg.Logger.With("component", "http1", "listener", cfg.Name),
 		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxHeaders: cfg.MaxHeaders},
+	}
+	h.mirror = cfg.Mirror
+	if h.mirror == nil {
+		h.mirror = mirror.New(mirror.Config{Observe: cfg.Metrics.Mirror, Logger: cfg.Logger})
 	}
 	if cfg.ForceHost != "" {
 		fh, err := route.NormalizeHost(nil, []byte(cfg.ForceHost))
@@ -162,6 +172,10 @@ type h1conn struct {
 	// reqMods and respMods are the header edits of the route the current
 	// request matched (nil: none); set per request by forward and bridge.
 	reqMods, respMods *route.HeaderMods
+	// hostRewrite is the Host a URLRewrite sends upstream ("" keeps the
+	// request's); rewriteBuf the other path buffer a rewrite swaps in.
+	hostRewrite string
+	rewriteBuf  []byte
 	// replay holds the request body when a retry may send it again
 	// (replaying is then set); continued records the 100 sent.
 	replay               []byte

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"github.com/weft-mesh/weft/internal/proxy/mirror"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,8 +55,11 @@ type HTTP2Config struct {
 	// for this long: a peer that stopped reading, such as a PING or
 	// SETTINGS flooder (CVE-2019-9512/9515). Zero means 10s.
 	WriteTimeout time.Duration
-	Metrics      *telemetry.ProxyMetrics
-	Logger       *slog.Logger
+	// Mirror sends the copies of RequestMirror filters (see
+	// HTTP1Config.Mirror). Nil means one of the engine's own.
+	Mirror  *mirror.Sender
+	Metrics *telemetry.ProxyMetrics
+	Logger  *slog.Logger
 
 	// TrustForwarded: see HTTP1Config.TrustForwarded. False (the default)
 	// drops the downstream's forwarding headers and sets its own.
@@ -112,6 +116,7 @@ type HTTP2 struct {
 
 	conns   drain.Group[net.Conn]
 	penalty *resetPenalty // addresses the rapid-reset guard cut off
+	mirror  *mirror.Sender
 }
 
 // NewHTTP2 returns an HTTP/2 engine.
@@ -123,6 +128,10 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes},
 
 		penalty: newResetPenalty(),
+		mirror:  cfg.Mirror,
+	}
+	if h.mirror == nil {
+		h.mirror = mirror.New(mirror.Config{Observe: cfg.Metrics.Mirror, Logger: cfg.Logger})
 	}
 	h.base = &http.Server{
 		Handler: h,
