@@ -57,7 +57,7 @@ func urlFilterCases() []decodeCase {
 			ResponseCode:           routev3.RedirectAction_PERMANENT_REDIRECT})), nil, false},
 		{"https redirect", base(redirect(&routev3.RedirectAction{SchemeRewriteSpecifier: &routev3.RedirectAction_HttpsRedirect{HttpsRedirect: true},
 			PathRewriteSpecifier: &routev3.RedirectAction_PathRedirect{PathRedirect: "/x?y=1"}})), nil, false},
-		{"both rewrites", base(act(func(a *routev3.RouteAction) { a.PrefixRewrite, a.RegexRewrite = "/bar", re("^/", "/") })), ErrInvalid, false},
+		{"both rewrites", base(act(func(a *routev3.RouteAction) { a.PrefixRewrite, a.RegexRewrite = "/bar", re("^/", "/") })), errBeyondPGV, false},
 		{"rewrite capture", base(act(func(a *routev3.RouteAction) { a.RegexRewrite = re("^/(.*)$", `/x/\1`) })), ErrUnsupported, true},
 		{"rewrite bad regex", base(act(func(a *routev3.RouteAction) { a.RegexRewrite = re("(", "/") })), errBeyondPGV, false},
 		{"rewrite crlf", base(act(func(a *routev3.RouteAction) { a.PrefixRewrite = "/a\r\nx: y" })), ErrInvalid, true},
@@ -77,7 +77,7 @@ func urlFilterCases() []decodeCase {
 		})), errBeyondPGV, false},
 		{"mirror without cluster", base(act(func(a *routev3.RouteAction) {
 			a.RequestMirrorPolicies = []*routev3.RouteAction_RequestMirrorPolicy{{}}
-		})), ErrInvalid, false},
+		})), errBeyondPGV, false},
 		{"mirror cluster header", base(act(func(a *routev3.RouteAction) {
 			a.RequestMirrorPolicies = []*routev3.RouteAction_RequestMirrorPolicy{{ClusterHeader: "x-c"}}
 		})), ErrUnsupported, true},

@@ -74,7 +74,7 @@ func mirrorToProxy(m *envoypb.RouteAction_RequestMirrorPolicy) (route.Mirror, er
 	case m.GetClusterHeader() != "":
 		return out, unsupported("cluster_header", "mirror clusters named by a header")
 	case !nonEmpty(out.Cluster):
-		return out, invalid("cluster", "one of cluster and cluster_header is required")
+		return out, stricter("cluster", "one of cluster and cluster_header is required (Envoy refuses it in code)")
 	case m.GetTraceSampled() != nil:
 		return out, unsupported("trace_sampled", "the mirror's trace sampling")
 	}
@@ -99,7 +99,7 @@ func mirrorToProxy(m *envoypb.RouteAction_RequestMirrorPolicy) (route.Mirror, er
 // regex rewrite (at most one set, by the caller's oneof or Envoy's rule).
 func pathRewriteToProxy(full, prefix string, re *envoypb.RegexMatchAndSubstitute, kind route.PathMatchKind) (*route.PathRewrite, error) {
 	if prefix != "" && re != nil {
-		return nil, invalid("prefix_rewrite", "cannot be set with regex_rewrite")
+		return nil, stricter("prefix_rewrite", "cannot be set with regex_rewrite (Envoy refuses it in code)")
 	}
 	for _, f := range []struct{ name, v string }{{"path_redirect", full}, {"prefix_rewrite", prefix}} {
 		if f.v == "" {
