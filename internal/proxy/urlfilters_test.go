@@ -279,4 +279,3 @@ func TestMirrorSkipsLargeBodies(t *testing.T) {
 		t.Errorf("dropped %d, shadow got %d", met.Mirrors(mirror.Dropped), shadow.count())
 	}
 }
-

@@ -109,7 +109,7 @@ type cpMesh struct {
 	admin     string
 	apps      map[string]*proc // the catalog apps by version
 	appAddrs  map[string]string
-	sidecars  map[string]*proc // their sidecars
+	sidecars  map[string]*proc  // their sidecars
 	sideAdmin map[string]string // their sidecars' admin addresses
 }
 
