@@ -73,12 +73,13 @@ func defaultRateLimit(rl *RateLimit) {
 
 func ptr32(v int32) *int32 { return &v }
 
-func validateFilters(v *errs, path string, filters []HTTPFilter) {
+func validateFilters(v *errs, path string, filters []HTTPFilter, matches []HTTPRouteMatch) {
 	seen := map[string]bool{}
 	for j, f := range filters {
 		fp := field(path, j)
 		switch f.Type {
-		case FilterFault, FilterRateLimit, FilterRequestHeaderModifier, FilterResponseHeaderModifier:
+		case FilterFault, FilterRateLimit, FilterRequestHeaderModifier, FilterResponseHeaderModifier,
+			FilterURLRewrite, FilterRequestRedirect, FilterRequestMirror:
 			if seen[f.Type] {
 				v.add(fp+".type", "at most one %s filter per rule", f.Type)
 			}
@@ -98,6 +99,9 @@ func validateFilters(v *errs, path string, filters []HTTPFilter) {
 			{FilterRateLimit, "rateLimit", f.RateLimit != nil},
 			{FilterRequestHeaderModifier, "requestHeaderModifier", f.RequestHeaderModifier != nil},
 			{FilterResponseHeaderModifier, "responseHeaderModifier", f.ResponseHeaderModifier != nil},
+			{FilterURLRewrite, "urlRewrite", f.URLRewrite != nil},
+			{FilterRequestRedirect, "requestRedirect", f.RequestRedirect != nil},
+			{FilterRequestMirror, "requestMirror", f.RequestMirror != nil},
 		} {
 			if c.set && c.typ != f.Type {
 				v.add(fp+"."+c.key, "only for type %s", c.typ)
@@ -112,8 +116,26 @@ func validateFilters(v *errs, path string, filters []HTTPFilter) {
 			validateHeaderModifier(v, fp+".requestHeaderModifier", f.RequestHeaderModifier)
 		case FilterResponseHeaderModifier:
 			validateHeaderModifier(v, fp+".responseHeaderModifier", f.ResponseHeaderModifier)
+		case FilterURLRewrite:
+			validateURLRewrite(v, fp+".urlRewrite", f.URLRewrite, matches)
+		case FilterRequestRedirect:
+			validateRedirect(v, fp+".requestRedirect", f.RequestRedirect, matches)
+		case FilterRequestMirror:
+			validateMirror(v, fp+".requestMirror", f.RequestMirror)
 		}
 	}
+	if seen[FilterURLRewrite] && seen[FilterRequestRedirect] {
+		v.add(path, "a rule takes a URLRewrite or a RequestRedirect filter, not both")
+	}
+}
+
+func hasFilter(filters []HTTPFilter, typ string) bool {
+	for _, f := range filters {
+		if f.Type == typ {
+			return true
+		}
+	}
+	return false
 }
 
 func validateFault(v *errs, path string, f *FaultFilter) {

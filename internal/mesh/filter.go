@@ -23,7 +23,8 @@ const (
 // rest of a filter stays free-form in Raw, so filters Weft does not
 // implement yet can still be named when they are refused.
 var typedFilterKeys = map[string]bool{"type": true, "fault": true, "rateLimit": true,
-	"requestHeaderModifier": true, "responseHeaderModifier": true}
+	"requestHeaderModifier": true, "responseHeaderModifier": true,
+	"urlRewrite": true, "requestRedirect": true, "requestMirror": true}
 
 // UnmarshalJSON decodes the typed configurations and keeps the rest of
 // the filter as given.
@@ -61,6 +62,16 @@ func (f *HTTPFilter) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
+	for _, t := range []struct {
+		key string
+		dst any
+	}{{"urlRewrite", &f.URLRewrite}, {"requestRedirect", &f.RequestRedirect}, {"requestMirror", &f.RequestMirror}} {
+		if raw, ok := m[t.key]; ok {
+			if err := json.Unmarshal(raw, t.dst); err != nil {
+				return err
+			}
+		}
+	}
 	for k, raw := range m {
 		if typedFilterKeys[k] {
 			continue
@@ -95,6 +106,15 @@ func (f HTTPFilter) MarshalJSON() ([]byte, error) {
 	}
 	if f.ResponseHeaderModifier != nil {
 		m["responseHeaderModifier"] = f.ResponseHeaderModifier
+	}
+	if f.URLRewrite != nil {
+		m["urlRewrite"] = f.URLRewrite
+	}
+	if f.RequestRedirect != nil {
+		m["requestRedirect"] = f.RequestRedirect
+	}
+	if f.RequestMirror != nil {
+		m["requestMirror"] = f.RequestMirror
 	}
 	return json.Marshal(m)
 }

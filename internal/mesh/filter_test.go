@@ -44,7 +44,7 @@ func TestFiltersRefused(t *testing.T) {
 		{"grpc status", `{"type":"Fault","fault":{"abort":{"grpcStatus":17}}}`, "spec.rules[0].filters[0].fault.abort.grpcStatus: must be a gRPC status code 1..16; got 17"},
 		{"typo", `{"type":"Fault","fault":{"abort":{"httpstatus":503}}}`, `spec.rules[0].filters[0].fault.abort.httpstatus: unknown field (did you mean "httpStatus"?)`},
 		{"wrong config", `{"type":"RateLimit","fault":{"abort":{"httpStatus":503}},"rateLimit":{"requestsPerSecond":1}}`, "spec.rules[0].filters[0].fault: only for type Fault"},
-		{"foreign key", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":1},"urlRewrite":{}}`, "spec.rules[0].filters[0].urlRewrite: unknown field for a filter of type RateLimit"},
+		{"foreign key", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":1},"extensionRef":{}}`, "spec.rules[0].filters[0].extensionRef: unknown field for a filter of type RateLimit"},
 		{"header config on wrong type", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":1},"requestHeaderModifier":{"set":[{"name":"a","value":"b"}]}}`, "spec.rules[0].filters[0].requestHeaderModifier: only for type RequestHeaderModifier"},
 		{"header empty", `{"type":"RequestHeaderModifier","requestHeaderModifier":{}}`, "spec.rules[0].filters[0].requestHeaderModifier: a header modifier needs set, add or remove"},
 		{"header missing", `{"type":"ResponseHeaderModifier"}`, "spec.rules[0].filters[0].responseHeaderModifier: a header modifier needs set, add or remove"},
@@ -64,7 +64,7 @@ func TestFiltersRefused(t *testing.T) {
 		{"burst", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":5,"burst":0}}`, "spec.rules[0].filters[0].rateLimit.burst: must be 1..1000000; got 0"},
 		{"rate type", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":"many"}}`, `spec.rules[0].filters[0].rateLimit.requestsPerSecond: must be an integer; got string "many"`},
 		{"twice", `{"type":"RateLimit","rateLimit":{"requestsPerSecond":5}},{"type":"RateLimit","rateLimit":{"requestsPerSecond":5}}`, "spec.rules[0].filters[1].type: at most one RateLimit filter per rule"},
-		{"other type", `{"type":"RequestMirror","requestMirror":{}}`, `spec.rules[0].filters[0]: not supported yet (filter "RequestMirror" is not implemented)`},
+		{"other type", `{"type":"ExtensionRef","extensionRef":{}}`, `spec.rules[0].filters[0]: not supported yet (filter "ExtensionRef" is not implemented)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Decode([]byte(fmt.Sprintf(filterRoute, tt.filters)))

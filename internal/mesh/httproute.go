@@ -53,14 +53,17 @@ type HTTPRouteRule struct {
 	// match of every request (path prefix /).
 	Matches []HTTPRouteMatch `json:"matches,omitempty"`
 	// Filters act on the requests the rule matches before they are
-	// forwarded: type Fault (fault injection) and type RateLimit (a local
-	// token bucket), at most one of each; the rate limit is checked first.
-	// Gateway API's filters (header changes, mirroring, redirects) are not
-	// supported yet and are refused. Optional.
+	// forwarded: Gateway API's RequestHeaderModifier,
+	// ResponseHeaderModifier, URLRewrite, RequestRedirect and
+	// RequestMirror, and Weft's Fault (fault injection) and RateLimit (a
+	// local token bucket), at most one of each type; the rate limit is
+	// checked first, then the fault, then the redirect. URLRewrite and
+	// RequestRedirect exclude each other. Optional.
 	Filters []HTTPFilter `json:"filters,omitempty"`
 	// BackendRefs are where matching requests go, split by weight. At
-	// least one.
-	BackendRefs []BackendRef `json:"backendRefs"`
+	// least one, except in a rule with a RequestRedirect filter, which
+	// has none (the redirect answers every request).
+	BackendRefs []BackendRef `json:"backendRefs,omitempty"`
 	// Timeouts bound the requests the rule matches. Optional.
 	Timeouts *HTTPTimeouts `json:"timeouts,omitempty"`
 	// Retry overrides, field by field, the retries its parent Service's
@@ -104,12 +107,14 @@ type ValueMatch struct {
 
 // HTTPFilter is one filter of a rule, in Gateway API's shape: a type and
 // the configuration field that type names. Weft implements Gateway API's
-// RequestHeaderModifier and ResponseHeaderModifier, and the types Fault
+// RequestHeaderModifier, ResponseHeaderModifier, URLRewrite,
+// RequestRedirect and RequestMirror, and the types Fault
 // and RateLimit (its own: Gateway API has no core fault or rate-limit
 // filter); any other type is refused, named in the error.
 type HTTPFilter struct {
-	// Type is the filter kind: Fault, RateLimit, RequestHeaderModifier or
-	// ResponseHeaderModifier. Required.
+	// Type is the filter kind: Fault, RateLimit, RequestHeaderModifier,
+	// ResponseHeaderModifier, URLRewrite, RequestRedirect or
+	// RequestMirror. Required.
 	Type string `json:"type"`
 	// Fault configures a filter of type Fault. Required with that type.
 	Fault *FaultFilter `json:"fault,omitempty"`
@@ -122,6 +127,15 @@ type HTTPFilter struct {
 	// ResponseHeaderModifier edits the upstream response's headers before
 	// they reach the caller. Required with type ResponseHeaderModifier.
 	ResponseHeaderModifier *HeaderModifier `json:"responseHeaderModifier,omitempty"`
+	// URLRewrite changes the forwarded request's Host and path. Required
+	// with type URLRewrite.
+	URLRewrite *URLRewrite `json:"urlRewrite,omitempty"`
+	// RequestRedirect answers the request with a redirect made by the
+	// sidecar. Required with type RequestRedirect.
+	RequestRedirect *RequestRedirect `json:"requestRedirect,omitempty"`
+	// RequestMirror sends a copy of a share of requests to another
+	// Service. Required with type RequestMirror.
+	RequestMirror *RequestMirror `json:"requestMirror,omitempty"`
 	// Raw holds the configuration of filter types Weft does not implement,
 	// as given, so the refusal can name them.
 	Raw map[string]any `json:"-"`
@@ -204,6 +218,7 @@ func (r *HTTPRoute) SetDefaults() {
 		}
 		for j := range rule.Filters {
 			defaultFilter(&rule.Filters[j])
+			defaultURLFilters(&rule.Filters[j])
 		}
 		for j := range rule.BackendRefs {
 			b := &rule.BackendRefs[j]
@@ -284,8 +299,12 @@ func validateRule(v *errs, path string, rule *HTTPRouteRule) {
 			validateValueMatch(v, field(mp+".queryParams", k), q)
 		}
 	}
-	validateFilters(v, path+".filters", rule.Filters)
-	if len(rule.BackendRefs) == 0 {
+	validateFilters(v, path+".filters", rule.Filters, rule.Matches)
+	redirects := hasFilter(rule.Filters, FilterRequestRedirect)
+	switch {
+	case redirects && len(rule.BackendRefs) > 0:
+		v.add(path+".backendRefs", "must be empty in a rule with a RequestRedirect filter (the redirect answers every request)")
+	case !redirects && len(rule.BackendRefs) == 0:
 		v.add(path+".backendRefs", "must name at least one backend")
 	}
 	var total int64

@@ -57,6 +57,20 @@ func CheckReferences(all []Resource) []Problem {
 					out = append(out, Problem{Resource: key, Path: bp + ".subset", Reason: fmt.Sprintf("Service %q has no subset %q", b.Name, b.Subset), Cause: "BackendNotFound"})
 				}
 			}
+			for j, f := range rule.Filters {
+				m := f.RequestMirror
+				if m == nil {
+					continue
+				}
+				bp := field(rp+".filters", j) + ".requestMirror.backendRef"
+				s := svcs[ns+"/"+m.BackendRef.Name]
+				switch {
+				case s == nil:
+					out = append(out, Problem{Resource: key, Path: bp + ".name", Reason: fmt.Sprintf("unknown Service %q (nothing is mirrored)", m.BackendRef.Name), Cause: "BackendNotFound"})
+				case m.BackendRef.Subset != "" && !s.HasSubset(m.BackendRef.Subset):
+					out = append(out, Problem{Resource: key, Path: bp + ".subset", Reason: fmt.Sprintf("Service %q has no subset %q (nothing is mirrored)", m.BackendRef.Name, m.BackendRef.Subset), Cause: "BackendNotFound"})
+				}
+			}
 			for _, claim := range ruleClaims(rt, &rule) {
 				if prev, taken := claims[claim]; taken && prev != key {
 					out = append(out, Problem{Resource: key, Path: rp, Reason: fmt.Sprintf("conflicts with %s: same parent, hostname and match", prev), Conflict: true, With: prev, Cause: "Shadowed"})

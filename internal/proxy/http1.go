@@ -17,6 +17,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/drain"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/proxy/mirror"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 	"github.com/weft-mesh/weft/internal/telemetry"
@@ -61,7 +62,11 @@ type HTTP1Config struct {
 	// the client controls every byte of them. X-Mesh-Identity is never
 	// taken from a downstream.
 	TrustForwarded bool
-	Metrics        *telemetry.ProxyMetrics
+	// Mirror sends the copies of RequestMirror filters; share one per
+	// sidecar so its per-cluster bound holds across listeners. Nil means
+	// one of the engine's own, with mirror's defaults.
+	Mirror  *mirror.Sender
+	Metrics *telemetry.ProxyMetrics
 	// Tracer records spans and rewrites trace headers; nil passes trace
 	// headers through untouched.
 	Tracer *tracing.Tracer
@@ -96,6 +101,7 @@ type HTTP1 struct {
 	log       *slog.Logger
 	lim       h1.Limits
 	forceHost []byte
+	mirror    *mirror.Sender
 
 	tunnelMu sync.Mutex            // guards creating tunnelH2
 	tunnelH2 atomic.Pointer[HTTP2] // serves HTTP/2 inside CONNECT tunnels
@@ -113,6 +119,10 @@ func NewHTTP1(cfg HTTP1Config) *HTTP1 {
 		cfg: cfg,
 		log: cfg.Logger.With("component", "http1", "listener", cfg.Name),
 		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxHeaders: cfg.MaxHeaders},
+	}
+	h.mirror = cfg.Mirror
+	if h.mirror == nil {
+		h.mirror = mirror.New(mirror.Config{Observe: cfg.Metrics.Mirror, Logger: cfg.Logger})
 	}
 	if cfg.ForceHost != "" {
 		fh, err := route.NormalizeHost(nil, []byte(cfg.ForceHost))
@@ -169,6 +179,10 @@ type h1conn struct {
 	// reqMods and respMods are the header edits of the route the current
 	// request matched (nil: none); set per request by forward and bridge.
 	reqMods, respMods *route.HeaderMods
+	// hostRewrite is the Host a URLRewrite sends upstream ("" keeps the
+	// request's); rewriteBuf the other path buffer a rewrite swaps in.
+	hostRewrite string
+	rewriteBuf  []byte
 	// replay holds the request body when a retry may send it again
 	// (replaying is then set); continued records the 100 sent.
 	replay               []byte

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	out := &http.Request{
 		Method:     string(req.Method),
 		URL:        &url.URL{Scheme: "http", Host: ep.Address, Opaque: string(hc.pathBuf), RawQuery: string(query)},
-		Host:       string(req.Authority),
+		Host:       hc.bridgeHost(),
 		Header:     make(http.Header, len(req.Headers)+3),
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1, ProtoMinor: 1,
@@ -81,6 +82,8 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 		out.Trailer = http.Header{}
 		out.Body = &bridgeChunked{cr: httputil.NewChunkedReader(hc.br), hc: hc, tr: out.Trailer}
 		out.ContentLength = -1
+	case hc.replaying:
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(hc.replay)), int64(len(hc.replay))
 	case req.ContentLength > 0:
 		out.Body, out.ContentLength = io.NopCloser(io.LimitReader(hc.br, req.ContentLength)), req.ContentLength
 	default:
@@ -194,3 +197,12 @@ func (b *bridgeChunked) Read(p []byte) (int, error) {
 }
 
 func (b *bridgeChunked) Close() error { return nil }
+
+// bridgeHost is the authority sent upstream: a URLRewrite's host, else
+// the request's.
+func (hc *h1conn) bridgeHost() string {
+	if hc.hostRewrite != "" {
+		return hc.hostRewrite
+	}
+	return string(hc.req.Authority)
+}

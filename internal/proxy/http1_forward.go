@@ -46,10 +46,20 @@ func (hc *h1conn) serve(start time.Time) bool {
 		return hc.reject(telemetry.FlagNoRoute, 404, "no route for host", hc.hostBuf, "", "", start)
 	}
 	hc.reqMods, hc.respMods = rt.RequestHeaders, rt.ResponseHeaders
+	hc.hostRewrite, hc.replaying = "", false
 	if rt.Filtered() {
 		if keep, done := hc.filter(rt, start); done {
 			return keep
 		}
+	}
+	if rt.Redirect != nil {
+		return hc.redirect(rt, query, start)
+	}
+	if rt.Rewrite != nil {
+		hc.rewrite(rt)
+	}
+	if len(rt.Mirrors) > 0 && !req.IsConnect() && req.Upgrade == nil {
+		hc.mirror(st, rt, query)
 	}
 	backend := rt.PickBackend(hc.next())
 	cl := st.Clusters.Get(backend)

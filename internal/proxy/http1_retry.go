@@ -26,7 +26,7 @@ func (hc *h1conn) forward(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.R
 		pol = retry.Default
 	}
 	cl.Budget.Request(start.UnixNano())
-	hc.replaying, hc.continued = false, false
+	hc.continued = false // replaying: reset per request by serve; a mirror may have kept the body
 	// afterSend: a try that sent the request may be retried (connect
 	// failures always may: they sent nothing).
 	afterSend := pol.Attempts > 0 && pol.On&^retry.ConnectFailure != 0 && (pol.AnyMethod || retry.Idempotent(req.Method))
@@ -204,6 +204,9 @@ func (hc *h1conn) try(cl *cluster.Cluster, ep *cluster.Endpoint, query []byte, p
 // 100 Continue).
 func (hc *h1conn) bufferBody() (bool, error) {
 	req := &hc.req
+	if hc.replaying {
+		return true, nil // already kept (for a mirror)
+	}
 	n := req.ContentLength
 	if req.Chunked || req.ExpectContinue || n <= 0 || n > retry.BodyCap {
 		return false, nil

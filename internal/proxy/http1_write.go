@@ -91,7 +91,13 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 	if mods != nil {
 		sawXFF, sawProto, sawID = mods.Sets("x-forwarded-for"), mods.Sets("x-forwarded-proto"), mods.Sets("x-request-id")
 	}
-	if req.AbsoluteForm {
+	hostSet := req.AbsoluteForm || hc.hostRewrite != ""
+	switch {
+	case hc.hostRewrite != "":
+		w.WriteString("Host: ")
+		w.WriteString(hc.hostRewrite)
+		w.WriteString("\r\n")
+	case req.AbsoluteForm:
 		w.WriteString("Host: ")
 		w.Write(req.Authority)
 		w.WriteString("\r\n")
@@ -103,7 +109,7 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 			continue
 		case identityHeader(n), stripInternal && internalHeader(n), !trust && forwardingHeader(n):
 			continue
-		case req.AbsoluteForm && h1.EqualFold(n, "host"):
+		case hostSet && h1.EqualFold(n, "host"):
 			continue
 		case mods != nil && mods.Drops(n):
 			continue // removed, or replaced by the route's set

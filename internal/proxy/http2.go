@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"github.com/weft-mesh/weft/internal/proxy/mirror"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,7 +57,10 @@ type HTTP2Config struct {
 	// for this long: a peer that stopped reading, such as a PING or
 	// SETTINGS flooder (CVE-2019-9512/9515). Zero means 10s.
 	WriteTimeout time.Duration
-	Metrics      *telemetry.ProxyMetrics
+	// Mirror sends the copies of RequestMirror filters (see
+	// HTTP1Config.Mirror). Nil means one of the engine's own.
+	Mirror  *mirror.Sender
+	Metrics *telemetry.ProxyMetrics
 	// Tracer records spans and rewrites trace headers; nil passes trace
 	// headers through untouched.
 	Tracer *tracing.Tracer
@@ -119,6 +123,7 @@ type HTTP2 struct {
 
 	conns   drain.Group[net.Conn]
 	penalty *resetPenalty // addresses the rapid-reset guard cut off
+	mirror  *mirror.Sender
 }
 
 // NewHTTP2 returns an HTTP/2 engine.
@@ -130,6 +135,10 @@ func NewHTTP2(cfg HTTP2Config) *HTTP2 {
 		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes},
 
 		penalty: newResetPenalty(),
+		mirror:  cfg.Mirror,
+	}
+	if h.mirror == nil {
+		h.mirror = mirror.New(mirror.Config{Observe: cfg.Metrics.Mirror, Logger: cfg.Logger})
 	}
 	h.base = &http.Server{
 		Handler: h,

@@ -74,6 +74,21 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.Filtered() && h.filter(w, r, grpc, rt, start) {
 		return
 	}
+	if rt.Redirect != nil {
+		h.redirect(w, r, rt, path, query, start)
+		return
+	}
+	if rt.Rewrite != nil {
+		if p, ok := rt.RewritePath(nil, path); ok {
+			path = p
+		}
+		if rt.Rewrite.Host != "" {
+			r.Host = rt.Rewrite.Host
+		}
+	}
+	if len(rt.Mirrors) > 0 {
+		h.mirrorRequest(st, rt, r, path, query)
+	}
 	backend := rt.PickBackend(rand.Uint64())
 	cl := st.Clusters.Get(backend)
 	if cl == nil {

@@ -27,6 +27,12 @@ type RouteDump struct {
 	// MissingClusterStatus answers a backend whose cluster is absent
 	// (500 for an invalid backendRef; 503 by default).
 	MissingClusterStatus int `json:"missingClusterStatus"`
+	// Rewrite is the route's URLRewrite: the Host and path forwarded.
+	Rewrite *route.Rewrite `json:"rewrite,omitempty"`
+	// Redirect is the route's RequestRedirect, answered by the sidecar.
+	Redirect *route.Redirect `json:"redirect,omitempty"`
+	// Mirrors are the clusters copies go to, each with its share.
+	Mirrors []route.Mirror `json:"mirrors,omitempty"`
 }
 
 // MatchDump is a route's match in words.
@@ -48,7 +54,8 @@ func dumpRoutes(rc route.Config) []VirtualHostDump {
 	for _, vh := range rc.VirtualHosts {
 		v := VirtualHostDump{Name: vh.Name, Domains: vh.Domains, Routes: []RouteDump{}}
 		for _, r := range vh.Routes {
-			rd := RouteDump{Name: r.Name, Match: dumpMatch(r.Match), MissingClusterStatus: r.MissingStatus()}
+			rd := RouteDump{Name: r.Name, Match: dumpMatch(r.Match), MissingClusterStatus: r.MissingStatus(),
+				Rewrite: r.Rewrite, Redirect: r.Redirect, Mirrors: r.Mirrors}
 			if r.Timeout > 0 {
 				rd.Timeout = r.Timeout.String()
 			}

@@ -175,7 +175,7 @@ func (s *Sidecar) listenerConfig(name, addr string, lim Limits, h1, h2, tcp list
 func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim Limits, trust bool) listener.Handler {
 	return proxy.NewHTTP1(proxy.HTTP1Config{
 		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
-		OnMiss:         s.onMissFor(dir),
+		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
 		Metrics: s.metrics, Tracer: s.tel.tracer, AccessLog: s.tel.access, Logger: s.log,
@@ -185,7 +185,7 @@ func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim L
 func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim Limits, trust bool) listener.Handler {
 	return proxy.NewHTTP2(proxy.HTTP2Config{
 		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
-		OnMiss:         s.onMissFor(dir),
+		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
 		Metrics: s.metrics, Tracer: s.tel.tracer, AccessLog: s.tel.access, Logger: s.log,
 	})

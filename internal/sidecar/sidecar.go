@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weft-mesh/weft/internal/proxy/mirror"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,6 +71,9 @@ type Sidecar struct {
 	reg     *prometheus.Registry
 	metrics *telemetry.ProxyMetrics
 	tel     *telemetryParts
+	// mirror sends every listener's RequestMirror copies, so the
+	// per-cluster bound on copies in flight is the sidecar's.
+	mirror *mirror.Sender
 
 	reloadMu sync.Mutex // serialises reloads
 	active   atomic.Pointer[active]
@@ -126,6 +130,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 		metrics: telemetry.NewProxyMetrics(reg),
 		inbound: map[string]*inboundRuntimes{},
 	}
+	s.mirror = mirror.New(mirror.Config{Observe: s.metrics.Mirror, Logger: s.log})
 	for _, in := range cfg.Inbound {
 		s.inbound[in.Name] = &inboundRuntimes{}
 	}

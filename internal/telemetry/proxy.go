@@ -17,6 +17,7 @@ type ProxyMetrics struct {
 	requests sync.Map // reqKey -> *reqSeries
 	conns    sync.Map // listener -> *connSeries
 	retry    retryMetrics
+	mirror   mirrorMetrics
 	// resilience: overflowKey -> *atomic.Uint64, cluster -> *atomic.Uint64
 	overflows, ejections sync.Map
 	captured             sync.Map // capture outcome -> *atomic.Uint64
@@ -46,7 +47,7 @@ type connSeries struct {
 // NewProxyMetrics returns metrics registered on reg.
 func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 	m := &ProxyMetrics{}
-	reg.MustRegister(&proxyCollector{m: m}, retryCollector{&m.retry}, &resilienceCollector{m: m}, captureCollector{m})
+	reg.MustRegister(&proxyCollector{m: m}, retryCollector{&m.retry}, &resilienceCollector{m: m}, captureCollector{m}, mirrorCollector{&m.mirror})
 	return m
 }
 

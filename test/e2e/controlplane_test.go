@@ -109,7 +109,8 @@ type cpMesh struct {
 	admin     string
 	apps      map[string]*proc // the catalog apps by version
 	appAddrs  map[string]string
-	sidecars  map[string]*proc // their sidecars
+	sidecars  map[string]*proc  // their sidecars
+	sideAdmin map[string]string // their sidecars' admin addresses
 }
 
 // startCPMesh starts two catalog instances (v1, v2) and a frontend, each
@@ -128,13 +129,14 @@ func startCPMeshScoped(t *testing.T, frontServices []string, cps ...*cp) *cpMesh
 		xds, apis = append(xds, c.xds), append(apis, c.api)
 	}
 	cpYAML := fmt.Sprintf("controlPlane: {xds: [%s], api: [%s], cacheDir: %s}\n", strings.Join(xds, ", "), strings.Join(apis, ", "), t.TempDir())
-	apps, sidecars, appAddrs := map[string]*proc{}, map[string]*proc{}, map[string]string{}
+	apps, sidecars, appAddrs, sideAdmin := map[string]*proc{}, map[string]*proc{}, map[string]string{}, map[string]string{}
 	for _, v := range []string{"v1", "v2"} {
 		app := freePort(t)
 		appAddrs[v] = app
 		apps[v] = start(t, "catalog-"+v+" app", bin.echo, "-addr", app, "-service", "catalog", "-version", v)
 		eventually(t, 10*time.Second, "echo "+app, func() bool { return httpOK(http.DefaultClient, "http://"+app+"/") })
 		admin, listen := freePort(t), freePort(t)
+		sideAdmin[v] = admin
 		sidecars[v], _ = startSidecar(t, "catalog-"+v, admin, fmt.Sprintf(`node: catalog-%s
 service: catalog
 admin: %s
@@ -157,7 +159,7 @@ limits: {drainTimeout: 5s}
 	pu, _ := url.Parse("http://" + proxyAddr)
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: 16}}
 	t.Cleanup(c.CloseIdleConnections)
-	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin, apps: apps, sidecars: sidecars, appAddrs: appAddrs}
+	return &cpMesh{client: c, servers: strings.Join(apis, ","), front: front, frontPath: frontPath, admin: admin, apps: apps, sidecars: sidecars, appAddrs: appAddrs, sideAdmin: sideAdmin}
 }
 
 // tryShare samples n requests and returns the share of v2, or -1 if any

@@ -59,6 +59,15 @@ type Route struct {
 	// ResponseHeaders edits the upstream response's headers before they
 	// reach the client; nil means none.
 	ResponseHeaders *HeaderMods
+	// Rewrite changes the forwarded request's Host and path (Gateway
+	// API's URLRewrite); nil means none.
+	Rewrite *Rewrite `json:",omitempty"`
+	// Redirect answers every request with a redirect the proxy makes
+	// (Gateway API's RequestRedirect); such a route has no Backends.
+	Redirect *Redirect `json:",omitempty"`
+	// Mirrors send copies of a share of the route's requests to other
+	// clusters, responses discarded (Gateway API's RequestMirror).
+	Mirrors []Mirror `json:",omitempty"`
 
 	cum    []uint64          // cumulative backend weights, set by Compile
 	bucket *ratelimit.Bucket // the bucket in force, set by Compile

@@ -181,7 +181,11 @@ func compileRoute(p string, r *Route) (compiled, error) {
 	}
 	r.RequestHeaders = compileMods(r.RequestHeaders, p+".requestHeaders", fail)
 	r.ResponseHeaders = compileMods(r.ResponseHeaders, p+".responseHeaders", fail)
-	if len(r.Backends) == 0 {
+	compileURLFilters(p, r, fail)
+	switch {
+	case r.Redirect != nil && len(r.Backends) > 0:
+		fail(p+".backends", "a redirecting route has no backends")
+	case r.Redirect == nil && len(r.Backends) == 0:
 		fail(p+".backends", "must name at least one backend")
 	}
 	var total uint64

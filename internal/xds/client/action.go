@@ -23,6 +23,9 @@ func actionToProxy(a *envoypb.RouteAction, out *route.Route) error {
 	if t := a.GetTimeout(); t != nil {
 		out.Timeout = t.AsDuration()
 	}
+	if err := rewriteToProxy(a, out); err != nil {
+		return err
+	}
 	if rp := a.GetRetryPolicy(); rp != nil {
 		p, err := retryToProxy(rp)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 
 // cmpRoutes compares route configs; route.Route's unexported field is set
 // only by route.Compile, so it is nil on both sides.
-var cmpRoutes = cmp.AllowUnexported(route.Route{}, route.HeaderMods{})
+var cmpRoutes = cmp.AllowUnexported(route.Route{}, route.HeaderMods{}, route.PathRewrite{})
 
 // The client's decoders must turn translate's output into exactly what
 // xdstest.ToProxy makes of it, nil slices and all.

@@ -81,7 +81,9 @@ func routeCases() []decodeCase {
 		{"no match", base(func(_ *vhT, r *rT) { r.Match = nil }), ErrInvalid, true},
 		{"no path specifier", base(func(_ *vhT, r *rT) { r.Match.PathSpecifier = nil }), ErrInvalid, true},
 		{"no action", base(func(_ *vhT, r *rT) { r.Action = nil }), ErrInvalid, true},
-		{"redirect", base(func(_ *vhT, r *rT) { r.Action = &routev3.Route_Redirect{Redirect: &routev3.RedirectAction{}} }), ErrUnsupported, true},
+		{"redirect to another scheme", base(func(_ *vhT, r *rT) {
+			r.Action = &routev3.Route_Redirect{Redirect: &routev3.RedirectAction{SchemeRewriteSpecifier: &routev3.RedirectAction_SchemeRedirect{SchemeRedirect: "ftp"}}}
+		}), ErrUnsupported, true},
 		{"prefix not segment-aware", base(func(_ *vhT, r *rT) { r.Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/api"} }), ErrUnsupported, true},
 		{"separated prefix ending in /", base(func(_ *vhT, r *rT) {
 			r.Match.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: "/api/"}

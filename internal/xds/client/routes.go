@@ -90,9 +90,9 @@ func virtualHostToProxy(v *envoypb.VirtualHost) (route.VirtualHost, error) {
 	return vh, nil
 }
 
-// routeToProxy maps a route whose action forwards to clusters. Redirects,
-// filter actions and direct responses are refused: the proxy's route table
-// has no rule that answers without an upstream yet.
+// routeToProxy maps a route whose action forwards to clusters or
+// redirects. Filter actions and direct responses are refused: the proxy's
+// route table has no rule for them.
 func routeToProxy(r *envoypb.Route) (route.Route, error) {
 	out := route.Route{Name: r.GetName()}
 	if err := capped("name", out.Name, maxName); err != nil {
@@ -124,6 +124,11 @@ func routeToProxy(r *envoypb.Route) (route.Route, error) {
 	case *envoypb.Route_Route:
 		if err := actionToProxy(a.Route, &out); err != nil {
 			return out, fmt.Errorf("route: %w", err)
+		}
+		return out, nil
+	case *envoypb.Route_Redirect:
+		if err := redirectToProxy(a.Redirect, &out); err != nil {
+			return out, fmt.Errorf("redirect: %w", err)
 		}
 		return out, nil
 	case *envoypb.Route_DirectResponse:

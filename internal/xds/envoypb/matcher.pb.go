@@ -225,6 +225,59 @@ func (*StringMatcher_Contains) isStringMatcher_MatchPattern() {}
 
 func (*StringMatcher_Custom) isStringMatcher_MatchPattern() {}
 
+// RegexMatchAndSubstitute is envoy.type.matcher.v3.RegexMatchAndSubstitute.
+type RegexMatchAndSubstitute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pattern       *RegexMatcher          `protobuf:"bytes,1,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	Substitution  string                 `protobuf:"bytes,2,opt,name=substitution,proto3" json:"substitution,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegexMatchAndSubstitute) Reset() {
+	*x = RegexMatchAndSubstitute{}
+	mi := &file_envoypb_matcher_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegexMatchAndSubstitute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegexMatchAndSubstitute) ProtoMessage() {}
+
+func (x *RegexMatchAndSubstitute) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_matcher_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegexMatchAndSubstitute.ProtoReflect.Descriptor instead.
+func (*RegexMatchAndSubstitute) Descriptor() ([]byte, []int) {
+	return file_envoypb_matcher_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RegexMatchAndSubstitute) GetPattern() *RegexMatcher {
+	if x != nil {
+		return x.Pattern
+	}
+	return nil
+}
+
+func (x *RegexMatchAndSubstitute) GetSubstitution() string {
+	if x != nil {
+		return x.Substitution
+	}
+	return ""
+}
+
 var File_envoypb_matcher_proto protoreflect.FileDescriptor
 
 const file_envoypb_matcher_proto_rawDesc = "" +
@@ -242,7 +295,10 @@ const file_envoypb_matcher_proto_rawDesc = "" +
 	"\x06custom\x18\b \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x06custom\x12\x1f\n" +
 	"\vignore_case\x18\x06 \x01(\bR\n" +
 	"ignoreCaseB\x0f\n" +
-	"\rmatch_patternB0Z.github.com/weft-mesh/weft/internal/xds/envoypbb\x06proto3"
+	"\rmatch_pattern\"x\n" +
+	"\x17RegexMatchAndSubstitute\x129\n" +
+	"\apattern\x18\x01 \x01(\v2\x1f.weft.xds.envoy.v3.RegexMatcherR\apattern\x12\"\n" +
+	"\fsubstitution\x18\x02 \x01(\tR\fsubstitutionB0Z.github.com/weft-mesh/weft/internal/xds/envoypbb\x06proto3"
 
 var (
 	file_envoypb_matcher_proto_rawDescOnce sync.Once
@@ -256,20 +312,22 @@ func file_envoypb_matcher_proto_rawDescGZIP() []byte {
 	return file_envoypb_matcher_proto_rawDescData
 }
 
-var file_envoypb_matcher_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_envoypb_matcher_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_envoypb_matcher_proto_goTypes = []any{
-	(*RegexMatcher)(nil),  // 0: weft.xds.envoy.v3.RegexMatcher
-	(*StringMatcher)(nil), // 1: weft.xds.envoy.v3.StringMatcher
-	(*Unread)(nil),        // 2: weft.xds.envoy.v3.Unread
+	(*RegexMatcher)(nil),            // 0: weft.xds.envoy.v3.RegexMatcher
+	(*StringMatcher)(nil),           // 1: weft.xds.envoy.v3.StringMatcher
+	(*RegexMatchAndSubstitute)(nil), // 2: weft.xds.envoy.v3.RegexMatchAndSubstitute
+	(*Unread)(nil),                  // 3: weft.xds.envoy.v3.Unread
 }
 var file_envoypb_matcher_proto_depIdxs = []int32{
 	0, // 0: weft.xds.envoy.v3.StringMatcher.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	2, // 1: weft.xds.envoy.v3.StringMatcher.custom:type_name -> weft.xds.envoy.v3.Unread
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 1: weft.xds.envoy.v3.StringMatcher.custom:type_name -> weft.xds.envoy.v3.Unread
+	0, // 2: weft.xds.envoy.v3.RegexMatchAndSubstitute.pattern:type_name -> weft.xds.envoy.v3.RegexMatcher
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_matcher_proto_init() }
@@ -292,7 +350,7 @@ func file_envoypb_matcher_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_matcher_proto_rawDesc), len(file_envoypb_matcher_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

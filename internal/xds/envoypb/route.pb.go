@@ -123,6 +123,62 @@ func (RouteRetryPolicy_ResetHeaderFormat) EnumDescriptor() ([]byte, []int) {
 	return file_envoypb_route_proto_rawDescGZIP(), []int{7, 0}
 }
 
+// RedirectResponseCode is envoy.config.route.v3.RedirectAction.RedirectResponseCode.
+type RedirectAction_RedirectResponseCode int32
+
+const (
+	RedirectAction_MOVED_PERMANENTLY  RedirectAction_RedirectResponseCode = 0
+	RedirectAction_FOUND              RedirectAction_RedirectResponseCode = 1
+	RedirectAction_SEE_OTHER          RedirectAction_RedirectResponseCode = 2
+	RedirectAction_TEMPORARY_REDIRECT RedirectAction_RedirectResponseCode = 3
+	RedirectAction_PERMANENT_REDIRECT RedirectAction_RedirectResponseCode = 4
+)
+
+// Enum value maps for RedirectAction_RedirectResponseCode.
+var (
+	RedirectAction_RedirectResponseCode_name = map[int32]string{
+		0: "MOVED_PERMANENTLY",
+		1: "FOUND",
+		2: "SEE_OTHER",
+		3: "TEMPORARY_REDIRECT",
+		4: "PERMANENT_REDIRECT",
+	}
+	RedirectAction_RedirectResponseCode_value = map[string]int32{
+		"MOVED_PERMANENTLY":  0,
+		"FOUND":              1,
+		"SEE_OTHER":          2,
+		"TEMPORARY_REDIRECT": 3,
+		"PERMANENT_REDIRECT": 4,
+	}
+)
+
+func (x RedirectAction_RedirectResponseCode) Enum() *RedirectAction_RedirectResponseCode {
+	p := new(RedirectAction_RedirectResponseCode)
+	*p = x
+	return p
+}
+
+func (x RedirectAction_RedirectResponseCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RedirectAction_RedirectResponseCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_envoypb_route_proto_enumTypes[2].Descriptor()
+}
+
+func (RedirectAction_RedirectResponseCode) Type() protoreflect.EnumType {
+	return &file_envoypb_route_proto_enumTypes[2]
+}
+
+func (x RedirectAction_RedirectResponseCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RedirectAction_RedirectResponseCode.Descriptor instead.
+func (RedirectAction_RedirectResponseCode) EnumDescriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{10, 0}
+}
+
 // RouteConfiguration is envoy.config.route.v3.RouteConfiguration.
 type RouteConfiguration struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -327,7 +383,7 @@ func (x *Route) GetRoute() *RouteAction {
 	return nil
 }
 
-func (x *Route) GetRedirect() *Unread {
+func (x *Route) GetRedirect() *RedirectAction {
 	if x != nil {
 		if x, ok := x.Action.(*Route_Redirect); ok {
 			return x.Redirect
@@ -407,7 +463,7 @@ type Route_Route struct {
 }
 
 type Route_Redirect struct {
-	Redirect *Unread `protobuf:"bytes,3,opt,name=redirect,proto3,oneof"`
+	Redirect *RedirectAction `protobuf:"bytes,3,opt,name=redirect,proto3,oneof"`
 }
 
 type Route_DirectResponse struct {
@@ -962,8 +1018,21 @@ type RouteAction struct {
 	RetryPolicy                 *RouteRetryPolicy                       `protobuf:"bytes,9,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	HashPolicy                  []*RouteAction_HashPolicy               `protobuf:"bytes,15,rep,name=hash_policy,json=hashPolicy,proto3" json:"hash_policy,omitempty"`
 	ClusterNotFoundResponseCode RouteAction_ClusterNotFoundResponseCode `protobuf:"varint,20,opt,name=cluster_not_found_response_code,json=clusterNotFoundResponseCode,proto3,enum=weft.xds.envoy.v3.RouteAction_ClusterNotFoundResponseCode" json:"cluster_not_found_response_code,omitempty"`
-	unknownFields               protoimpl.UnknownFields
-	sizeCache                   protoimpl.SizeCache
+	PrefixRewrite               string                                  `protobuf:"bytes,5,opt,name=prefix_rewrite,json=prefixRewrite,proto3" json:"prefix_rewrite,omitempty"`
+	RegexRewrite                *RegexMatchAndSubstitute                `protobuf:"bytes,32,opt,name=regex_rewrite,json=regexRewrite,proto3" json:"regex_rewrite,omitempty"`
+	PathRewritePolicy           *Unread                                 `protobuf:"bytes,41,opt,name=path_rewrite_policy,json=pathRewritePolicy,proto3" json:"path_rewrite_policy,omitempty"`
+	PathRewrite                 string                                  `protobuf:"bytes,45,opt,name=path_rewrite,json=pathRewrite,proto3" json:"path_rewrite,omitempty"`
+	// Types that are valid to be assigned to HostRewriteSpecifier:
+	//
+	//	*RouteAction_HostRewriteLiteral
+	//	*RouteAction_AutoHostRewrite
+	//	*RouteAction_HostRewriteHeader
+	//	*RouteAction_HostRewritePathRegex
+	//	*RouteAction_HostRewrite
+	HostRewriteSpecifier  isRouteAction_HostRewriteSpecifier `protobuf_oneof:"host_rewrite_specifier"`
+	RequestMirrorPolicies []*RouteAction_RequestMirrorPolicy `protobuf:"bytes,30,rep,name=request_mirror_policies,json=requestMirrorPolicies,proto3" json:"request_mirror_policies,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *RouteAction) Reset() {
@@ -1076,6 +1145,93 @@ func (x *RouteAction) GetClusterNotFoundResponseCode() RouteAction_ClusterNotFou
 	return RouteAction_SERVICE_UNAVAILABLE
 }
 
+func (x *RouteAction) GetPrefixRewrite() string {
+	if x != nil {
+		return x.PrefixRewrite
+	}
+	return ""
+}
+
+func (x *RouteAction) GetRegexRewrite() *RegexMatchAndSubstitute {
+	if x != nil {
+		return x.RegexRewrite
+	}
+	return nil
+}
+
+func (x *RouteAction) GetPathRewritePolicy() *Unread {
+	if x != nil {
+		return x.PathRewritePolicy
+	}
+	return nil
+}
+
+func (x *RouteAction) GetPathRewrite() string {
+	if x != nil {
+		return x.PathRewrite
+	}
+	return ""
+}
+
+func (x *RouteAction) GetHostRewriteSpecifier() isRouteAction_HostRewriteSpecifier {
+	if x != nil {
+		return x.HostRewriteSpecifier
+	}
+	return nil
+}
+
+func (x *RouteAction) GetHostRewriteLiteral() string {
+	if x != nil {
+		if x, ok := x.HostRewriteSpecifier.(*RouteAction_HostRewriteLiteral); ok {
+			return x.HostRewriteLiteral
+		}
+	}
+	return ""
+}
+
+func (x *RouteAction) GetAutoHostRewrite() *wrapperspb.BoolValue {
+	if x != nil {
+		if x, ok := x.HostRewriteSpecifier.(*RouteAction_AutoHostRewrite); ok {
+			return x.AutoHostRewrite
+		}
+	}
+	return nil
+}
+
+func (x *RouteAction) GetHostRewriteHeader() string {
+	if x != nil {
+		if x, ok := x.HostRewriteSpecifier.(*RouteAction_HostRewriteHeader); ok {
+			return x.HostRewriteHeader
+		}
+	}
+	return ""
+}
+
+func (x *RouteAction) GetHostRewritePathRegex() *RegexMatchAndSubstitute {
+	if x != nil {
+		if x, ok := x.HostRewriteSpecifier.(*RouteAction_HostRewritePathRegex); ok {
+			return x.HostRewritePathRegex
+		}
+	}
+	return nil
+}
+
+func (x *RouteAction) GetHostRewrite() string {
+	if x != nil {
+		if x, ok := x.HostRewriteSpecifier.(*RouteAction_HostRewrite); ok {
+			return x.HostRewrite
+		}
+	}
+	return ""
+}
+
+func (x *RouteAction) GetRequestMirrorPolicies() []*RouteAction_RequestMirrorPolicy {
+	if x != nil {
+		return x.RequestMirrorPolicies
+	}
+	return nil
+}
+
 type isRouteAction_ClusterSpecifier interface {
 	isRouteAction_ClusterSpecifier()
 }
@@ -1109,6 +1265,40 @@ func (*RouteAction_WeightedClusters) isRouteAction_ClusterSpecifier() {}
 func (*RouteAction_ClusterSpecifierPlugin) isRouteAction_ClusterSpecifier() {}
 
 func (*RouteAction_InlineClusterSpecifierPlugin) isRouteAction_ClusterSpecifier() {}
+
+type isRouteAction_HostRewriteSpecifier interface {
+	isRouteAction_HostRewriteSpecifier()
+}
+
+type RouteAction_HostRewriteLiteral struct {
+	HostRewriteLiteral string `protobuf:"bytes,6,opt,name=host_rewrite_literal,json=hostRewriteLiteral,proto3,oneof"`
+}
+
+type RouteAction_AutoHostRewrite struct {
+	AutoHostRewrite *wrapperspb.BoolValue `protobuf:"bytes,7,opt,name=auto_host_rewrite,json=autoHostRewrite,proto3,oneof"`
+}
+
+type RouteAction_HostRewriteHeader struct {
+	HostRewriteHeader string `protobuf:"bytes,29,opt,name=host_rewrite_header,json=hostRewriteHeader,proto3,oneof"`
+}
+
+type RouteAction_HostRewritePathRegex struct {
+	HostRewritePathRegex *RegexMatchAndSubstitute `protobuf:"bytes,35,opt,name=host_rewrite_path_regex,json=hostRewritePathRegex,proto3,oneof"`
+}
+
+type RouteAction_HostRewrite struct {
+	HostRewrite string `protobuf:"bytes,44,opt,name=host_rewrite,json=hostRewrite,proto3,oneof"`
+}
+
+func (*RouteAction_HostRewriteLiteral) isRouteAction_HostRewriteSpecifier() {}
+
+func (*RouteAction_AutoHostRewrite) isRouteAction_HostRewriteSpecifier() {}
+
+func (*RouteAction_HostRewriteHeader) isRouteAction_HostRewriteSpecifier() {}
+
+func (*RouteAction_HostRewritePathRegex) isRouteAction_HostRewriteSpecifier() {}
+
+func (*RouteAction_HostRewrite) isRouteAction_HostRewriteSpecifier() {}
 
 // RouteRetryPolicy is envoy.config.route.v3.RetryPolicy (renamed here
 // because core's RetryPolicy shares this package).
@@ -1342,6 +1532,276 @@ func (x *DirectResponseAction) GetBody() *DataSource {
 	return nil
 }
 
+// RedirectAction is envoy.config.route.v3.RedirectAction.
+type RedirectAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to SchemeRewriteSpecifier:
+	//
+	//	*RedirectAction_HttpsRedirect
+	//	*RedirectAction_SchemeRedirect
+	SchemeRewriteSpecifier isRedirectAction_SchemeRewriteSpecifier `protobuf_oneof:"scheme_rewrite_specifier"`
+	HostRedirect           string                                  `protobuf:"bytes,1,opt,name=host_redirect,json=hostRedirect,proto3" json:"host_redirect,omitempty"`
+	PortRedirect           uint32                                  `protobuf:"varint,8,opt,name=port_redirect,json=portRedirect,proto3" json:"port_redirect,omitempty"`
+	// Types that are valid to be assigned to PathRewriteSpecifier:
+	//
+	//	*RedirectAction_PathRedirect
+	//	*RedirectAction_PrefixRewrite
+	//	*RedirectAction_RegexRewrite
+	//	*RedirectAction_PathRewrite
+	PathRewriteSpecifier isRedirectAction_PathRewriteSpecifier `protobuf_oneof:"path_rewrite_specifier"`
+	ResponseCode         RedirectAction_RedirectResponseCode   `protobuf:"varint,3,opt,name=response_code,json=responseCode,proto3,enum=weft.xds.envoy.v3.RedirectAction_RedirectResponseCode" json:"response_code,omitempty"`
+	StripQuery           bool                                  `protobuf:"varint,6,opt,name=strip_query,json=stripQuery,proto3" json:"strip_query,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *RedirectAction) Reset() {
+	*x = RedirectAction{}
+	mi := &file_envoypb_route_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedirectAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedirectAction) ProtoMessage() {}
+
+func (x *RedirectAction) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_route_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedirectAction.ProtoReflect.Descriptor instead.
+func (*RedirectAction) Descriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RedirectAction) GetSchemeRewriteSpecifier() isRedirectAction_SchemeRewriteSpecifier {
+	if x != nil {
+		return x.SchemeRewriteSpecifier
+	}
+	return nil
+}
+
+func (x *RedirectAction) GetHttpsRedirect() bool {
+	if x != nil {
+		if x, ok := x.SchemeRewriteSpecifier.(*RedirectAction_HttpsRedirect); ok {
+			return x.HttpsRedirect
+		}
+	}
+	return false
+}
+
+func (x *RedirectAction) GetSchemeRedirect() string {
+	if x != nil {
+		if x, ok := x.SchemeRewriteSpecifier.(*RedirectAction_SchemeRedirect); ok {
+			return x.SchemeRedirect
+		}
+	}
+	return ""
+}
+
+func (x *RedirectAction) GetHostRedirect() string {
+	if x != nil {
+		return x.HostRedirect
+	}
+	return ""
+}
+
+func (x *RedirectAction) GetPortRedirect() uint32 {
+	if x != nil {
+		return x.PortRedirect
+	}
+	return 0
+}
+
+func (x *RedirectAction) GetPathRewriteSpecifier() isRedirectAction_PathRewriteSpecifier {
+	if x != nil {
+		return x.PathRewriteSpecifier
+	}
+	return nil
+}
+
+func (x *RedirectAction) GetPathRedirect() string {
+	if x != nil {
+		if x, ok := x.PathRewriteSpecifier.(*RedirectAction_PathRedirect); ok {
+			return x.PathRedirect
+		}
+	}
+	return ""
+}
+
+func (x *RedirectAction) GetPrefixRewrite() string {
+	if x != nil {
+		if x, ok := x.PathRewriteSpecifier.(*RedirectAction_PrefixRewrite); ok {
+			return x.PrefixRewrite
+		}
+	}
+	return ""
+}
+
+func (x *RedirectAction) GetRegexRewrite() *RegexMatchAndSubstitute {
+	if x != nil {
+		if x, ok := x.PathRewriteSpecifier.(*RedirectAction_RegexRewrite); ok {
+			return x.RegexRewrite
+		}
+	}
+	return nil
+}
+
+func (x *RedirectAction) GetPathRewrite() string {
+	if x != nil {
+		if x, ok := x.PathRewriteSpecifier.(*RedirectAction_PathRewrite); ok {
+			return x.PathRewrite
+		}
+	}
+	return ""
+}
+
+func (x *RedirectAction) GetResponseCode() RedirectAction_RedirectResponseCode {
+	if x != nil {
+		return x.ResponseCode
+	}
+	return RedirectAction_MOVED_PERMANENTLY
+}
+
+func (x *RedirectAction) GetStripQuery() bool {
+	if x != nil {
+		return x.StripQuery
+	}
+	return false
+}
+
+type isRedirectAction_SchemeRewriteSpecifier interface {
+	isRedirectAction_SchemeRewriteSpecifier()
+}
+
+type RedirectAction_HttpsRedirect struct {
+	HttpsRedirect bool `protobuf:"varint,4,opt,name=https_redirect,json=httpsRedirect,proto3,oneof"`
+}
+
+type RedirectAction_SchemeRedirect struct {
+	SchemeRedirect string `protobuf:"bytes,7,opt,name=scheme_redirect,json=schemeRedirect,proto3,oneof"`
+}
+
+func (*RedirectAction_HttpsRedirect) isRedirectAction_SchemeRewriteSpecifier() {}
+
+func (*RedirectAction_SchemeRedirect) isRedirectAction_SchemeRewriteSpecifier() {}
+
+type isRedirectAction_PathRewriteSpecifier interface {
+	isRedirectAction_PathRewriteSpecifier()
+}
+
+type RedirectAction_PathRedirect struct {
+	PathRedirect string `protobuf:"bytes,2,opt,name=path_redirect,json=pathRedirect,proto3,oneof"`
+}
+
+type RedirectAction_PrefixRewrite struct {
+	PrefixRewrite string `protobuf:"bytes,5,opt,name=prefix_rewrite,json=prefixRewrite,proto3,oneof"`
+}
+
+type RedirectAction_RegexRewrite struct {
+	RegexRewrite *RegexMatchAndSubstitute `protobuf:"bytes,9,opt,name=regex_rewrite,json=regexRewrite,proto3,oneof"`
+}
+
+type RedirectAction_PathRewrite struct {
+	PathRewrite string `protobuf:"bytes,10,opt,name=path_rewrite,json=pathRewrite,proto3,oneof"`
+}
+
+func (*RedirectAction_PathRedirect) isRedirectAction_PathRewriteSpecifier() {}
+
+func (*RedirectAction_PrefixRewrite) isRedirectAction_PathRewriteSpecifier() {}
+
+func (*RedirectAction_RegexRewrite) isRedirectAction_PathRewriteSpecifier() {}
+
+func (*RedirectAction_PathRewrite) isRedirectAction_PathRewriteSpecifier() {}
+
+// RequestMirrorPolicy is envoy.config.route.v3.RouteAction.RequestMirrorPolicy.
+type RouteAction_RequestMirrorPolicy struct {
+	state                         protoimpl.MessageState    `protogen:"open.v1"`
+	Cluster                       string                    `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	ClusterHeader                 string                    `protobuf:"bytes,5,opt,name=cluster_header,json=clusterHeader,proto3" json:"cluster_header,omitempty"`
+	RuntimeFraction               *RuntimeFractionalPercent `protobuf:"bytes,3,opt,name=runtime_fraction,json=runtimeFraction,proto3" json:"runtime_fraction,omitempty"`
+	TraceSampled                  *wrapperspb.BoolValue     `protobuf:"bytes,4,opt,name=trace_sampled,json=traceSampled,proto3" json:"trace_sampled,omitempty"`
+	DisableShadowHostSuffixAppend bool                      `protobuf:"varint,6,opt,name=disable_shadow_host_suffix_append,json=disableShadowHostSuffixAppend,proto3" json:"disable_shadow_host_suffix_append,omitempty"`
+	unknownFields                 protoimpl.UnknownFields
+	sizeCache                     protoimpl.SizeCache
+}
+
+func (x *RouteAction_RequestMirrorPolicy) Reset() {
+	*x = RouteAction_RequestMirrorPolicy{}
+	mi := &file_envoypb_route_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteAction_RequestMirrorPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteAction_RequestMirrorPolicy) ProtoMessage() {}
+
+func (x *RouteAction_RequestMirrorPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_route_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteAction_RequestMirrorPolicy.ProtoReflect.Descriptor instead.
+func (*RouteAction_RequestMirrorPolicy) Descriptor() ([]byte, []int) {
+	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0}
+}
+
+func (x *RouteAction_RequestMirrorPolicy) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *RouteAction_RequestMirrorPolicy) GetClusterHeader() string {
+	if x != nil {
+		return x.ClusterHeader
+	}
+	return ""
+}
+
+func (x *RouteAction_RequestMirrorPolicy) GetRuntimeFraction() *RuntimeFractionalPercent {
+	if x != nil {
+		return x.RuntimeFraction
+	}
+	return nil
+}
+
+func (x *RouteAction_RequestMirrorPolicy) GetTraceSampled() *wrapperspb.BoolValue {
+	if x != nil {
+		return x.TraceSampled
+	}
+	return nil
+}
+
+func (x *RouteAction_RequestMirrorPolicy) GetDisableShadowHostSuffixAppend() bool {
+	if x != nil {
+		return x.DisableShadowHostSuffixAppend
+	}
+	return false
+}
+
 // HashPolicy is envoy.config.route.v3.RouteAction.HashPolicy.
 type RouteAction_HashPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1359,7 +1819,7 @@ type RouteAction_HashPolicy struct {
 
 func (x *RouteAction_HashPolicy) Reset() {
 	*x = RouteAction_HashPolicy{}
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1831,7 @@ func (x *RouteAction_HashPolicy) String() string {
 func (*RouteAction_HashPolicy) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[12]
+	mi := &file_envoypb_route_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1844,7 @@ func (x *RouteAction_HashPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteAction_HashPolicy.ProtoReflect.Descriptor instead.
 func (*RouteAction_HashPolicy) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 1}
 }
 
 func (x *RouteAction_HashPolicy) GetPolicySpecifier() isRouteAction_HashPolicy_PolicySpecifier {
@@ -1482,7 +1942,7 @@ type RouteAction_HashPolicy_Header struct {
 
 func (x *RouteAction_HashPolicy_Header) Reset() {
 	*x = RouteAction_HashPolicy_Header{}
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1954,7 @@ func (x *RouteAction_HashPolicy_Header) String() string {
 func (*RouteAction_HashPolicy_Header) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Header) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[13]
+	mi := &file_envoypb_route_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1967,7 @@ func (x *RouteAction_HashPolicy_Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteAction_HashPolicy_Header.ProtoReflect.Descriptor instead.
 func (*RouteAction_HashPolicy_Header) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0, 0}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 1, 0}
 }
 
 func (x *RouteAction_HashPolicy_Header) GetHeaderName() string {
@@ -1526,7 +1986,7 @@ type RouteAction_HashPolicy_Cookie struct {
 
 func (x *RouteAction_HashPolicy_Cookie) Reset() {
 	*x = RouteAction_HashPolicy_Cookie{}
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1998,7 @@ func (x *RouteAction_HashPolicy_Cookie) String() string {
 func (*RouteAction_HashPolicy_Cookie) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_Cookie) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[14]
+	mi := &file_envoypb_route_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +2011,7 @@ func (x *RouteAction_HashPolicy_Cookie) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteAction_HashPolicy_Cookie.ProtoReflect.Descriptor instead.
 func (*RouteAction_HashPolicy_Cookie) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0, 1}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 1, 1}
 }
 
 func (x *RouteAction_HashPolicy_Cookie) GetName() string {
@@ -1570,7 +2030,7 @@ type RouteAction_HashPolicy_QueryParameter struct {
 
 func (x *RouteAction_HashPolicy_QueryParameter) Reset() {
 	*x = RouteAction_HashPolicy_QueryParameter{}
-	mi := &file_envoypb_route_proto_msgTypes[15]
+	mi := &file_envoypb_route_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +2042,7 @@ func (x *RouteAction_HashPolicy_QueryParameter) String() string {
 func (*RouteAction_HashPolicy_QueryParameter) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_QueryParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[15]
+	mi := &file_envoypb_route_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +2055,7 @@ func (x *RouteAction_HashPolicy_QueryParameter) ProtoReflect() protoreflect.Mess
 
 // Deprecated: Use RouteAction_HashPolicy_QueryParameter.ProtoReflect.Descriptor instead.
 func (*RouteAction_HashPolicy_QueryParameter) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0, 2}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 1, 2}
 }
 
 func (x *RouteAction_HashPolicy_QueryParameter) GetName() string {
@@ -1614,7 +2074,7 @@ type RouteAction_HashPolicy_FilterState struct {
 
 func (x *RouteAction_HashPolicy_FilterState) Reset() {
 	*x = RouteAction_HashPolicy_FilterState{}
-	mi := &file_envoypb_route_proto_msgTypes[16]
+	mi := &file_envoypb_route_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +2086,7 @@ func (x *RouteAction_HashPolicy_FilterState) String() string {
 func (*RouteAction_HashPolicy_FilterState) ProtoMessage() {}
 
 func (x *RouteAction_HashPolicy_FilterState) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[16]
+	mi := &file_envoypb_route_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +2099,7 @@ func (x *RouteAction_HashPolicy_FilterState) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use RouteAction_HashPolicy_FilterState.ProtoReflect.Descriptor instead.
 func (*RouteAction_HashPolicy_FilterState) Descriptor() ([]byte, []int) {
-	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 0, 3}
+	return file_envoypb_route_proto_rawDescGZIP(), []int{6, 1, 3}
 }
 
 func (x *RouteAction_HashPolicy_FilterState) GetKey() string {
@@ -1660,7 +2120,7 @@ type RouteRetryPolicy_RetryBackOff struct {
 
 func (x *RouteRetryPolicy_RetryBackOff) Reset() {
 	*x = RouteRetryPolicy_RetryBackOff{}
-	mi := &file_envoypb_route_proto_msgTypes[17]
+	mi := &file_envoypb_route_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +2132,7 @@ func (x *RouteRetryPolicy_RetryBackOff) String() string {
 func (*RouteRetryPolicy_RetryBackOff) ProtoMessage() {}
 
 func (x *RouteRetryPolicy_RetryBackOff) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[17]
+	mi := &file_envoypb_route_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +2173,7 @@ type RouteRetryPolicy_ResetHeader struct {
 
 func (x *RouteRetryPolicy_ResetHeader) Reset() {
 	*x = RouteRetryPolicy_ResetHeader{}
-	mi := &file_envoypb_route_proto_msgTypes[18]
+	mi := &file_envoypb_route_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +2185,7 @@ func (x *RouteRetryPolicy_ResetHeader) String() string {
 func (*RouteRetryPolicy_ResetHeader) ProtoMessage() {}
 
 func (x *RouteRetryPolicy_ResetHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[18]
+	mi := &file_envoypb_route_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1766,7 +2226,7 @@ type RouteRetryPolicy_RateLimitedRetryBackOff struct {
 
 func (x *RouteRetryPolicy_RateLimitedRetryBackOff) Reset() {
 	*x = RouteRetryPolicy_RateLimitedRetryBackOff{}
-	mi := &file_envoypb_route_proto_msgTypes[19]
+	mi := &file_envoypb_route_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +2238,7 @@ func (x *RouteRetryPolicy_RateLimitedRetryBackOff) String() string {
 func (*RouteRetryPolicy_RateLimitedRetryBackOff) ProtoMessage() {}
 
 func (x *RouteRetryPolicy_RateLimitedRetryBackOff) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[19]
+	mi := &file_envoypb_route_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +2280,7 @@ type WeightedCluster_ClusterWeight struct {
 
 func (x *WeightedCluster_ClusterWeight) Reset() {
 	*x = WeightedCluster_ClusterWeight{}
-	mi := &file_envoypb_route_proto_msgTypes[20]
+	mi := &file_envoypb_route_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +2292,7 @@ func (x *WeightedCluster_ClusterWeight) String() string {
 func (*WeightedCluster_ClusterWeight) ProtoMessage() {}
 
 func (x *WeightedCluster_ClusterWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_route_proto_msgTypes[20]
+	mi := &file_envoypb_route_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1873,7 +2333,7 @@ var File_envoypb_route_proto protoreflect.FileDescriptor
 
 const file_envoypb_route_proto_rawDesc = "" +
 	"\n" +
-	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"m\n" +
+	"\x13envoypb/route.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\x1a\x15envoypb/filters.proto\"m\n" +
 	"\x12RouteConfiguration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12C\n" +
 	"\rvirtual_hosts\x18\x02 \x03(\v2\x1e.weft.xds.envoy.v3.VirtualHostR\fvirtualHosts\"\xbd\x02\n" +
@@ -1884,12 +2344,12 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x17typed_per_filter_config\x18\x0f \x03(\v28.weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntryR\x14typedPerFilterConfig\x1a]\n" +
 	"\x19TypedPerFilterConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xac\a\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"\xb4\a\n" +
 	"\x05Route\x12\x12\n" +
 	"\x04name\x18\x0e \x01(\tR\x04name\x123\n" +
 	"\x05match\x18\x01 \x01(\v2\x1d.weft.xds.envoy.v3.RouteMatchR\x05match\x126\n" +
-	"\x05route\x18\x02 \x01(\v2\x1e.weft.xds.envoy.v3.RouteActionH\x00R\x05route\x127\n" +
-	"\bredirect\x18\x03 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\bredirect\x12R\n" +
+	"\x05route\x18\x02 \x01(\v2\x1e.weft.xds.envoy.v3.RouteActionH\x00R\x05route\x12?\n" +
+	"\bredirect\x18\x03 \x01(\v2!.weft.xds.envoy.v3.RedirectActionH\x00R\bredirect\x12R\n" +
 	"\x0fdirect_response\x18\a \x01(\v2'.weft.xds.envoy.v3.DirectResponseActionH\x00R\x0edirectResponse\x12@\n" +
 	"\rfilter_action\x18\x11 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\ffilterAction\x12O\n" +
 	"\x15non_forwarding_action\x18\x12 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x13nonForwardingAction\x12i\n" +
@@ -1944,8 +2404,7 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12E\n" +
 	"\fstring_match\x18\x05 \x01(\v2 .weft.xds.envoy.v3.StringMatcherH\x00R\vstringMatch\x12%\n" +
 	"\rpresent_match\x18\x06 \x01(\bH\x00R\fpresentMatchB!\n" +
-	"\x1fquery_parameter_match_specifier\"\xe6\n" +
-	"\n" +
+	"\x1fquery_parameter_match_specifier\"\xc8\x12\n" +
 	"\vRouteAction\x12\x1a\n" +
 	"\acluster\x18\x01 \x01(\tH\x00R\acluster\x12'\n" +
 	"\x0ecluster_header\x18\x02 \x01(\tH\x00R\rclusterHeader\x12Q\n" +
@@ -1956,7 +2415,23 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\fretry_policy\x18\t \x01(\v2#.weft.xds.envoy.v3.RouteRetryPolicyR\vretryPolicy\x12J\n" +
 	"\vhash_policy\x18\x0f \x03(\v2).weft.xds.envoy.v3.RouteAction.HashPolicyR\n" +
 	"hashPolicy\x12\x80\x01\n" +
-	"\x1fcluster_not_found_response_code\x18\x14 \x01(\x0e2:.weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCodeR\x1bclusterNotFoundResponseCode\x1a\xdb\x04\n" +
+	"\x1fcluster_not_found_response_code\x18\x14 \x01(\x0e2:.weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCodeR\x1bclusterNotFoundResponseCode\x12%\n" +
+	"\x0eprefix_rewrite\x18\x05 \x01(\tR\rprefixRewrite\x12O\n" +
+	"\rregex_rewrite\x18  \x01(\v2*.weft.xds.envoy.v3.RegexMatchAndSubstituteR\fregexRewrite\x12I\n" +
+	"\x13path_rewrite_policy\x18) \x01(\v2\x19.weft.xds.envoy.v3.UnreadR\x11pathRewritePolicy\x12!\n" +
+	"\fpath_rewrite\x18- \x01(\tR\vpathRewrite\x122\n" +
+	"\x14host_rewrite_literal\x18\x06 \x01(\tH\x01R\x12hostRewriteLiteral\x12H\n" +
+	"\x11auto_host_rewrite\x18\a \x01(\v2\x1a.google.protobuf.BoolValueH\x01R\x0fautoHostRewrite\x120\n" +
+	"\x13host_rewrite_header\x18\x1d \x01(\tH\x01R\x11hostRewriteHeader\x12c\n" +
+	"\x17host_rewrite_path_regex\x18# \x01(\v2*.weft.xds.envoy.v3.RegexMatchAndSubstituteH\x01R\x14hostRewritePathRegex\x12#\n" +
+	"\fhost_rewrite\x18, \x01(\tH\x01R\vhostRewrite\x12j\n" +
+	"\x17request_mirror_policies\x18\x1e \x03(\v22.weft.xds.envoy.v3.RouteAction.RequestMirrorPolicyR\x15requestMirrorPolicies\x1a\xb9\x02\n" +
+	"\x13RequestMirrorPolicy\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12%\n" +
+	"\x0ecluster_header\x18\x05 \x01(\tR\rclusterHeader\x12V\n" +
+	"\x10runtime_fraction\x18\x03 \x01(\v2+.weft.xds.envoy.v3.RuntimeFractionalPercentR\x0fruntimeFraction\x12?\n" +
+	"\rtrace_sampled\x18\x04 \x01(\v2\x1a.google.protobuf.BoolValueR\ftraceSampled\x12H\n" +
+	"!disable_shadow_host_suffix_append\x18\x06 \x01(\bR\x1ddisableShadowHostSuffixAppend\x1a\xdb\x04\n" +
 	"\n" +
 	"HashPolicy\x12J\n" +
 	"\x06header\x18\x01 \x01(\v20.weft.xds.envoy.v3.RouteAction.HashPolicy.HeaderH\x00R\x06header\x12J\n" +
@@ -1978,7 +2453,8 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x13SERVICE_UNAVAILABLE\x10\x00\x12\r\n" +
 	"\tNOT_FOUND\x10\x01\x12\x19\n" +
 	"\x15INTERNAL_SERVER_ERROR\x10\x02B\x13\n" +
-	"\x11cluster_specifier\"\xf1\n" +
+	"\x11cluster_specifierB\x18\n" +
+	"\x16host_rewrite_specifier\"\xf1\n" +
 	"\n" +
 	"\x10RouteRetryPolicy\x12\x19\n" +
 	"\bretry_on\x18\x01 \x01(\tR\aretryOn\x12=\n" +
@@ -2015,7 +2491,28 @@ const file_envoypb_route_proto_rawDesc = "" +
 	"\x0ecluster_header\x18\f \x01(\tR\rclusterHeader\"a\n" +
 	"\x14DirectResponseAction\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\rR\x06status\x121\n" +
-	"\x04body\x18\x02 \x01(\v2\x1d.weft.xds.envoy.v3.DataSourceR\x04bodyB0Z.github.com/weft-mesh/weft/internal/xds/envoypbb\x06proto3"
+	"\x04body\x18\x02 \x01(\v2\x1d.weft.xds.envoy.v3.DataSourceR\x04body\"\xa3\x05\n" +
+	"\x0eRedirectAction\x12'\n" +
+	"\x0ehttps_redirect\x18\x04 \x01(\bH\x00R\rhttpsRedirect\x12)\n" +
+	"\x0fscheme_redirect\x18\a \x01(\tH\x00R\x0eschemeRedirect\x12#\n" +
+	"\rhost_redirect\x18\x01 \x01(\tR\fhostRedirect\x12#\n" +
+	"\rport_redirect\x18\b \x01(\rR\fportRedirect\x12%\n" +
+	"\rpath_redirect\x18\x02 \x01(\tH\x01R\fpathRedirect\x12'\n" +
+	"\x0eprefix_rewrite\x18\x05 \x01(\tH\x01R\rprefixRewrite\x12Q\n" +
+	"\rregex_rewrite\x18\t \x01(\v2*.weft.xds.envoy.v3.RegexMatchAndSubstituteH\x01R\fregexRewrite\x12#\n" +
+	"\fpath_rewrite\x18\n" +
+	" \x01(\tH\x01R\vpathRewrite\x12[\n" +
+	"\rresponse_code\x18\x03 \x01(\x0e26.weft.xds.envoy.v3.RedirectAction.RedirectResponseCodeR\fresponseCode\x12\x1f\n" +
+	"\vstrip_query\x18\x06 \x01(\bR\n" +
+	"stripQuery\"w\n" +
+	"\x14RedirectResponseCode\x12\x15\n" +
+	"\x11MOVED_PERMANENTLY\x10\x00\x12\t\n" +
+	"\x05FOUND\x10\x01\x12\r\n" +
+	"\tSEE_OTHER\x10\x02\x12\x16\n" +
+	"\x12TEMPORARY_REDIRECT\x10\x03\x12\x16\n" +
+	"\x12PERMANENT_REDIRECT\x10\x04B\x1a\n" +
+	"\x18scheme_rewrite_specifierB\x18\n" +
+	"\x16path_rewrite_specifierB0Z.github.com/weft-mesh/weft/internal/xds/envoypbb\x06proto3"
 
 var (
 	file_envoypb_route_proto_rawDescOnce sync.Once
@@ -2029,106 +2526,120 @@ func file_envoypb_route_proto_rawDescGZIP() []byte {
 	return file_envoypb_route_proto_rawDescData
 }
 
-var file_envoypb_route_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_envoypb_route_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_envoypb_route_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_envoypb_route_proto_goTypes = []any{
 	(RouteAction_ClusterNotFoundResponseCode)(0),     // 0: weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
 	(RouteRetryPolicy_ResetHeaderFormat)(0),          // 1: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
-	(*RouteConfiguration)(nil),                       // 2: weft.xds.envoy.v3.RouteConfiguration
-	(*VirtualHost)(nil),                              // 3: weft.xds.envoy.v3.VirtualHost
-	(*Route)(nil),                                    // 4: weft.xds.envoy.v3.Route
-	(*RouteMatch)(nil),                               // 5: weft.xds.envoy.v3.RouteMatch
-	(*HeaderMatcher)(nil),                            // 6: weft.xds.envoy.v3.HeaderMatcher
-	(*QueryParameterMatcher)(nil),                    // 7: weft.xds.envoy.v3.QueryParameterMatcher
-	(*RouteAction)(nil),                              // 8: weft.xds.envoy.v3.RouteAction
-	(*RouteRetryPolicy)(nil),                         // 9: weft.xds.envoy.v3.RouteRetryPolicy
-	(*WeightedCluster)(nil),                          // 10: weft.xds.envoy.v3.WeightedCluster
-	(*DirectResponseAction)(nil),                     // 11: weft.xds.envoy.v3.DirectResponseAction
-	nil,                                              // 12: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
-	nil,                                              // 13: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
-	(*RouteAction_HashPolicy)(nil),                   // 14: weft.xds.envoy.v3.RouteAction.HashPolicy
-	(*RouteAction_HashPolicy_Header)(nil),            // 15: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	(*RouteAction_HashPolicy_Cookie)(nil),            // 16: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	(*RouteAction_HashPolicy_QueryParameter)(nil),    // 17: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	(*RouteAction_HashPolicy_FilterState)(nil),       // 18: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	(*RouteRetryPolicy_RetryBackOff)(nil),            // 19: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
-	(*RouteRetryPolicy_ResetHeader)(nil),             // 20: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
-	(*RouteRetryPolicy_RateLimitedRetryBackOff)(nil), // 21: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
-	(*WeightedCluster_ClusterWeight)(nil),            // 22: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	(*Unread)(nil),                                   // 23: weft.xds.envoy.v3.Unread
-	(*HeaderValueOption)(nil),                        // 24: weft.xds.envoy.v3.HeaderValueOption
-	(*RegexMatcher)(nil),                             // 25: weft.xds.envoy.v3.RegexMatcher
-	(*wrapperspb.BoolValue)(nil),                     // 26: google.protobuf.BoolValue
-	(*StringMatcher)(nil),                            // 27: weft.xds.envoy.v3.StringMatcher
-	(*durationpb.Duration)(nil),                      // 28: google.protobuf.Duration
-	(*wrapperspb.UInt32Value)(nil),                   // 29: google.protobuf.UInt32Value
-	(*DataSource)(nil),                               // 30: weft.xds.envoy.v3.DataSource
-	(*anypb.Any)(nil),                                // 31: google.protobuf.Any
+	(RedirectAction_RedirectResponseCode)(0),         // 2: weft.xds.envoy.v3.RedirectAction.RedirectResponseCode
+	(*RouteConfiguration)(nil),                       // 3: weft.xds.envoy.v3.RouteConfiguration
+	(*VirtualHost)(nil),                              // 4: weft.xds.envoy.v3.VirtualHost
+	(*Route)(nil),                                    // 5: weft.xds.envoy.v3.Route
+	(*RouteMatch)(nil),                               // 6: weft.xds.envoy.v3.RouteMatch
+	(*HeaderMatcher)(nil),                            // 7: weft.xds.envoy.v3.HeaderMatcher
+	(*QueryParameterMatcher)(nil),                    // 8: weft.xds.envoy.v3.QueryParameterMatcher
+	(*RouteAction)(nil),                              // 9: weft.xds.envoy.v3.RouteAction
+	(*RouteRetryPolicy)(nil),                         // 10: weft.xds.envoy.v3.RouteRetryPolicy
+	(*WeightedCluster)(nil),                          // 11: weft.xds.envoy.v3.WeightedCluster
+	(*DirectResponseAction)(nil),                     // 12: weft.xds.envoy.v3.DirectResponseAction
+	(*RedirectAction)(nil),                           // 13: weft.xds.envoy.v3.RedirectAction
+	nil,                                              // 14: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	nil,                                              // 15: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	(*RouteAction_RequestMirrorPolicy)(nil),          // 16: weft.xds.envoy.v3.RouteAction.RequestMirrorPolicy
+	(*RouteAction_HashPolicy)(nil),                   // 17: weft.xds.envoy.v3.RouteAction.HashPolicy
+	(*RouteAction_HashPolicy_Header)(nil),            // 18: weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	(*RouteAction_HashPolicy_Cookie)(nil),            // 19: weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	(*RouteAction_HashPolicy_QueryParameter)(nil),    // 20: weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	(*RouteAction_HashPolicy_FilterState)(nil),       // 21: weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	(*RouteRetryPolicy_RetryBackOff)(nil),            // 22: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
+	(*RouteRetryPolicy_ResetHeader)(nil),             // 23: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
+	(*RouteRetryPolicy_RateLimitedRetryBackOff)(nil), // 24: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
+	(*WeightedCluster_ClusterWeight)(nil),            // 25: weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	(*Unread)(nil),                                   // 26: weft.xds.envoy.v3.Unread
+	(*HeaderValueOption)(nil),                        // 27: weft.xds.envoy.v3.HeaderValueOption
+	(*RegexMatcher)(nil),                             // 28: weft.xds.envoy.v3.RegexMatcher
+	(*wrapperspb.BoolValue)(nil),                     // 29: google.protobuf.BoolValue
+	(*StringMatcher)(nil),                            // 30: weft.xds.envoy.v3.StringMatcher
+	(*durationpb.Duration)(nil),                      // 31: google.protobuf.Duration
+	(*RegexMatchAndSubstitute)(nil),                  // 32: weft.xds.envoy.v3.RegexMatchAndSubstitute
+	(*wrapperspb.UInt32Value)(nil),                   // 33: google.protobuf.UInt32Value
+	(*DataSource)(nil),                               // 34: weft.xds.envoy.v3.DataSource
+	(*anypb.Any)(nil),                                // 35: google.protobuf.Any
+	(*RuntimeFractionalPercent)(nil),                 // 36: weft.xds.envoy.v3.RuntimeFractionalPercent
 }
 var file_envoypb_route_proto_depIdxs = []int32{
-	3,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
-	4,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
-	12, // 2: weft.xds.envoy.v3.VirtualHost.typed_per_filter_config:type_name -> weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
-	5,  // 3: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
-	8,  // 4: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
-	23, // 5: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.Unread
-	11, // 6: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
-	23, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
-	23, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
-	13, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
-	24, // 10: weft.xds.envoy.v3.Route.request_headers_to_add:type_name -> weft.xds.envoy.v3.HeaderValueOption
-	24, // 11: weft.xds.envoy.v3.Route.response_headers_to_add:type_name -> weft.xds.envoy.v3.HeaderValueOption
-	25, // 12: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
-	23, // 13: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
-	23, // 14: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
-	26, // 15: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
-	6,  // 16: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	7,  // 17: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
-	23, // 18: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
-	23, // 19: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
-	23, // 20: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
-	23, // 21: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
-	23, // 22: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	23, // 23: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
-	23, // 24: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
-	25, // 25: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
-	27, // 26: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	27, // 27: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
-	10, // 28: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
-	23, // 29: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
-	28, // 30: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
-	9,  // 31: weft.xds.envoy.v3.RouteAction.retry_policy:type_name -> weft.xds.envoy.v3.RouteRetryPolicy
-	14, // 32: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
+	4,  // 0: weft.xds.envoy.v3.RouteConfiguration.virtual_hosts:type_name -> weft.xds.envoy.v3.VirtualHost
+	5,  // 1: weft.xds.envoy.v3.VirtualHost.routes:type_name -> weft.xds.envoy.v3.Route
+	14, // 2: weft.xds.envoy.v3.VirtualHost.typed_per_filter_config:type_name -> weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry
+	6,  // 3: weft.xds.envoy.v3.Route.match:type_name -> weft.xds.envoy.v3.RouteMatch
+	9,  // 4: weft.xds.envoy.v3.Route.route:type_name -> weft.xds.envoy.v3.RouteAction
+	13, // 5: weft.xds.envoy.v3.Route.redirect:type_name -> weft.xds.envoy.v3.RedirectAction
+	12, // 6: weft.xds.envoy.v3.Route.direct_response:type_name -> weft.xds.envoy.v3.DirectResponseAction
+	26, // 7: weft.xds.envoy.v3.Route.filter_action:type_name -> weft.xds.envoy.v3.Unread
+	26, // 8: weft.xds.envoy.v3.Route.non_forwarding_action:type_name -> weft.xds.envoy.v3.Unread
+	15, // 9: weft.xds.envoy.v3.Route.typed_per_filter_config:type_name -> weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry
+	27, // 10: weft.xds.envoy.v3.Route.request_headers_to_add:type_name -> weft.xds.envoy.v3.HeaderValueOption
+	27, // 11: weft.xds.envoy.v3.Route.response_headers_to_add:type_name -> weft.xds.envoy.v3.HeaderValueOption
+	28, // 12: weft.xds.envoy.v3.RouteMatch.safe_regex:type_name -> weft.xds.envoy.v3.RegexMatcher
+	26, // 13: weft.xds.envoy.v3.RouteMatch.connect_matcher:type_name -> weft.xds.envoy.v3.Unread
+	26, // 14: weft.xds.envoy.v3.RouteMatch.path_match_policy:type_name -> weft.xds.envoy.v3.Unread
+	29, // 15: weft.xds.envoy.v3.RouteMatch.case_sensitive:type_name -> google.protobuf.BoolValue
+	7,  // 16: weft.xds.envoy.v3.RouteMatch.headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	8,  // 17: weft.xds.envoy.v3.RouteMatch.query_parameters:type_name -> weft.xds.envoy.v3.QueryParameterMatcher
+	26, // 18: weft.xds.envoy.v3.RouteMatch.grpc:type_name -> weft.xds.envoy.v3.Unread
+	26, // 19: weft.xds.envoy.v3.RouteMatch.runtime_fraction:type_name -> weft.xds.envoy.v3.Unread
+	26, // 20: weft.xds.envoy.v3.RouteMatch.tls_context:type_name -> weft.xds.envoy.v3.Unread
+	26, // 21: weft.xds.envoy.v3.RouteMatch.dynamic_metadata:type_name -> weft.xds.envoy.v3.Unread
+	26, // 22: weft.xds.envoy.v3.RouteMatch.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	26, // 23: weft.xds.envoy.v3.RouteMatch.cookies:type_name -> weft.xds.envoy.v3.Unread
+	26, // 24: weft.xds.envoy.v3.HeaderMatcher.range_match:type_name -> weft.xds.envoy.v3.Unread
+	28, // 25: weft.xds.envoy.v3.HeaderMatcher.safe_regex_match:type_name -> weft.xds.envoy.v3.RegexMatcher
+	30, // 26: weft.xds.envoy.v3.HeaderMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	30, // 27: weft.xds.envoy.v3.QueryParameterMatcher.string_match:type_name -> weft.xds.envoy.v3.StringMatcher
+	11, // 28: weft.xds.envoy.v3.RouteAction.weighted_clusters:type_name -> weft.xds.envoy.v3.WeightedCluster
+	26, // 29: weft.xds.envoy.v3.RouteAction.inline_cluster_specifier_plugin:type_name -> weft.xds.envoy.v3.Unread
+	31, // 30: weft.xds.envoy.v3.RouteAction.timeout:type_name -> google.protobuf.Duration
+	10, // 31: weft.xds.envoy.v3.RouteAction.retry_policy:type_name -> weft.xds.envoy.v3.RouteRetryPolicy
+	17, // 32: weft.xds.envoy.v3.RouteAction.hash_policy:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy
 	0,  // 33: weft.xds.envoy.v3.RouteAction.cluster_not_found_response_code:type_name -> weft.xds.envoy.v3.RouteAction.ClusterNotFoundResponseCode
-	29, // 34: weft.xds.envoy.v3.RouteRetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
-	28, // 35: weft.xds.envoy.v3.RouteRetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
-	23, // 36: weft.xds.envoy.v3.RouteRetryPolicy.retry_priority:type_name -> weft.xds.envoy.v3.Unread
-	23, // 37: weft.xds.envoy.v3.RouteRetryPolicy.retry_host_predicate:type_name -> weft.xds.envoy.v3.Unread
-	19, // 38: weft.xds.envoy.v3.RouteRetryPolicy.retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
-	6,  // 39: weft.xds.envoy.v3.RouteRetryPolicy.retriable_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	6,  // 40: weft.xds.envoy.v3.RouteRetryPolicy.retriable_request_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	21, // 41: weft.xds.envoy.v3.RouteRetryPolicy.rate_limited_retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
-	28, // 42: weft.xds.envoy.v3.RouteRetryPolicy.per_try_idle_timeout:type_name -> google.protobuf.Duration
-	22, // 43: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
-	30, // 44: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
-	31, // 45: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
-	31, // 46: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
-	15, // 47: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
-	16, // 48: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
-	23, // 49: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
-	17, // 50: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
-	18, // 51: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
-	28, // 52: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
-	28, // 53: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
-	1,  // 54: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader.format:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
-	20, // 55: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.reset_headers:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
-	28, // 56: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.max_interval:type_name -> google.protobuf.Duration
-	29, // 57: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	32, // 34: weft.xds.envoy.v3.RouteAction.regex_rewrite:type_name -> weft.xds.envoy.v3.RegexMatchAndSubstitute
+	26, // 35: weft.xds.envoy.v3.RouteAction.path_rewrite_policy:type_name -> weft.xds.envoy.v3.Unread
+	29, // 36: weft.xds.envoy.v3.RouteAction.auto_host_rewrite:type_name -> google.protobuf.BoolValue
+	32, // 37: weft.xds.envoy.v3.RouteAction.host_rewrite_path_regex:type_name -> weft.xds.envoy.v3.RegexMatchAndSubstitute
+	16, // 38: weft.xds.envoy.v3.RouteAction.request_mirror_policies:type_name -> weft.xds.envoy.v3.RouteAction.RequestMirrorPolicy
+	33, // 39: weft.xds.envoy.v3.RouteRetryPolicy.num_retries:type_name -> google.protobuf.UInt32Value
+	31, // 40: weft.xds.envoy.v3.RouteRetryPolicy.per_try_timeout:type_name -> google.protobuf.Duration
+	26, // 41: weft.xds.envoy.v3.RouteRetryPolicy.retry_priority:type_name -> weft.xds.envoy.v3.Unread
+	26, // 42: weft.xds.envoy.v3.RouteRetryPolicy.retry_host_predicate:type_name -> weft.xds.envoy.v3.Unread
+	22, // 43: weft.xds.envoy.v3.RouteRetryPolicy.retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff
+	7,  // 44: weft.xds.envoy.v3.RouteRetryPolicy.retriable_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	7,  // 45: weft.xds.envoy.v3.RouteRetryPolicy.retriable_request_headers:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	24, // 46: weft.xds.envoy.v3.RouteRetryPolicy.rate_limited_retry_back_off:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff
+	31, // 47: weft.xds.envoy.v3.RouteRetryPolicy.per_try_idle_timeout:type_name -> google.protobuf.Duration
+	25, // 48: weft.xds.envoy.v3.WeightedCluster.clusters:type_name -> weft.xds.envoy.v3.WeightedCluster.ClusterWeight
+	34, // 49: weft.xds.envoy.v3.DirectResponseAction.body:type_name -> weft.xds.envoy.v3.DataSource
+	32, // 50: weft.xds.envoy.v3.RedirectAction.regex_rewrite:type_name -> weft.xds.envoy.v3.RegexMatchAndSubstitute
+	2,  // 51: weft.xds.envoy.v3.RedirectAction.response_code:type_name -> weft.xds.envoy.v3.RedirectAction.RedirectResponseCode
+	35, // 52: weft.xds.envoy.v3.VirtualHost.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	35, // 53: weft.xds.envoy.v3.Route.TypedPerFilterConfigEntry.value:type_name -> google.protobuf.Any
+	36, // 54: weft.xds.envoy.v3.RouteAction.RequestMirrorPolicy.runtime_fraction:type_name -> weft.xds.envoy.v3.RuntimeFractionalPercent
+	29, // 55: weft.xds.envoy.v3.RouteAction.RequestMirrorPolicy.trace_sampled:type_name -> google.protobuf.BoolValue
+	18, // 56: weft.xds.envoy.v3.RouteAction.HashPolicy.header:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Header
+	19, // 57: weft.xds.envoy.v3.RouteAction.HashPolicy.cookie:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.Cookie
+	26, // 58: weft.xds.envoy.v3.RouteAction.HashPolicy.connection_properties:type_name -> weft.xds.envoy.v3.Unread
+	20, // 59: weft.xds.envoy.v3.RouteAction.HashPolicy.query_parameter:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.QueryParameter
+	21, // 60: weft.xds.envoy.v3.RouteAction.HashPolicy.filter_state:type_name -> weft.xds.envoy.v3.RouteAction.HashPolicy.FilterState
+	31, // 61: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.base_interval:type_name -> google.protobuf.Duration
+	31, // 62: weft.xds.envoy.v3.RouteRetryPolicy.RetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	1,  // 63: weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader.format:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeaderFormat
+	23, // 64: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.reset_headers:type_name -> weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader
+	31, // 65: weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff.max_interval:type_name -> google.protobuf.Duration
+	33, // 66: weft.xds.envoy.v3.WeightedCluster.ClusterWeight.weight:type_name -> google.protobuf.UInt32Value
+	67, // [67:67] is the sub-list for method output_type
+	67, // [67:67] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_route_proto_init() }
@@ -2138,6 +2649,7 @@ func file_envoypb_route_proto_init() {
 	}
 	file_envoypb_core_proto_init()
 	file_envoypb_matcher_proto_init()
+	file_envoypb_filters_proto_init()
 	file_envoypb_route_proto_msgTypes[2].OneofWrappers = []any{
 		(*Route_Route)(nil),
 		(*Route_Redirect)(nil),
@@ -2173,8 +2685,21 @@ func file_envoypb_route_proto_init() {
 		(*RouteAction_WeightedClusters)(nil),
 		(*RouteAction_ClusterSpecifierPlugin)(nil),
 		(*RouteAction_InlineClusterSpecifierPlugin)(nil),
+		(*RouteAction_HostRewriteLiteral)(nil),
+		(*RouteAction_AutoHostRewrite)(nil),
+		(*RouteAction_HostRewriteHeader)(nil),
+		(*RouteAction_HostRewritePathRegex)(nil),
+		(*RouteAction_HostRewrite)(nil),
 	}
-	file_envoypb_route_proto_msgTypes[12].OneofWrappers = []any{
+	file_envoypb_route_proto_msgTypes[10].OneofWrappers = []any{
+		(*RedirectAction_HttpsRedirect)(nil),
+		(*RedirectAction_SchemeRedirect)(nil),
+		(*RedirectAction_PathRedirect)(nil),
+		(*RedirectAction_PrefixRewrite)(nil),
+		(*RedirectAction_RegexRewrite)(nil),
+		(*RedirectAction_PathRewrite)(nil),
+	}
+	file_envoypb_route_proto_msgTypes[14].OneofWrappers = []any{
 		(*RouteAction_HashPolicy_Header_)(nil),
 		(*RouteAction_HashPolicy_Cookie_)(nil),
 		(*RouteAction_HashPolicy_ConnectionProperties)(nil),
@@ -2186,8 +2711,8 @@ func file_envoypb_route_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_route_proto_rawDesc), len(file_envoypb_route_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   21,
+			NumEnums:      3,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -51,6 +51,10 @@ type fieldCase struct {
 	// onlyDefault marks a field with a single valid value (its default):
 	// setting anything else must be refused naming the field.
 	onlyDefault bool
+	// also is set together with value (not on the baseline): the
+	// companion a union's discriminator needs (Gateway API's path
+	// modifier type names which replace field is read).
+	also map[string]any
 }
 
 var (
@@ -76,99 +80,142 @@ var (
 	respSetWith = map[string]any{"spec.rules[].filters[].type": "ResponseHeaderModifier", "spec.rules[].filters[].responseHeaderModifier.set[].name": "x-a", "spec.rules[].filters[].responseHeaderModifier.set[].value": "1"}
 	respAddWith = map[string]any{"spec.rules[].filters[].type": "ResponseHeaderModifier", "spec.rules[].filters[].responseHeaderModifier.add[].name": "x-a", "spec.rules[].filters[].responseHeaderModifier.add[].value": "1"}
 	policyLimit = map[string]any{"spec.rateLimit.requestsPerSecond": int32(10)}
+	rwHost      = map[string]any{"spec.rules[].filters[].type": "URLRewrite", "spec.rules[].filters[].urlRewrite.hostname": "a.example"}
+	rwFull      = map[string]any{"spec.rules[].filters[].type": "URLRewrite", "spec.rules[].filters[].urlRewrite.path.type": "ReplaceFullPath", "spec.rules[].filters[].urlRewrite.path.replaceFullPath": "/a"}
+	rwPrefix    = map[string]any{"spec.rules[].filters[].type": "URLRewrite", "spec.rules[].filters[].urlRewrite.path.type": "ReplacePrefixMatch", "spec.rules[].filters[].urlRewrite.path.replacePrefixMatch": "/a"}
+	rdWith      = map[string]any{"spec.rules[].filters[].type": "RequestRedirect", "spec.rules[].backendRefs": []mesh.BackendRef(nil), "spec.rules[].filters[].requestRedirect.scheme": "http"}
+	rdFull      = with(rdWith, map[string]any{"spec.rules[].filters[].requestRedirect.path.type": "ReplaceFullPath", "spec.rules[].filters[].requestRedirect.path.replaceFullPath": "/a"})
+	rdPrefix    = with(rdWith, map[string]any{"spec.rules[].filters[].requestRedirect.path.type": "ReplacePrefixMatch", "spec.rules[].filters[].requestRedirect.path.replacePrefixMatch": "/a"})
+	mirrorWith  = map[string]any{"spec.rules[].filters[].type": "RequestMirror", "spec.rules[].filters[].requestMirror.backendRef.name": "catalog"}
+	mirrorFrac  = with(mirrorWith, map[string]any{"spec.rules[].filters[].requestMirror.fraction.numerator": int32(1)})
 )
+
+// with merges field settings, later ones winning.
+func with(ms ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// unset clears a field in a fieldCase's also.
+type unset struct{}
 
 // fieldCases gives every other field a valid non-zero value. A new field
 // needs a case here, and then must change the output or be refused.
 var fieldCases = map[string]fieldCase{
-	"Service spec.ports[].port":                                           {value: int32(8080)},
-	"Service spec.ports[].protocol":                                       {value: "grpc"},
-	"Service spec.subsets[].name":                                         {value: "v3"},
-	"Service spec.subsets[].labels":                                       {value: map[string]string{"version": "v2"}},
-	"Service spec.endpoints[].address":                                    {value: "10.0.0.2", with: endpointWith},
-	"Service spec.endpoints[].port":                                       {value: int32(10), with: endpointWith},
-	"Service spec.endpoints[].labels":                                     {value: map[string]string{"version": "v1"}, with: endpointWith},
-	"Service spec.endpoints[].zone":                                       {value: "b", with: endpointWith},
-	"Service spec.dns":                                                    {value: "catalog.example.com"},
-	"HTTPRoute spec.parentRefs[].group":                                   {value: "example.com", onlyDefault: true},
-	"HTTPRoute spec.parentRefs[].kind":                                    {value: "Gateway", onlyDefault: true},
-	"HTTPRoute spec.parentRefs[].name":                                    {value: "payments"},
-	"HTTPRoute spec.parentRefs[].port":                                    {value: int32(80)},
-	"HTTPRoute spec.hostnames":                                            {value: []string{"catalog.example.com"}},
-	"HTTPRoute spec.rules[].name":                                         {value: "main"},
-	"HTTPRoute spec.rules[].filters[].type":                               {value: "URLRewrite"},
-	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.set[].name":   {value: "x-b", with: reqSetWith},
-	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.set[].value":  {value: "2", with: reqSetWith},
-	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.add[].name":   {value: "x-b", with: reqAddWith},
-	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.add[].value":  {value: "2", with: reqAddWith},
-	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.remove":       {value: []string{"x-b"}, with: reqSetWith},
-	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.set[].name":  {value: "x-b", with: respSetWith},
-	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.set[].value": {value: "2", with: respSetWith},
-	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.add[].name":  {value: "x-b", with: respAddWith},
-	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.add[].value": {value: "2", with: respAddWith},
-	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.remove":      {value: []string{"x-b"}, with: respSetWith},
-	"HTTPRoute spec.rules[].filters[].fault.delay.fixedDelay":             {value: "2s", with: delayWith},
-	"HTTPRoute spec.rules[].filters[].fault.delay.percent":                {value: int32(50), with: delayWith},
-	"HTTPRoute spec.rules[].filters[].fault.abort.httpStatus":             {value: int32(500), with: abortWith},
-	"HTTPRoute spec.rules[].filters[].fault.abort.grpcStatus":             {value: int32(13), with: grpcWith},
-	"HTTPRoute spec.rules[].filters[].fault.abort.percent":                {value: int32(50), with: abortWith},
-	"HTTPRoute spec.rules[].filters[].rateLimit.requestsPerSecond":        {value: int32(20), with: limitWith},
-	"HTTPRoute spec.rules[].filters[].rateLimit.burst":                    {value: int32(7), with: limitWith},
-	"TrafficPolicy spec.rateLimit.requestsPerSecond":                      {value: int32(20), with: policyLimit},
-	"TrafficPolicy spec.rateLimit.burst":                                  {value: int32(7), with: policyLimit},
-	"HTTPRoute spec.rules[].matches[].path.type":                          {value: "Exact"},
-	"HTTPRoute spec.rules[].matches[].path.value":                         {value: "/api"},
-	"HTTPRoute spec.rules[].matches[].headers[].type":                     {value: "RegularExpression", with: headerWith},
-	"HTTPRoute spec.rules[].matches[].headers[].name":                     {value: "x-b", with: headerWith},
-	"HTTPRoute spec.rules[].matches[].headers[].value":                    {value: "2", with: headerWith},
-	"HTTPRoute spec.rules[].matches[].queryParams[].type":                 {value: "RegularExpression", with: queryWith},
-	"HTTPRoute spec.rules[].matches[].queryParams[].name":                 {value: "r", with: queryWith},
-	"HTTPRoute spec.rules[].matches[].queryParams[].value":                {value: "2", with: queryWith},
-	"HTTPRoute spec.rules[].matches[].method":                             {value: "GET"},
-	"HTTPRoute spec.rules[].backendRefs[].group":                          {value: "example.com", onlyDefault: true},
-	"HTTPRoute spec.rules[].backendRefs[].kind":                           {value: "Gateway", onlyDefault: true},
-	"HTTPRoute spec.rules[].backendRefs[].name":                           {value: "payments"},
-	"HTTPRoute spec.rules[].backendRefs[].port":                           {value: int32(80)},
-	"HTTPRoute spec.rules[].backendRefs[].weight":                         {value: int32(5)},
-	"HTTPRoute spec.rules[].backendRefs[].subset":                         {value: "v2"},
-	"HTTPRoute spec.rules[].timeouts.request":                             {value: "3s"},
-	"HTTPRoute spec.rules[].timeouts.backendRequest":                      {value: "3s"},
-	"TrafficPolicy spec.targetRef.kind":                                   {value: "Gateway", onlyDefault: true},
-	"TrafficPolicy spec.targetRef.name":                                   {value: "payments", with: map[string]any{"spec.loadBalancer.type": "ROUND_ROBIN"}},
-	"TrafficPolicy spec.loadBalancer.type":                                {value: "ROUND_ROBIN"},
-	"TrafficPolicy spec.loadBalancer.hashOn.header":                       {value: "x-b", with: ringHeader},
-	"TrafficPolicy spec.loadBalancer.hashOn.cookie":                       {value: "b", with: ringCookie},
-	"TrafficPolicy spec.connectionPool.maxConnections":                    {value: int32(10)},
-	"TrafficPolicy spec.connectionPool.maxIdle":                           {value: int32(4)},
-	"TrafficPolicy spec.connectionPool.connectTimeout":                    {value: "3s"},
-	"TrafficPolicy spec.connectionPool.idleTimeout":                       {value: "5s"},
-	"TrafficPolicy spec.retries.attempts":                                 {value: int32(3), with: retriesWith},
-	"TrafficPolicy spec.retries.perTryTimeout":                            {value: "1s", with: retriesWith},
-	"TrafficPolicy spec.retries.retryOn":                                  {value: []string{"5xx"}, with: map[string]any{"spec.retries.attempts": int32(3)}},
-	"TrafficPolicy spec.retries.codes":                                    {value: []int32{409}, with: retriesWith},
-	"TrafficPolicy spec.retries.backoff":                                  {value: "50ms", with: retriesWith},
-	"TrafficPolicy spec.retries.maxBackoff":                               {value: "1s", with: retriesWith},
-	"TrafficPolicy spec.retries.retryAfterMax":                            {value: "5s", with: retriesWith},
-	"TrafficPolicy spec.retries.retryNonIdempotent":                       {value: true, with: retriesWith},
-	"TrafficPolicy spec.retries.budgetPercent":                            {value: int32(30), with: retriesWith},
-	"TrafficPolicy spec.retries.minRetriesPerSecond":                      {value: int32(5), with: retriesWith},
-	"HTTPRoute spec.rules[].retry.attempts":                               {value: int32(3)},
-	"HTTPRoute spec.rules[].retry.codes":                                  {value: []int32{503}, with: routeRetryWith},
-	"HTTPRoute spec.rules[].retry.backoff":                                {value: "50ms", with: routeRetryWith},
-	"TrafficPolicy spec.circuitBreaker.maxConnections":                    {value: int32(5), with: breakerWith},
-	"TrafficPolicy spec.circuitBreaker.maxPendingRequests":                {value: int32(5), with: breakerWith},
-	"TrafficPolicy spec.circuitBreaker.maxRequests":                       {value: int32(5), with: breakerWith},
-	"TrafficPolicy spec.circuitBreaker.maxRetries":                        {value: int32(5), with: breakerWith},
-	"TrafficPolicy spec.outlierDetection.consecutive5xx":                  {value: int32(1), with: outlierWith},
-	"TrafficPolicy spec.outlierDetection.consecutiveGatewayErrors":        {value: int32(2), with: outlierWith},
-	"TrafficPolicy spec.outlierDetection.consecutiveConnectFailures":      {value: int32(2), with: outlierWith},
-	"TrafficPolicy spec.outlierDetection.interval":                        {value: "1s", with: outlierWith},
-	"TrafficPolicy spec.outlierDetection.baseEjectionTime":                {value: "1s", with: outlierWith},
-	"TrafficPolicy spec.outlierDetection.maxEjectionTime":                 {value: "1m", with: outlierWith},
-	"TrafficPolicy spec.outlierDetection.maxEjectionPercent":              {value: int32(50), with: outlierWith},
-	"TrafficPolicy spec.outlierDetection.successRate.minimumHosts":        {value: int32(3), with: successWith},
-	"TrafficPolicy spec.outlierDetection.successRate.requestVolume":       {value: int32(10), with: successWith},
-	"TrafficPolicy spec.outlierDetection.successRate.stdevFactor":         {value: int32(1000), with: successWith},
+	"Service spec.ports[].port":                            {value: int32(8080)},
+	"Service spec.ports[].protocol":                        {value: "grpc"},
+	"Service spec.subsets[].name":                          {value: "v3"},
+	"Service spec.subsets[].labels":                        {value: map[string]string{"version": "v2"}},
+	"Service spec.endpoints[].address":                     {value: "10.0.0.2", with: endpointWith},
+	"Service spec.endpoints[].port":                        {value: int32(10), with: endpointWith},
+	"Service spec.endpoints[].labels":                      {value: map[string]string{"version": "v1"}, with: endpointWith},
+	"Service spec.endpoints[].zone":                        {value: "b", with: endpointWith},
+	"Service spec.dns":                                     {value: "catalog.example.com"},
+	"HTTPRoute spec.parentRefs[].group":                    {value: "example.com", onlyDefault: true},
+	"HTTPRoute spec.parentRefs[].kind":                     {value: "Gateway", onlyDefault: true},
+	"HTTPRoute spec.parentRefs[].name":                     {value: "payments"},
+	"HTTPRoute spec.parentRefs[].port":                     {value: int32(80)},
+	"HTTPRoute spec.hostnames":                             {value: []string{"catalog.example.com"}},
+	"HTTPRoute spec.rules[].name":                          {value: "main"},
+	"HTTPRoute spec.rules[].filters[].type":                {value: "CORS"},
+	"HTTPRoute spec.rules[].filters[].urlRewrite.hostname": {value: "b.example", with: rwHost},
+	"HTTPRoute spec.rules[].filters[].urlRewrite.path.type": {value: "ReplaceFullPath", with: rwPrefix,
+		also: map[string]any{"spec.rules[].filters[].urlRewrite.path.replacePrefixMatch": unset{}, "spec.rules[].filters[].urlRewrite.path.replaceFullPath": "/a"}},
+	"HTTPRoute spec.rules[].filters[].urlRewrite.path.replaceFullPath":    {value: "/b", with: rwFull},
+	"HTTPRoute spec.rules[].filters[].urlRewrite.path.replacePrefixMatch": {value: "/b", with: rwPrefix},
+	"HTTPRoute spec.rules[].filters[].requestRedirect.scheme":             {value: "https", with: rdWith},
+	"HTTPRoute spec.rules[].filters[].requestRedirect.hostname":           {value: "b.example", with: rdWith},
+	"HTTPRoute spec.rules[].filters[].requestRedirect.path.type": {value: "ReplaceFullPath", with: rdPrefix,
+		also: map[string]any{"spec.rules[].filters[].requestRedirect.path.replacePrefixMatch": unset{}, "spec.rules[].filters[].requestRedirect.path.replaceFullPath": "/a"}},
+	"HTTPRoute spec.rules[].filters[].requestRedirect.path.replaceFullPath":    {value: "/b", with: rdFull},
+	"HTTPRoute spec.rules[].filters[].requestRedirect.path.replacePrefixMatch": {value: "/b", with: rdPrefix},
+	"HTTPRoute spec.rules[].filters[].requestRedirect.port":                    {value: int32(8080), with: rdWith},
+	"HTTPRoute spec.rules[].filters[].requestRedirect.statusCode":              {value: int32(308), with: rdWith},
+	"HTTPRoute spec.rules[].filters[].requestMirror.backendRef.group":          {value: "example.com", with: mirrorWith, onlyDefault: true},
+	"HTTPRoute spec.rules[].filters[].requestMirror.backendRef.kind":           {value: "Gateway", with: mirrorWith, onlyDefault: true},
+	"HTTPRoute spec.rules[].filters[].requestMirror.backendRef.name":           {value: "payments", with: mirrorWith},
+	"HTTPRoute spec.rules[].filters[].requestMirror.backendRef.port":           {value: int32(80), with: mirrorWith},
+	"HTTPRoute spec.rules[].filters[].requestMirror.backendRef.subset":         {value: "v1", with: mirrorWith},
+	"HTTPRoute spec.rules[].filters[].requestMirror.percent":                   {value: int32(50), with: mirrorWith},
+	"HTTPRoute spec.rules[].filters[].requestMirror.fraction.numerator":        {value: int32(2), with: mirrorFrac},
+	"HTTPRoute spec.rules[].filters[].requestMirror.fraction.denominator":      {value: int32(1000), with: mirrorFrac},
+	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.set[].name":        {value: "x-b", with: reqSetWith},
+	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.set[].value":       {value: "2", with: reqSetWith},
+	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.add[].name":        {value: "x-b", with: reqAddWith},
+	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.add[].value":       {value: "2", with: reqAddWith},
+	"HTTPRoute spec.rules[].filters[].requestHeaderModifier.remove":            {value: []string{"x-b"}, with: reqSetWith},
+	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.set[].name":       {value: "x-b", with: respSetWith},
+	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.set[].value":      {value: "2", with: respSetWith},
+	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.add[].name":       {value: "x-b", with: respAddWith},
+	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.add[].value":      {value: "2", with: respAddWith},
+	"HTTPRoute spec.rules[].filters[].responseHeaderModifier.remove":           {value: []string{"x-b"}, with: respSetWith},
+	"HTTPRoute spec.rules[].filters[].fault.delay.fixedDelay":                  {value: "2s", with: delayWith},
+	"HTTPRoute spec.rules[].filters[].fault.delay.percent":                     {value: int32(50), with: delayWith},
+	"HTTPRoute spec.rules[].filters[].fault.abort.httpStatus":                  {value: int32(500), with: abortWith},
+	"HTTPRoute spec.rules[].filters[].fault.abort.grpcStatus":                  {value: int32(13), with: grpcWith},
+	"HTTPRoute spec.rules[].filters[].fault.abort.percent":                     {value: int32(50), with: abortWith},
+	"HTTPRoute spec.rules[].filters[].rateLimit.requestsPerSecond":             {value: int32(20), with: limitWith},
+	"HTTPRoute spec.rules[].filters[].rateLimit.burst":                         {value: int32(7), with: limitWith},
+	"TrafficPolicy spec.rateLimit.requestsPerSecond":                           {value: int32(20), with: policyLimit},
+	"TrafficPolicy spec.rateLimit.burst":                                       {value: int32(7), with: policyLimit},
+	"HTTPRoute spec.rules[].matches[].path.type":                               {value: "Exact"},
+	"HTTPRoute spec.rules[].matches[].path.value":                              {value: "/api"},
+	"HTTPRoute spec.rules[].matches[].headers[].type":                          {value: "RegularExpression", with: headerWith},
+	"HTTPRoute spec.rules[].matches[].headers[].name":                          {value: "x-b", with: headerWith},
+	"HTTPRoute spec.rules[].matches[].headers[].value":                         {value: "2", with: headerWith},
+	"HTTPRoute spec.rules[].matches[].queryParams[].type":                      {value: "RegularExpression", with: queryWith},
+	"HTTPRoute spec.rules[].matches[].queryParams[].name":                      {value: "r", with: queryWith},
+	"HTTPRoute spec.rules[].matches[].queryParams[].value":                     {value: "2", with: queryWith},
+	"HTTPRoute spec.rules[].matches[].method":                                  {value: "GET"},
+	"HTTPRoute spec.rules[].backendRefs[].group":                               {value: "example.com", onlyDefault: true},
+	"HTTPRoute spec.rules[].backendRefs[].kind":                                {value: "Gateway", onlyDefault: true},
+	"HTTPRoute spec.rules[].backendRefs[].name":                                {value: "payments"},
+	"HTTPRoute spec.rules[].backendRefs[].port":                                {value: int32(80)},
+	"HTTPRoute spec.rules[].backendRefs[].weight":                              {value: int32(5)},
+	"HTTPRoute spec.rules[].backendRefs[].subset":                              {value: "v2"},
+	"HTTPRoute spec.rules[].timeouts.request":                                  {value: "3s"},
+	"HTTPRoute spec.rules[].timeouts.backendRequest":                           {value: "3s"},
+	"TrafficPolicy spec.targetRef.kind":                                        {value: "Gateway", onlyDefault: true},
+	"TrafficPolicy spec.targetRef.name":                                        {value: "payments", with: map[string]any{"spec.loadBalancer.type": "ROUND_ROBIN"}},
+	"TrafficPolicy spec.loadBalancer.type":                                     {value: "ROUND_ROBIN"},
+	"TrafficPolicy spec.loadBalancer.hashOn.header":                            {value: "x-b", with: ringHeader},
+	"TrafficPolicy spec.loadBalancer.hashOn.cookie":                            {value: "b", with: ringCookie},
+	"TrafficPolicy spec.connectionPool.maxConnections":                         {value: int32(10)},
+	"TrafficPolicy spec.connectionPool.maxIdle":                                {value: int32(4)},
+	"TrafficPolicy spec.connectionPool.connectTimeout":                         {value: "3s"},
+	"TrafficPolicy spec.connectionPool.idleTimeout":                            {value: "5s"},
+	"TrafficPolicy spec.retries.attempts":                                      {value: int32(3), with: retriesWith},
+	"TrafficPolicy spec.retries.perTryTimeout":                                 {value: "1s", with: retriesWith},
+	"TrafficPolicy spec.retries.retryOn":                                       {value: []string{"5xx"}, with: map[string]any{"spec.retries.attempts": int32(3)}},
+	"TrafficPolicy spec.retries.codes":                                         {value: []int32{409}, with: retriesWith},
+	"TrafficPolicy spec.retries.backoff":                                       {value: "50ms", with: retriesWith},
+	"TrafficPolicy spec.retries.maxBackoff":                                    {value: "1s", with: retriesWith},
+	"TrafficPolicy spec.retries.retryAfterMax":                                 {value: "5s", with: retriesWith},
+	"TrafficPolicy spec.retries.retryNonIdempotent":                            {value: true, with: retriesWith},
+	"TrafficPolicy spec.retries.budgetPercent":                                 {value: int32(30), with: retriesWith},
+	"TrafficPolicy spec.retries.minRetriesPerSecond":                           {value: int32(5), with: retriesWith},
+	"HTTPRoute spec.rules[].retry.attempts":                                    {value: int32(3)},
+	"HTTPRoute spec.rules[].retry.codes":                                       {value: []int32{503}, with: routeRetryWith},
+	"HTTPRoute spec.rules[].retry.backoff":                                     {value: "50ms", with: routeRetryWith},
+	"TrafficPolicy spec.circuitBreaker.maxConnections":                         {value: int32(5), with: breakerWith},
+	"TrafficPolicy spec.circuitBreaker.maxPendingRequests":                     {value: int32(5), with: breakerWith},
+	"TrafficPolicy spec.circuitBreaker.maxRequests":                            {value: int32(5), with: breakerWith},
+	"TrafficPolicy spec.circuitBreaker.maxRetries":                             {value: int32(5), with: breakerWith},
+	"TrafficPolicy spec.outlierDetection.consecutive5xx":                       {value: int32(1), with: outlierWith},
+	"TrafficPolicy spec.outlierDetection.consecutiveGatewayErrors":             {value: int32(2), with: outlierWith},
+	"TrafficPolicy spec.outlierDetection.consecutiveConnectFailures":           {value: int32(2), with: outlierWith},
+	"TrafficPolicy spec.outlierDetection.interval":                             {value: "1s", with: outlierWith},
+	"TrafficPolicy spec.outlierDetection.baseEjectionTime":                     {value: "1s", with: outlierWith},
+	"TrafficPolicy spec.outlierDetection.maxEjectionTime":                      {value: "1m", with: outlierWith},
+	"TrafficPolicy spec.outlierDetection.maxEjectionPercent":                   {value: int32(50), with: outlierWith},
+	"TrafficPolicy spec.outlierDetection.successRate.minimumHosts":             {value: int32(3), with: successWith},
+	"TrafficPolicy spec.outlierDetection.successRate.requestVolume":            {value: int32(10), with: successWith},
+	"TrafficPolicy spec.outlierDetection.successRate.stdevFactor":              {value: int32(1000), with: successWith},
 }
 
 // TestEveryFieldEnforcedOrRefused walks every field of every resource kind
@@ -210,7 +257,7 @@ func checkField(t *testing.T, kind, path string, c fieldCase) {
 	if err != nil {
 		t.Fatalf("the case's baseline is invalid: %v", err)
 	}
-	got, err := mutate(kind, c.with, path, c.value)
+	got, err := mutate(kind, with(c.with, c.also), path, c.value)
 	concrete := strings.ReplaceAll(path, "[]", "[0]")
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -296,6 +343,10 @@ func set(v reflect.Value, path string, value any) {
 		}
 		name, list := strings.CutSuffix(seg, "[]")
 		v = fieldByJSON(v, name)
+		if _, clear := value.(unset); clear && seg == path[strings.LastIndexByte("."+path, '.'):] {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
 		if list {
 			if v.Len() == 0 {
 				v.Set(reflect.Append(v, reflect.Zero(v.Type().Elem())))

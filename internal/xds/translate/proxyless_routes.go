@@ -22,7 +22,11 @@ import (
 //   - hash policies other than a header's, which gRPC ignores, go;
 //   - per-filter configs (fault, rate limit) go: the API listener has no
 //     such filters, and a gRPC client NACKs configs for filters it lacks.
-//     Proxyless clients are neither delayed, aborted nor rate limited.
+//     Proxyless clients are neither delayed, aborted nor rate limited;
+//   - path and host rewrites and mirror policies go: gRPC's router has
+//     none (gRFC A28 reads neither), so a proxyless call goes unrewritten
+//     and unmirrored; a redirect route stays, and gRPC fails the calls it
+//     matches, as it does for any action but route.
 func grpcVirtualHost(vh *routev3.VirtualHost, listener string) {
 	vh.TypedPerFilterConfig = nil
 	if !contains(vh.Domains, listener) {
@@ -65,6 +69,7 @@ func grpcRoute(r *routev3.Route) bool {
 	if a == nil {
 		return true
 	}
+	a.PrefixRewrite, a.RegexRewrite, a.HostRewriteSpecifier, a.RequestMirrorPolicies = "", nil, nil, nil
 	if a.Timeout != nil {
 		a.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{MaxStreamDuration: a.Timeout}
 		a.Timeout = nil

@@ -101,7 +101,7 @@ func TestProxylessShape(t *testing.T) {
 			t.Errorf("route %s: timeout is not what gRPC reads", r.Name)
 		}
 	}
-	if got := strings.Join(names, ","); got != "default/catalog-split/rule-1/match-0,catalog.default/default" {
+	if got := strings.Join(names, ","); got != "default/catalog-split/rule-1/match-0,default/catalog-split/legacy/match-0,default/catalog-split/moved/match-0,catalog.default/default" {
 		t.Fatalf("routes %s", got)
 	}
 	api := vh.Routes[0]
@@ -174,4 +174,20 @@ func FuzzProxylessNames(f *testing.F) {
 			t.Fatalf("%d listeners, %d route configs", len(snap.Listeners), len(snap.Routes))
 		}
 	})
+}
+
+// gRPC's router has no rewrites or mirrors: proxyless routes carry none.
+func TestProxylessDropsRewritesAndMirrors(t *testing.T) {
+	snap, err := Proxyless(input(t), []string{"catalog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vh := range snap.Routes[0].VirtualHosts {
+		for _, r := range vh.Routes {
+			a := r.GetRoute()
+			if a.GetPrefixRewrite() != "" || a.GetRegexRewrite() != nil || a.GetHostRewriteSpecifier() != nil || len(a.GetRequestMirrorPolicies()) > 0 {
+				t.Errorf("route %s keeps a rewrite or mirror: %v", r.Name, a)
+			}
+		}
+	}
 }

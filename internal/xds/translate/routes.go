@@ -53,6 +53,7 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 			action, err := routeAction(ns, &rule, hash)
 			if err == nil {
 				action.RetryPolicy = retryPolicy(pol, &rule)
+				action.RequestMirrorPolicies = mirrorPolicies(ns, &rule)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("translate %s: spec.rules[%d]: %w", mesh.Key(rt), i, err)
@@ -69,6 +70,7 @@ func buildVirtualHost(svc *mesh.Service, routes []*mesh.HTTPRoute, pol *mesh.Tra
 					TypedPerFilterConfig: filters,
 				}
 				setHeaderModifiers(r, &rule)
+				setURLFilters(r, &rule, &m)
 				if rule.Name != "" {
 					r.Name = fmt.Sprintf("%s/%s/%s/match-%d", rt.Metadata.Namespace, rt.Metadata.Name, rule.Name, j)
 				}
@@ -130,6 +132,9 @@ func stringMatch(v mesh.ValueMatch) *matcherv3.StringMatcher {
 
 func routeAction(ns string, rule *mesh.HTTPRouteRule, hash []*routev3.RouteAction_HashPolicy) (*routev3.RouteAction, error) {
 	a := &routev3.RouteAction{HashPolicy: hash, ClusterNotFoundResponseCode: invalidBackendCode}
+	if len(rule.BackendRefs) == 0 {
+		return a, nil // a redirect: setURLFilters replaces the action
+	}
 	if len(rule.BackendRefs) == 1 {
 		b := rule.BackendRefs[0]
 		a.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: ClusterName(ns, b.Name, b.Subset)}

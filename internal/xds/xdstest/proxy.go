@@ -167,9 +167,15 @@ func routeFromXDS(r *routev3.Route) (route.Route, error) {
 	if out.ResponseHeaders, err = headersFromXDS(r.ResponseHeadersToAdd, r.ResponseHeadersToRemove); err != nil {
 		return out, err
 	}
+	if rd := r.GetRedirect(); rd != nil {
+		return out, redirectFromXDS(rd, &out)
+	}
 	a := r.GetRoute()
 	if a == nil {
-		return out, errors.New("only route actions are supported")
+		return out, errors.New("only route and redirect actions are supported")
+	}
+	if err := rewriteFromXDS(a, &out); err != nil {
+		return out, err
 	}
 	out.Timeout = a.GetTimeout().AsDuration()
 	if rp := a.GetRetryPolicy(); rp != nil {
