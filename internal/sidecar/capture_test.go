@@ -1,8 +1,8 @@
 package sidecar
 
 import (
-	"errors"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
