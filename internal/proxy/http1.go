@@ -60,6 +60,9 @@ type HTTP1Config struct {
 	// taken from a downstream.
 	TrustForwarded bool
 	Metrics        *telemetry.ProxyMetrics
+	// Self is this sidecar's workload, for the metrics' labels and the
+	// peer header the outbound side sends; nil labels it unknown.
+	Self   *Self
 	Logger         *slog.Logger
 }
 
@@ -169,6 +172,15 @@ type h1conn struct {
 	// retryHeld: this request holds a unit of its cluster's breaker
 	// Retries cap (taken by its first retry, released when it ends).
 	retryHeld bool
+	// rec is the current request's metrics record, filled in place; see
+	// metrics_h1.go.
+	rec telemetry.Request
+	// peerID is the inbound mTLS peer's SPIFFE ID ("" for plaintext);
+	// peerHdr and peerSrc cache the last trusted peer header and its
+	// parse, so a connection's steady state parses nothing.
+	peerID  string
+	peerHdr []byte
+	peerSrc telemetry.Workload
 }
 
 // ServeConn serves one downstream connection until it ends. The caller
@@ -183,6 +195,7 @@ func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) {
 	if !h.register(hc) {
 		return
 	}
+	hc.initRec()
 	defer h.unregister(hc)
 	hc.br = readers.Get().(*bufio.Reader)
 	hc.bw = writers.Get().(*bufio.Writer)

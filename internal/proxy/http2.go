@@ -56,6 +56,8 @@ type HTTP2Config struct {
 	WriteTimeout time.Duration
 	Metrics      *telemetry.ProxyMetrics
 	Logger       *slog.Logger
+	// Self: see HTTP1Config.Self.
+	Self *Self
 
 	// TrustForwarded: see HTTP1Config.TrustForwarded. False (the default)
 	// drops the downstream's forwarding headers and sets its own.
