@@ -63,7 +63,7 @@ type HTTP1Config struct {
 	// Self is this sidecar's workload, for the metrics' labels and the
 	// peer header the outbound side sends; nil labels it unknown.
 	Self   *Self
-	Logger         *slog.Logger
+	Logger *slog.Logger
 }
 
 func (c *HTTP1Config) defaults() {
