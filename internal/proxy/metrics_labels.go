@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net"
 	"strings"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
@@ -120,6 +121,9 @@ func destinationOfName(r *telemetry.Request, name string, labels map[string]stri
 		}
 		d.App, d.Version, d.Cluster = labels["app"], labels["version"], labels["cluster"]
 	}
+	if d.App == "" {
+		d.App = svc // as the callee's sidecar labels itself
+	}
 	d.CanonicalService, d.CanonicalRevision = d.App, d.Version
 	if d.CanonicalService == "" {
 		d.CanonicalService = svc
@@ -127,4 +131,29 @@ func destinationOfName(r *telemetry.Request, name string, labels map[string]stri
 	if d.CanonicalRevision == "" {
 		d.CanonicalRevision = "latest"
 	}
+}
+
+// TCPLabels labels a TCP connection: on inbound the caller is what mTLS
+// proves (a byte stream carries no peer header), on outbound the
+// destination is the cluster and endpoint picked.
+func TCPLabels(direction string, self *Self, down net.Conn, cl *cluster.Cluster, ep *cluster.Endpoint) *telemetry.Conn {
+	c := &telemetry.Conn{}
+	if direction == "inbound" {
+		c.Reporter = telemetry.ReporterDestination
+		if self != nil {
+			c.Destination, c.Service = self.Workload, self.Service
+		}
+		if id := PeerID(down); id != "" {
+			c.MTLS, c.Source = true, mtlsSource(id)
+		}
+		return c
+	}
+	c.Reporter = telemetry.ReporterSource
+	if self != nil {
+		c.Source = self.Workload
+	}
+	var r telemetry.Request
+	destinationOf(&r, cl, ep)
+	c.Destination, c.Service = r.Destination, r.Service
+	return c
 }

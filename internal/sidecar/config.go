@@ -44,6 +44,10 @@ type Config struct {
 	// certificate (X.509-SVID) from the CA and keeps it renewed. It is
 	// read at start; a reload does not change it. Default: none.
 	Identity *Identity `yaml:"identity" json:"identity,omitempty"`
+	// Metrics shapes the request metrics: weft_* or Istio's names, labels
+	// left out, histogram buckets, the series cap. Default: weft_* names,
+	// every Istio label, Istio's buckets, 10,000 series.
+	Metrics *Metrics `yaml:"metrics" json:"metrics,omitempty"`
 }
 
 // ControlPlane says where the control-plane replicas are.

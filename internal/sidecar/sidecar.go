@@ -68,6 +68,7 @@ type Sidecar struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *telemetry.ProxyMetrics
+	self    *proxy.Self // this workload, for metrics labels
 
 	reloadMu sync.Mutex // serialises reloads
 	active   atomic.Pointer[active]
@@ -119,7 +120,8 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 		opts:    opts,
 		log:     opts.Logger.With("component", "sidecar"),
 		reg:     reg,
-		metrics: telemetry.NewProxyMetrics(reg),
+		metrics: telemetry.NewProxyMetricsWith(reg, cfg.Metrics.options()),
+		self:    self(cfg),
 		inbound: map[string]*inboundRuntimes{},
 	}
 	for _, in := range cfg.Inbound {
@@ -161,6 +163,9 @@ func (s *Sidecar) Reload(cfg *Config) error {
 	cur := s.active.Load().cfg
 	if !reflect.DeepEqual(listenersOf(cur), listenersOf(cfg)) || cur.Admin != cfg.Admin {
 		return errors.New("reload: listener addresses changed (admin, inbound, outbound): restart the sidecar to apply them")
+	}
+	if metricsChanged(cur, cfg) {
+		return errMetricsChanged
 	}
 	if err := s.apply(cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
