@@ -4,8 +4,10 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy"
+	"github.com/weft-mesh/weft/internal/proxy/breaker"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
@@ -93,4 +95,48 @@ func self(c *Config) *proxy.Self {
 		svc.Host = name + "." + ns
 	}
 	return proxy.NewSelf(w, svc)
+}
+
+// clusterStats reads every cluster's breaker and ejection state, for
+// /metrics.
+func (s *Sidecar) clusterStats() []telemetry.ClusterStat {
+	var out []telemetry.ClusterStat
+	now := time.Now()
+	add := func(st *proxy.State) {
+		if st == nil {
+			return
+		}
+		for _, name := range st.Clusters.Names() {
+			cl := st.Clusters.Get(name)
+			cs := telemetry.ClusterStat{Cluster: name, Endpoints: len(cl.Endpoints)}
+			if cl.Breaker != nil {
+				for _, k := range breaker.Kinds {
+					cs.Breaker = append(cs.Breaker, telemetry.BreakerStat{Kind: k.String(), Active: cl.Breaker.Active(k), Limit: limitOf(cl.Breaker.Limits(), k)})
+				}
+			}
+			for _, ep := range cl.Endpoints {
+				if ep.Outlier.EjectedUntil().After(now) {
+					cs.Ejected++
+				}
+			}
+			out = append(out, cs)
+		}
+	}
+	add(s.outbound.Load())
+	for _, rts := range s.inbound {
+		add(rts.h1.Load())
+	}
+	return out
+}
+
+func limitOf(l breaker.Limits, k breaker.Kind) uint32 {
+	switch k {
+	case breaker.Connections:
+		return l.MaxConnections
+	case breaker.Pending:
+		return l.MaxPendingRequests
+	case breaker.Requests:
+		return l.MaxRequests
+	}
+	return l.MaxRetries
 }

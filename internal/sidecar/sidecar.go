@@ -69,6 +69,8 @@ type Sidecar struct {
 	reg     *prometheus.Registry
 	metrics *telemetry.ProxyMetrics
 	self    *proxy.Self // this workload, for metrics labels
+	// xdsMetrics: stream up, last applied config and version, NACKs.
+	xdsMetrics *telemetry.XDSMetrics
 
 	reloadMu sync.Mutex // serialises reloads
 	active   atomic.Pointer[active]
@@ -117,12 +119,13 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Sidecar{
-		opts:    opts,
-		log:     opts.Logger.With("component", "sidecar"),
-		reg:     reg,
-		metrics: telemetry.NewProxyMetricsWith(reg, cfg.Metrics.options()),
-		self:    self(cfg),
-		inbound: map[string]*inboundRuntimes{},
+		opts:       opts,
+		log:        opts.Logger.With("component", "sidecar"),
+		reg:        reg,
+		metrics:    telemetry.NewProxyMetricsWith(reg, cfg.Metrics.options()),
+		self:       self(cfg),
+		xdsMetrics: telemetry.NewXDSMetrics(reg),
+		inbound:    map[string]*inboundRuntimes{},
 	}
 	for _, in := range cfg.Inbound {
 		s.inbound[in.Name] = &inboundRuntimes{}
@@ -131,6 +134,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 		s.fileTime, s.fileSize = s.stamp()
 	}
 	telemetry.RegisterPoolStats(reg, s.poolStats)
+	telemetry.RegisterClusterStats(reg, s.clusterStats)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
