@@ -112,6 +112,17 @@ type Request struct {
 	Duration time.Duration
 	// RequestBytes and ResponseBytes are the body sizes.
 	RequestBytes, ResponseBytes int64
+
+	// last is the series this record was last counted in: a connection's
+	// next request usually has the same labels, and comparing them costs
+	// less than hashing them for the map.
+	last lastSeries
+}
+
+type lastSeries struct {
+	m   *istioMetrics
+	key seriesKey
+	s   *reqSeries
 }
 
 // Conn is one finished or progressing TCP connection, for the TCP

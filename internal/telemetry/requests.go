@@ -152,10 +152,30 @@ func (m *istioMetrics) admit() bool {
 
 func (m *istioMetrics) request(r *Request) {
 	k := m.key(r.Reporter, &r.Source, &r.Destination, &r.Service, r.Protocol, r.Code, r.GRPCStatus, r.Flag, r.MTLS)
+	s := r.last.s
+	if s == nil || r.last.m != m || r.last.key != k {
+		if s = m.seriesFor(k); s == nil {
+			return
+		}
+		r.last = lastSeries{m: m, key: k, s: s}
+	}
+	s.count.Add(1)
+	ns := uint64(max(r.Duration, 0))
+	s.durSumNs.Add(ns)
+	s.dur[bucketU(m.durNs, ns)].Add(1)
+	rq, rs := uint64(max(r.RequestBytes, 0)), uint64(max(r.ResponseBytes, 0))
+	s.reqSum.Add(rq)
+	s.respSum.Add(rs)
+	s.reqB[bucketF(m.opts.BytesBuckets, float64(rq))].Add(1)
+	s.resB[bucketF(m.opts.BytesBuckets, float64(rs))].Add(1)
+}
+
+// seriesFor finds or makes k's request series; nil past the cap.
+func (m *istioMetrics) seriesFor(k seriesKey) *reqSeries {
 	v, ok := m.reqs.Load(k)
 	if !ok {
 		if !m.admit() {
-			return
+			return nil
 		}
 		s := &reqSeries{
 			dur:  make([]atomic.Uint64, len(m.opts.DurationBuckets)+1),
@@ -167,16 +187,7 @@ func (m *istioMetrics) request(r *Request) {
 			m.series.Add(-1) // another request made it first
 		}
 	}
-	s := v.(*reqSeries)
-	s.count.Add(1)
-	ns := uint64(max(r.Duration, 0))
-	s.durSumNs.Add(ns)
-	s.dur[bucketU(m.durNs, ns)].Add(1)
-	rq, rs := uint64(max(r.RequestBytes, 0)), uint64(max(r.ResponseBytes, 0))
-	s.reqSum.Add(rq)
-	s.respSum.Add(rs)
-	s.reqB[bucketF(m.opts.BytesBuckets, float64(rq))].Add(1)
-	s.resB[bucketF(m.opts.BytesBuckets, float64(rs))].Add(1)
+	return v.(*reqSeries)
 }
 
 // bucketU is the index of the first bound >= v, or len(bounds) (+Inf).
