@@ -63,6 +63,9 @@ func ParsePeerHeader(v string) telemetry.Workload {
 		if !ok {
 			break
 		}
+		if strings.ContainsAny(val, "=\r\n") {
+			continue // NewSelf never sends such a value
+		}
 		switch k {
 		case "workload":
 			w.Name = val
@@ -109,10 +112,12 @@ func destinationOf(r *telemetry.Request, cl *cluster.Cluster, ep *cluster.Endpoi
 
 // destinationOfName labels the destination from a cluster name (a mesh
 // service's cluster is named NAME.NAMESPACE) and the endpoint's labels
-// (workload, app, version, cluster); nothing here allocates.
+// (workload, app, version, cluster); nothing here allocates. A subset's
+// cluster (NAME.NAMESPACE/SUBSET) is its service's.
 func destinationOfName(r *telemetry.Request, name string, labels map[string]string) {
-	svc, ns, _ := strings.Cut(name, ".")
-	r.Service = telemetry.Service{Host: name, Name: svc, Namespace: ns}
+	host, _, _ := strings.Cut(name, "/") // a subset's cluster: NAME.NAMESPACE/SUBSET
+	svc, ns, _ := strings.Cut(host, ".")
+	r.Service = telemetry.Service{Host: host, Name: svc, Namespace: ns}
 	d := &r.Destination
 	*d = telemetry.Workload{Name: svc, Namespace: ns}
 	if labels != nil {
