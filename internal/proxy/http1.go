@@ -67,6 +67,9 @@ type HTTP1Config struct {
 	// one of the engine's own, with mirror's defaults.
 	Mirror  *mirror.Sender
 	Metrics *telemetry.ProxyMetrics
+	// Self is this sidecar's workload, for the metrics' labels and the
+	// peer header the outbound side sends; nil labels it unknown.
+	Self *Self
 	// Tracer records spans and rewrites trace headers; nil passes trace
 	// headers through untouched.
 	Tracer *tracing.Tracer
@@ -195,6 +198,15 @@ type h1conn struct {
 	hop     tracing.Hop
 	upStart time.Time
 	reqID   [32]byte
+	// rec is the current request's metrics record, filled in place; see
+	// metrics_h1.go.
+	rec telemetry.Request
+	// peerID is the inbound mTLS peer's SPIFFE ID ("" for plaintext);
+	// peerHdr and peerSrc cache the last trusted peer header and its
+	// parse, so a connection's steady state parses nothing.
+	peerID  string
+	peerHdr []byte
+	peerSrc telemetry.Workload
 }
 
 // ServeConn serves one downstream connection until it ends. The caller
@@ -220,6 +232,7 @@ func (h *HTTP1) serveConn(ctx context.Context, c net.Conn, force []byte) {
 	if !h.register(hc) {
 		return
 	}
+	hc.initRec()
 	defer h.unregister(hc)
 	hc.br = readers.Get().(*bufio.Reader)
 	hc.bw = writers.Get().(*bufio.Writer)

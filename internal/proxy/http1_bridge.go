@@ -42,7 +42,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	stripInternal := !trust || h.cfg.Direction == "outbound"
 	for _, f := range req.Headers {
 		n := f.Name
-		if hopByHop(n) || nominated(req.ConnTokens, n) || identityHeader(n) || stripInternal && internalHeader(n) ||
+		if hopByHop(n) || nominated(req.ConnTokens, n) || identityHeader(n) || stripInternal && internalHeader(n) || isPeerHeader(n) ||
 			!trust && forwardingHeader(n) || equalFold(n, []byte("host")) || equalFold(n, []byte("expect")) {
 			continue
 		}
@@ -66,6 +66,9 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 		out.Header.Set("X-Forwarded-Proto", "http")
 	}
 	h2ApplyMods(out.Header, rt.RequestHeaders)
+	if v := h.cfg.Self.HeaderValue(); v != "" && h.cfg.Direction == "outbound" {
+		out.Header.Set(PeerHeader, v)
+	}
 	if out.Header.Get("X-Request-Id") == "" {
 		id := h2RequestID()
 		out.Header.Set("X-Request-Id", id)
@@ -108,7 +111,10 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	h2ApplyMods(resp.Header, rt.ResponseHeaders)
 	keep := hc.writeBridged(resp)
 	ep.EndStatus(began, resp.StatusCode)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
+	if hc.rec.Protocol == telemetry.ProtocolGRPC {
+		hc.rec.GRPCStatus = h2FinalGRPCStatus(resp)
+	}
+	hc.observe(resp.StatusCode, telemetry.FlagNone, time.Since(start))
 	hc.finishTrace(resp.StatusCode, telemetry.FlagNone, cl.Config.Name, ep.Address, start)
 	return keep
 }

@@ -130,7 +130,7 @@ func (hc *h1conn) meshAnswer(code int, f telemetry.Flag, delayed bool, retryAfte
 		w.WriteString("\n")
 	}
 	w.Flush()
-	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, "", rt.Name, code, f, time.Since(start))
+	hc.observe(code, f, time.Since(start))
 	if hc.req.HasBody() {
 		hc.lingerClose()
 	}

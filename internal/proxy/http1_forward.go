@@ -18,6 +18,7 @@ import (
 func (hc *h1conn) serve(start time.Time) bool {
 	h := hc.h
 	req := &hc.req
+	hc.beginRec()
 	hc.beginTrace()
 	st := h.cfg.Runtime.Load()
 	if st == nil {
@@ -72,6 +73,7 @@ func (hc *h1conn) serve(start time.Time) bool {
 	defer cl.Breaker.Release(breaker.Requests)
 	hash, hasHash := hc.hashKey(cl)
 	ep := cl.Pick(hash, hasHash)
+	hc.destination(cl, ep)
 	if ep == nil {
 		return hc.reject(telemetry.FlagNoHealthyUpstream, 503, "no healthy upstream for", []byte(cl.Config.Name), cl.Config.Name, rt.Name, start)
 	}
@@ -113,7 +115,10 @@ func (hc *h1conn) sendRequest(uc *upstream.Conn, query []byte) error {
 		uc.W.Write(hc.replay) // kept for retries: see bufferBody
 	case req.Chunked:
 		var err error
-		if hc.scratch, err = h1.RelayChunked(uc.W, hc.br, hc.scratch, dropTrailer); err != nil {
+		var n int64
+		hc.scratch, n, err = h1.RelayChunkedN(uc.W, hc.br, hc.scratch, dropTrailer)
+		hc.rec.RequestBytes = n
+		if err != nil {
 			if errors.Is(err, h1.ErrBadChunk) || errors.Is(err, h1.ErrHeaderTooLarge) {
 				return errClientBody
 			}
@@ -144,15 +149,16 @@ func (hc *h1conn) relayResponse(uc *upstream.Conn) (keep, upOK bool) {
 	switch {
 	case !hasBody:
 	case resp.Chunked:
-		hc.scratch, err = h1.RelayChunked(hc.bw, uc.R, hc.scratch, nil)
+		hc.scratch, hc.rec.ResponseBytes, err = h1.RelayChunkedN(hc.bw, uc.R, hc.scratch, nil)
 	case untilClose:
-		_, err = io.Copy(hc.bw, uc.R)
+		hc.rec.ResponseBytes, err = io.Copy(hc.bw, uc.R)
 		if err == nil {
 			_ = hc.bw.Flush() // the connection closes either way
 		}
 		return false, false
 	default:
 		n := resp.ContentLength
+		hc.rec.ResponseBytes = n
 		if int64(uc.R.Buffered()) >= n && int64(hc.bw.Available()) >= n {
 			b, _ := uc.R.Peek(int(n))
 			hc.bw.Write(b)

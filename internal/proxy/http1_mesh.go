@@ -12,7 +12,7 @@ import (
 func (hc *h1conn) meshAnswered(f telemetry.Flag, code int, why string, subject []byte, clusterName, routeName string, d time.Duration, closeConn bool) {
 	hc.writeMesh(f, code, why, subject, closeConn)
 	logMeshResponse(hc.h.log, f, code, why, subject, clusterName, routeName)
-	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, clusterName, routeName, code, f, d)
+	hc.observe(code, f, d)
 	hc.finishTrace(code, f, clusterName, "", time.Now().Add(-d))
 }
 

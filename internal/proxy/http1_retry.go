@@ -130,7 +130,11 @@ func (hc *h1conn) relay(uc *upstream.Conn, ep *cluster.Endpoint, began time.Time
 		ep.Pool.Discard(uc)
 	}
 	ep.EndStatus(began, resp.Status)
-	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, cl.Config.Name, rt.Name, resp.Status, telemetry.FlagNone, time.Since(start))
+	hc.destination(cl, ep)
+	if hc.rec.Protocol == telemetry.ProtocolGRPC {
+		hc.rec.GRPCStatus = h1GRPCStatus(resp)
+	}
+	hc.observe(resp.Status, telemetry.FlagNone, time.Since(start))
 	hc.finishTrace(resp.Status, telemetry.FlagNone, cl.Config.Name, ep.Address, start)
 	return keep
 }

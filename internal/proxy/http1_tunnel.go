@@ -42,7 +42,7 @@ func (hc *h1conn) tunnel(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	if err != nil {
 		ep.End(began, true)
 		if answered {
-			h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 502, telemetry.FlagUpstreamConnectFailure, time.Since(start))
+			hc.observe(502, telemetry.FlagUpstreamConnectFailure, time.Since(start))
 			return false // too late for a status: the close says it
 		}
 		return hc.reject(telemetry.FlagUpstreamConnectFailure, 502, upstreamWords(telemetry.FlagUpstreamConnectFailure), nil, cl.Config.Name, rt.Name, start)
@@ -55,7 +55,7 @@ func (hc *h1conn) tunnel(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 			return false
 		}
 	}
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 200, telemetry.FlagNone, time.Since(start))
+	hc.observe(200, telemetry.FlagNone, time.Since(start))
 	hc.setPhase(phaseTunnel, 0)
 	// Bytes the client sent right behind the request (a TLS ClientHello)
 	// are already buffered: forward them before splicing the sockets.
@@ -95,7 +95,7 @@ func (hc *h1conn) upgraded(uc *upstream.Conn, ep *cluster.Endpoint, began time.T
 		ep.End(began, true)
 		return false
 	}
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 101, telemetry.FlagNone, time.Since(start))
+	hc.observe(101, telemetry.FlagNone, time.Since(start))
 	hc.setPhase(phaseTunnel, 0)
 	if n := hc.br.Buffered(); n > 0 {
 		b, _ := hc.br.Peek(n)

@@ -33,7 +33,8 @@ func (hc *h1conn) redirect(rt *route.Route, query []byte, start time.Time) bool 
 	}
 	w.WriteString("\r\n")
 	w.Flush()
-	hc.h.cfg.Metrics.ObserveRequest(hc.h.cfg.Direction, "", rt.Name, code, telemetry.FlagNone, time.Since(start))
+	hc.observe(code, telemetry.FlagNone, time.Since(start))
+	hc.finishTrace(code, telemetry.FlagNone, "", "", start)
 	if hc.req.HasBody() {
 		hc.lingerClose() // the unread body would turn the close into a reset
 	}

@@ -107,7 +107,7 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 		switch {
 		case hopByHop(n), nominated(req.ConnTokens, n):
 			continue
-		case identityHeader(n), stripInternal && internalHeader(n), !trust && forwardingHeader(n):
+		case identityHeader(n), stripInternal && internalHeader(n), !trust && forwardingHeader(n), isPeerHeader(n):
 			continue
 		case hostSet && h1.EqualFold(n, "host"):
 			continue
@@ -164,6 +164,11 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 	}
 	if req.Chunked {
 		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if v := hc.h.cfg.Self.HeaderValue(); v != "" && hc.h.cfg.Direction == "outbound" {
+		w.WriteString(PeerHeader + ": ")
+		w.WriteString(v)
+		w.WriteString("\r\n")
 	}
 	if req.Upgrade != nil {
 		w.WriteString("Connection: Upgrade\r\nUpgrade: ")

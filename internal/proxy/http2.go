@@ -61,6 +61,8 @@ type HTTP2Config struct {
 	// HTTP1Config.Mirror). Nil means one of the engine's own.
 	Mirror  *mirror.Sender
 	Metrics *telemetry.ProxyMetrics
+	// Self: see HTTP1Config.Self.
+	Self *Self
 	// Tracer records spans and rewrites trace headers; nil passes trace
 	// headers through untouched.
 	Tracer *tracing.Tracer

@@ -77,7 +77,9 @@ func (h *HTTP2) meshAnswer(w http.ResponseWriter, r *http.Request, grpc bool, co
 		w.Header().Set("Grpc-Status", strconv.Itoa(grpcCode))
 		w.Header().Set("Grpc-Message", msg)
 		w.WriteHeader(http.StatusOK)
-		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", rt.Name, code, f, time.Since(start))
+		rec := h.newRec(r, grpc, "", nil)
+		rec.GRPCStatus = grpcCode
+		h.observe(&rec, http.StatusOK, f, start)
 		h.finishTrace(r, code, f, "", start)
 		return
 	}

@@ -115,6 +115,11 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	var reqBytes *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		reqBytes = &countingBody{ReadCloser: r.Body}
+		r.Body = reqBytes
+	}
 	res := h.tries(ctx, r, cl, ep, rt, string(path), string(query), start)
 	if res.resp == nil {
 		if res.overflow {
@@ -132,17 +137,23 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.Trailer.Del(telemetry.ResponseFlagsHeader)
 	}
 	h2ApplyMods(resp.Header, rt.ResponseHeaders)
-	if err := copyResponse(w, resp); err != nil {
+	n, err := copyResponse(w, resp)
+	rec := h.newRec(r, grpc, cl.Config.Name, ep.Labels)
+	rec.RequestBytes, rec.ResponseBytes = reqBytes.total(), n
+	if err != nil {
 		ep.End(began, true)
 		f, _ := flagForUpstreamH2(err, ctxErrNear(ctx))
 		logMeshResponse(h.log, f, 0, "upstream response cut short", nil, cl.Config.Name, rt.Name)
-		h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, 0, f, time.Since(start))
+		h.observe(&rec, 0, f, start)
 		h.finishTrace(r, 0, f, cl.Config.Name, start)
 		abortStream(w, grpc, f)
 		return
 	}
 	ep.EndStatus(began, resp.StatusCode)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cl.Config.Name, rt.Name, resp.StatusCode, telemetry.FlagNone, time.Since(start))
+	if grpc {
+		rec.GRPCStatus = h2FinalGRPCStatus(resp)
+	}
+	h.observe(&rec, resp.StatusCode, telemetry.FlagNone, start)
 	h.finishTrace(r, resp.StatusCode, telemetry.FlagNone, cl.Config.Name, start)
 }
 
@@ -168,6 +179,10 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 	}
 	h2RemoveHop(hdr)
 	h2StripInternal(hdr, h.cfg.Direction == "outbound" || !h.cfg.TrustForwarded, !h.cfg.TrustForwarded)
+	delete(hdr, PeerHeader) // read by the inbound side, never for the app
+	if v := h.cfg.Self.HeaderValue(); v != "" && h.cfg.Direction == "outbound" {
+		hdr[PeerHeader] = []string{v}
+	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := hdr["X-Forwarded-For"]; len(prior) > 0 {
 			hdr.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+ip)
@@ -235,7 +250,7 @@ func abortStream(w http.ResponseWriter, grpc bool, f telemetry.Flag) {
 // copyResponse streams the upstream response back, flushing every read so
 // gRPC streams and server-sent events are not held back, then trailers. It
 // returns an error when the upstream body ended early.
-func copyResponse(w http.ResponseWriter, resp *http.Response) error {
+func copyResponse(w http.ResponseWriter, resp *http.Response) (int64, error) {
 	dst := w.Header()
 	for k, vs := range resp.Header {
 		dst[k] = vs
@@ -246,11 +261,13 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) error {
 	bufp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bufp)
 	buf := *bufp
+	var total int64
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
+			total += int64(n)
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil // the client went away; nothing left to tell it
+				return total, nil // the client went away; nothing left to tell it
 			}
 			if fl != nil {
 				fl.Flush()
@@ -260,14 +277,14 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) error {
 			break
 		}
 		if err != nil {
-			return err
+			return total, err
 		}
 	}
 	h2DropTrailers(resp.Trailer)
 	for k, vs := range resp.Trailer {
 		dst[http.TrailerPrefix+k] = vs
 	}
-	return nil
+	return total, nil
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -295,8 +312,14 @@ func (h *HTTP2) fail(w http.ResponseWriter, r *http.Request, grpc bool, f teleme
 		}
 	}
 	logMeshResponse(h.log, f, code, why, subject, cluster, route)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, cluster, route, code, f, time.Since(start))
-	h.finishTrace(r, code, f, cluster, start)
+	traceCode := code
+	rec := h.newRec(r, grpc, cluster, nil)
+	if grpc {
+		rec.GRPCStatus = grpcCodeFor(code)
+		code = http.StatusOK // the status a gRPC client sees
+	}
+	h.observe(&rec, code, f, start)
+	h.finishTrace(r, traceCode, f, cluster, start)
 }
 
 // requestHash computes the ring-hash key from the configured header or cookie.

@@ -20,7 +20,9 @@ func (h *HTTP2) redirect(w http.ResponseWriter, r *http.Request, rt *route.Route
 	hdr.Set("Content-Length", "0")
 	h2ApplyMods(hdr, rt.ResponseHeaders)
 	w.WriteHeader(code)
-	h.cfg.Metrics.ObserveRequest(h.cfg.Direction, "", rt.Name, code, telemetry.FlagNone, time.Since(start))
+	rec := h.newRec(r, isGRPC(r.Header), "", nil)
+	h.observe(&rec, code, telemetry.FlagNone, start)
+	h.finishTrace(r, code, telemetry.FlagNone, "", start)
 }
 
 // mirrorRequest sends the route's copies of r; see h1conn.mirror. A body

@@ -55,7 +55,7 @@ func startMeshListener(t *testing.T, rec *recorder, proto listener.Protocol) str
 	h1cfg := HTTP1Config{Name: "t", Direction: "inbound", Runtime: rt, HeaderTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second, RequestTimeout: 5 * time.Second}
 	h1 := NewHTTP1(h1cfg)
 	h2 := NewHTTP2(HTTP2Config{Name: "t", Direction: "inbound", Runtime: rt})
-	tcp := listener.NewTCPProxy(listener.TCPConfig{Name: "t", Pick: func() (string, func(error), error) { return rec.addr(), nil, nil }})
+	tcp := listener.NewTCPProxy(listener.TCPConfig{Name: "t", Pick: func(net.Conn) (string, func(listener.Outcome), error) { return rec.addr(), nil, nil }})
 	l, err := listener.New(listener.Config{Name: "t", Addr: "127.0.0.1:0", Protocol: proto, HTTP1: h1, HTTP2: h2, TCP: tcp,
 		HeaderTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second})
 	if err != nil {

@@ -114,7 +114,7 @@ func TestMeshResponsesCarryFlags(t *testing.T) {
 	}
 }
 
-// countFlags sums weft_proxy_requests_total by its response_flags label.
+// countFlags sums weft_requests_total by its response_flags label.
 func countFlags(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
 	flags := map[string]float64{}
@@ -123,7 +123,7 @@ func countFlags(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "weft_proxy_requests_total" {
+		if mf.GetName() != "weft_requests_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {

@@ -95,7 +95,7 @@ func (cp *capture) update(routes route.Config) {
 
 // pickFor is the TCP handler's choice: a TCP service's endpoint for its
 // virtual IP, else the original destination itself.
-func (cp *capture) pickFor(c net.Conn) (string, func(error), error) {
+func (cp *capture) pickFor(c net.Conn) (string, func(listener.Outcome), error) {
 	dst, e, ok := cp.destination(c)
 	if !ok {
 		return "", nil, fmt.Errorf("capture: no original destination for %s", c.RemoteAddr())
@@ -112,7 +112,12 @@ func (cp *capture) pickFor(c net.Conn) (string, func(error), error) {
 		return "", nil, fmt.Errorf("capture: cluster %q has no endpoints", cl.Config.Name)
 	}
 	start := ep.Begin()
-	return ep.Address, func(err error) { ep.End(start, err != nil) }, nil
+	series := cp.s.metrics.TCPOpened(proxy.TCPLabels("outbound", cp.s.self, c, cl, ep))
+	return ep.Address, func(o listener.Outcome) {
+		ep.End(start, o.Err != nil)
+		series.Bytes(o.Sent, o.Received)
+		series.Closed()
+	}, nil
 }
 
 // captureHTTP1 routes each captured HTTP/1 connection as its virtual
@@ -153,15 +158,15 @@ func (s *Sidecar) captureListener(c *Capture, lim Limits, trust bool) listener.C
 		OnMiss:         s.onMissFor("outbound"),
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Mirror: s.mirror,
 	})}
 	h2 := &captureHTTP2{cp: cp, h: proxy.NewHTTP2(proxy.HTTP2Config{
 		Name: name, Direction: "outbound", Runtime: &s.outbound, TrustForwarded: trust,
 		OnMiss:         s.onMissFor("outbound"),
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Mirror: s.mirror,
 	})}
-	tcp := listener.NewTCPProxy(listener.TCPConfig{Name: name, PickFor: cp.pickFor, Logger: s.log})
+	tcp := listener.NewTCPProxy(listener.TCPConfig{Name: name, Pick: cp.pickFor, Logger: s.log})
 	lc := s.listenerConfig(name, c.Listen, lim, h1, h2, tcp)
 	lc.ProtocolOf = cp.protocolOf
 	return lc

@@ -51,6 +51,10 @@ type Config struct {
 	// AccessLog writes a JSON line per request. Default: off. Read at
 	// start; a reload does not change it.
 	AccessLog *AccessLog `yaml:"accessLog" json:"accessLog,omitempty"`
+	// Metrics shapes the request metrics: weft_* or Istio's names, labels
+	// left out, histogram buckets, the series cap. Default: weft_* names,
+	// every Istio label, Istio's buckets, 10,000 series.
+	Metrics *Metrics `yaml:"metrics" json:"metrics,omitempty"`
 }
 
 // ControlPlane says where the control-plane replicas are.

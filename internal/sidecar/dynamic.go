@@ -51,11 +51,13 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) (err error) {
 		if cur.Version != d.Version {
 			s.dyn.Store(&dynamic{Version: d.Version, Routes: cur.Routes, Clusters: cur.Clusters})
 		}
+		s.xdsMetrics.Applied(d.Version, time.Now())
 		return nil
 	}
 	if err := s.applyDynamic(d); err != nil {
 		return err
 	}
+	s.xdsMetrics.Applied(d.Version, time.Now())
 	s.saveCache(d)
 	return nil
 }
@@ -134,7 +136,7 @@ func (s *Sidecar) loadCache(dir, node string) {
 // silent within about 30s.
 func (s *Sidecar) runXDS(ctx context.Context, cfg *Config) error {
 	cp := cfg.ControlPlane
-	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("control plane %s: %w", strings.Join(cp.XDS, ","), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/weft-mesh/weft/internal/proxy"
@@ -62,7 +63,7 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 		name := "inbound/" + in.Name
 		lc := s.listenerConfig(name, in.Listen, lim,
 			s.http1(name, "inbound", &rts.h1, "", lim, in.TrustForwardedHeaders), s.http2(name, "inbound", &rts.h2, "", lim, in.TrustForwardedHeaders),
-			s.tcp(name, &rts.h1, name))
+			s.tcp(name, "inbound", &rts.h1, name))
 		lc.Protocol, lc.ServerFirst = inboundProtocol(in.Protocol), in.ServerFirst
 		a, err := add(lc)
 		if err != nil {
@@ -87,7 +88,7 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 		name := "outbound/" + op.Service
 		lc := s.listenerConfig(name, op.Listen, lim,
 			s.http1(name, "outbound", &s.outbound, op.Service, lim, cfg.Outbound.trustApp()), s.http2(name, "outbound", &s.outbound, op.Service, lim, cfg.Outbound.trustApp()),
-			s.tcp(name, &s.outbound, op.Service))
+			s.tcp(name, "outbound", &s.outbound, op.Service))
 		lc.ProtocolFor = s.outboundProtocol(op.Service)
 		a, err := add(lc)
 		if err != nil {
@@ -178,7 +179,7 @@ func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim L
 		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Tracer: s.tel.tracer, AccessLog: s.tel.access, Logger: s.log,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access,
 	})
 }
 
@@ -187,16 +188,16 @@ func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim L
 		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
 		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Tracer: s.tel.tracer, AccessLog: s.tel.access, Logger: s.log,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access,
 	})
 }
 
 // tcp forwards opaque bytes to an endpoint of the named cluster, read from
 // the runtime's current state at connect time.
-func (s *Sidecar) tcp(name string, rt *proxy.Runtime, clusterName string) listener.Handler {
+func (s *Sidecar) tcp(name, dir string, rt *proxy.Runtime, clusterName string) listener.Handler {
 	return listener.NewTCPProxy(listener.TCPConfig{
 		Name: name,
-		Pick: func() (string, func(error), error) {
+		Pick: func(down net.Conn) (string, func(listener.Outcome), error) {
 			c := clusterOf(rt.Load(), clusterName)
 			if c == nil {
 				return "", nil, fmt.Errorf("tcp %s: no cluster for %q", name, clusterName)
@@ -206,7 +207,12 @@ func (s *Sidecar) tcp(name string, rt *proxy.Runtime, clusterName string) listen
 				return "", nil, fmt.Errorf("tcp %s: cluster %q has no endpoints", name, clusterName)
 			}
 			start := ep.Begin()
-			return ep.Address, func(err error) { ep.End(start, err != nil) }, nil
+			series := s.metrics.TCPOpened(proxy.TCPLabels(dir, s.self, down, c, ep))
+			return ep.Address, func(o listener.Outcome) {
+				ep.End(start, o.Err != nil)
+				series.Bytes(o.Sent, o.Received)
+				series.Closed()
+			}, nil
 		},
 		DialTimeout: 2 * time.Second,
 		Logger:      s.log,

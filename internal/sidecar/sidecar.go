@@ -74,6 +74,9 @@ type Sidecar struct {
 	// mirror sends every listener's RequestMirror copies, so the
 	// per-cluster bound on copies in flight is the sidecar's.
 	mirror *mirror.Sender
+	self    *proxy.Self // this workload, for metrics labels
+	// xdsMetrics: stream up, last applied config and version, NACKs.
+	xdsMetrics *telemetry.XDSMetrics
 
 	reloadMu sync.Mutex // serialises reloads
 	active   atomic.Pointer[active]
@@ -124,11 +127,13 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Sidecar{
-		opts:    opts,
-		log:     opts.Logger.With("component", "sidecar"),
-		reg:     reg,
-		metrics: telemetry.NewProxyMetrics(reg),
-		inbound: map[string]*inboundRuntimes{},
+		opts:       opts,
+		log:        opts.Logger.With("component", "sidecar"),
+		reg:        reg,
+		metrics:    telemetry.NewProxyMetricsWith(reg, cfg.Metrics.options()),
+		self:       self(cfg),
+		xdsMetrics: telemetry.NewXDSMetrics(reg),
+		inbound:    map[string]*inboundRuntimes{},
 	}
 	s.mirror = mirror.New(mirror.Config{Observe: s.metrics.Mirror, Logger: s.log})
 	for _, in := range cfg.Inbound {
@@ -146,6 +151,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	s.tel = tel
 	telemetry.RegisterPoolStats(reg, s.poolStats)
+	telemetry.RegisterClusterStats(reg, s.clusterStats)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.apply(cfg); err != nil {
 		return nil, fmt.Errorf("new sidecar: %w", err)
@@ -178,6 +184,9 @@ func (s *Sidecar) Reload(cfg *Config) error {
 	cur := s.active.Load().cfg
 	if !reflect.DeepEqual(listenersOf(cur), listenersOf(cfg)) || cur.Admin != cfg.Admin {
 		return errors.New("reload: listener addresses changed (admin, inbound, outbound): restart the sidecar to apply them")
+	}
+	if metricsChanged(cur, cfg) {
+		return errMetricsChanged
 	}
 	if err := s.apply(cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)

@@ -98,15 +98,15 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	// The proxy records a request after relaying its response: wait for it.
 	var metrics string
+	reqLabels := []string{`reporter="source"`, `source_workload="web"`, `source_workload_namespace="default"`, `destination_service_name="upstream"`,
+		`request_protocol="http"`, `response_code="200"`, `response_flags="-"`, `connection_security_policy="unknown"`}
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		_, metrics = get(t, admin+"/metrics")
-		if strings.Contains(metrics, `weft_proxy_requests_total{code_class="2xx",direction="outbound",response_flags="-",route="upstream",service="upstream"} 2`) || time.Now().After(deadline) {
+		if hasSeries(metrics, "weft_requests_total", "2", reqLabels...) || time.Now().After(deadline) {
 			break
 		}
 	}
 	for _, want := range []string{
-		`weft_proxy_requests_total{code_class="2xx",direction="outbound",response_flags="-",route="upstream",service="upstream"} 2`,
-		`weft_proxy_request_duration_seconds_bucket{code_class="2xx",direction="outbound",response_flags="-",route="upstream",service="upstream",le="+Inf"} 2`,
 		`weft_proxy_active_connections{listener="outbound/app"}`,
 		`weft_proxy_upstream_connections{endpoint="` + app.Listener.Addr().String() + `",service="upstream"} 1`,
 		`process_resident_memory_bytes`,
@@ -114,6 +114,10 @@ func TestAdminEndpoints(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if !hasSeries(metrics, "weft_requests_total", "2", reqLabels...) ||
+		!hasSeries(metrics, "weft_request_duration_milliseconds_bucket", "2", append(reqLabels, `le="+Inf"`)...) {
+		t.Errorf("/metrics lacks the two requests with labels %v:\n%s", reqLabels, metrics)
 	}
 	_, body := get(t, admin+"/config")
 	var d ConfigDump
@@ -182,4 +186,26 @@ func TestConfigFileChangeReloads(t *testing.T) {
 	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nupstream: {address: nowhere}\n")
 	write("admin: \"off\"\noutbound: {proxy: 127.0.0.1:0}\nupstream: {address: 127.0.0.1:3}\n")
 	waitVersion("3")
+}
+
+// hasSeries reports whether text has a sample of name with value whose
+// labels include every one of labels (`name="value"` each).
+func hasSeries(text, name, value string, labels ...string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, name+"{")
+		if !ok || !strings.HasSuffix(line, "} "+value) {
+			continue
+		}
+		all := true
+		for _, l := range labels {
+			if !strings.Contains(rest, l) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

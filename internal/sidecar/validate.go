@@ -89,6 +89,7 @@ func (c *Config) Validate() error {
 	if c.Admin != "off" {
 		checkAddr(&fe, "admin", c.Admin)
 	}
+	c.Metrics.validate(&fe)
 	listens := map[string]string{}
 	claim := func(path, addr string) {
 		if _, port, _ := net.SplitHostPort(addr); port == "0" {

@@ -1,18 +1,10 @@
 package telemetry
 
 import (
-	"strconv"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 var (
-	descRequests = prometheus.NewDesc("weft_proxy_requests_total",
-		"Requests finished, by direction, upstream service, route, status class and response flag (Envoy's short code of why the mesh made the response, \"-\" when the app did).",
-		[]string{"direction", "service", "route", "code_class", "response_flags"}, nil)
-	descLatency = prometheus.NewDesc("weft_proxy_request_duration_seconds",
-		"Time from the request head to the end of the response, by direction, service, route, status class and response flag.",
-		[]string{"direction", "service", "route", "code_class", "response_flags"}, nil)
 	descActive = prometheus.NewDesc("weft_proxy_active_connections",
 		"Downstream connections open now, by listener.", []string{"listener"}, nil)
 	descConns = prometheus.NewDesc("weft_proxy_connections_total",
@@ -28,29 +20,12 @@ var (
 type proxyCollector struct{ m *ProxyMetrics }
 
 func (c *proxyCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descLatency, descActive, descConns, descRejected, descSniff} {
+	for _, d := range []*prometheus.Desc{descActive, descConns, descRejected, descSniff} {
 		ch <- d
 	}
 }
 
 func (c *proxyCollector) Collect(ch chan<- prometheus.Metric) {
-	c.m.requests.Range(func(k, v any) bool {
-		key, s := k.(reqKey), v.(*reqSeries)
-		class := "none"
-		if key.class > 0 {
-			class = strconv.Itoa(int(key.class)) + "xx"
-		}
-		labels := []string{key.direction, key.service, key.route, class, key.flag.String()}
-		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.count.Load()), labels...)
-		buckets := make(map[float64]uint64, len(latencyBuckets))
-		var cum uint64
-		for i, ub := range latencyBuckets {
-			cum += s.buckets[i].Load()
-			buckets[ub] = cum
-		}
-		ch <- prometheus.MustNewConstHistogram(descLatency, s.count.Load(), float64(s.sumNs.Load())/1e9, buckets, labels...)
-		return true
-	})
 	c.m.conns.Range(func(k, v any) bool {
 		name, s := k.(string), v.(*connSeries)
 		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(s.active.Load()), name)

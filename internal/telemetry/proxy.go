@@ -6,7 +6,6 @@ package telemetry
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -14,70 +13,48 @@ import (
 // ProxyMetrics records data-plane metrics. A nil *ProxyMetrics is valid and
 // records nothing, so tests and benchmarks may pass nil.
 type ProxyMetrics struct {
-	requests sync.Map // reqKey -> *reqSeries
-	conns    sync.Map // listener -> *connSeries
-	retry    retryMetrics
-	mirror   mirrorMetrics
+	istio  *istioMetrics
+	conns  sync.Map // listener -> *connSeries
+	retry  retryMetrics
+	mirror mirrorMetrics
 	// resilience: overflowKey -> *atomic.Uint64, cluster -> *atomic.Uint64
 	overflows, ejections sync.Map
 	captured             sync.Map // capture outcome -> *atomic.Uint64
 }
 
-type reqKey struct {
-	direction, service, route string
-	class                     uint8 // 0 = no status (connection failed), 1..5 = 1xx..5xx
-	flag                      Flag
-}
-
-// latencyBuckets are upper bounds in seconds, from 100 µs to 30 s.
-var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
-
-type reqSeries struct {
-	count   atomic.Uint64
-	sumNs   atomic.Uint64
-	buckets [len17]atomic.Uint64
-}
-
-const len17 = 17
-
 type connSeries struct {
 	active, total, rejected, sniffFallback atomic.Int64
 }
 
-// NewProxyMetrics returns metrics registered on reg.
+// NewProxyMetrics returns metrics with the default options, registered on reg.
 func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
-	m := &ProxyMetrics{}
-	reg.MustRegister(&proxyCollector{m: m}, retryCollector{&m.retry}, &resilienceCollector{m: m}, captureCollector{m}, mirrorCollector{&m.mirror})
+	return NewProxyMetricsWith(reg, MetricsOptions{})
+}
+
+// NewProxyMetricsWith returns metrics registered on reg; opts must have
+// passed Validate.
+func NewProxyMetricsWith(reg prometheus.Registerer, opts MetricsOptions) *ProxyMetrics {
+	m := &ProxyMetrics{istio: newIstioMetrics(opts)}
+	reg.MustRegister(&proxyCollector{m: m}, newIstioCollector(m.istio), retryCollector{&m.retry}, &resilienceCollector{m: m}, captureCollector{m}, mirrorCollector{&m.mirror})
 	return m
 }
 
-// ObserveRequest records one finished request. direction is "inbound" or
-// "outbound"; service is the upstream cluster ("" if none); route is the
-// route name ("" if none matched); code is the status sent downstream;
-// flag is why the mesh made or ended the response (FlagNone when the
-// upstream answered).
-func (m *ProxyMetrics) ObserveRequest(direction, service, route string, code int, flag Flag, d time.Duration) {
+// ObserveRequest records one finished request. r is read, not kept: the
+// engines reuse theirs.
+func (m *ProxyMetrics) ObserveRequest(r *Request) {
 	if m == nil {
 		return
 	}
-	if flag >= NumFlags {
-		flag = FlagNone // keeps the label's values to the closed vocabulary
+	m.istio.request(r)
+}
+
+// TCPOpened counts one TCP connection opening and returns its series, for
+// its bytes and its close.
+func (m *ProxyMetrics) TCPOpened(c *Conn) TCPSeries {
+	if m == nil {
+		return TCPSeries{}
 	}
-	k := reqKey{direction, service, route, uint8(min(max(code/100, 0), 5)), flag}
-	v, ok := m.requests.Load(k)
-	if !ok {
-		v, _ = m.requests.LoadOrStore(k, &reqSeries{})
-	}
-	s := v.(*reqSeries)
-	s.count.Add(1)
-	s.sumNs.Add(uint64(max(d, 0)))
-	sec := d.Seconds()
-	for i, ub := range latencyBuckets {
-		if sec <= ub {
-			s.buckets[i].Add(1)
-			break
-		}
-	}
+	return m.istio.tcpOpened(c)
 }
 
 func (m *ProxyMetrics) conn(listener string) *connSeries {

@@ -234,8 +234,9 @@ func instance(t *testing.T, api, service, id string) (struct {
 	return inst{}, false
 }
 
-// requestsTotal sums weft_proxy_requests_total over the series of one
-// direction (and service, if set) on a sidecar's admin /metrics.
+// requestsTotal sums weft_requests_total over the series one side
+// reported (direction outbound: reporter source; inbound: destination),
+// and of one destination service if set, on a sidecar's admin /metrics.
 func requestsTotal(t *testing.T, admin, direction, service string) int {
 	t.Helper()
 	resp, err := http.Get("http://" + admin + "/metrics")
@@ -247,10 +248,14 @@ func requestsTotal(t *testing.T, admin, direction, service string) int {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "weft_proxy_requests_total{") || !strings.Contains(line, `direction="`+direction+`"`) {
+		reporter := "source"
+		if direction == "inbound" {
+			reporter = "destination"
+		}
+		if !strings.HasPrefix(line, "weft_requests_total{") || !strings.Contains(line, `reporter="`+reporter+`"`) {
 			continue
 		}
-		if service != "" && !strings.Contains(line, `service="`+service+`"`) {
+		if service != "" && !strings.Contains(line, `destination_service="`+service+`"`) {
 			continue
 		}
 		f := strings.Fields(line)

@@ -18,34 +18,43 @@ const MaxTrailerBytes = 16 << 10
 // are removed) and the final CRLF. drop may be nil. scratch is reused for
 // the trailer block and returned.
 func RelayChunked(w *bufio.Writer, r *bufio.Reader, scratch []byte, drop func(name []byte) bool) ([]byte, error) {
+	scratch, _, err := RelayChunkedN(w, r, scratch, drop)
+	return scratch, err
+}
+
+// RelayChunkedN is RelayChunked that also returns the body's size (the
+// chunks' data, without framing), for the size metrics.
+func RelayChunkedN(w *bufio.Writer, r *bufio.Reader, scratch []byte, drop func(name []byte) bool) ([]byte, int64, error) {
+	var n int64
 	for {
 		size, err := readChunkSize(r)
 		if err != nil {
-			return scratch, err
+			return scratch, n, err
 		}
 		if size == 0 {
 			break
 		}
 		writeHex(w, size)
 		w.WriteString("\r\n")
+		n += size
 		if _, err := io.CopyN(w, r, size); err != nil {
-			return scratch, unexpected(err)
+			return scratch, n, unexpected(err)
 		}
 		if err := expectCRLF(r); err != nil {
-			return scratch, err
+			return scratch, n, err
 		}
 		w.WriteString("\r\n")
 	}
 	w.WriteString("0\r\n")
 	var err error
 	if scratch, err = readTrailerBlock(r, scratch); err != nil {
-		return scratch, err
+		return scratch, n, err
 	}
 	if len(scratch) == 2 {
 		_, err := w.Write(scratch) // no trailers: the common case
-		return scratch, err
+		return scratch, n, err
 	}
-	return scratch, writeTrailers(w, scratch, drop)
+	return scratch, n, writeTrailers(w, scratch, drop)
 }
 
 // ReadTrailers reads the trailer section that follows a chunked body's last

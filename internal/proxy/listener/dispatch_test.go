@@ -154,7 +154,7 @@ func TestSilentClientClosedAtIdleTimeout(t *testing.T) {
 			c.Close()
 		}
 	}()
-	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func() (string, func(error), error) { return up.Addr().String(), nil, nil }})
+	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func(net.Conn) (string, func(Outcome), error) { return up.Addr().String(), nil, nil }})
 	h := &tagHandler{tag: "h"}
 	l := startListener(t, Config{Name: "t", HTTP1: h, HTTP2: h, TCP: tcp,
 		SniffTimeout: 20 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})

@@ -146,7 +146,7 @@ func TestServerSpeaksFirstFallsBackToTCP(t *testing.T) {
 		io.Copy(io.Discard, c)
 		c.Close()
 	}()
-	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func() (string, func(error), error) { return up.Addr().String(), nil, nil }})
+	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func(net.Conn) (string, func(Outcome), error) { return up.Addr().String(), nil, nil }})
 	h := &tagHandler{tag: "h"}
 	l := startListener(t, Config{Name: "t", HTTP1: h, HTTP2: h, TCP: tcp, ServerFirst: true, SniffTimeout: 50 * time.Millisecond})
 	c, err := net.Dial("tcp", l.Addr().String())
@@ -188,9 +188,9 @@ func startEchoUpstream(t *testing.T) string {
 
 func TestTCPPassthroughIntegrityAndHalfClose(t *testing.T) {
 	addr := startEchoUpstream(t)
-	var outcome atomic.Int32
-	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func() (string, func(error), error) {
-		return addr, func(error) { outcome.Add(1) }, nil
+	outcome := make(chan Outcome, 1)
+	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func(net.Conn) (string, func(Outcome), error) {
+		return addr, func(o Outcome) { outcome <- o }, nil
 	}})
 	l := startListener(t, Config{Name: "t", Protocol: TCP, TCP: tcp})
 	c, err := net.Dial("tcp", l.Addr().String())
@@ -212,12 +212,21 @@ func TestTCPPassthroughIntegrityAndHalfClose(t *testing.T) {
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("echo mismatch: got %d bytes", len(got))
 	}
+	// The outcome counts the bytes each way, for the TCP metrics.
+	select {
+	case o := <-outcome:
+		if o.Sent != int64(len(payload)) || o.Received != int64(len(payload)) {
+			t.Errorf("outcome sent %d received %d, want %d each", o.Sent, o.Received, len(payload))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no tunnel outcome")
+	}
 }
 
 func TestTCPIdleTimeoutClosesTunnel(t *testing.T) {
 	addr := startEchoUpstream(t)
 	tcp := NewTCPProxy(TCPConfig{Name: "t", IdleTimeout: 100 * time.Millisecond,
-		Pick: func() (string, func(error), error) { return addr, nil, nil }})
+		Pick: func(net.Conn) (string, func(Outcome), error) { return addr, nil, nil }})
 	l := startListener(t, Config{Name: "t", Protocol: TCP, TCP: tcp})
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {

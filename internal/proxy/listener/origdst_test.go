@@ -13,7 +13,7 @@ import (
 
 // TestProtocolOfPerConnection: the hook sees each connection before any
 // byte is read, its answer picks the handler, and false closes the
-// connection; PickFor gets the connection too.
+// connection; Pick gets the connection too.
 func TestProtocolOfPerConnection(t *testing.T) {
 	up := startEchoUpstream(t)
 	var (
@@ -21,7 +21,7 @@ func TestProtocolOfPerConnection(t *testing.T) {
 		refuse atomic.Bool
 		picked atomic.Bool
 	)
-	tcp := NewTCPProxy(TCPConfig{Name: "t", PickFor: func(c net.Conn) (string, func(error), error) {
+	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func(c net.Conn) (string, func(Outcome), error) {
 		picked.Store(c != nil)
 		return up, nil, nil
 	}})

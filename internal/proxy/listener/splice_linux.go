@@ -34,14 +34,15 @@ func (k *kpipe) close() {
 // readinessCopy copies src to dst, borrowing a pipe (or, over the pipe
 // cap, a buffer) only once src is readable, so a quiet tunnel holds
 // neither. It reports false when src is not a raw socket.
-func readinessCopy(dst, src net.Conn, last *lastActive) (bool, error) {
+func readinessCopy(dst, src net.Conn, last *lastActive) (int64, bool, error) {
+	var total int64
 	ss, ok := src.(syscall.Conn)
 	if !ok {
-		return false, nil
+		return 0, false, nil
 	}
 	rsrc, err := ss.SyscallConn()
 	if err != nil {
-		return false, nil
+		return 0, false, nil
 	}
 	var rdst syscall.RawConn
 	if ds, ok := dst.(syscall.Conn); ok {
@@ -52,11 +53,12 @@ func readinessCopy(dst, src net.Conn, last *lastActive) (bool, error) {
 		if n > 0 {
 			last.touch()
 		}
+		total += int64(n)
 		if kp != nil {
 			if n > 0 {
 				if werr := drainPipe(rdst, kp, n); werr != nil {
 					pipes.discard(kp)
-					return true, werr
+					return total, true, werr
 				}
 			}
 			pipes.put(kp)
@@ -67,11 +69,11 @@ func readinessCopy(dst, src net.Conn, last *lastActive) (bool, error) {
 			}
 			copyBufs.Put(bp)
 			if werr != nil {
-				return true, werr
+				return total, true, werr
 			}
 		}
 		if err != nil || n == 0 {
-			return true, err
+			return total, true, err
 		}
 	}
 }

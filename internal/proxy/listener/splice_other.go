@@ -15,4 +15,4 @@ func newKpipe() (*kpipe, error) { return nil, errNoSplice }
 func (k *kpipe) close()         {}
 
 // readinessCopy is Linux-only; elsewhere tunnels copy through a buffer.
-func readinessCopy(dst, src net.Conn, last *lastActive) (bool, error) { return false, nil }
+func readinessCopy(dst, src net.Conn, last *lastActive) (int64, bool, error) { return 0, false, nil }

@@ -70,7 +70,7 @@ func TestTunnelPipesStayWithinPoolCap(t *testing.T) {
 	const maxPipes, tunnels = 4, 40
 	setMaxPipes(t, maxPipes)
 	addr := startCopyEcho(t)
-	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func() (string, func(error), error) { return addr, nil, nil }})
+	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func(net.Conn) (string, func(Outcome), error) { return addr, nil, nil }})
 	l := startListener(t, Config{Name: "t", Protocol: TCP, TCP: tcp})
 	base := pipeFDs(t)
 	payload := make([]byte, 256<<10)
@@ -135,7 +135,7 @@ func TestTunnelPipesStayWithinPoolCap(t *testing.T) {
 func TestTunnelWithoutPipesCopiesThroughBuffers(t *testing.T) {
 	setMaxPipes(t, 0)
 	addr := startCopyEcho(t)
-	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func() (string, func(error), error) { return addr, nil, nil }})
+	tcp := NewTCPProxy(TCPConfig{Name: "t", Pick: func(net.Conn) (string, func(Outcome), error) { return addr, nil, nil }})
 	l := startListener(t, Config{Name: "t", Protocol: TCP, TCP: tcp})
 	base := pipeFDs(t)
 	c, err := net.Dial("tcp", l.Addr().String())
@@ -182,7 +182,7 @@ func BenchmarkTunnelBulk(b *testing.B) {
 					got <- n
 				}
 			}()
-			tcp := NewTCPProxy(TCPConfig{Name: "b", Pick: func() (string, func(error), error) { return sink.Addr().String(), nil, nil }})
+			tcp := NewTCPProxy(TCPConfig{Name: "b", Pick: func(net.Conn) (string, func(Outcome), error) { return sink.Addr().String(), nil, nil }})
 			l, err := New(Config{Name: "b", Addr: "127.0.0.1:0", Protocol: TCP, TCP: tcp})
 			if err != nil {
 				b.Fatal(err)

@@ -17,11 +17,8 @@ type TCPConfig struct {
 	Name string
 	// Pick chooses the upstream address for a new connection; done, when
 	// not nil, is called once with the tunnel's outcome.
-	Pick func() (addr string, done func(error), err error)
-	// PickFor, when set, replaces Pick with a choice made from the
-	// downstream connection itself: a transparent-capture port picks by
-	// the connection's original destination.
-	PickFor func(net.Conn) (addr string, done func(error), err error)
+	// down is the downstream connection (its mTLS peer labels metrics).
+	Pick func(down net.Conn) (addr string, done func(Outcome), err error)
 	// DialTimeout bounds connecting upstream. Zero means 2s.
 	DialTimeout time.Duration
 	// IdleTimeout closes a tunnel with no traffic either way. Zero means 1h.
@@ -42,6 +39,15 @@ type TCPProxy struct {
 }
 
 type tunnel struct{ down, up net.Conn }
+
+// Outcome is how a tunnel ended: its error (nil for a clean end) and the
+// bytes it moved each way, for the TCP metrics.
+type Outcome struct {
+	Err error
+	// Sent is bytes written to the downstream (the upstream's answer),
+	// Received bytes read from it.
+	Sent, Received int64
+}
 
 // NewTCPProxy returns a TCP handler.
 func NewTCPProxy(cfg TCPConfig) *TCPProxy {
@@ -75,33 +81,25 @@ func (p *TCPProxy) ServeConn(ctx context.Context, c net.Conn) {
 		p.log.Warn("refusing connection", "err", errTunnelCap)
 		return
 	}
-	var (
-		addr string
-		done func(error)
-		err  error
-	)
-	if p.cfg.PickFor != nil {
-		addr, done, err = p.cfg.PickFor(c)
-	} else {
-		addr, done, err = p.cfg.Pick()
-	}
+	addr, done, err := p.cfg.Pick(c)
 	if err != nil {
 		p.log.Warn("no upstream", "err", err)
 		return
 	}
-	err = p.tunnel(ctx, c, addr)
+	out := p.tunnel(ctx, c, addr)
 	if done != nil {
-		done(err)
+		done(out)
 	}
 }
 
-func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) error {
+func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) Outcome {
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	up, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("tcp dial %s: %w", addr, err)
+		return Outcome{Err: fmt.Errorf("tcp dial %s: %w", addr, err)}
 	}
+	var pendingN int64
 	defer up.Close()
 	// Forward the sniffed bytes, then use the raw socket so io.Copy can
 	// splice in the kernel.
@@ -109,28 +107,38 @@ func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) error
 		raw, pending := pc.Unwrap()
 		if len(pending) > 0 {
 			if _, err := up.Write(pending); err != nil {
-				return fmt.Errorf("tcp write %s: %w", addr, err)
+				return Outcome{Err: fmt.Errorf("tcp write %s: %w", addr, err)}
 			}
+			pendingN = int64(len(pending))
 		}
 		down = raw
 	}
 	t := &tunnel{down: down, up: up}
 	if !p.tunnels.Add(t, func() { down.Close(); up.Close() }) {
-		return errors.New("tcp: shutting down")
+		return Outcome{Err: errors.New("tcp: shutting down"), Received: pendingN}
 	}
 	defer p.tunnels.Done(t)
-	return Pipe(down, up, p.cfg.IdleTimeout)
+	toUp, toDown, err := PipeN(down, up, p.cfg.IdleTimeout)
+	return Outcome{Err: err, Sent: toDown, Received: toUp + pendingN}
 }
 
 // Pipe copies both ways until both directions end, propagating half-close,
 // and closes both connections if neither side moves a byte for idle.
 func Pipe(a, b net.Conn, idle time.Duration) error {
+	_, _, err := PipeN(a, b, idle)
+	return err
+}
+
+// PipeN is Pipe that also returns the bytes copied from a to b and from b
+// to a.
+func PipeN(a, b net.Conn, idle time.Duration) (aToB, bToA int64, err error) {
 	a, b = unwrapConn(a), unwrapConn(b)
 	var last lastActive
 	last.touch()
 	errc := make(chan error, 2)
-	cp := func(dst, src net.Conn) {
-		err := copyActive(dst, src, &last)
+	cp := func(dst, src net.Conn, n *int64) {
+		var err error
+		*n, err = copyActive(dst, src, &last)
 		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		} else {
@@ -138,8 +146,8 @@ func Pipe(a, b net.Conn, idle time.Duration) error {
 		}
 		errc <- err
 	}
-	go cp(b, a)
-	go cp(a, b)
+	go cp(b, a, &aToB)
+	go cp(a, b, &bToA)
 	tick := time.NewTicker(min(idle/4+time.Millisecond, time.Minute))
 	defer tick.Stop()
 	var firstErr error
@@ -157,21 +165,20 @@ func Pipe(a, b net.Conn, idle time.Duration) error {
 			}
 		}
 	}
-	return firstErr
+	return aToB, bToA, firstErr
 }
 
 // copyActive copies src to dst and records activity. Raw sockets copy by
 // readiness (see splice.go): no pipe or buffer is held while a direction
 // is quiet. Anything else (TLS) copies through a pooled buffer, never
 // through the runtime's own splice, whose pipes outlive the tunnel.
-func copyActive(dst, src net.Conn, last *lastActive) error {
-	if ok, err := readinessCopy(dst, src, last); ok {
-		return err
+func copyActive(dst, src net.Conn, last *lastActive) (int64, error) {
+	if n, ok, err := readinessCopy(dst, src, last); ok {
+		return n, err
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	_, err := io.CopyBuffer(writerOnly{dst}, activityReader{src, last}, *bp)
-	return err
+	return io.CopyBuffer(writerOnly{dst}, activityReader{src, last}, *bp)
 }
 
 // writerOnly hides ReadFrom, so io.CopyBuffer uses the pooled buffer

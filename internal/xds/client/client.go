@@ -64,6 +64,19 @@ type Config struct {
 	MaxMessageBytes int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Observer, when set, hears streams open and close and each NACK, for
+	// the sidecar's xDS metrics.
+	Observer Observer
+}
+
+// Observer hears the client's stream events. Calls come from the stream's
+// goroutine and must not block.
+type Observer interface {
+	// StreamUp: a stream to server is open; StreamDown: it ended.
+	StreamUp(server string)
+	StreamDown(server string)
+	// Nacked: a push of typeURL was rejected (malformed, or refused by Apply).
+	Nacked(typeURL string)
 }
 
 // healthyStream is how long a stream must have lasted for the next

@@ -74,6 +74,8 @@ func TestHandleAcksNacksAndRollsBack(t *testing.T) {
 		applied = append(applied, u)
 		return nil
 	})
+	obs := &nackCounter{}
+	h.c.cfg.Observer = obs
 	snap := meshSnapshot(t)
 	var clusters, endpoints []proto.Message
 	for _, c := range snap.Clusters {
@@ -128,6 +130,10 @@ func TestHandleAcksNacksAndRollsBack(t *testing.T) {
 	if len(h.st.routes.VirtualHosts) == 0 {
 		t.Fatal("refused routes kept")
 	}
+	// The observer heard both NACKs, by type (the sidecar's weft_xds_nacks_total).
+	if obs.byType[clusterType] != 1 || obs.byType[routeType] != 1 || len(obs.byType) != 2 {
+		t.Errorf("observer heard NACKs %v, want one CDS and one RDS", obs.byType)
+	}
 
 	// The next good push applies on top of v1, not of the refused routes,
 	// and ACKs every type.
@@ -144,4 +150,16 @@ func TestHandleAcksNacksAndRollsBack(t *testing.T) {
 	if h.st.accepted[clusterType] != "4" || h.st.accepted[routeType] != "1" {
 		t.Fatalf("accepted %v", h.st.accepted)
 	}
+}
+
+// nackCounter is an Observer that counts NACKs by type.
+type nackCounter struct{ byType map[string]int }
+
+func (n *nackCounter) StreamUp(string)   {}
+func (n *nackCounter) StreamDown(string) {}
+func (n *nackCounter) Nacked(typ string) {
+	if n.byType == nil {
+		n.byType = map[string]int{}
+	}
+	n.byType[typ]++
 }

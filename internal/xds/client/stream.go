@@ -19,6 +19,10 @@ func (c *Client) stream(ctx context.Context, server string) error {
 		return err
 	}
 	defer s.close()
+	if o := c.cfg.Observer; o != nil {
+		o.StreamUp(server)
+		defer o.StreamDown(server)
+	}
 	st := newState()
 	send := func(typ string, nack error) error {
 		r := &request{node: c.cfg.Node, services: c.servicesJoined(), typeURL: typ, names: st.names(typ),
@@ -58,6 +62,7 @@ func (c *Client) handle(st *state, resp *response, send func(string, error) erro
 		st.restore(saved)
 		st.version[typ] = st.accepted[typ]
 		c.log.Warn("rejecting malformed push", "type", typ, "version", resp.version, "err", err)
+		c.nacked(typ)
 		return send(typ, err)
 	}
 	if typ == clusterType {
@@ -76,6 +81,7 @@ func (c *Client) handle(st *state, resp *response, send func(string, error) erro
 		st.restore(saved)
 		st.version[typ] = st.accepted[typ]
 		c.log.Warn("config rejected; keeping the running one", "type", typ, "version", resp.version, "err", applyErr)
+		c.nacked(typ)
 		return send(typ, applyErr)
 	}
 	st.accepted[typ] = resp.version
@@ -91,4 +97,10 @@ func (c *Client) handle(st *state, resp *response, send func(string, error) erro
 		}
 	}
 	return send(typ, nil)
+}
+
+func (c *Client) nacked(typ string) {
+	if o := c.cfg.Observer; o != nil {
+		o.Nacked(typ)
+	}
 }

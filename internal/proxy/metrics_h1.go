@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/proxy/cluster"
+	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/telemetry"
+)
+
+// initRec sets the labels that hold for the whole connection: which side
+// reports, this sidecar's workload, and on inbound the mTLS peer.
+func (hc *h1conn) initRec() {
+	r, cfg := &hc.rec, &hc.h.cfg
+	if cfg.Direction == "inbound" {
+		r.Reporter = telemetry.ReporterDestination
+		if cfg.Self != nil {
+			r.Destination, r.Service = cfg.Self.Workload, cfg.Self.Service
+		}
+		hc.peerID = PeerID(hc.c)
+		r.MTLS = hc.peerID != ""
+		return
+	}
+	r.Reporter = telemetry.ReporterSource
+	if cfg.Self != nil {
+		r.Source = cfg.Self.Workload
+	}
+}
+
+// beginRec resets the per-request labels for a newly read request.
+func (hc *h1conn) beginRec() {
+	r, req := &hc.rec, &hc.req
+	r.Code, r.GRPCStatus, r.Flag, r.Duration = 0, -1, telemetry.FlagNone, 0
+	r.RequestBytes, r.ResponseBytes = max(req.ContentLength, 0), 0
+	r.Protocol = telemetry.ProtocolHTTP
+	var peer []byte
+	for _, f := range req.Headers {
+		switch {
+		case h1.EqualFold(f.Name, "content-type") && bytes.HasPrefix(f.Value, []byte("application/grpc")):
+			r.Protocol = telemetry.ProtocolGRPC
+		case isPeerHeader(f.Name):
+			peer = f.Value
+		}
+	}
+	if r.Reporter == telemetry.ReporterDestination {
+		r.Source = hc.source(peer)
+		return
+	}
+	r.Service, r.Destination = telemetry.Service{}, telemetry.Workload{}
+}
+
+// source labels an inbound request's caller: the peer header, when the
+// mTLS peer it names is the one that connected or the listener trusts its
+// downstream's headers, and otherwise what mTLS alone proves.
+func (hc *h1conn) source(peer []byte) telemetry.Workload {
+	if peer != nil && len(peer) <= maxPeerHeader {
+		if !bytes.Equal(peer, hc.peerHdr) || hc.peerHdr == nil {
+			hc.peerHdr = append(hc.peerHdr[:0], peer...)
+			hc.peerSrc = ParsePeerHeader(string(peer))
+		}
+		w := hc.peerSrc
+		switch {
+		case hc.peerID != "" && w.Principal == hc.peerID:
+			return w
+		case hc.peerID == "" && hc.h.cfg.TrustForwarded:
+			w.Principal = "" // only mTLS proves a principal
+			return w
+		}
+	}
+	if hc.peerID == "" {
+		return telemetry.Workload{}
+	}
+	return mtlsSource(hc.peerID)
+}
+
+// mtlsSource is what a verified SPIFFE ID alone says of the caller.
+func mtlsSource(id string) telemetry.Workload {
+	return telemetry.Workload{Principal: id, Namespace: spiffeNamespace(id)}
+}
+
+// destination labels an outbound request's destination from the cluster
+// and the endpoint picked; inbound keeps this sidecar's own.
+func (hc *h1conn) destination(cl *cluster.Cluster, ep *cluster.Endpoint) {
+	if hc.rec.Reporter == telemetry.ReporterSource {
+		destinationOf(&hc.rec, cl, ep)
+	}
+}
+
+// observe records the request with its outcome.
+func (hc *h1conn) observe(code int, f telemetry.Flag, d time.Duration) {
+	r := &hc.rec
+	r.Code, r.Flag, r.Duration = code, f, d
+	if r.Protocol == telemetry.ProtocolGRPC && r.GRPCStatus < 0 && f != telemetry.FlagNone {
+		r.GRPCStatus = grpcCodeFor(code)
+	}
+	hc.h.cfg.Metrics.ObserveRequest(r)
+}
+
+// grpcCodeFor is grpcStatusFor as a number.
+func grpcCodeFor(code int) int {
+	switch code {
+	case 404:
+		return 12
+	case 504:
+		return 4
+	case 400:
+		return 13
+	}
+	return 14
+}
