@@ -74,7 +74,7 @@ type Sidecar struct {
 	// mirror sends every listener's RequestMirror copies, so the
 	// per-cluster bound on copies in flight is the sidecar's.
 	mirror *mirror.Sender
-	self    *proxy.Self // this workload, for metrics labels
+	self   *proxy.Self // this workload, for metrics labels
 	// xdsMetrics: stream up, last applied config and version, NACKs.
 	xdsMetrics *telemetry.XDSMetrics
 
