@@ -134,7 +134,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	load, err := m.sidecar(ctx, &sidecar.Config{
 		Node: "loadgen", Service: "loadgen", Admin: "127.0.0.1:0",
-		Outbound:     sidecar.Outbound{Proxy: "127.0.0.1:0"},
+		Outbound: sidecar.Outbound{Proxy: "127.0.0.1:0"},
 		// Not scoped to frontend: a scoped sidecar is not pushed (and so
 		// cannot ACK) a revision that changes nothing it asked for.
 		ControlPlane: &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}},
@@ -146,6 +146,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "\n  Load: %d pages/s from this process, through its own sidecar (HTTP_PROXY=http://%s),\n", o.rate, load.Proxy)
 	fmt.Fprintf(stdout, "  to http://frontend/products/N; 1 page in %d comes from a beta tester (%s: %s).\n", betaEvery, betaHeader, betaUser)
 	if err := waitSynced(ctx, apic, d.rev, d.sidecars); err != nil {
+		return err
+	}
+	if err := waitEndpoints(ctx, load.Admin, map[string]int{"frontend.default": 1}); err != nil {
+		return err
+	}
+	if err := waitEndpoints(ctx, d.frontendAdmin, map[string]int{"catalog.default/v1": 1, "catalog.default/v2": 2, "ratings.default": 1}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "  All %d sidecars (5 under weft run, 1 here) have config revision %d.\n", d.sidecars, d.rev)

@@ -84,7 +84,7 @@ func (in demoInstance) runArgs(exe, api, xds string, verbose bool) []string {
 		level = "info"
 	}
 	args := []string{exe, "run", "--service", in.service, "--id", in.id, "--control", api, "--xds", xds,
-		"--probe-path", "/healthz", "--probe-interval", "500ms", "--drain", "500ms", "--grace", "3s", "--log-level", level}
+		"--probe-path", "/healthz", "--probe-interval", "200ms", "--drain", "500ms", "--grace", "3s", "--log-level", level}
 	if in.version != "" {
 		args = append(args, "--version", in.version)
 	}

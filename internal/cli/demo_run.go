@@ -5,6 +5,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
+	"github.com/weft-mesh/weft/internal/sidecar"
 )
 
 // demoRun is the scenario's state: what the steps act on and report from.
@@ -161,4 +163,43 @@ func waitEnter(ctx context.Context, w io.Writer, in *bufio.Reader) error {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// waitEndpoints waits until the sidecar whose admin listener is admin
+// holds at least want[c] ready endpoints in each cluster c: a registered,
+// ready instance is not yet one its callers can pick until the push with
+// it has reached them, and the first pages must not find none (UH).
+func waitEndpoints(ctx context.Context, admin string, want map[string]int) error {
+	var have map[string]int
+	err := waitFor(ctx, 20*time.Second, "the endpoints to reach sidecar "+admin, func() bool {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(rctx, "GET", "http://"+admin+"/config", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var dump sidecar.ConfigDump
+		if json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&dump) != nil {
+			return false
+		}
+		have = map[string]int{}
+		for _, c := range dump.Clusters {
+			have[c.Name] = len(c.Endpoints)
+		}
+		for c, n := range want {
+			if have[c] < n {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		err = fmt.Errorf("%w: want %v, have %v", err, want, have)
+	}
+	return err
 }

@@ -72,7 +72,7 @@ func demoScenario() []demoStep {
 				if err := d.applyRoute(ctx, "HTTPRoute catalog: all to v1, the beta rule removed", 0, false); err != nil {
 					return err
 				}
-				d.say("catalog-v2-b is fixed too; it rejoins once its ejection (15s) ends.")
+				d.say("catalog-v2-b is fixed too (an ejected instance rejoins when its 15s ejection ends).")
 				return os.Remove(failFile(d.dir, "catalog-v2-b"))
 			},
 			report: func(_ context.Context, d *demoRun, s stepStats) {
