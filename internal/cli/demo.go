@@ -64,6 +64,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	err = runDemoShop(ctx, o, stdout, stderr)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C is how a demo ends: everything it started has stopped.
+		fmt.Fprintln(stdout, "\nInterrupted: the demo mesh has stopped.")
+		return nil
+	}
+	return err
+}
+
+func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) error {
 	logw := io.Discard
 	if o.verbose {
 		logw = stderr
