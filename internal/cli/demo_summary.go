@@ -153,10 +153,7 @@ func versionsSeen(rows ...summaryRow) []string {
 func renderSummary(w io.Writer, rows []summaryRow, total summaryRow, canary string) {
 	vs := versionsSeen(append(rows, total)...)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := []string{"step", "requests", "success"}
-	for _, v := range vs {
-		head = append(head, v)
-	}
+	head := append([]string{"step", "requests", "success"}, vs...)
 	head = append(head, "beta:"+canary, "p50", "p99", "")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range append(rows, total) {

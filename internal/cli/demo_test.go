@@ -3,11 +3,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,5 +253,57 @@ func TestTailWriter(t *testing.T) {
 	}
 	if shown.String() != "[x] hello\n[x] world\n" {
 		t.Errorf("shown %q", shown.String())
+	}
+}
+
+// The load generator counts each page in the step it ended in, by the
+// catalog version named in the page, and beta testers apart; a page
+// without one, or an error status, is a failure with its reason.
+func TestLoadGen(t *testing.T) {
+	var n atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Host != "frontend" || !strings.HasPrefix(r.URL.Path, "/products/") {
+			http.Error(w, "unexpected "+r.URL.String(), http.StatusBadRequest)
+			return
+		}
+		switch {
+		case r.Header.Get(betaHeader) == betaUser:
+			io.WriteString(w, `{"catalog": {"version": "v2"}}`)
+		case n.Add(1)%10 == 0:
+			w.Header().Set("x-weft-response-flags", "UH")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			io.WriteString(w, `{"catalog": {"version": "v1"}}`)
+		}
+	}))
+	defer proxy.Close()
+	stats := &loadStats{}
+	stats.begin("one")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		newLoadGen(strings.TrimPrefix(proxy.URL, "http://"), 200, stats).run(ctx)
+	}()
+	if err := waitFor(ctx, 10*time.Second, "100 requests", func() bool { return stats.current().requests >= 100 }); err != nil {
+		t.Fatal(err)
+	}
+	stats.begin("two")
+	if err := waitFor(ctx, 10*time.Second, "10 requests", func() bool { return stats.current().requests >= 10 }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	stats.end()
+	steps := stats.all()
+	if len(steps) != 2 || steps[0].name != "one" || steps[1].name != "two" {
+		t.Fatalf("steps %v", steps)
+	}
+	s := steps[0]
+	if s.beta["v2"] == 0 || s.beta["v1"] != 0 || s.regular["v1"] == 0 || s.regular["v2"] != 0 {
+		t.Errorf("beta %v regular %v", s.beta, s.regular)
+	}
+	if s.errors["503 from the mesh (UH)"] == 0 || s.ok+s.errors["503 from the mesh (UH)"] != s.requests || s.elapsed <= 0 {
+		t.Errorf("%d requests, %d ok, errors %v, elapsed %v", s.requests, s.ok, s.errors, s.elapsed)
 	}
 }
