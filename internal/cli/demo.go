@@ -117,7 +117,7 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\n  The shop: frontend (Python) calls catalog (Go, v1 and v2) and ratings (Node). None of them")
+	fmt.Fprintf(stdout, "\n  The shop: frontend (%s) calls catalog (Go, v1 and v2) and ratings (%s). None of them\n", insts[0].lang, insts[len(insts)-1].lang)
 	fmt.Fprintln(stdout, "  knows about the mesh; each instance runs under `weft run`, which gives it a sidecar:")
 	for _, in := range insts {
 		p, err := startDemoProc(in, in.runArgs(exe, cp.API, cp.XDS, o.verbose), verboseWriter(o.verbose, stderr))
