@@ -36,6 +36,10 @@ func commands() map[string]command {
 	return cmds
 }
 
+// hiddenCommands are left out of the usage: they are parts of another
+// command (weft demo runs its Go apps as `weft demo-app`), not for users.
+var hiddenCommands = map[string]bool{"demo-app": true}
+
 // errUsage marks a usage error already printed to stderr.
 var errUsage = errors.New("usage")
 
@@ -79,6 +83,9 @@ func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "Weft: a fast, understandable service mesh.\n\nUsage: weft COMMAND [flags]\n\nCommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
+		if hiddenCommands[n] {
+			continue
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)

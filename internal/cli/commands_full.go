@@ -9,6 +9,8 @@ package cli
 func controlPlaneCommands() map[string]command {
 	return map[string]command{
 		"control": {"run the control plane (registry, config store, xDS, admin API)", runControl},
-		"demo":    {"run a demo mesh on this machine, all in one process", runDemo},
+		"demo":    {"run a demo shop in three languages on a mesh on this machine, with a narrated scenario", runDemo},
+		// Hidden (hiddenCommands): the demo's Go apps, run by weft demo.
+		"demo-app": {"run one of the demo's Go apps", runDemoApp},
 	}
 }

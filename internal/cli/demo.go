@@ -3,373 +3,309 @@
 package cli
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
-	"sort"
-	"strconv"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/weft-mesh/weft/demo/echo"
+	"github.com/weft-mesh/weft/internal/api"
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
-	"github.com/weft-mesh/weft/internal/controlplane"
 	"github.com/weft-mesh/weft/internal/sidecar"
 )
 
-// runDemo starts a small mesh in this process: the control plane with its
-// embedded etcd, two versions of a catalog service, each behind its own
-// sidecar that registers it, and a frontend sidecar that the demo client
-// calls through. It applies an HTTPRoute, changes it live, shows a refused
-// resource, the sync status of every sidecar and the history, then exits
-// (or keeps serving with --serve).
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
-	n := fs.Int("requests", 200, "requests per traffic phase")
-	serve := fs.Bool("serve", false, "keep the mesh running after the tour (Ctrl-C stops it)")
-	verbose := fs.Bool("v", false, "show control-plane and sidecar logs")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	logw := io.Discard
-	if *verbose {
-		logw = stderr
-	}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m := &demoMesh{log: log}
-	defer m.stop()
+// demoOpts are `weft demo`'s flags.
+type demoOpts struct {
+	auto, serve, verbose bool
+	duration             time.Duration
+	rate                 int
+	dataDir              string
+}
 
-	fmt.Fprintln(stdout, "Weft demo: a mesh on this machine, all on 127.0.0.1.")
-	dataDir, err := os.MkdirTemp("", "weft-demo-")
+func parseDemo(args []string, stderr io.Writer) (*demoOpts, error) {
+	fs := newFlags("demo", stderr)
+	o := &demoOpts{}
+	fs.BoolVar(&o.auto, "auto", false, "run the scenario unattended (the default when stdin is not a terminal)")
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long the scenario's traffic runs, shared among its steps")
+	fs.IntVar(&o.rate, "rate", 50, "pages a second the load generator asks the frontend for")
+	fs.BoolVar(&o.serve, "serve", false, "keep the mesh up after the scenario, and say how to explore it (Ctrl-C stops it)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "keep the control plane's etcd data here (default: a temporary directory, removed at exit)")
+	fs.BoolVar(&o.verbose, "v", false, "show the logs of the control plane, the sidecars and the apps")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if o.duration < 5*time.Second || o.duration > time.Hour {
+		errs = append(errs, fmt.Errorf("--duration: must be 5s..1h; got %v", o.duration))
+	}
+	if o.rate < 1 || o.rate > 1000 {
+		errs = append(errs, fmt.Errorf("--rate: must be 1..1000; got %d", o.rate))
+	}
+	return o, errors.Join(errs...)
+}
+
+// runDemo is `weft demo`: an embedded control plane, a shop of
+// mesh-unaware apps in three languages, each instance under `weft run` as
+// a child process, and a load generator in this process calling the
+// shop's frontend through its own sidecar. A narrated scenario changes
+// the mesh step by step and says what the mesh did at each; a summary
+// table closes it.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseDemo(args, stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dataDir)
+	err = runDemoShop(ctx, o, stdout, stderr)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C is how a demo ends: everything it started has stopped.
+		fmt.Fprintln(stdout, "\nInterrupted: the demo mesh has stopped.")
+		return nil
+	}
+	return err
+}
+
+func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) error {
+	logw := io.Discard
+	if o.verbose {
+		logw = stderr
+	}
+	interactive := !o.auto && isTerminal(os.Stdin)
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the weft binary to run the shop's instances: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "weft-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	dataDir := o.dataDir
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "etcd")
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m := &demoMesh{log: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	defer m.stop()
+
+	fmt.Fprintln(stdout, "Weft demo: a small shop on a service mesh, all on 127.0.0.1.")
 	cp, err := m.control(ctx, dataDir)
 	if err != nil {
 		return err
 	}
-	api, err := apiclient.New(cp.API)
+	apic, err := apiclient.New(cp.API)
 	if err != nil {
 		return err
 	}
-	cpCfg := &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}}
-	fmt.Fprintf(stdout, "\n  control plane: xDS %s, API http://%s (embedded etcd in %s)\n", cp.XDS, cp.API, dataDir)
-
-	for _, v := range []string{"v1", "v2"} {
-		app, err := m.app(echo.Handler("catalog", v))
-		if err != nil {
-			return err
-		}
-		cfg := &sidecar.Config{
-			Node: "catalog-" + v, Service: "catalog", Admin: "off",
-			Inbound:      []sidecar.Inbound{{Name: "http", Listen: "127.0.0.1:0", App: app}},
-			ControlPlane: cpCfg,
-			Register:     &sidecar.Registration{Labels: map[string]string{"version": v}, Probe: sidecar.Probe{HTTPPath: "/", Interval: 500 * time.Millisecond}},
-		}
-		a, _, err := m.sidecar(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "  catalog %s: app %s <- sidecar %s, registers itself with version=%s\n", v, app, a.Inbound["http"], v)
+	fmt.Fprintf(stdout, "\n  control plane   xDS %s, API %s, embedded etcd in %s\n", cp.XDS, cp.API, dataDir)
+	d := &demoRun{out: stdout, api: apic, dir: dir, stats: &loadStats{}}
+	if err := d.apply(ctx, "shop.yaml", shopYAML()); err != nil {
+		return err
 	}
-	fa, _, err := m.sidecar(ctx, &sidecar.Config{
-		Node: "frontend-1", Service: "frontend", Admin: "127.0.0.1:0",
-		Outbound:     sidecar.Outbound{Proxy: "127.0.0.1:0"},
-		ControlPlane: cpCfg,
+
+	insts, err := shopInstances(exe, dir, exec.LookPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n  The shop: frontend (%s) calls catalog (Go, v1 and v2) and ratings (%s). None of them\n", insts[0].lang, insts[len(insts)-1].lang)
+	fmt.Fprintln(stdout, "  knows about the mesh; each instance runs under `weft run`, which gives it a sidecar:")
+	for _, in := range insts {
+		p, err := startDemoProc(in, in.runArgs(exe, cp.API, cp.XDS, o.verbose), verboseWriter(o.verbose, stderr))
+		if err != nil {
+			return err
+		}
+		d.procs = append(d.procs, p)
+	}
+	defer func() { stopAll(d.procs, 5*time.Second) }()
+	ins, err := waitShop(ctx, apic, d.procs)
+	if err != nil {
+		return err
+	}
+	for _, in := range insts {
+		fmt.Fprintf(stdout, "    %-13s %-11s %-7s %-36s sidecar admin http://%s\n", in.id, strings.TrimSpace(in.service+" "+in.version), in.lang, appCommand(in.argv), ins[in.id].Admin)
+		if in.note != "" {
+			fmt.Fprintf(stdout, "      note: %s\n", in.note)
+		}
+	}
+	d.frontendAdmin = ins["frontend-1"].Admin
+	if ok, why := demoCaptureAvailable(); !ok {
+		fmt.Fprintf(stdout, "    note: %s\n", why)
+	}
+
+	load, err := m.sidecar(ctx, &sidecar.Config{
+		Node: "loadgen", Service: "loadgen", Admin: "127.0.0.1:0",
+		Outbound: sidecar.Outbound{Proxy: "127.0.0.1:0"},
+		// Not scoped to frontend: a scoped sidecar is not pushed (and so
+		// cannot ACK) a revision that changes nothing it asked for.
+		ControlPlane: &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}},
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  frontend sidecar: HTTP_PROXY=http://%s, admin http://%s\n", fa.Proxy, fa.Admin)
-	if err := waitFor(ctx, 15*time.Second, "both catalog instances registered", func() bool {
-		ins, err := api.Instances(ctx, "catalog")
-		return err == nil && len(ins) == 2 && ins[0].Ready && ins[1].Ready
-	}); err != nil {
+	d.sidecars = len(d.procs) + 1
+	fmt.Fprintf(stdout, "\n  Load: %d pages/s from this process, through its own sidecar (HTTP_PROXY=http://%s),\n", o.rate, load.Proxy)
+	fmt.Fprintf(stdout, "  to http://frontend/products/N; 1 page in %d comes from a beta tester (%s: %s).\n", betaEvery, betaHeader, betaUser)
+	if err := waitSynced(ctx, apic, d.rev, d.sidecars); err != nil {
 		return err
 	}
+	if err := waitEndpoints(ctx, load.Admin, map[string]int{"frontend.default": 1}); err != nil {
+		return err
+	}
+	if err := waitEndpoints(ctx, d.frontendAdmin, map[string]int{"catalog.default/v1": 1, "catalog.default/v2": 2, "ratings.default": 1}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  All %d sidecars (5 under weft run, 1 here) have config revision %d.\n", d.sidecars, d.rev)
+	lctx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		newLoadGen(load.Proxy, o.rate, d.stats).run(lctx)
+	}()
+	defer func() { stopLoad(); <-loadDone }()
 
-	fmt.Fprintln(stdout, "\n1. weft apply: a Service with subsets by version, and an HTTPRoute sending 90:10 (x-canary: always -> v2).")
-	rev, err := demoApply(ctx, stdout, api, demoResources(90, 10))
-	if err != nil {
+	if !interactive && !o.auto {
+		fmt.Fprintln(stdout, "\n  stdin is not a terminal: running the scenario unattended (--auto).")
+	}
+	if err := runScenario(ctx, d, demoScenario(), o.duration, interactive); err != nil {
 		return err
 	}
-	if err := waitSynced(ctx, api, rev, 3); err != nil {
-		return err
-	}
-	proxyURL, _ := url.Parse("http://" + fa.Proxy)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
-	defer client.CloseIdleConnections()
+	rows, total := summarize(d.stats.all())
+	fmt.Fprintf(stdout, "\nSummary: %d pages in %.1fs, each through the mesh three times. Ordinary users' split by catalog\n", total.requests, total.elapsed.Seconds())
+	fmt.Fprintln(stdout, "version, beta testers' share on v2, latency as the load generator saw it:")
+	fmt.Fprintln(stdout)
+	renderSummary(indent(stdout), rows, total, "v2")
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "catalog versions seen: %s\n", strings.Join(versionsSeen(total), ", "))
 
-	fmt.Fprintln(stdout, "\n2. One request, through HTTP_PROXY: the app sees what the mesh added.")
-	rep, err := demoGet(client, "http://catalog/items/42", nil)
-	if err != nil {
-		return err
+	if !o.serve {
+		fmt.Fprint(stdout, closingLines(false, demoHints{}))
+		return nil
 	}
-	fmt.Fprintf(stdout, "   GET http://catalog/items/42 -> served by catalog %s, path %s\n", rep.Version, rep.Path)
-	for _, h := range []string{"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto"} {
-		fmt.Fprintf(stdout, "   the app saw %s: %s\n", h, rep.Headers[h])
-	}
-	fmt.Fprintf(stdout, "\n3. Observed split for 90:10, %d requests:\n", *n)
-	if err := demoSplit(stdout, client, *n, nil); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "   and with x-canary: always:")
-	if err := demoSplit(stdout, client, 20, map[string]string{"x-canary": "always"}); err != nil {
-		return err
-	}
-
-	fmt.Fprintln(stdout, "\n4. Live change to 50:50; every sidecar ACKs it, then:")
-	if rev, err = demoApply(ctx, stdout, api, demoResources(50, 50)); err != nil {
-		return err
-	}
-	if err := waitSynced(ctx, api, rev, 3); err != nil {
-		return err
-	}
-	if err := demoSplit(stdout, client, *n, nil); err != nil {
-		return err
-	}
-
-	fmt.Fprintln(stdout, "\n5. A bad resource is refused with the field and the reason; nothing changes:")
-	if _, err := demoApply(ctx, stdout, api, demoResources(50, -5)); err == nil {
-		return errors.New("the bad resource was accepted")
-	} else {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stdout, "   %s\n", strings.TrimSpace(line))
+	d.stats.begin("serve") // keep counting, so the mesh keeps serving a real load
+	fmt.Fprint(stdout, closingLines(true, demoHints{api: cp.API, loadProxy: load.Proxy, frontendAdmin: d.frontendAdmin, dir: dir}))
+	for {
+		if err := d.measure(ctx, time.Hour); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
 	}
-	if _, err := demoGet(client, "http://catalog/still-ok", nil); err != nil {
-		return fmt.Errorf("request after the refused resource: %w", err)
-	}
-	fmt.Fprintln(stdout, "   GET http://catalog/still-ok -> 200")
-
-	fmt.Fprintln(stdout, "\n6. weft get proxies:")
-	ps, err := api.Proxies(ctx)
-	if err != nil {
-		return err
-	}
-	printProxies(indent(stdout), ps, "table")
-	fmt.Fprintln(stdout, "\n7. weft history (weft rollback REV restores one):")
-	hist, err := api.History(ctx)
-	if err != nil {
-		return err
-	}
-	for _, h := range hist {
-		var chs []string
-		for _, c := range h.Changes {
-			chs = append(chs, c.Key+" "+c.Action)
-		}
-		fmt.Fprintf(stdout, "   revision %d  %s  %s\n", h.Revision, h.Op, strings.Join(chs, ", "))
-	}
-
-	fmt.Fprint(stdout, closingLines(*serve, cp.API, fa.Admin, fa.Proxy))
-	if *serve {
-		<-ctx.Done()
-	}
-	return nil
 }
 
-// closingLines ends the tour. Commands that talk to the mesh are offered
-// only when it keeps running (-serve): otherwise it stops as the demo
-// returns, and they would fail.
-func closingLines(serve bool, api, admin, proxy string) string {
-	if !serve {
-		return "\nThe demo mesh stops now. Run 'weft demo -serve' to keep it running and try the CLI against it.\n"
+// runScenario runs the steps in order, each for its share of dur, and
+// with interactive waits for Enter after each one's report.
+func runScenario(ctx context.Context, d *demoRun, steps []demoStep, dur time.Duration, interactive bool) error {
+	var total float64
+	for _, s := range steps {
+		total += s.weight
 	}
-	return fmt.Sprintf("\nTry: WEFT_SERVER=%s weft get routes | weft describe svc catalog | weft rollback 1\n"+
-		"     curl -x http://%s http://catalog/items\n"+
-		"Metrics: curl http://%s/metrics   Config: curl http://%s/config\n"+
-		"Serving until Ctrl-C.\n", api, proxy, admin, admin)
-}
-
-func demoResources(w1, w2 int) []byte {
-	return []byte(fmt.Sprintf(`[
- {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"},
-  "spec": {"ports": [{"port": 80}], "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
- {"apiVersion": "weft.dev/v1alpha1", "kind": "HTTPRoute", "metadata": {"name": "catalog"},
-  "spec": {"parentRefs": [{"name": "catalog"}], "rules": [
-   {"matches": [{"headers": [{"name": "x-canary", "value": "always"}]}], "backendRefs": [{"name": "catalog", "subset": "v2"}]},
-   {"backendRefs": [{"name": "catalog", "subset": "v1", "weight": %d}, {"name": "catalog", "subset": "v2", "weight": %d}]}]}}
-]`, w1, w2))
-}
-
-func demoApply(ctx context.Context, w io.Writer, c *apiclient.Client, body []byte) (int64, error) {
-	res, err := c.Apply(ctx, body, false)
-	if err != nil {
-		return 0, err
-	}
-	for _, ch := range res.Changes {
-		fmt.Fprintf(w, "   %s %s\n", ch.Key, ch.Action)
-	}
-	fmt.Fprintf(w, "   config revision %d\n", res.Revision)
-	return res.Revision, nil
-}
-
-// waitSynced waits until n sidecars have ACKed config revision rev.
-func waitSynced(ctx context.Context, c *apiclient.Client, rev int64, n int) error {
-	prefix := strconv.FormatInt(rev, 10) + "."
-	return waitFor(ctx, 15*time.Second, fmt.Sprintf("%d sidecars to ACK revision %d", n, rev), func() bool {
-		ps, err := c.Proxies(ctx)
-		if err != nil || len(ps) != n {
-			return false
-		}
-		for _, p := range ps {
-			if p.State != "SYNCED" || !strings.HasPrefix(p.Version, prefix) {
-				return false
+	in := bufio.NewReader(os.Stdin)
+	for i, s := range steps {
+		fmt.Fprintf(d.out, "\n%d/%d %s\n", i+1, len(steps), s.title)
+		// The step counts from when its change is in place (every
+		// sidecar ACKed it); requests during the change count in the
+		// step before, so each row shows one config and none is lost.
+		if s.act != nil {
+			if err := s.act(ctx, d); err != nil {
+				return fmt.Errorf("step %s: %w", s.name, err)
 			}
 		}
-		return true
-	})
-}
-
-// waitFor polls cond until it holds, ctx ends or d passes.
-func waitFor(ctx context.Context, d time.Duration, what string, cond func() bool) error {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v waiting for %s", d, what)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
-func demoGet(c *http.Client, u string, hdr map[string]string) (*echo.Reply, error) {
-	req, err := http.NewRequest("GET", u, nil)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, b)
-	}
-	var rep echo.Reply
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&rep); err != nil {
-		return nil, fmt.Errorf("GET %s: decode: %w", u, err)
-	}
-	return &rep, nil
-}
-
-func demoSplit(w io.Writer, c *http.Client, n int, hdr map[string]string) error {
-	counts := map[string]int{}
-	for i := 0; i < n; i++ {
-		rep, err := demoGet(c, "http://catalog/items", hdr)
-		if err != nil {
+		d.stats.begin(s.name)
+		if err := d.measure(ctx, time.Duration(float64(dur)*s.weight/total)); err != nil {
 			return err
 		}
-		counts[rep.Version]++
+		st := d.stats.current()
+		for _, l := range stepLine(st) {
+			d.say("%s", l)
+		}
+		if s.report != nil {
+			s.report(ctx, d, st)
+		}
+		if interactive && i < len(steps)-1 {
+			if err := waitEnter(ctx, d.out, in); err != nil {
+				return err
+			}
+		}
 	}
-	vs := make([]string, 0, len(counts))
-	for v := range counts {
-		vs = append(vs, v)
+	d.stats.end()
+	return nil
+}
+
+// waitShop waits until every instance is registered and ready, and
+// returns them by ID.
+func waitShop(ctx context.Context, c *apiclient.Client, procs []*demoProc) (map[string]api.Instance, error) {
+	byID := map[string]api.Instance{}
+	err := waitFor(ctx, 60*time.Second, "the shop's instances to be ready", func() bool {
+		if anyExited(procs) != nil {
+			return true
+		}
+		clear(byID)
+		for _, svc := range []string{"frontend", "catalog", "ratings"} {
+			ins, err := c.Instances(ctx, svc)
+			if err != nil {
+				return false
+			}
+			for _, in := range ins {
+				if in.Ready {
+					byID[in.ID] = in
+				}
+			}
+		}
+		return len(byID) == len(procs)
+	})
+	if err == nil {
+		err = anyExited(procs)
 	}
-	sort.Strings(vs)
-	for _, v := range vs {
-		fmt.Fprintf(w, "   %s %4d  %s\n", v, counts[v], strings.Repeat("#", counts[v]*40/n))
+	return byID, err
+}
+
+func appCommand(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		parts[i] = filepath.Base(a)
+		if i > 4 {
+			return strings.Join(parts[:i], " ") + " ..."
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func verboseWriter(verbose bool, w io.Writer) io.Writer {
+	if verbose {
+		return w
 	}
 	return nil
 }
 
-// demoMesh owns everything the demo started, so stop ends it all.
-type demoMesh struct {
-	log   *slog.Logger
-	wg    sync.WaitGroup
-	stops []func()
-}
+// demoHints are the addresses the closing commands name.
+type demoHints struct{ api, loadProxy, frontendAdmin, dir string }
 
-func (m *demoMesh) app(h http.Handler) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("demo app: %w", err)
+// closingLines ends the tour. Commands that talk to the mesh are offered
+// only when it keeps running (--serve): otherwise it stops as the demo
+// returns, and they would fail.
+func closingLines(serve bool, h demoHints) string {
+	if !serve {
+		return "\nThe demo mesh stops now. Run 'weft demo --serve' to keep it running and try the CLI against it.\n"
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		srv.Serve(ln)
-	}()
-	m.stops = append(m.stops, func() { srv.Close() })
-	return ln.Addr().String(), nil
-}
-
-func (m *demoMesh) sidecar(ctx context.Context, cfg *sidecar.Config) (sidecar.Addrs, *sidecar.Sidecar, error) {
-	cfg.SetDefaults()
-	cfg.Limits.DrainTimeout = time.Second
-	cfg.Limits.DrainDelay = 100 * time.Millisecond // in one process, the removal reaches the frontend at once
-	ready := make(chan sidecar.Addrs, 1)
-	sc, err := sidecar.New(cfg, sidecar.Options{Logger: m.log, Ready: func(a sidecar.Addrs) { ready <- a }})
-	if err != nil {
-		return sidecar.Addrs{}, nil, err
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		errc <- sc.Run(sctx)
-	}()
-	m.stops = append(m.stops, cancel)
-	select {
-	case a := <-ready:
-		return a, sc, nil
-	case err := <-errc:
-		return sidecar.Addrs{}, nil, fmt.Errorf("sidecar %s: %w", cfg.Node, err)
-	case <-time.After(10 * time.Second):
-		return sidecar.Addrs{}, nil, errors.New("sidecar did not start within 10s")
-	}
-}
-
-// control runs the control plane with an embedded etcd in dataDir.
-func (m *demoMesh) control(ctx context.Context, dataDir string) (controlplane.Addrs, error) {
-	cctx, cancel := context.WithCancel(ctx)
-	ready := make(chan controlplane.Addrs, 1)
-	errc := make(chan error, 1)
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		errc <- controlplane.Run(cctx, controlplane.Config{
-			DataDir: dataDir, XDS: "127.0.0.1:0", API: "127.0.0.1:0", LeaseTTL: 5 * time.Second, Logger: m.log,
-			Ready: func(a controlplane.Addrs) { ready <- a },
-		})
-	}()
-	m.stops = append(m.stops, cancel)
-	select {
-	case a := <-ready:
-		return a, nil
-	case err := <-errc:
-		return controlplane.Addrs{}, fmt.Errorf("control plane: %w", err)
-	case <-time.After(30 * time.Second):
-		return controlplane.Addrs{}, errors.New("control plane did not start within 30s")
-	}
-}
-
-func (m *demoMesh) stop() {
-	for i := len(m.stops) - 1; i >= 0; i-- {
-		m.stops[i]()
-	}
-	m.wg.Wait()
+	return fmt.Sprintf(`
+The mesh keeps running, with the load, until Ctrl-C. Try (from this checkout, 'go run ./cmd/weft' for weft):
+  weft get instances --server %[1]s
+  weft get routes --server %[1]s
+  weft describe svc catalog --server %[1]s
+  weft explain --server %[1]s --from frontend GET http://catalog/items/1 -H '%[5]s: %[6]s'
+  weft apply --server %[1]s -f %[4]s/catalog-route.yaml     (edit the weights first)
+  curl -x http://%[2]s http://frontend/products/1
+  curl http://%[3]s/metrics     (the frontend's sidecar)
+`, h.api, h.loadProxy, h.frontendAdmin, h.dir, betaHeader, betaUser)
 }

@@ -155,14 +155,3 @@ func TestCLIAgainstControlPlane(t *testing.T) {
 		}
 	})
 }
-
-// The demo offers commands against the mesh only when the mesh is still
-// running after the tour.
-func TestDemoClosingLines(t *testing.T) {
-	if s := closingLines(false, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"); strings.Contains(s, "WEFT_SERVER") || strings.Contains(s, "curl") || !strings.Contains(s, "weft demo -serve") {
-		t.Errorf("without -serve: %q", s)
-	}
-	if s := closingLines(true, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"); !strings.Contains(s, "WEFT_SERVER=127.0.0.1:1 weft get routes") {
-		t.Errorf("with -serve: %q", s)
-	}
-}
