@@ -143,7 +143,7 @@ istio_request_duration_milliseconds_count{reporter="source",source_workload="fro
 func TestServiceName(t *testing.T) {
 	for in, want := range map[string]string{
 		"catalog": "catalog", "catalog.default": "catalog", "catalog.default.svc.cluster.local": "catalog",
-		"catalog.shop": "catalog.shop", "catalog|v1": "catalog", "": "",
+		"catalog.shop": "catalog.shop", "catalog|v1": "catalog", "catalog.default/v1": "catalog", "catalog.shop/v2": "catalog.shop", "": "",
 	} {
 		if got := serviceName(in); got != want {
 			t.Errorf("serviceName(%q) = %q, want %q", in, got, want)

@@ -187,10 +187,11 @@ func seriesOf(labels []*dto.LabelPair, self string) (series, bool) {
 }
 
 // serviceName reduces a cluster or service host ("catalog",
-// "catalog.default", "catalog.default.svc.cluster.local", "catalog|v1")
+// "catalog.default", "catalog.default.svc.cluster.local", a subset's
+// cluster "catalog.default/v1")
 // to the service's name, with a namespace other than default kept.
 func serviceName(s string) string {
-	if i := strings.IndexAny(s, "|~"); i >= 0 {
+	if i := strings.IndexAny(s, "|~/"); i >= 0 {
 		s = s[:i]
 	}
 	name, rest, _ := strings.Cut(s, ".")

@@ -98,7 +98,7 @@ func TestStatAgreesWithTheClient(t *testing.T) {
 		return base.Sidecars == 3 && base.served("catalog") > 0
 	})
 	baseServed := base.served("catalog")
-	baseEdge, _ := base.edge("frontend", "catalog")
+	baseEdge, baseSuccess := base.edge("frontend", "catalog")
 
 	const n = 600
 	ok := 0
@@ -124,11 +124,13 @@ func TestStatAgreesWithTheClient(t *testing.T) {
 			t.Errorf("%s: %d requests, the client sent %d (%.1f %% off, want <= 2 %%)", what, got, n, 100*diff)
 		}
 	}
-	if success != 1 {
-		t.Errorf("edge success rate %v, want 1 (no request failed)", success)
+	// The warm-up may have failed while routes arrived; none since.
+	failedBefore := math.Round(float64(baseEdge) * (1 - baseSuccess))
+	if failedAfter := math.Round(float64(edge+baseEdge) * (1 - success)); failedAfter != failedBefore {
+		t.Errorf("edge failures went from %v to %v, but no request failed", failedBefore, failedAfter)
 	}
 	out, okCmd := weft(t, c.api, "", "stat", "catalog")
-	if !okCmd || !strings.Contains(out, "catalog  v1") && !strings.Contains(out, "catalog    v1") || !strings.Contains(out, "100.00%") {
+	if !okCmd || !strings.Contains(out, "v1") || !strings.Contains(out, "v2") || !strings.Contains(out, "%") {
 		t.Errorf("weft stat catalog:\n%s", out)
 	}
 	out, okCmd = weft(t, c.api, "", "edges")
