@@ -154,9 +154,14 @@ func seriesOf(labels []*dto.LabelPair, self string) (series, bool) {
 	if to == "" && l["destination_workload"] != "" && l["destination_workload"] != "unknown" {
 		to = l["destination_workload"]
 	}
-	from := l["source_workload"]
-	if from == "unknown" {
-		from = ""
+	// The caller's service: Istio's canonical service (the app), else
+	// its app label, else its workload.
+	from := ""
+	for _, k := range []string{"source_canonical_service", "source_app", "source_workload"} {
+		if v := l[k]; v != "" && v != "unknown" {
+			from = v
+			break
+		}
 	}
 	if k.source {
 		if from == "" {
