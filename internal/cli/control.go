@@ -25,6 +25,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&cfg.TrustDomain, "trust-domain", "weft.local", "trust domain of every workload's SPIFFE ID (spiffe://TRUST_DOMAIN/ns/NS/sa/SERVICE)")
 	fs.StringVar(&cfg.CACert, "ca-cert", "", "operator CA: PEM signing certificate, then intermediates, ending with the root (default: a root made on first start, kept in the store)")
 	fs.StringVar(&cfg.CAKey, "ca-key", "", "operator CA: PEM private key of --ca-cert's first certificate")
+	fs.DurationVar(&cfg.StatsInterval, "stats-interval", 5*time.Second, "how often the sidecars' /metrics are scraped for weft stat and weft edges (negative: never)")
+	fs.DurationVar(&cfg.StatsWindow, "stats-window", time.Minute, "how far back weft stat and weft edges reach")
 	fs.DurationVar(&cfg.SVIDTTL, "svid-ttl", 24*time.Hour, "lifetime of workload certificates; sidecars renew at half of it")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/weft-mesh/weft/internal/api"
 	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/mesh"
+	"github.com/weft-mesh/weft/internal/meshstats"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/xds/server"
 )
@@ -24,6 +25,24 @@ type backend struct {
 	ttl int64 // lease TTL in seconds, told to registering sidecars
 	// certs is the CA with its join tokens.
 	certs *certs
+	// stats scrapes the sidecars for the mesh's golden signals.
+	stats *meshstats.Collector
+}
+
+// Stats returns the mesh's golden signals over the collector's window.
+func (b *backend) Stats(context.Context) (api.Stats, error) { return b.stats.Snapshot(), nil }
+
+// allInstances lists the instances of every service, for scraping.
+func allInstances(ctx context.Context, reg *registry.Registry) ([]api.Instance, error) {
+	ins, _, err := reg.Instances(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Instance, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, api.Instance(in))
+	}
+	return out, nil
 }
 
 var _ apiserver.Backend = (*backend)(nil)

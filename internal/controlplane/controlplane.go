@@ -19,8 +19,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/weft-mesh/weft/internal/api"
 	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/ca"
+	"github.com/weft-mesh/weft/internal/meshstats"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/store"
 	"github.com/weft-mesh/weft/internal/xds/server"
@@ -49,6 +51,13 @@ type Config struct {
 	// HistoryLimit is how many config revisions are kept for rollback.
 	// Default 100.
 	HistoryLimit int
+	// StatsInterval is how often the control plane scrapes every
+	// registered sidecar's admin /metrics for the mesh's golden signals
+	// (GET /v1/stats, weft stat, weft edges); 0 takes the default 5s, a
+	// negative value turns scraping off.
+	StatsInterval time.Duration
+	// StatsWindow is how far back those signals reach. Default 1m.
+	StatsWindow time.Duration
 	// CompactInterval is how often the store's old revisions are
 	// compacted, so etcd's space quota never fills. Default 5m.
 	CompactInterval time.Duration
@@ -194,8 +203,12 @@ func Run(ctx context.Context, cfg Config) error {
 	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
+	stats := meshstats.New(meshstats.Config{
+		Instances: func(ctx context.Context) ([]api.Instance, error) { return allInstances(ctx, reg) },
+		Interval:  cfg.StatsInterval, Window: cfg.StatsWindow, Logger: cfg.Logger,
+	})
 	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second),
-		certs: newCerts(authority, ca.NewTokens(st, nil))}
+		certs: newCerts(authority, ca.NewTokens(st, nil)), stats: stats}
 
 	xl, err := net.Listen("tcp", cfg.XDS)
 	if err != nil {
@@ -231,12 +244,18 @@ func Run(ctx context.Context, cfg Config) error {
 
 	cp := &compactor{st: st, interval: cfg.CompactInterval, retain: cfg.CompactRetain, log: log}
 	var parts sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	for _, part := range []func() error{
 		func() error { return gs.Serve(xl) },
 		func() error { return hs.Serve(al) },
 		func() error { return sy.run(ctx) },
 		func() error { return cp.run(ctx) },
+		func() error {
+			if cfg.StatsInterval >= 0 {
+				stats.Run(ctx)
+			}
+			return nil
+		},
 	} {
 		parts.Add(1)
 		go func() {

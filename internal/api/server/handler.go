@@ -49,6 +49,9 @@ type Backend interface {
 	// CreateToken makes a join token. It is an operator's act: when the
 	// API gains authentication, this route needs the operator credential.
 	CreateToken(ctx context.Context, r api.TokenRequest) (api.Token, error)
+	// Stats are the mesh's golden signals, per service version and per
+	// edge, over a recent window.
+	Stats(ctx context.Context) (api.Stats, error)
 }
 
 // MaxBody caps a request body.
@@ -74,6 +77,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("DELETE "+api.Version+"/instances/{service}/{id}", h.deregister)
 	mux.HandleFunc("POST "+api.Version+"/svid", h.svid)
 	mux.HandleFunc("GET "+api.Version+"/bundle", h.bundle)
+	mux.HandleFunc("GET "+api.Version+"/stats", h.stats)
 	mux.HandleFunc("POST "+api.Version+"/tokens", h.token)
 	return mux
 }

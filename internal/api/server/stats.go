@@ -1,0 +1,8 @@
+package server
+
+import "net/http"
+
+func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
+	res, err := h.b.Stats(r.Context())
+	h.reply(w, res, err)
+}
