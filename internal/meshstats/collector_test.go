@@ -24,6 +24,21 @@ func sidecarMetrics(t *testing.T) (*telemetry.ProxyMetrics, string) {
 	return m, strings.TrimPrefix(srv.URL, "http://")
 }
 
+// call records one request as a sidecar's engine would: outbound (the
+// caller reports, naming the callee) or inbound (the callee reports).
+func call(m *telemetry.ProxyMetrics, outbound bool, from, to string, code int, d time.Duration) {
+	r := telemetry.Request{Reporter: telemetry.ReporterDestination, Code: code, GRPCStatus: -1, Duration: d, Protocol: telemetry.ProtocolHTTP}
+	if outbound {
+		r.Reporter = telemetry.ReporterSource
+		r.Source = telemetry.Workload{Name: from, Namespace: "default"}
+	}
+	if to != "" {
+		r.Service = telemetry.Service{Host: to + ".default.svc.cluster.local", Name: to, Namespace: "default"}
+		r.Destination = telemetry.Workload{Name: to, Namespace: "default"}
+	}
+	m.ObserveRequest(&r)
+}
+
 func TestCollectorEdgesAndServices(t *testing.T) {
 	front, frontAdmin := sidecarMetrics(t)
 	cat, catAdmin := sidecarMetrics(t)
@@ -35,17 +50,17 @@ func TestCollectorEdgesAndServices(t *testing.T) {
 	}
 	c := New(Config{Instances: func(context.Context) ([]api.Instance, error) { return insts, nil }, Window: time.Hour})
 	ctx := context.Background()
-	front.ObserveRequest("outbound", "catalog.default", "r", 200, telemetry.FlagNone, time.Millisecond) // before the first round: not counted
+	call(front, true, "frontend", "catalog", 200, time.Millisecond) // before the first round: not counted
 	c.Scrape(ctx)
 	for i := range 100 {
 		code, d := 200, 8*time.Millisecond
 		if i%10 == 0 {
 			code, d = 503, 40*time.Millisecond
 		}
-		front.ObserveRequest("outbound", "catalog.default", "r", code, telemetry.FlagNone, d)
-		cat.ObserveRequest("inbound", "", "", code, telemetry.FlagNone, d)
+		call(front, true, "frontend", "catalog", code, d)
+		call(cat, false, "", "catalog", code, d)
 	}
-	front.ObserveRequest("outbound", "", "", 404, telemetry.FlagNoRoute, time.Millisecond) // no destination: no edge
+	call(front, true, "frontend", "", 404, time.Millisecond) // no destination: no edge
 	c.Scrape(ctx)
 	st := c.Snapshot()
 	if st.Sidecars != 3 || st.Unreachable != 1 {
@@ -78,7 +93,7 @@ func TestCollectorEdgesAndServices(t *testing.T) {
 	cat2, cat2Admin := sidecarMetrics(t)
 	insts[1].Admin = cat2Admin
 	for range 5 {
-		cat2.ObserveRequest("inbound", "", "", 200, telemetry.FlagNone, time.Millisecond)
+		call(cat2, false, "", "catalog", 200, time.Millisecond)
 	}
 	c.Scrape(ctx)
 	for _, s := range c.Snapshot().Services {
@@ -101,7 +116,7 @@ func TestWindowForgetsOldRounds(t *testing.T) {
 		c.add([]scraped{{insts[0], s, nil}}, at)
 	}
 	scrapeAt(t0)
-	front.ObserveRequest("outbound", "catalog", "r", 200, telemetry.FlagNone, time.Millisecond)
+	call(front, true, "frontend", "catalog", 200, time.Millisecond)
 	scrapeAt(t0.Add(time.Second))
 	scrapeAt(t0.Add(2 * time.Minute))
 	if e := c.Snapshot().Edges; len(e) != 0 {
