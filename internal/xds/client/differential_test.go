@@ -69,6 +69,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		for _, e := range c.Endpoints {
 			covered["labels"] = covered["labels"] || len(e.Labels) > 0
 			covered["zone"] = covered["zone"] || e.Zone != ""
+			covered["region"] = covered["region"] || e.Region != ""
 		}
 	}
 	for _, vh := range u.Routes.VirtualHosts {
@@ -93,7 +94,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "path0", "path1", "path2",
+	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "region", "path0", "path1", "path2",
 		"method", "weights", "timeout", "header0", "header1", "query0", "query1", "retry", "budget",
 		"hostlimit", "ratelimit", "delay", "abortgrpc", "aborthttp"} {
 		if !covered[k] {

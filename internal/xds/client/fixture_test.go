@@ -29,7 +29,7 @@ const meshResources = `{"kind": "List", "items": [
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"},
   "spec": {"ports": [{"port": 80}], "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "payments"},
-  "spec": {"ports": [{"port": 9000, "protocol": "grpc"}], "endpoints": [{"address": "10.0.0.9", "port": 9000, "zone": "b", "labels": {"tier": "gold"}}, {"address": "fd00::9", "port": 9001}]}},
+  "spec": {"ports": [{"port": 9000, "protocol": "grpc"}], "endpoints": [{"address": "10.0.0.9", "port": 9000, "zone": "b", "labels": {"tier": "gold", "topology.kubernetes.io/region": "eu"}}, {"address": "fd00::9", "port": 9001}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "search"},
   "spec": {"ports": [{"port": 7000, "protocol": "http2"}], "endpoints": [{"address": "search.internal", "port": 7000}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "users", "namespace": "accounts"},

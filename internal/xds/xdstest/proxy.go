@@ -99,6 +99,7 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 				Address: net.JoinHostPort(sa.Address, strconv.Itoa(int(sa.GetPortValue()))),
 				Weight:  lb.GetLoadBalancingWeight().GetValue(),
 				Zone:    loc.GetLocality().GetZone(),
+				Region:  loc.GetLocality().GetRegion(),
 			}
 			if md := lb.GetMetadata().GetFilterMetadata()["weft"]; md != nil {
 				ep.Labels = map[string]string{}
