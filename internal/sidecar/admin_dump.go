@@ -92,8 +92,10 @@ func dumpCluster(c *cluster.Cluster) ClusterDump {
 	cd := ClusterDump{Name: cfg.Name, Protocol: protocolNames[cfg.Protocol], LB: lbNames[cfg.LB], MTLS: cfg.TLS != nil,
 		ConnectTimeout: durationText(cfg.ConnectTimeout), IdleTimeout: durationText(cfg.IdleTimeout),
 		MaxConnsPerEndpoint: cfg.MaxConnsPerEndpoint, Endpoints: []EndpointDump{}}
-	for _, ep := range c.Endpoints {
-		ed := EndpointDump{Address: ep.Address, Weight: ep.Weight, Zone: ep.Zone, Labels: ep.Labels}
+	cd.Locality = tierShares(c)
+	for i, ep := range c.Endpoints {
+		ed := EndpointDump{Address: ep.Address, Weight: ep.Weight, Zone: ep.Zone, Region: ep.Region,
+			Tier: endpointTier(c, cd.Locality != nil, i), Labels: ep.Labels}
 		if ep.Pool != nil {
 			ed.OpenConns, ed.IdleConns = ep.Pool.Stats()
 		}
