@@ -216,3 +216,25 @@ func TestLocalityPrefersZoneAndFailsOver(t *testing.T) {
 		t.Fatalf("zone b served %d of %d requests after the kill; traffic did not move", zoneB, r.total())
 	}
 }
+
+// TestCalleeSidecarKilledUnderLoad (issue 9): three catalog instances
+// with no locality and no policy at all; one instance's sidecar is
+// SIGKILLed under 300 req/s. The frontend's balancer moves off the
+// failing instance and the default retry moves the requests that meet
+// it, so clients see at most 0.1 % errors.
+func TestCalleeSidecarKilledUnderLoad(t *testing.T) {
+	m := startZonedMesh(t, map[string]string{"c1": "", "c2": "", "c3": ""}, "", "")
+	done := make(chan loadResult)
+	go func() { done <- steadyLoad(m.client, 300, 6*time.Second, 0) }()
+	eventually(t, 5*time.Second, "load flowing to c1", func() bool { return m.apps["c1"].served.Load() >= 50 })
+	m.sidecars["c1"].cmd.Process.Kill()
+	r := <-done
+	t.Logf("one of three callee sidecars SIGKILLed under 300 req/s: %d requests in %v, %d failed (%.3f %%; first: %v)",
+		r.total(), r.elapsed.Round(time.Millisecond), r.failed, 100*float64(r.failed)/float64(max(r.total(), 1)), r.first)
+	if r.total() < 1200 {
+		t.Fatalf("only %d requests sent; the load did not run", r.total())
+	}
+	if r.failed*1000 > r.total() {
+		t.Fatalf("%d of %d requests failed, want at most 0.1 %%", r.failed, r.total())
+	}
+}
