@@ -16,9 +16,10 @@ import (
 // zonedMesh is a control plane, catalog instances (an in-process app
 // behind its own sidecar process each) and a frontend sidecar.
 type zonedMesh struct {
-	apps     map[string]*flakyApp
+	apps     map[string]*ctlApp
 	sidecars map[string]*proc
 	front    string // the frontend sidecar's admin address
+	api      string // the control plane's API address
 	client   *http.Client
 }
 
@@ -36,9 +37,9 @@ func startZonedMesh(t *testing.T, zones map[string]string, frontZone, policy str
 		}
 		return fmt.Sprintf("locality: {region: r1, zone: %s}\n", zone)
 	}
-	m := &zonedMesh{apps: map[string]*flakyApp{}, sidecars: map[string]*proc{}}
+	m := &zonedMesh{apps: map[string]*ctlApp{}, sidecars: map[string]*proc{}, api: c.api}
 	for n, zone := range zones {
-		m.apps[n] = startFlakyApp(t, n)
+		m.apps[n] = startCtlApp(t, n)
 		admin, listen := freePort(t), freePort(t)
 		m.sidecars[n], _ = startSidecar(t, "catalog-"+n, admin, fmt.Sprintf(`node: catalog-%s
 service: catalog
