@@ -83,7 +83,7 @@ func dumpMatch(m route.Match) MatchDump {
 }
 
 var (
-	protocolNames = map[cluster.Protocol]string{cluster.HTTP1: "http", cluster.HTTP2: "http2", cluster.TCP: "tcp"}
+	protocolNames = map[cluster.Protocol]string{cluster.HTTP1: "http", cluster.HTTP2: "http2", cluster.TCP: "tcp", cluster.Auto: "auto"}
 	lbNames       = map[cluster.LBPolicy]string{cluster.LBPeakEWMA: "P2C_EWMA", cluster.LBRoundRobin: "ROUND_ROBIN", cluster.LBRingHash: "RING_HASH"}
 )
 

@@ -308,6 +308,8 @@ func protocolName(p cluster.Protocol) string {
 		return "http2"
 	case cluster.TCP:
 		return "tcp"
+	case cluster.Auto:
+		return "auto" // each request keeps its HTTP version
 	}
 	return fmt.Sprintf("protocol(%d)", p)
 }
