@@ -185,3 +185,35 @@ func TestLocalityPickAllocatesNothing(t *testing.T) {
 		t.Fatalf("Pick allocates %v per call", n)
 	}
 }
+
+// BenchmarkPickLocality is one pick over nine endpoints in three zones:
+// no caller locality, locality-aware with all healthy, and with one of the
+// caller's zone's three endpoints ejected (the tier loads are recomputed).
+func BenchmarkPickLocality(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		self  Locality
+		eject bool
+	}{{"off", Locality{}, false}, {"tiers", Locality{Region: "r", Zone: "a"}, false}, {"tiers-ejected", Locality{Region: "r", Zone: "a"}, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var eps []EndpointConfig
+			for i, z := range []string{"a", "a", "a", "b", "b", "b", "c", "c", "c"} {
+				eps = append(eps, EndpointConfig{Address: fmt.Sprintf("127.0.0.1:%d", i+1), Region: "r", Zone: z})
+			}
+			cfg := Config{Name: "c", Endpoints: eps, Outlier: &breaker.OutlierConfig{Consecutive5xx: 1, Enforcing5xx: 100, BaseEjectionTime: time.Hour, MaxEjectionPercent: 100}}
+			s, err := NewSet([]Config{cfg}, nil, WithLocality(tc.self))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer Retire(s, nil)
+			c := s.Get("c")
+			if tc.eject {
+				eject(c, 0)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Pick(0, false)
+			}
+		})
+	}
+}
