@@ -51,7 +51,7 @@ const meshResources = `{"kind": "List", "items": [
    "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}, "rateLimit": {"requestsPerSecond": 7},
    "retries": {"retryOn": ["5xx", "unavailable"], "perTryTimeout": "2s", "maxBackoff": "500ms", "budgetPercent": 25, "minRetriesPerSecond": 5}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "payments"},
-  "spec": {"targetRef": {"name": "payments"}, "loadBalancer": {"type": "ROUND_ROBIN"}, "connectionPool": {"idleTimeout": "90s", "maxIdle": 8},
+  "spec": {"targetRef": {"name": "payments"}, "loadBalancer": {"type": "ROUND_ROBIN", "localityAware": false}, "connectionPool": {"idleTimeout": "90s", "maxIdle": 8},
    "circuitBreaker": {"maxRequests": 50, "maxPendingRequests": 10},
    "outlierDetection": {"consecutive5xx": 3, "consecutiveGatewayErrors": 2, "interval": "5s", "maxEjectionPercent": 50, "successRate": {"minimumHosts": 3}}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "users", "namespace": "accounts"},

@@ -36,7 +36,7 @@ const resources = `{"kind": "List", "items": [
      "backendRefs": [{"name": "catalog", "subset": "v1", "weight": 90}, {"name": "catalog", "subset": "v2", "weight": 10}],
      "timeouts": {"request": "5s"}}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "catalog"},
-  "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}},
+  "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}, "localityAware": false},
    "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}, "rateLimit": {"requestsPerSecond": 1000}}}
 ]}`
 
