@@ -123,11 +123,10 @@ type loadResult struct {
 
 func (r loadResult) total() int64 { return r.ok + r.failed }
 
-// steadyLoad sends rate requests/s (10 paced workers) for d, or n
-// requests when n > 0, calling at(elapsed) after each request so a test
-// can act mid-load.
+// steadyLoad sends rate requests/s (20 paced workers, so a slow answer
+// delays one worker's share only) for d, or n requests when n > 0.
 func steadyLoad(c *http.Client, rate int, d time.Duration, n int64) loadResult {
-	const workers = 10
+	const workers = 20
 	var okN, failN, sent atomic.Int64
 	var first atomic.Value
 	var wg sync.WaitGroup
@@ -207,7 +206,7 @@ func TestLocalityPrefersZoneAndFailsOver(t *testing.T) {
 	t.Logf("zone a's sidecar SIGKILLed under 300 req/s: removed after %v; %d requests in %v, %d failed (%.3f %%; first: %v); zone a served %d, zone b %d",
 		removed.Round(time.Millisecond), r.total(), r.elapsed.Round(time.Millisecond), r.failed,
 		100*float64(r.failed)/float64(max(r.total(), 1)), r.first, m.apps["a1"].served.Load(), zoneB)
-	if r.total() < 1200 {
+	if r.total() < 900 { // half the nominal 1800: a loaded machine paces slower
 		t.Fatalf("only %d requests sent; the load did not run", r.total())
 	}
 	if r.failed*1000 > r.total() {
@@ -232,7 +231,7 @@ func TestCalleeSidecarKilledUnderLoad(t *testing.T) {
 	r := <-done
 	t.Logf("one of three callee sidecars SIGKILLed under 300 req/s: %d requests in %v, %d failed (%.3f %%; first: %v)",
 		r.total(), r.elapsed.Round(time.Millisecond), r.failed, 100*float64(r.failed)/float64(max(r.total(), 1)), r.first)
-	if r.total() < 1200 {
+	if r.total() < 900 { // half the nominal 1800: a loaded machine paces slower
 		t.Fatalf("only %d requests sent; the load did not run", r.total())
 	}
 	if r.failed*1000 > r.total() {
