@@ -86,10 +86,22 @@ func renderExplain(w io.Writer, e sidecar.Explanation) error {
 				fmt.Fprintln(w, "  none in rotation")
 				continue
 			}
+			renderLocality(w, b.Locality)
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  ADDRESS\tWEIGHT\tZONE\tLABELS\tIN-FLIGHT\tLATENCY\tCONNS (OPEN/IDLE)")
+			tier := ""
+			if b.Locality != nil {
+				tier = "\tTIER"
+			}
+			fmt.Fprintln(tw, "  ADDRESS\tWEIGHT\tZONE"+tier+"\tLABELS\tIN-FLIGHT\tLATENCY\tCONNS (OPEN/IDLE)")
 			for _, ep := range b.Endpoints {
-				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%s\t%d/%d\n", ep.Address, ep.Weight, dash(ep.Zone), labels(ep.Labels),
+				where := dash(ep.Zone)
+				if ep.Region != "" {
+					where = ep.Region + "/" + dash(ep.Zone)
+				}
+				if b.Locality != nil {
+					where += "\t" + ep.Tier
+				}
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%s\t%d/%d\n", ep.Address, ep.Weight, where, labels(ep.Labels),
 					ep.InFlight, dash(ep.Latency), ep.OpenConns, ep.IdleConns)
 			}
 			tw.Flush()
@@ -148,4 +160,17 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// renderLocality says how a locality-aware cluster spreads traffic over
+// its tiers now (nothing when it is not locality-aware).
+func renderLocality(w io.Writer, tiers []sidecar.TierShare) {
+	if tiers == nil {
+		return
+	}
+	parts := make([]string, len(tiers))
+	for i, t := range tiers {
+		parts[i] = fmt.Sprintf("%s %s (%d endpoints)", t.Tier, percent(t.Percent), t.Endpoints)
+	}
+	fmt.Fprintln(w, "  locality-aware: "+strings.Join(parts, ", "))
 }

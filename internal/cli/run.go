@@ -18,6 +18,7 @@ import (
 // runOpts are `weft run`'s flags.
 type runOpts struct {
 	service, id, host, admin, proxy string
+	region, zone                    string
 	port, inboundPort               int
 	api, xds                        []string
 	upstreams                       []string
@@ -41,6 +42,8 @@ func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
 	fs.StringVar(&o.service, "service", "", "the mesh service this process is an instance of (required)")
 	version := fs.String("version", "", "label the instance version=V (route subsets select on it)")
 	fs.Var((*labelFlag)(&o.labels), "label", "label the instance k=v (repeatable)")
+	fs.StringVar(&o.zone, "zone", "", "the zone this instance runs in: callers prefer instances in their own zone (default: the topology.kubernetes.io/zone label)")
+	fs.StringVar(&o.region, "region", "", "the region this instance runs in: callers prefer their own region next (default: the topology.kubernetes.io/region label)")
 	fs.IntVar(&o.port, "port", 0, "the port the app listens on, given to it as $PORT (default: a free port; 8080 with --capture)")
 	fs.IntVar(&o.inboundPort, "inbound-port", 0, "the sidecar's inbound port, where other sidecars call this instance (default: a free port)")
 	fs.StringVar(&o.host, "host", "127.0.0.1", "the IP the inbound port binds and registers: 127.0.0.1 serves callers on this machine only")
@@ -75,6 +78,17 @@ func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
 	var errs []error
 	if o.capture && len(o.upstreams) > 0 {
 		errs = append(errs, errors.New("--upstream: not used with --capture: every connection the app makes goes through the sidecar, and service names resolve to it (drop --upstream)"))
+	}
+	for _, l := range []struct {
+		flag  *string
+		name  string
+		label string
+	}{{&o.zone, "--zone", sidecar.LabelZone}, {&o.region, "--region", sidecar.LabelRegion}} {
+		if v, ok := o.labels[l.label]; ok && *l.flag != "" && v != *l.flag {
+			errs = append(errs, fmt.Errorf("%s %q and --label %s=%s disagree", l.name, *l.flag, l.label, v))
+		} else if *l.flag == "" {
+			*l.flag = v
+		}
 	}
 	for _, p := range []struct {
 		name string
@@ -136,6 +150,7 @@ func (o *runOpts) sidecarConfig(appPort int) *sidecar.Config {
 			App:    net.JoinHostPort("127.0.0.1", strconv.Itoa(appPort)),
 		}},
 		Outbound: sidecar.Outbound{Proxy: o.proxy, Ports: ports},
+		Locality: sidecar.Locality{Region: o.region, Zone: o.zone},
 		// Services scopes the sidecar to the declared upstreams and makes
 		// it learn the others from traffic; nil (no --upstream) asks for all.
 		ControlPlane: &sidecar.ControlPlane{XDS: o.xds, API: o.api, Services: o.upstreams},

@@ -33,6 +33,15 @@ func TestParseRun(t *testing.T) {
 				t.Fatalf("xds %v upstreams %v", o.xds, o.upstreams)
 			}
 		}},
+		{name: "locality", args: []string{"--service", "a", "--zone", "z1", "--label", "topology.kubernetes.io/region=r1", "--", "x"}, check: func(t *testing.T, o *runOpts) {
+			if o.zone != "z1" || o.region != "r1" {
+				t.Fatalf("zone %q region %q", o.zone, o.region)
+			}
+			if l := o.sidecarConfig(1).Locality; l != (sidecar.Locality{Region: "r1", Zone: "z1"}) {
+				t.Fatalf("sidecar locality %+v", l)
+			}
+		}},
+		{name: "zone disagrees", args: []string{"--service", "a", "--zone", "z1", "--label", "topology.kubernetes.io/zone=z2", "--", "x"}, wantErr: "disagree"},
 		{name: "no command", args: []string{"--service", "a"}, wantErr: "usage"},
 		{name: "version disagrees", args: []string{"--service", "a", "--label", "version=v2", "--version", "v1", "--", "x"}, wantErr: "disagree"},
 		{name: "bad label", args: []string{"--service", "a", "--label", "novalue", "--", "x"}, wantErr: "want KEY=VALUE"},

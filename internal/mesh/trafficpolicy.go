@@ -56,6 +56,14 @@ type LoadBalancer struct {
 	// HashOn is the RING_HASH key; required with RING_HASH, refused
 	// otherwise.
 	HashOn *HashOn `json:"hashOn,omitempty"`
+	// LocalityAware makes a caller whose sidecar knows its locality
+	// prefer instances in its own zone, then its region, then the rest,
+	// moving traffic on when fewer than 71.4 % of a tier's instances are
+	// healthy (Envoy's priority failover, overprovisioning factor 1.4;
+	// pair it with outlierDetection). false spreads requests over every
+	// instance whatever its zone. Default true (it only acts for callers
+	// with a locality). Envoy: common_lb_config.zone_aware_lb_config.
+	LocalityAware *bool `json:"localityAware,omitempty"`
 }
 
 // HashOn names one header or one cookie; set exactly one.

@@ -112,13 +112,17 @@ type HTTP1 struct {
 	conns    drain.Group[*h1conn]
 	mu       sync.Mutex // guards sweeping
 	sweeping bool
+	// shortest is the shortest route timeout a request has had (ns; 0
+	// none): the sweeper ticks often enough to keep it within 5 %.
+	shortest atomic.Int64
+	kick     chan struct{} // wakes the sweeper when shortest drops
 	draining atomic.Bool
 }
 
 // NewHTTP1 returns an HTTP/1.1 engine.
 func NewHTTP1(cfg HTTP1Config) *HTTP1 {
 	cfg.defaults()
-	h := &HTTP1{
+	h := &HTTP1{kick: make(chan struct{}, 1),
 		cfg: cfg,
 		log: cfg.Logger.With("component", "http1", "listener", cfg.Name),
 		lim: h1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxHeaders: cfg.MaxHeaders},
@@ -320,17 +324,50 @@ func (h *HTTP1) register(hc *h1conn) bool {
 func (h *HTTP1) unregister(hc *h1conn) { h.conns.Done(hc) }
 
 // sweepEvery is how often deadlines are checked: a quarter of the shortest
-// timeout, at most a second. Timeouts are enforced by one goroutine per
-// engine instead of deadline calls per request, which cost measurable CPU.
+// limit, a twentieth of the shortest route timeout seen (a route's timeout
+// is a promise to the caller: 300ms must not fire at 1s), between 5ms and
+// a second. Timeouts are enforced by one goroutine per engine instead of
+// deadline calls per request, which cost measurable CPU.
 func (h *HTTP1) sweepEvery() time.Duration {
 	d := min(h.cfg.HeaderTimeout, h.cfg.IdleTimeout, h.cfg.RequestTimeout) / 4
+	if s := time.Duration(h.shortest.Load()); s > 0 {
+		d = min(d, s/20)
+	}
 	return max(min(d, time.Second), 5*time.Millisecond)
 }
 
+// noteTimeout records a request's route timeout d, waking the sweeper to
+// tick faster when d is the shortest yet. It stays short after the route
+// goes: a faster sweep costs little, a late timeout breaks a promise.
+func (h *HTTP1) noteTimeout(d time.Duration) {
+	for {
+		cur := h.shortest.Load()
+		if cur != 0 && cur <= int64(d) {
+			return
+		}
+		if h.shortest.CompareAndSwap(cur, int64(d)) {
+			select {
+			case h.kick <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+}
+
 func (h *HTTP1) sweep() {
-	t := time.NewTicker(h.sweepEvery())
+	every := h.sweepEvery()
+	t := time.NewTicker(every)
 	defer t.Stop()
-	for range t.C {
+	for {
+		select {
+		case <-t.C:
+		case <-h.kick:
+		}
+		if e := h.sweepEvery(); e != every {
+			every = e
+			t.Reset(e)
+		}
 		now := time.Now().UnixNano()
 		h.mu.Lock()
 		if h.conns.Len() == 0 {

@@ -53,6 +53,9 @@ func (hc *h1conn) delay(rt *route.Route, d time.Duration, start time.Time) int {
 	}
 	// The sweeper enforces the deadline while the request waits: it
 	// interrupts the read below and marks the request expired.
+	if rt.Timeout > 0 {
+		hc.h.noteTimeout(rt.Timeout)
+	}
 	hc.deadline.Store(start.Add(timeout).UnixNano())
 	wake, timedOut := time.Now().Add(d), false
 	if limit := start.Add(timeout); limit.Before(wake) {

@@ -81,6 +81,9 @@ func (hc *h1conn) serve(start time.Time) bool {
 	if timeout <= 0 {
 		timeout = h.cfg.RequestTimeout
 	}
+	if rt.Timeout > 0 {
+		hc.h.noteTimeout(rt.Timeout)
+	}
 	hc.deadline.Store(start.Add(timeout).UnixNano())
 	switch {
 	case req.IsConnect():

@@ -146,13 +146,20 @@ type ClusterDump struct {
 	// Endpoints are the ready ones: the control plane sends no other,
 	// and a not-ready endpoint is never picked.
 	Endpoints []EndpointDump `json:"endpoints"`
+	// Locality is the traffic share of each locality tier now, nearest
+	// first; absent when the cluster is not locality-aware.
+	Locality []TierShare `json:"locality,omitempty"`
 }
 
 // EndpointDump shows one endpoint and its pool.
 type EndpointDump struct {
-	Address   string            `json:"address"`
-	Weight    uint32            `json:"weight"`
-	Zone      string            `json:"zone,omitempty"`
+	Address string `json:"address"`
+	Weight  uint32 `json:"weight"`
+	Zone    string `json:"zone,omitempty"`
+	Region  string `json:"region,omitempty"`
+	// Tier is the endpoint's locality tier seen from this sidecar (zone,
+	// region, remote); empty when the cluster is not locality-aware.
+	Tier      string            `json:"tier,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	OpenConns int               `json:"openConns"`
 	IdleConns int               `json:"idleConns"`

@@ -90,7 +90,7 @@ func dumpMatch(m route.Match) MatchDump {
 }
 
 var (
-	protocolNames = map[cluster.Protocol]string{cluster.HTTP1: "http", cluster.HTTP2: "http2", cluster.TCP: "tcp"}
+	protocolNames = map[cluster.Protocol]string{cluster.HTTP1: "http", cluster.HTTP2: "http2", cluster.TCP: "tcp", cluster.Auto: "auto"}
 	lbNames       = map[cluster.LBPolicy]string{cluster.LBPeakEWMA: "P2C_EWMA", cluster.LBRoundRobin: "ROUND_ROBIN", cluster.LBRingHash: "RING_HASH"}
 )
 
@@ -99,8 +99,10 @@ func dumpCluster(c *cluster.Cluster) ClusterDump {
 	cd := ClusterDump{Name: cfg.Name, Protocol: protocolNames[cfg.Protocol], LB: lbNames[cfg.LB], MTLS: cfg.TLS != nil,
 		ConnectTimeout: durationText(cfg.ConnectTimeout), IdleTimeout: durationText(cfg.IdleTimeout),
 		MaxConnsPerEndpoint: cfg.MaxConnsPerEndpoint, Endpoints: []EndpointDump{}}
-	for _, ep := range c.Endpoints {
-		ed := EndpointDump{Address: ep.Address, Weight: ep.Weight, Zone: ep.Zone, Labels: ep.Labels}
+	cd.Locality = tierShares(c)
+	for i, ep := range c.Endpoints {
+		ed := EndpointDump{Address: ep.Address, Weight: ep.Weight, Zone: ep.Zone, Region: ep.Region,
+			Tier: endpointTier(c, cd.Locality != nil, i), Labels: ep.Labels}
 		if ep.Pool != nil {
 			ed.OpenConns, ed.IdleConns = ep.Pool.Stats()
 		}

@@ -28,6 +28,9 @@ type Config struct {
 	Inbound []Inbound `yaml:"inbound" json:"inbound"`
 	// Outbound are the listeners the local app sends its requests to.
 	Outbound Outbound `yaml:"outbound" json:"outbound"`
+	// Locality is where this sidecar runs, for locality-aware balancing.
+	// Default: unknown (balance over every endpoint alike).
+	Locality Locality `yaml:"locality" json:"locality"`
 	// Limits are the downstream-facing caps and timeouts.
 	Limits Limits `yaml:"limits" json:"limits"`
 	// ControlPlane is where the outbound services and routes come from:
@@ -83,8 +86,10 @@ type Registration struct {
 	Address string            `yaml:"address" json:"address"` // default: inbound[0]'s host
 	Port    int               `yaml:"port" json:"port"`       // default: inbound[0]'s bound port
 	Labels  map[string]string `yaml:"labels" json:"labels,omitempty"`
-	Zone    string            `yaml:"zone" json:"zone,omitempty"`
-	Probe   Probe             `yaml:"probe" json:"probe"`
+	// Zone is the instance's zone for other sidecars' locality-aware
+	// balancing. Default: locality.zone.
+	Zone  string `yaml:"zone" json:"zone,omitempty"`
+	Probe Probe  `yaml:"probe" json:"probe"`
 }
 
 // Probe checks the local app; while it fails the instance is registered

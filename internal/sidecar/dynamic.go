@@ -65,7 +65,11 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) (err error) {
 func (s *Sidecar) applyDynamic(d *dynamic) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), cluster.WithObserver(s.metrics))
+	var cfg *Config
+	if a := s.active.Load(); a != nil {
+		cfg = a.cfg
+	}
+	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), s.clusterOptions(cfg)...)
 	if err != nil {
 		return err
 	}
@@ -136,7 +140,7 @@ func (s *Sidecar) loadCache(dir, node string) {
 // silent within about 30s.
 func (s *Sidecar) runXDS(ctx context.Context, cfg *Config) error {
 	cp := cfg.ControlPlane
-	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Region: cfg.Locality.Region, Zone: cfg.Locality.Zone, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("control plane %s: %w", strings.Join(cp.XDS, ","), err)
 	}

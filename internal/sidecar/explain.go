@@ -84,14 +84,21 @@ type ExplainedBackend struct {
 	// Endpoints are the ones in rotation: the control plane sends no
 	// traffic to instances that are not ready, so they are not here.
 	Endpoints []ExplainedEndpoint `json:"endpoints"`
+	// Locality is the traffic share of each locality tier now, nearest
+	// first; absent when the cluster is not locality-aware.
+	Locality []TierShare `json:"locality,omitempty"`
 }
 
 // ExplainedEndpoint is one endpoint's configuration and load.
 type ExplainedEndpoint struct {
-	Address string            `json:"address"`
-	Weight  uint32            `json:"weight"`
-	Zone    string            `json:"zone,omitempty"`
-	Labels  map[string]string `json:"labels,omitempty"`
+	Address string `json:"address"`
+	Weight  uint32 `json:"weight"`
+	Zone    string `json:"zone,omitempty"`
+	Region  string `json:"region,omitempty"`
+	// Tier is the endpoint's locality tier seen from this sidecar (zone,
+	// region, remote); empty when the cluster is not locality-aware.
+	Tier   string            `json:"tier,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 	// InFlight is requests in flight now; Latency the balancer's
 	// peak-EWMA estimate ("" before the first response).
 	InFlight  int64  `json:"inFlight"`
@@ -237,10 +244,12 @@ func (s *Sidecar) explainRoute(st *proxy.State, rt *route.Route) *ExplainedRoute
 			b.ConnectTimeout = c.Config.ConnectTimeout.String()
 		}
 		b.Endpoints = []ExplainedEndpoint{}
-		for _, ep := range c.Endpoints {
+		b.Locality = tierShares(c)
+		for i, ep := range c.Endpoints {
 			inflight, ewma := ep.Stats.Snapshot()
 			open, idle := ep.Pool.Stats()
-			x := ExplainedEndpoint{Address: ep.Address, Weight: max(ep.Weight, 1), Zone: ep.Zone, Labels: ep.Labels,
+			x := ExplainedEndpoint{Address: ep.Address, Weight: max(ep.Weight, 1), Zone: ep.Zone, Region: ep.Region,
+				Tier: endpointTier(c, b.Locality != nil, i), Labels: ep.Labels,
 				InFlight: inflight, OpenConns: open, IdleConns: idle}
 			if ewma > 0 {
 				x.Latency = ewma.Round(time.Microsecond).String()
@@ -299,6 +308,8 @@ func protocolName(p cluster.Protocol) string {
 		return "http2"
 	case cluster.TCP:
 		return "tcp"
+	case cluster.Auto:
+		return "auto" // each request keeps its HTTP version
 	}
 	return fmt.Sprintf("protocol(%d)", p)
 }

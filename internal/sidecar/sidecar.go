@@ -225,7 +225,7 @@ func (s *Sidecar) apply(cfg *Config) error {
 		if cur := s.dyn.Load(); cur != nil {
 			d = *cur
 		}
-		out, err = buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), cluster.WithObserver(s.metrics))
+		out, err = buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), s.clusterOptions(cfg)...)
 	} else {
 		s.dyn.Store(nil)
 		out, err = outboundState(cfg, version, s.outbound.Load())

@@ -52,6 +52,7 @@ func (c *Config) SetDefaults() {
 		if r.ID == "" {
 			r.ID = c.Node
 		}
+		c.setLocalityDefaults()
 		setDur(&r.Probe.Interval, time.Second)
 		setDur(&r.Probe.Timeout, time.Second)
 	}
@@ -145,6 +146,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	validateUpstream(&fe, c)
+	validateLocality(&fe, c)
 	validateControlPlane(&fe, c)
 	validateIdentity(&fe, c)
 	validateTelemetry(&fe, c)

@@ -70,12 +70,19 @@ type Config struct {
 	// Outlier, when set, ejects endpoints that fail (passive: it watches
 	// real requests). Nil means no ejection.
 	Outlier *breaker.OutlierConfig
+	// NoLocality turns locality-aware balancing off: requests spread over
+	// every endpoint whatever its zone. By default (false) a sidecar that
+	// knows its own locality (WithLocality) prefers endpoints in its zone,
+	// then its region, then the rest, spilling to the next tier when fewer
+	// than 71.4 % of a tier's endpoints are healthy.
+	NoLocality bool
 }
 
 // EndpointConfig is one upstream address.
 type EndpointConfig struct {
 	Address string // host:port
 	Weight  uint32 // relative; 0 means 1
-	Zone    string
+	Zone    string // the endpoint's zone; "" unknown
+	Region  string // the endpoint's region; "" unknown
 	Labels  map[string]string
 }

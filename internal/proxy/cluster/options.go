@@ -13,9 +13,20 @@ type Observer interface {
 type Option func(*options)
 
 type options struct {
-	clock breaker.Clock
-	obs   Observer
+	clock    breaker.Clock
+	obs      Observer
+	locality Locality
+	rnd      func() uint64
 }
+
+// WithLocality tells the clusters where the sidecar runs, which turns on
+// locality-aware balancing (see Config.NoLocality). The zero Locality
+// leaves it off.
+func WithLocality(l Locality) Option { return func(o *options) { o.locality = l } }
+
+// WithRand makes locality-aware balancing choose tiers with rnd instead of
+// math/rand (tests inject a sequence).
+func WithRand(rnd func() uint64) Option { return func(o *options) { o.rnd = rnd } }
 
 // WithClock makes outlier detection read c instead of the system clock.
 func WithClock(c breaker.Clock) Option { return func(o *options) { o.clock = c } }

@@ -6,11 +6,20 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/breaker"
 )
 
-// Pick chooses an endpoint, passing over ejected ones. hash is used by
+// Pick chooses an endpoint, nearest tier first when the cluster is
+// locality-aware, passing over ejected ones. hash is used by
 // ring-hash clusters when hasHash. It returns nil when the cluster has no
 // endpoints; when every endpoint is ejected it picks among all of them
 // (Envoy's panic mode), since failing everything would be worse.
 func (c *Cluster) Pick(hash uint64, hasHash bool) *Endpoint {
+	if c.tiers != nil {
+		return c.pickTiered(hash, hasHash)
+	}
+	return c.pickAll(hash, hasHash)
+}
+
+// pickAll balances over every endpoint, passing over ejected ones.
+func (c *Cluster) pickAll(hash uint64, hasHash bool) *Endpoint {
 	i := c.picker.Pick(hash, hasHash)
 	if i < 0 {
 		return nil

@@ -33,6 +33,11 @@ type Cluster struct {
 	Breaker *breaker.Breaker
 	picker  balance.Picker
 	outlier *breaker.Detector // nil without Config.Outlier
+	// tiers, when set, split Endpoints by closeness to the sidecar
+	// (nearest first); nil balances over all endpoints.
+	tiers  []tier
+	tierOf []Tier // each endpoint's tier, for explain and /config
+	rnd    func() uint64
 }
 
 // Endpoint is one upstream address with its pool and load statistics.
@@ -41,11 +46,12 @@ type Cluster struct {
 type Endpoint struct {
 	Address string
 	Weight  uint32
-	Zone    string
-	Labels  map[string]string
-	Pool    *upstream.Pool   // HTTP/1.1 and TCP clusters
-	H2      *upstream.H2Pool // HTTP2 and Auto clusters only
-	Stats   balance.Stats
+	// Locality is where the endpoint runs (from its EDS locality).
+	Locality
+	Labels map[string]string
+	Pool   *upstream.Pool   // HTTP/1.1 and TCP clusters
+	H2     *upstream.H2Pool // HTTP2 and Auto clusters only
+	Stats  balance.Stats
 	// Outlier is the endpoint's ejection state; it survives updates.
 	Outlier breaker.Host
 
@@ -91,7 +97,7 @@ func NewSet(cfgs []Config, old *Set, opts ...Option) (*Set, error) {
 			if ep == nil {
 				ep = newEndpoint(c, ec.Address, cl.Breaker)
 			}
-			ep.Weight, ep.Zone, ep.Labels = ec.Weight, ec.Zone, ec.Labels
+			ep.Weight, ep.Locality, ep.Labels = ec.Weight, Locality{Region: ec.Region, Zone: ec.Zone}, ec.Labels
 			cl.Endpoints = append(cl.Endpoints, ep)
 			stats = append(stats, &ep.Stats)
 			weights = append(weights, ec.Weight)
@@ -106,6 +112,11 @@ func NewSet(cfgs []Config, old *Set, opts ...Option) (*Set, error) {
 			cl.picker = balance.NewP2C(stats, weights)
 		}
 		cl.startOutlier(o)
+		self := o.locality
+		if c.NoLocality {
+			self = Locality{}
+		}
+		cl.buildTiers(self, o.rnd)
 		s.byName[c.Name] = cl
 	}
 	if len(errs) > 0 {

@@ -29,6 +29,10 @@ type Update struct {
 type Config struct {
 	// Node is this sidecar's node id, sent on every request.
 	Node string
+	// Region and Zone are where this sidecar runs, sent as the node's
+	// locality (Envoy's Node.locality) so the control plane and operators
+	// see it. Empty: unknown.
+	Region, Zone string
 	// Services, when set, declares the services this sidecar calls
 	// ("catalog" or "catalog.namespace"), so the control plane sends only
 	// those; empty asks for every service.

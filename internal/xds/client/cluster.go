@@ -71,6 +71,9 @@ func clusterToProxy(m *envoypb.Cluster) (cluster.Config, error) {
 	default:
 		return cc, unsupported("lb_policy", "policy %s", lb)
 	}
+	if err := localityLbToProxy(m.GetCommonLbConfig(), &cc); err != nil {
+		return cc, err
+	}
 	if err := breakersToProxy(m.GetCircuitBreakers(), &cc); err != nil {
 		return cc, fmt.Errorf("circuit_breakers: %w", err)
 	}

@@ -66,9 +66,11 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 		covered["breaker"] = covered["breaker"] || c.Breaker.MaxRequests > 0
 		covered["outlier"] = covered["outlier"] || c.Outlier != nil && c.Outlier.EnforcingSuccessRate > 0
 		covered["split"] = covered["split"] || c.Outlier != nil && c.Outlier.SplitLocalOrigin
+		covered["nolocality"] = covered["nolocality"] || c.NoLocality
 		for _, e := range c.Endpoints {
 			covered["labels"] = covered["labels"] || len(e.Labels) > 0
 			covered["zone"] = covered["zone"] || e.Zone != ""
+			covered["region"] = covered["region"] || e.Region != ""
 		}
 	}
 	for _, vh := range u.Routes.VirtualHosts {
@@ -93,7 +95,7 @@ func TestDecodeMatchesToProxy(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "path0", "path1", "path2",
+	for _, k := range []string{"lb0", "lb1", "lb2", "http2", "idle", "maxconns", "maxidle", "breaker", "outlier", "split", "labels", "zone", "region", "nolocality", "path0", "path1", "path2",
 		"method", "weights", "timeout", "header0", "header1", "query0", "query1", "retry", "budget",
 		"hostlimit", "ratelimit", "delay", "abortgrpc", "aborthttp"} {
 		if !covered[k] {

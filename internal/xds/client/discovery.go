@@ -31,6 +31,8 @@ const maxErrorDetail = 4096
 // request is a DiscoveryRequest as the stream builds it.
 type request struct {
 	node     string
+	region   string // the node's locality; "" unknown
+	zone     string
 	services string // declared services, comma-separated; "" = all
 	version  string
 	names    []string
@@ -47,6 +49,9 @@ var marshalOpts = proto.MarshalOptions{Deterministic: true}
 func (r *request) encode() ([]byte, error) {
 	m := &envoypb.DiscoveryRequest{VersionInfo: r.version, Node: &envoypb.Node{Id: r.node},
 		ResourceNames: r.names, TypeUrl: r.typeURL, ResponseNonce: r.nonce}
+	if r.region != "" || r.zone != "" {
+		m.Node.Locality = &envoypb.Locality{Region: r.region, Zone: r.zone}
+	}
 	if r.services != "" {
 		m.Node.Metadata = &structpb.Struct{Fields: map[string]*structpb.Value{
 			servicesKey: {Kind: &structpb.Value_StringValue{StringValue: r.services}}}}

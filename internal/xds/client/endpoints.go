@@ -49,10 +49,13 @@ func endpointsToProxy(m *envoypb.ClusterLoadAssignment) ([]cluster.EndpointConfi
 }
 
 // localityToProxy appends a locality's ready endpoints to out, each
-// stamped with the locality's zone.
+// stamped with the locality's region and zone.
 func localityToProxy(l *envoypb.LocalityLbEndpoints, out []cluster.EndpointConfig) ([]cluster.EndpointConfig, error) {
-	zone := l.GetLocality().GetZone()
+	zone, region := l.GetLocality().GetZone(), l.GetLocality().GetRegion()
 	if err := capped("locality.zone", zone, maxName); err != nil {
+		return out, err
+	}
+	if err := capped("locality.region", region, maxName); err != nil {
 		return out, err
 	}
 	for i, lb := range l.GetLbEndpoints() {
@@ -61,7 +64,7 @@ func localityToProxy(l *envoypb.LocalityLbEndpoints, out []cluster.EndpointConfi
 			return out, fmt.Errorf("lb_endpoints[%d]: %w", i, err)
 		}
 		if ready {
-			ep.Zone = zone
+			ep.Zone, ep.Region = zone, region
 			out = append(out, ep)
 		}
 	}

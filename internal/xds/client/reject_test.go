@@ -8,6 +8,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -55,6 +56,12 @@ func clusterCases() []decodeCase {
 		{"protocol options of another type", base(func(c *clusterv3.Cluster) {
 			c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpOptionsKey: wrongOpts}
 		}), ErrInvalid, true},
+		{"zone-aware routing for half the requests", base(func(c *clusterv3.Cluster) { c.CommonLbConfig = zoneAware(50) }), ErrUnsupported, true},
+		{"zone-aware routing off", base(func(c *clusterv3.Cluster) { c.CommonLbConfig = zoneAware(0) }), nil, false},
+		{"locality-weighted balancing", base(func(c *clusterv3.Cluster) {
+			c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{
+				LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}}}
+		}), ErrUnsupported, true},
 		{"name over cap", base(func(c *clusterv3.Cluster) { c.Name = strings.Repeat("a", maxName+1) }), ErrLimit, false},
 	}
 }
@@ -144,4 +151,9 @@ func runDecodeCases(t *testing.T, cases []decodeCase, lean, real func([]byte) (a
 			}
 		})
 	}
+}
+
+func zoneAware(pct float64) *clusterv3.Cluster_CommonLbConfig {
+	return &clusterv3.Cluster_CommonLbConfig{LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{
+		ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{RoutingEnabled: &typev3.Percent{Value: pct}}}}
 }

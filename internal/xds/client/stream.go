@@ -25,7 +25,7 @@ func (c *Client) stream(ctx context.Context, server string) error {
 	}
 	st := newState()
 	send := func(typ string, nack error) error {
-		r := &request{node: c.cfg.Node, services: c.servicesJoined(), typeURL: typ, names: st.names(typ),
+		r := &request{node: c.cfg.Node, region: c.cfg.Region, zone: c.cfg.Zone, services: c.servicesJoined(), typeURL: typ, names: st.names(typ),
 			version: st.accepted[typ], nonce: st.nonce[typ]}
 		if nack != nil {
 			r.errorMsg = nack.Error()

@@ -34,6 +34,8 @@ func TestRequestEncodesLikeProtobuf(t *testing.T) {
 		{"declared services", request{node: "n1", services: "catalog,payments.shop", typeURL: clusterType},
 			&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "n1", Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
 				server.ServicesKey: structpb.NewStringValue("catalog,payments.shop")}}}, TypeUrl: server.ClusterType}},
+		{"locality", request{node: "n1", region: "eu", zone: "eu-a", typeURL: clusterType},
+			&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "n1", Locality: &corev3.Locality{Region: "eu", Zone: "eu-a"}}, TypeUrl: server.ClusterType}},
 		{"rds nack", request{node: "n1", version: "6", names: []string{outboundRoute}, typeURL: routeType, nonce: "13", errorMsg: "routes: bad"},
 			&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "n1"}, VersionInfo: "6", ResourceNames: []string{"outbound"}, TypeUrl: server.RouteType, ResponseNonce: "13",
 				ErrorDetail: &statuspb.Status{Code: 3, Message: "routes: bad"}}},

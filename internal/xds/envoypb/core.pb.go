@@ -279,6 +279,7 @@ type Node struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Metadata      *structpb.Struct       `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Locality      *Locality              `protobuf:"bytes,4,opt,name=locality,proto3" json:"locality,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -323,6 +324,13 @@ func (x *Node) GetId() string {
 func (x *Node) GetMetadata() *structpb.Struct {
 	if x != nil {
 		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Node) GetLocality() *Locality {
+	if x != nil {
+		return x.Locality
 	}
 	return nil
 }
@@ -995,10 +1003,11 @@ var File_envoypb_core_proto protoreflect.FileDescriptor
 const file_envoypb_core_proto_rawDesc = "" +
 	"\n" +
 	"\x12envoypb/core.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\b\n" +
-	"\x06Unread\"K\n" +
+	"\x06Unread\"\x84\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
-	"\bmetadata\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetadata\"\x88\x03\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x127\n" +
+	"\blocality\x18\x04 \x01(\v2\x1b.weft.xds.envoy.v3.LocalityR\blocality\"\x88\x03\n" +
 	"\bMetadata\x12X\n" +
 	"\x0ffilter_metadata\x18\x01 \x03(\v2/.weft.xds.envoy.v3.Metadata.FilterMetadataEntryR\x0efilterMetadata\x12h\n" +
 	"\x15typed_filter_metadata\x18\x02 \x03(\v24.weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntryR\x13typedFilterMetadata\x1aZ\n" +
@@ -1105,23 +1114,24 @@ var file_envoypb_core_proto_goTypes = []any{
 }
 var file_envoypb_core_proto_depIdxs = []int32{
 	17, // 0: weft.xds.envoy.v3.Node.metadata:type_name -> google.protobuf.Struct
-	15, // 1: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
-	16, // 2: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
-	9,  // 3: weft.xds.envoy.v3.Address.socket_address:type_name -> weft.xds.envoy.v3.SocketAddress
-	4,  // 4: weft.xds.envoy.v3.Address.pipe:type_name -> weft.xds.envoy.v3.Unread
-	4,  // 5: weft.xds.envoy.v3.Address.envoy_internal_address:type_name -> weft.xds.envoy.v3.Unread
-	2,  // 6: weft.xds.envoy.v3.SocketAddress.protocol:type_name -> weft.xds.envoy.v3.SocketAddress.Protocol
-	18, // 7: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
-	13, // 8: weft.xds.envoy.v3.HeaderValueOption.header:type_name -> weft.xds.envoy.v3.HeaderValue
-	19, // 9: weft.xds.envoy.v3.HeaderValueOption.append:type_name -> google.protobuf.BoolValue
-	3,  // 10: weft.xds.envoy.v3.HeaderValueOption.append_action:type_name -> weft.xds.envoy.v3.HeaderValueOption.HeaderAppendAction
-	17, // 11: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
-	20, // 12: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 1: weft.xds.envoy.v3.Node.locality:type_name -> weft.xds.envoy.v3.Locality
+	15, // 2: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
+	16, // 3: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
+	9,  // 4: weft.xds.envoy.v3.Address.socket_address:type_name -> weft.xds.envoy.v3.SocketAddress
+	4,  // 5: weft.xds.envoy.v3.Address.pipe:type_name -> weft.xds.envoy.v3.Unread
+	4,  // 6: weft.xds.envoy.v3.Address.envoy_internal_address:type_name -> weft.xds.envoy.v3.Unread
+	2,  // 7: weft.xds.envoy.v3.SocketAddress.protocol:type_name -> weft.xds.envoy.v3.SocketAddress.Protocol
+	18, // 8: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
+	13, // 9: weft.xds.envoy.v3.HeaderValueOption.header:type_name -> weft.xds.envoy.v3.HeaderValue
+	19, // 10: weft.xds.envoy.v3.HeaderValueOption.append:type_name -> google.protobuf.BoolValue
+	3,  // 11: weft.xds.envoy.v3.HeaderValueOption.append_action:type_name -> weft.xds.envoy.v3.HeaderValueOption.HeaderAppendAction
+	17, // 12: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
+	20, // 13: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_core_proto_init() }

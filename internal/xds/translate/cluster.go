@@ -48,6 +48,9 @@ func buildCluster(name string, svc *mesh.Service, pol *mesh.TrafficPolicy) (*clu
 	}
 	if lb := pol.Spec.LoadBalancer; lb != nil {
 		c.LbPolicy = lbPolicies[lb.Type]
+		if lb.LocalityAware != nil {
+			c.CommonLbConfig = localityConfig(*lb.LocalityAware)
+		}
 	}
 	if cp := pol.Spec.ConnectionPool; cp != nil {
 		if d, err := time.ParseDuration(cp.ConnectTimeout); err == nil {

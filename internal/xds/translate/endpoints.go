@@ -11,8 +11,25 @@ import (
 // MetadataKey holds Weft's endpoint labels in filter metadata.
 const MetadataKey = "weft"
 
+// Kubernetes' well-known topology labels: an instance or static endpoint
+// carrying them is placed in that region and zone (an instance's own zone
+// field wins over the label).
+const (
+	LabelZone   = "topology.kubernetes.io/zone"
+	LabelRegion = "topology.kubernetes.io/region"
+)
+
+// localityOf is where an instance runs, from its zone field and labels.
+func localityOf(in registry.Instance) *corev3.Locality {
+	zone := in.Zone
+	if zone == "" {
+		zone = in.Labels[LabelZone]
+	}
+	return &corev3.Locality{Region: in.Labels[LabelRegion], Zone: zone}
+}
+
 // buildEndpoints lists the instances whose labels include want, grouped by
-// zone. Not-ready instances stay listed as UNHEALTHY, so operators see them
+// locality (region and zone). Not-ready instances stay listed as UNHEALTHY, so operators see them
 // and the proxy sends them nothing.
 func buildEndpoints(cluster string, insts []registry.Instance, want map[string]string) *endpointv3.ClusterLoadAssignment {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: cluster}
@@ -22,11 +39,13 @@ func buildEndpoints(cluster string, insts []registry.Instance, want map[string]s
 		if !hasLabels(in.Labels, want) {
 			continue
 		}
-		loc := byZone[in.Zone]
+		where := localityOf(in)
+		key := where.Region + "/" + where.Zone
+		loc := byZone[key]
 		if loc == nil {
-			loc = &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Zone: in.Zone}}
-			byZone[in.Zone] = loc
-			zones = append(zones, in.Zone)
+			loc = &endpointv3.LocalityLbEndpoints{Locality: where}
+			byZone[key] = loc
+			zones = append(zones, key)
 		}
 		health := corev3.HealthStatus_HEALTHY
 		if !in.Ready {

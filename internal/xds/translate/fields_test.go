@@ -183,6 +183,7 @@ var fieldCases = map[string]fieldCase{
 	"TrafficPolicy spec.targetRef.kind":                                        {value: "Gateway", onlyDefault: true},
 	"TrafficPolicy spec.targetRef.name":                                        {value: "payments", with: map[string]any{"spec.loadBalancer.type": "ROUND_ROBIN"}},
 	"TrafficPolicy spec.loadBalancer.type":                                     {value: "ROUND_ROBIN"},
+	"TrafficPolicy spec.loadBalancer.localityAware":                            {value: false},
 	"TrafficPolicy spec.loadBalancer.hashOn.header":                            {value: "x-b", with: ringHeader},
 	"TrafficPolicy spec.loadBalancer.hashOn.cookie":                            {value: "b", with: ringCookie},
 	"TrafficPolicy spec.connectionPool.maxConnections":                         {value: int32(10)},

@@ -42,7 +42,7 @@ const resources = `{"kind": "List", "items": [
     {"name": "moved", "matches": [{"path": {"value": "/old"}}],
      "filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301, "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/new"}}}]}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "catalog"},
-  "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}},
+  "spec": {"targetRef": {"name": "catalog"}, "loadBalancer": {"type": "RING_HASH", "hashOn": {"header": "x-user"}, "localityAware": false},
    "connectionPool": {"maxConnections": 100, "connectTimeout": "1s", "idleTimeout": "30s"}, "rateLimit": {"requestsPerSecond": 1000}}}
 ]}`
 
@@ -56,6 +56,9 @@ func input(t *testing.T) Input {
 		{Service: "catalog", ID: "b", Address: "10.0.0.2", Port: 15006, Labels: map[string]string{"version": "v2"}, Zone: "a", Ready: true},
 		{Service: "catalog", ID: "a", Address: "10.0.0.1", Port: 15006, Labels: map[string]string{"version": "v1"}, Zone: "a", Ready: true},
 		{Service: "catalog", ID: "c", Address: "10.0.0.3", Port: 15006, Labels: map[string]string{"version": "v1"}, Zone: "b", Ready: false},
+		// Kubernetes' topology labels place an instance with no zone field.
+		{Service: "catalog", ID: "d", Address: "10.0.0.4", Port: 15006, Ready: true, Labels: map[string]string{"version": "v2",
+			"topology.kubernetes.io/zone": "c", "topology.kubernetes.io/region": "eu"}},
 	}}
 }
 

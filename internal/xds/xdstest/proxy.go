@@ -70,6 +70,18 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 		return cc, fmt.Errorf("lb_policy %s is not supported", c.LbPolicy)
 	}
 	resilienceFromXDS(c, &cc)
+	if c.GetCommonLbConfig().GetLocalityWeightedLbConfig() != nil {
+		return cc, errors.New("locality-weighted balancing is not supported")
+	}
+	if re := c.GetCommonLbConfig().GetZoneAwareLbConfig().GetRoutingEnabled(); re != nil {
+		switch re.GetValue() {
+		case 0:
+			cc.NoLocality = true
+		case 100:
+		default:
+			return cc, fmt.Errorf("zone-aware routing for %v %% of requests is not supported", re.GetValue())
+		}
+	}
 	if c.GetMetadata().GetFilterMetadata()["weft"].GetFields()["protocol"].GetStringValue() == "tcp" {
 		cc.Protocol = cluster.TCP
 	}
@@ -99,6 +111,7 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 				Address: net.JoinHostPort(sa.Address, strconv.Itoa(int(sa.GetPortValue()))),
 				Weight:  lb.GetLoadBalancingWeight().GetValue(),
 				Zone:    loc.GetLocality().GetZone(),
+				Region:  loc.GetLocality().GetRegion(),
 			}
 			if md := lb.GetMetadata().GetFilterMetadata()["weft"]; md != nil {
 				ep.Labels = map[string]string{}
