@@ -2,8 +2,8 @@ package mtls
 
 import (
 	"context"
-	"io"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"

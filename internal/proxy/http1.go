@@ -26,6 +26,9 @@ import (
 type HTTP1Config struct {
 	Name      string   // listener name, for logs
 	Direction string   // "inbound" or "outbound": metrics and header policy
+	// LocalID, when set, is this sidecar's SPIFFE ID (the By of the
+	// X-Forwarded-Client-Cert an inbound mTLS request gets). nil: no By.
+	LocalID func() string
 	Runtime   *Runtime // routing and upstream state
 	// OnMiss, when set, is asked for a newer state when no route matches a
 	// request's host (a sidecar learning the services its app calls); nil
@@ -144,6 +147,9 @@ type h1conn struct {
 	pathBuf  []byte
 	scratch  []byte
 	clientIP []byte
+	// xfcc is the X-Forwarded-Client-Cert value of an inbound mTLS
+	// connection's verified peer, nil otherwise.
+	xfcc []byte
 	rng      uint64
 	// forceHost routes every request as if addressed to it: the engine's
 	// ForceHost, or the mesh service a CONNECT tunnel was opened to
@@ -179,6 +185,9 @@ func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) {
 		hc.clientIP, _ = a.IP.AppendText(nil)
 	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
 		hc.clientIP = []byte(host)
+	}
+	if h.cfg.Direction == "inbound" {
+		hc.xfcc = xfccFor(c, h.cfg.LocalID)
 	}
 	if !h.register(hc) {
 		return

@@ -138,6 +138,11 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 		w.WriteString("\r\n")
 	}
 	writeModHeaders(w, mods)
+	if hc.xfcc != nil {
+		w.WriteString(xfccHeader + ": ")
+		w.Write(hc.xfcc)
+		w.WriteString("\r\n")
+	}
 	if !sawXFF {
 		w.WriteString("X-Forwarded-For: ")
 		w.Write(hc.clientIP)

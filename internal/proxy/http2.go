@@ -20,6 +20,9 @@ import (
 type HTTP2Config struct {
 	Name      string   // listener name, for logs
 	Direction string   // "inbound" or "outbound", for metrics and header policy
+	// LocalID, when set, is this sidecar's SPIFFE ID (the By of the
+	// X-Forwarded-Client-Cert an inbound mTLS request gets). nil: no By.
+	LocalID func() string
 	Runtime   *Runtime // routing and upstream state
 	// OnMiss, when set, is asked for a newer state when no route matches a
 	// request's host (a sidecar learning the services its app calls); nil

@@ -78,4 +78,8 @@ type EndpointConfig struct {
 	Weight  uint32 // relative; 0 means 1
 	Zone    string
 	Labels  map[string]string
+	// Plaintext dials this endpoint without Config.TLS: an instance with
+	// no mesh identity in a cluster whose other instances are mTLS (a
+	// migration under way). Ignored when Config.TLS is nil.
+	Plaintext bool
 }

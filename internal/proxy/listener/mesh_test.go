@@ -9,7 +9,6 @@ import (
 	"time"
 )
 
-
 type plaintextLog struct {
 	mu     sync.Mutex
 	served []bool

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,9 @@ type TCPConfig struct {
 	// Pick chooses the upstream address for a new connection; done, when
 	// not nil, is called once with the tunnel's outcome.
 	Pick func() (addr string, done func(error), err error)
+	// UpstreamTLS, when set, is asked for the TLS to wrap the connection
+	// to addr in (a peer sidecar's mTLS); nil: plaintext.
+	UpstreamTLS func(addr string) *tls.Config
 	// DialTimeout bounds connecting upstream. Zero means 2s.
 	DialTimeout time.Duration
 	// IdleTimeout closes a tunnel with no traffic either way. Zero means 1h.
@@ -84,12 +88,21 @@ func (p *TCPProxy) ServeConn(ctx context.Context, c net.Conn) {
 
 func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) error {
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
 	up, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
-	cancel()
 	if err != nil {
 		return fmt.Errorf("tcp dial %s: %w", addr, err)
 	}
 	defer up.Close()
+	if p.cfg.UpstreamTLS != nil {
+		if tc := p.cfg.UpstreamTLS(addr); tc != nil {
+			c := tls.Client(up, tc)
+			if err := c.HandshakeContext(dctx); err != nil {
+				return fmt.Errorf("tcp tls handshake %s: %w", addr, err)
+			}
+			up = c
+		}
+	}
 	// Forward the sniffed bytes, then use the raw socket so io.Copy can
 	// splice in the kernel.
 	if pc, ok := down.(interface{ Unwrap() (net.Conn, []byte) }); ok {

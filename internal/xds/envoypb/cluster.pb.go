@@ -15,6 +15,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
@@ -152,13 +153,14 @@ type Cluster struct {
 	//
 	//	*Cluster_Type
 	//	*Cluster_ClusterType
-	ClusterDiscoveryType          isCluster_ClusterDiscoveryType `protobuf_oneof:"cluster_discovery_type"`
-	ConnectTimeout                *durationpb.Duration           `protobuf:"bytes,4,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
-	LbPolicy                      Cluster_LbPolicy               `protobuf:"varint,6,opt,name=lb_policy,json=lbPolicy,proto3,enum=weft.xds.envoy.v3.Cluster_LbPolicy" json:"lb_policy,omitempty"`
-	CircuitBreakers               *CircuitBreakers               `protobuf:"bytes,10,opt,name=circuit_breakers,json=circuitBreakers,proto3" json:"circuit_breakers,omitempty"`
-	OutlierDetection              *OutlierDetection              `protobuf:"bytes,19,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
-	Metadata                      *Metadata                      `protobuf:"bytes,25,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	TypedExtensionProtocolOptions map[string]*anypb.Any          `protobuf:"bytes,36,rep,name=typed_extension_protocol_options,json=typedExtensionProtocolOptions,proto3" json:"typed_extension_protocol_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ClusterDiscoveryType          isCluster_ClusterDiscoveryType  `protobuf_oneof:"cluster_discovery_type"`
+	ConnectTimeout                *durationpb.Duration            `protobuf:"bytes,4,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
+	LbPolicy                      Cluster_LbPolicy                `protobuf:"varint,6,opt,name=lb_policy,json=lbPolicy,proto3,enum=weft.xds.envoy.v3.Cluster_LbPolicy" json:"lb_policy,omitempty"`
+	CircuitBreakers               *CircuitBreakers                `protobuf:"bytes,10,opt,name=circuit_breakers,json=circuitBreakers,proto3" json:"circuit_breakers,omitempty"`
+	OutlierDetection              *OutlierDetection               `protobuf:"bytes,19,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
+	Metadata                      *Metadata                       `protobuf:"bytes,25,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	TypedExtensionProtocolOptions map[string]*anypb.Any           `protobuf:"bytes,36,rep,name=typed_extension_protocol_options,json=typedExtensionProtocolOptions,proto3" json:"typed_extension_protocol_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	TransportSocketMatches        []*Cluster_TransportSocketMatch `protobuf:"bytes,43,rep,name=transport_socket_matches,json=transportSocketMatches,proto3" json:"transport_socket_matches,omitempty"`
 	unknownFields                 protoimpl.UnknownFields
 	sizeCache                     protoimpl.SizeCache
 }
@@ -263,6 +265,13 @@ func (x *Cluster) GetMetadata() *Metadata {
 func (x *Cluster) GetTypedExtensionProtocolOptions() map[string]*anypb.Any {
 	if x != nil {
 		return x.TypedExtensionProtocolOptions
+	}
+	return nil
+}
+
+func (x *Cluster) GetTransportSocketMatches() []*Cluster_TransportSocketMatch {
+	if x != nil {
+		return x.TransportSocketMatches
 	}
 	return nil
 }
@@ -613,6 +622,67 @@ func (*UpstreamHttpProtocolOptions_UseDownstreamProtocolConfig) isUpstreamHttpPr
 func (*UpstreamHttpProtocolOptions_AutoConfig) isUpstreamHttpProtocolOptions_UpstreamProtocolOptions() {
 }
 
+// TransportSocketMatch is envoy.config.cluster.v3.Cluster.TransportSocketMatch.
+type Cluster_TransportSocketMatch struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Match           *structpb.Struct       `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
+	TransportSocket *TransportSocket       `protobuf:"bytes,3,opt,name=transport_socket,json=transportSocket,proto3" json:"transport_socket,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Cluster_TransportSocketMatch) Reset() {
+	*x = Cluster_TransportSocketMatch{}
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cluster_TransportSocketMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cluster_TransportSocketMatch) ProtoMessage() {}
+
+func (x *Cluster_TransportSocketMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cluster_TransportSocketMatch.ProtoReflect.Descriptor instead.
+func (*Cluster_TransportSocketMatch) Descriptor() ([]byte, []int) {
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{0, 1}
+}
+
+func (x *Cluster_TransportSocketMatch) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Cluster_TransportSocketMatch) GetMatch() *structpb.Struct {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
+func (x *Cluster_TransportSocketMatch) GetTransportSocket() *TransportSocket {
+	if x != nil {
+		return x.TransportSocket
+	}
+	return nil
+}
+
 // Thresholds is envoy.config.cluster.v3.CircuitBreakers.Thresholds.
 type CircuitBreakers_Thresholds struct {
 	state              protoimpl.MessageState                  `protogen:"open.v1"`
@@ -628,7 +698,7 @@ type CircuitBreakers_Thresholds struct {
 
 func (x *CircuitBreakers_Thresholds) Reset() {
 	*x = CircuitBreakers_Thresholds{}
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +710,7 @@ func (x *CircuitBreakers_Thresholds) String() string {
 func (*CircuitBreakers_Thresholds) ProtoMessage() {}
 
 func (x *CircuitBreakers_Thresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +780,7 @@ type CircuitBreakers_Thresholds_RetryBudget struct {
 
 func (x *CircuitBreakers_Thresholds_RetryBudget) Reset() {
 	*x = CircuitBreakers_Thresholds_RetryBudget{}
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +792,7 @@ func (x *CircuitBreakers_Thresholds_RetryBudget) String() string {
 func (*CircuitBreakers_Thresholds_RetryBudget) ProtoMessage() {}
 
 func (x *CircuitBreakers_Thresholds_RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +844,7 @@ type UpstreamHttpProtocolOptions_ExplicitHttpConfig struct {
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) Reset() {
 	*x = UpstreamHttpProtocolOptions_ExplicitHttpConfig{}
-	mi := &file_envoypb_cluster_proto_msgTypes[7]
+	mi := &file_envoypb_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +856,7 @@ func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) String() string {
 func (*UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoMessage() {}
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[7]
+	mi := &file_envoypb_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +935,8 @@ var File_envoypb_cluster_proto protoreflect.FileDescriptor
 
 const file_envoypb_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\xf1\a\n" +
+	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\x87\n" +
+	"\n" +
 	"\aCluster\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
 	"\x04type\x18\x02 \x01(\x0e2(.weft.xds.envoy.v3.Cluster.DiscoveryTypeH\x00R\x04type\x12>\n" +
@@ -876,10 +947,15 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	" \x01(\v2\".weft.xds.envoy.v3.CircuitBreakersR\x0fcircuitBreakers\x12P\n" +
 	"\x11outlier_detection\x18\x13 \x01(\v2#.weft.xds.envoy.v3.OutlierDetectionR\x10outlierDetection\x127\n" +
 	"\bmetadata\x18\x19 \x01(\v2\x1b.weft.xds.envoy.v3.MetadataR\bmetadata\x12\x86\x01\n" +
-	" typed_extension_protocol_options\x18$ \x03(\v2=.weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntryR\x1dtypedExtensionProtocolOptions\x1af\n" +
+	" typed_extension_protocol_options\x18$ \x03(\v2=.weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntryR\x1dtypedExtensionProtocolOptions\x12i\n" +
+	"\x18transport_socket_matches\x18+ \x03(\v2/.weft.xds.envoy.v3.Cluster.TransportSocketMatchR\x16transportSocketMatches\x1af\n" +
 	"\"TypedExtensionProtocolOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\"W\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\x1a\xa8\x01\n" +
+	"\x14TransportSocketMatch\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\x05match\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05match\x12M\n" +
+	"\x10transport_socket\x18\x03 \x01(\v2\".weft.xds.envoy.v3.TransportSocketR\x0ftransportSocket\"W\n" +
 	"\rDiscoveryType\x12\n" +
 	"\n" +
 	"\x06STATIC\x10\x00\x12\x0e\n" +
@@ -961,75 +1037,81 @@ func file_envoypb_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_envoypb_cluster_proto_goTypes = []any{
-	(Cluster_DiscoveryType)(0),                     // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
-	(Cluster_LbPolicy)(0),                          // 1: weft.xds.envoy.v3.Cluster.LbPolicy
-	(*Cluster)(nil),                                // 2: weft.xds.envoy.v3.Cluster
-	(*OutlierDetection)(nil),                       // 3: weft.xds.envoy.v3.OutlierDetection
-	(*CircuitBreakers)(nil),                        // 4: weft.xds.envoy.v3.CircuitBreakers
-	(*UpstreamHttpProtocolOptions)(nil),            // 5: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
-	nil,                                            // 6: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	(*CircuitBreakers_Thresholds)(nil),             // 7: weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	(*CircuitBreakers_Thresholds_RetryBudget)(nil), // 8: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
-	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 9: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	(*Unread)(nil),                 // 10: weft.xds.envoy.v3.Unread
-	(*durationpb.Duration)(nil),    // 11: google.protobuf.Duration
-	(*Metadata)(nil),               // 12: weft.xds.envoy.v3.Metadata
-	(*wrapperspb.UInt32Value)(nil), // 13: google.protobuf.UInt32Value
-	(*HttpProtocolOptions)(nil),    // 14: weft.xds.envoy.v3.HttpProtocolOptions
-	(*anypb.Any)(nil),              // 15: google.protobuf.Any
-	(RoutingPriority)(0),           // 16: weft.xds.envoy.v3.RoutingPriority
-	(*Percent)(nil),                // 17: weft.xds.envoy.v3.Percent
+	(Cluster_DiscoveryType)(0),                             // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
+	(Cluster_LbPolicy)(0),                                  // 1: weft.xds.envoy.v3.Cluster.LbPolicy
+	(*Cluster)(nil),                                        // 2: weft.xds.envoy.v3.Cluster
+	(*OutlierDetection)(nil),                               // 3: weft.xds.envoy.v3.OutlierDetection
+	(*CircuitBreakers)(nil),                                // 4: weft.xds.envoy.v3.CircuitBreakers
+	(*UpstreamHttpProtocolOptions)(nil),                    // 5: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
+	nil,                                                    // 6: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
+	(*Cluster_TransportSocketMatch)(nil),                   // 7: weft.xds.envoy.v3.Cluster.TransportSocketMatch
+	(*CircuitBreakers_Thresholds)(nil),                     // 8: weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	(*CircuitBreakers_Thresholds_RetryBudget)(nil),         // 9: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 10: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	(*Unread)(nil),                                         // 11: weft.xds.envoy.v3.Unread
+	(*durationpb.Duration)(nil),                            // 12: google.protobuf.Duration
+	(*Metadata)(nil),                                       // 13: weft.xds.envoy.v3.Metadata
+	(*wrapperspb.UInt32Value)(nil),                         // 14: google.protobuf.UInt32Value
+	(*HttpProtocolOptions)(nil),                            // 15: weft.xds.envoy.v3.HttpProtocolOptions
+	(*anypb.Any)(nil),                                      // 16: google.protobuf.Any
+	(*structpb.Struct)(nil),                                // 17: google.protobuf.Struct
+	(*TransportSocket)(nil),                                // 18: weft.xds.envoy.v3.TransportSocket
+	(RoutingPriority)(0),                                   // 19: weft.xds.envoy.v3.RoutingPriority
+	(*Percent)(nil),                                        // 20: weft.xds.envoy.v3.Percent
 }
 var file_envoypb_cluster_proto_depIdxs = []int32{
 	0,  // 0: weft.xds.envoy.v3.Cluster.type:type_name -> weft.xds.envoy.v3.Cluster.DiscoveryType
-	10, // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
-	11, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
+	11, // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
+	12, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
 	1,  // 3: weft.xds.envoy.v3.Cluster.lb_policy:type_name -> weft.xds.envoy.v3.Cluster.LbPolicy
 	4,  // 4: weft.xds.envoy.v3.Cluster.circuit_breakers:type_name -> weft.xds.envoy.v3.CircuitBreakers
 	3,  // 5: weft.xds.envoy.v3.Cluster.outlier_detection:type_name -> weft.xds.envoy.v3.OutlierDetection
-	12, // 6: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
+	13, // 6: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
 	6,  // 7: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	13, // 8: weft.xds.envoy.v3.OutlierDetection.consecutive_5xx:type_name -> google.protobuf.UInt32Value
-	11, // 9: weft.xds.envoy.v3.OutlierDetection.interval:type_name -> google.protobuf.Duration
-	11, // 10: weft.xds.envoy.v3.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
-	13, // 11: weft.xds.envoy.v3.OutlierDetection.max_ejection_percent:type_name -> google.protobuf.UInt32Value
-	13, // 12: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_5xx:type_name -> google.protobuf.UInt32Value
-	13, // 13: weft.xds.envoy.v3.OutlierDetection.enforcing_success_rate:type_name -> google.protobuf.UInt32Value
-	13, // 14: weft.xds.envoy.v3.OutlierDetection.success_rate_minimum_hosts:type_name -> google.protobuf.UInt32Value
-	13, // 15: weft.xds.envoy.v3.OutlierDetection.success_rate_request_volume:type_name -> google.protobuf.UInt32Value
-	13, // 16: weft.xds.envoy.v3.OutlierDetection.success_rate_stdev_factor:type_name -> google.protobuf.UInt32Value
-	13, // 17: weft.xds.envoy.v3.OutlierDetection.consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
-	13, // 18: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
-	13, // 19: weft.xds.envoy.v3.OutlierDetection.consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
-	13, // 20: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
-	13, // 21: weft.xds.envoy.v3.OutlierDetection.enforcing_local_origin_success_rate:type_name -> google.protobuf.UInt32Value
-	11, // 22: weft.xds.envoy.v3.OutlierDetection.max_ejection_time:type_name -> google.protobuf.Duration
-	7,  // 23: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	7,  // 24: weft.xds.envoy.v3.CircuitBreakers.per_host_thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	14, // 25: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
-	9,  // 26: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	10, // 27: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
-	10, // 28: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
-	15, // 29: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
-	16, // 30: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
-	13, // 31: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
-	13, // 32: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_pending_requests:type_name -> google.protobuf.UInt32Value
-	13, // 33: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_requests:type_name -> google.protobuf.UInt32Value
-	13, // 34: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_retries:type_name -> google.protobuf.UInt32Value
-	8,  // 35: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
-	17, // 36: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
-	13, // 37: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
-	11, // 38: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
-	10, // 39: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	10, // 40: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	10, // 41: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	7,  // 8: weft.xds.envoy.v3.Cluster.transport_socket_matches:type_name -> weft.xds.envoy.v3.Cluster.TransportSocketMatch
+	14, // 9: weft.xds.envoy.v3.OutlierDetection.consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	12, // 10: weft.xds.envoy.v3.OutlierDetection.interval:type_name -> google.protobuf.Duration
+	12, // 11: weft.xds.envoy.v3.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
+	14, // 12: weft.xds.envoy.v3.OutlierDetection.max_ejection_percent:type_name -> google.protobuf.UInt32Value
+	14, // 13: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	14, // 14: weft.xds.envoy.v3.OutlierDetection.enforcing_success_rate:type_name -> google.protobuf.UInt32Value
+	14, // 15: weft.xds.envoy.v3.OutlierDetection.success_rate_minimum_hosts:type_name -> google.protobuf.UInt32Value
+	14, // 16: weft.xds.envoy.v3.OutlierDetection.success_rate_request_volume:type_name -> google.protobuf.UInt32Value
+	14, // 17: weft.xds.envoy.v3.OutlierDetection.success_rate_stdev_factor:type_name -> google.protobuf.UInt32Value
+	14, // 18: weft.xds.envoy.v3.OutlierDetection.consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	14, // 19: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	14, // 20: weft.xds.envoy.v3.OutlierDetection.consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	14, // 21: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	14, // 22: weft.xds.envoy.v3.OutlierDetection.enforcing_local_origin_success_rate:type_name -> google.protobuf.UInt32Value
+	12, // 23: weft.xds.envoy.v3.OutlierDetection.max_ejection_time:type_name -> google.protobuf.Duration
+	8,  // 24: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	8,  // 25: weft.xds.envoy.v3.CircuitBreakers.per_host_thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	15, // 26: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
+	10, // 27: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	11, // 28: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
+	11, // 29: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
+	16, // 30: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
+	17, // 31: weft.xds.envoy.v3.Cluster.TransportSocketMatch.match:type_name -> google.protobuf.Struct
+	18, // 32: weft.xds.envoy.v3.Cluster.TransportSocketMatch.transport_socket:type_name -> weft.xds.envoy.v3.TransportSocket
+	19, // 33: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
+	14, // 34: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
+	14, // 35: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_pending_requests:type_name -> google.protobuf.UInt32Value
+	14, // 36: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_requests:type_name -> google.protobuf.UInt32Value
+	14, // 37: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_retries:type_name -> google.protobuf.UInt32Value
+	9,  // 38: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	20, // 39: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
+	14, // 40: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
+	12, // 41: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
+	11, // 42: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	11, // 43: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	11, // 44: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_cluster_proto_init() }
@@ -1047,7 +1129,7 @@ func file_envoypb_cluster_proto_init() {
 		(*UpstreamHttpProtocolOptions_UseDownstreamProtocolConfig)(nil),
 		(*UpstreamHttpProtocolOptions_AutoConfig)(nil),
 	}
-	file_envoypb_cluster_proto_msgTypes[7].OneofWrappers = []any{
+	file_envoypb_cluster_proto_msgTypes[8].OneofWrappers = []any{
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http3ProtocolOptions)(nil),
@@ -1058,7 +1140,7 @@ func file_envoypb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_cluster_proto_rawDesc), len(file_envoypb_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
