@@ -192,6 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
 	xds := server.New(cfg.Logger)
 	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
+	sy.trustDomain = authority.TrustDomain().String()
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
 	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second),

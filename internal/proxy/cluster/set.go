@@ -50,7 +50,7 @@ type Endpoint struct {
 	// Outlier is the endpoint's ejection state; it survives updates.
 	Outlier breaker.Host
 	// TLS is what connections to this endpoint are wrapped in: the
-	// cluster's, or nil for a plaintext endpoint (EndpointConfig.Plaintext).
+	// cluster's, or nil for a plaintext endpoint (see EndpointConfig.MTLS).
 	TLS *tls.Config
 
 	det   atomic.Pointer[breaker.Detector] // the current cluster's, or nil
@@ -167,10 +167,7 @@ func validate(p string, c *Config) error {
 }
 
 func newEndpoint(c Config, ec EndpointConfig, gate *breaker.Breaker) *Endpoint {
-	addr, tc := ec.Address, c.TLS
-	if ec.Plaintext {
-		tc = nil
-	}
+	addr, tc := ec.Address, endpointTLS(c, ec)
 	uc := upstream.Config{
 		Addr: addr, TLS: tc, DialTimeout: c.ConnectTimeout,
 		IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConnsPerEndpoint, MaxIdle: c.MaxIdlePerEndpoint,
@@ -188,11 +185,20 @@ func newEndpoint(c Config, ec EndpointConfig, gate *breaker.Breaker) *Endpoint {
 	return ep
 }
 
+// endpointTLS is the TLS an endpoint is dialed with: the cluster's, except
+// for an endpoint of a mesh mTLS cluster that is not marked MTLS.
+func endpointTLS(c Config, ec EndpointConfig) *tls.Config {
+	if len(c.PeerIDs) > 0 && !ec.MTLS {
+		return nil
+	}
+	return c.TLS
+}
+
 // reusable finds an endpoint of the same cluster and address whose pools
 // were built with the same connection settings.
 func (s *Set) reusable(c Config, ec EndpointConfig) *Endpoint {
 	ep := s.endpoint(c.Name, ec.Address)
-	if ep == nil || (ep.TLS == nil) != (ec.Plaintext || c.TLS == nil) {
+	if ep == nil || ep.TLS != endpointTLS(c, ec) {
 		return nil
 	}
 	o := ep.cfg

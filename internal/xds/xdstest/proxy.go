@@ -70,6 +70,11 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 		return cc, fmt.Errorf("lb_policy %s is not supported", c.LbPolicy)
 	}
 	resilienceFromXDS(c, &cc)
+	ids, err := peerIDsFromXDS(c)
+	if err != nil {
+		return cc, err
+	}
+	cc.PeerIDs = ids
 	if c.GetMetadata().GetFilterMetadata()["weft"].GetFields()["protocol"].GetStringValue() == "tcp" {
 		cc.Protocol = cluster.TCP
 	}
@@ -100,6 +105,7 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 				Weight:  lb.GetLoadBalancingWeight().GetValue(),
 				Zone:    loc.GetLocality().GetZone(),
 			}
+			ep.MTLS = lb.GetMetadata().GetFilterMetadata()["envoy.transport_socket_match"].GetFields()["tlsMode"].GetStringValue() == "mtls"
 			if md := lb.GetMetadata().GetFilterMetadata()["weft"]; md != nil {
 				ep.Labels = map[string]string{}
 				for k, v := range md.Fields {
