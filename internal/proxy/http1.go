@@ -24,12 +24,12 @@ import (
 
 // HTTP1Config configures the HTTP/1.1 engine. Zero values are safe defaults.
 type HTTP1Config struct {
-	Name      string   // listener name, for logs
-	Direction string   // "inbound" or "outbound": metrics and header policy
+	Name      string // listener name, for logs
+	Direction string // "inbound" or "outbound": metrics and header policy
 	// LocalID, when set, is this sidecar's SPIFFE ID (the By of the
 	// X-Forwarded-Client-Cert an inbound mTLS request gets). nil: no By.
 	LocalID func() string
-	Runtime   *Runtime // routing and upstream state
+	Runtime *Runtime // routing and upstream state
 	// OnMiss, when set, is asked for a newer state when no route matches a
 	// request's host (a sidecar learning the services its app calls); nil
 	// keeps the 404. It may block, bounded by its own timeout; only the
@@ -150,7 +150,7 @@ type h1conn struct {
 	// xfcc is the X-Forwarded-Client-Cert value of an inbound mTLS
 	// connection's verified peer, nil otherwise.
 	xfcc []byte
-	rng      uint64
+	rng  uint64
 	// forceHost routes every request as if addressed to it: the engine's
 	// ForceHost, or the mesh service a CONNECT tunnel was opened to
 	// (kept in tunnelHost).

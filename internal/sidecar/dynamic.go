@@ -63,7 +63,7 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) (err error) {
 func (s *Sidecar) applyDynamic(d *dynamic) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), cluster.WithObserver(s.metrics))
+	st, err := buildState("xds-"+d.Version, d.Routes, s.withMeshTLS(d.Clusters), s.outbound.Load(), cluster.WithObserver(s.metrics))
 	if err != nil {
 		return err
 	}
