@@ -94,6 +94,10 @@ type Instance struct {
 	// ("" when it is off), so `weft explain --from` can reach it. A
 	// loopback address is reachable from that host only.
 	Admin string `json:"admin,omitempty"`
+	// MTLS is set by a sidecar that has a workload certificate: its
+	// inbound port takes mesh mTLS, so callers dial it with mTLS and check
+	// that its identity is the service's (spiffe://TD/ns/NS/sa/SERVICE).
+	MTLS bool `json:"mtls,omitempty"`
 }
 
 // Registration registers an instance or renews it. Lease is the one the

@@ -201,6 +201,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
 	xds := server.New(cfg.Logger)
 	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
+	sy.trustDomain = authority.TrustDomain().String()
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
 	stats := meshstats.New(meshstats.Config{

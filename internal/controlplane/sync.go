@@ -36,6 +36,9 @@ type syncer struct {
 	live *liveness
 
 	last [32]byte // hash of the inputs last pushed
+	// trustDomain is the CA's: clusters of mTLS instances name the
+	// identity allowed to serve them in it.
+	trustDomain string
 
 	// mu guards the scoped configs below against streams connecting.
 	mu sync.Mutex
@@ -169,12 +172,13 @@ func (s *syncer) rebuild(ctx context.Context) (int64, error) {
 	}
 	insJSON, _ := json.Marshal(ins)
 	h.Write(insJSON)
+	fmt.Fprintf(h, "\ntd=%s", s.trustDomain)
 	var sum [32]byte
 	h.Sum(sum[:0])
 	if bytes.Equal(sum[:], s.last[:]) {
 		return rev, nil
 	}
-	in := translate.Input{Resources: cur.sorted(), Instances: servable(ins)}
+	in := translate.Input{Resources: cur.sorted(), Instances: servable(ins), TrustDomain: s.trustDomain}
 	version := strconv.FormatInt(cur.doc.Revision, 10) + "." + strconv.FormatInt(s.push.Add(1), 10)
 	if err := s.publish(in, version); err != nil {
 		return 0, fmt.Errorf("config revision %d: %w", cur.doc.Revision, err)

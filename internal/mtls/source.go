@@ -1,7 +1,7 @@
 // Package mtls holds a sidecar's current X.509-SVID and trust bundle, and
-// (in the next step) the one stable tls.Config whose callbacks read them,
-// so that a rotation swaps a pointer and never rebuilds a connection pool.
-// It is a shared leaf: both planes may import it.
+// the stable tls.Configs whose callbacks read them, so that a rotation of
+// the leaf or of the roots swaps a pointer and never rebuilds a connection
+// pool. It is a shared leaf: both planes may import it.
 package mtls
 
 import (
@@ -9,6 +9,8 @@ import (
 	"crypto/x509"
 	"sync/atomic"
 	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
 // SVID is one certificate with its key and the bundle it was issued with.
@@ -25,8 +27,20 @@ type SVID struct {
 // NotAfter is when the leaf expires.
 func (s *SVID) NotAfter() time.Time { return s.Certificate.Leaf.NotAfter }
 
-// Source is the current SVID, swapped whole on each renewal. Readers never
-// lock; the zero value holds none.
+// TrustDomain is the trust domain of the SVID's ID: peers must share it.
+func (s *SVID) TrustDomain() spiffeid.TrustDomain {
+	id, err := spiffeid.FromString(s.ID)
+	if err != nil {
+		return spiffeid.TrustDomain{}
+	}
+	return id.TrustDomain()
+}
+
+// Roots are the roots peers are verified against.
+func (s *SVID) Roots() []*x509.Certificate { return s.Bundle }
+
+// Source is the current SVID, swapped whole on each renewal and on each
+// new trust bundle. Readers never lock; the zero value holds none.
 type Source struct{ cur atomic.Pointer[SVID] }
 
 // Set makes s the current SVID.
@@ -34,3 +48,21 @@ func (src *Source) Set(s *SVID) { src.cur.Store(s) }
 
 // Current is the current SVID, or nil before the first.
 func (src *Source) Current() *SVID { return src.cur.Load() }
+
+// SetBundle replaces the trust bundle of the current SVID (a root
+// rotation pushed by the control plane) and reports whether there was an
+// SVID to attach it to. The next handshake, resumed or not, verifies
+// against it.
+func (src *Source) SetBundle(roots []*x509.Certificate) bool {
+	for {
+		cur := src.cur.Load()
+		if cur == nil {
+			return false
+		}
+		next := *cur
+		next.Bundle = roots
+		if src.cur.CompareAndSwap(cur, &next) {
+			return true
+		}
+	}
+}

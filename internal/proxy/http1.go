@@ -27,9 +27,12 @@ import (
 
 // HTTP1Config configures the HTTP/1.1 engine. Zero values are safe defaults.
 type HTTP1Config struct {
-	Name      string   // listener name, for logs
-	Direction string   // "inbound" or "outbound": metrics and header policy
-	Runtime   *Runtime // routing and upstream state
+	Name      string // listener name, for logs
+	Direction string // "inbound" or "outbound": metrics and header policy
+	// LocalID, when set, is this sidecar's SPIFFE ID (the By of the
+	// X-Forwarded-Client-Cert an inbound mTLS request gets). nil: no By.
+	LocalID func() string
+	Runtime *Runtime // routing and upstream state
 	// OnMiss, when set, is asked for a newer state when no route matches a
 	// request's host (a sidecar learning the services its app calls); nil
 	// keeps the 404. It may block, bounded by its own timeout; only the
@@ -168,7 +171,10 @@ type h1conn struct {
 	pathBuf  []byte
 	scratch  []byte
 	clientIP []byte
-	rng      uint64
+	// xfcc is the X-Forwarded-Client-Cert value of an inbound mTLS
+	// connection's verified peer, nil otherwise.
+	xfcc []byte
+	rng  uint64
 	// forceHost routes every request as if addressed to it: the engine's
 	// ForceHost, or the mesh service a CONNECT tunnel was opened to
 	// (kept in tunnelHost).
@@ -232,6 +238,9 @@ func (h *HTTP1) serveConn(ctx context.Context, c net.Conn, force []byte) {
 		hc.clientIP, _ = a.IP.AppendText(nil)
 	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
 		hc.clientIP = []byte(host)
+	}
+	if h.cfg.Direction == "inbound" {
+		hc.xfcc = xfccFor(c, h.cfg.LocalID)
 	}
 	if !h.register(hc) {
 		return

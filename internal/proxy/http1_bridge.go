@@ -65,6 +65,9 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 	if out.Header.Get("X-Forwarded-Proto") == "" {
 		out.Header.Set("X-Forwarded-Proto", "http")
 	}
+	if hc.xfcc != nil {
+		out.Header.Set(xfccHeader, string(hc.xfcc))
+	}
 	h2ApplyMods(out.Header, rt.RequestHeaders)
 	if v := h.cfg.Self.HeaderValue(); v != "" && h.cfg.Direction == "outbound" {
 		out.Header.Set(PeerHeader, v)

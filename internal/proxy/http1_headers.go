@@ -19,7 +19,10 @@ func forwardingHeader(name []byte) bool {
 // identityHeader is the caller identity the mesh asserts to an app. Only
 // the receiving sidecar may set it, from what it verified itself, so every
 // downstream's copy is dropped, trusted or not.
-func identityHeader(name []byte) bool { return h1.EqualFold(name, "x-mesh-identity") }
+// X-Forwarded-Client-Cert is one of them: it names the mTLS peer.
+func identityHeader(name []byte) bool {
+	return h1.EqualFold(name, "x-mesh-identity") || h1.EqualFold(name, "x-forwarded-client-cert")
+}
 
 // dropTrailer names the trailer fields the proxy never relays, on top of
 // h1.ForbiddenTrailer: a header that policy controls must not reappear at

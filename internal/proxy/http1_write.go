@@ -149,6 +149,11 @@ func (hc *h1conn) writeRequestHead(w *bufio.Writer, query []byte) {
 	if hc.hop.Active {
 		hc.writeTraceHeaders(w)
 	}
+	if hc.xfcc != nil {
+		w.WriteString(xfccHeader + ": ")
+		w.Write(hc.xfcc)
+		w.WriteString("\r\n")
+	}
 	if !sawXFF {
 		w.WriteString("X-Forwarded-For: ")
 		w.Write(hc.clientIP)

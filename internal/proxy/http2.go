@@ -21,9 +21,12 @@ import (
 
 // HTTP2Config configures the HTTP/2 engine. Zero values are safe defaults.
 type HTTP2Config struct {
-	Name      string   // listener name, for logs
-	Direction string   // "inbound" or "outbound", for metrics and header policy
-	Runtime   *Runtime // routing and upstream state
+	Name      string // listener name, for logs
+	Direction string // "inbound" or "outbound", for metrics and header policy
+	// LocalID, when set, is this sidecar's SPIFFE ID (the By of the
+	// X-Forwarded-Client-Cert an inbound mTLS request gets). nil: no By.
+	LocalID func() string
+	Runtime *Runtime // routing and upstream state
 	// OnMiss, when set, is asked for a newer state when no route matches a
 	// request's host (a sidecar learning the services its app calls); nil
 	// keeps the 404. It may block, bounded by its own timeout; only the

@@ -209,6 +209,15 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 	if hdr.Get("X-Request-Id") == "" {
 		hdr.Set("X-Request-Id", h2RequestID())
 	}
+	if h.cfg.Direction == "inbound" && r.TLS != nil {
+		by := ""
+		if h.cfg.LocalID != nil {
+			by = h.cfg.LocalID()
+		}
+		if v := xfccValue(r.TLS, by); v != "" {
+			hdr.Set(xfccHeader, v)
+		}
+	}
 	if r.Header.Get("Te") == "trailers" {
 		hdr.Set("Te", "trailers") // gRPC needs it end to end
 	}

@@ -47,7 +47,7 @@ const internalPrefix = "X-Weft-"
 // canonical, as net/http's server makes them.
 func h2StripInternal(h http.Header, internal, forwarding bool) {
 	for k := range h {
-		if k == "X-Mesh-Identity" || internal && strings.HasPrefix(k, internalPrefix) ||
+		if k == "X-Mesh-Identity" || k == xfccHeader || internal && strings.HasPrefix(k, internalPrefix) ||
 			forwarding && (strings.HasPrefix(k, "X-Forwarded-") || k == "Forwarded" || k == "X-Real-Ip") {
 			delete(h, k)
 		}

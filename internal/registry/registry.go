@@ -43,6 +43,10 @@ type Instance struct {
 	// Admin is the sidecar's admin listener (host:port, "" when off),
 	// which `weft explain --from` calls.
 	Admin string `json:"admin,omitempty"`
+	// MTLS is set by a sidecar that has a workload certificate: its
+	// inbound port takes mesh mTLS, so callers dial it with mTLS and check
+	// that its identity is the service's (spiffe://TD/ns/NS/sa/SERVICE).
+	MTLS bool `json:"mtls,omitempty"`
 }
 
 // maxNodeLen caps Instance.Node, as the xDS server does not.

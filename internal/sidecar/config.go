@@ -128,6 +128,14 @@ type Inbound struct {
 	// with xff_num_trusted_hops 0, its headers sanitised). Set it when only
 	// trusted proxies reach this port. X-Mesh-Identity is always dropped.
 	TrustForwardedHeaders bool `yaml:"trustForwardedHeaders" json:"trustForwardedHeaders,omitempty"`
+	// MTLS is how this port takes mesh traffic when the sidecar has an
+	// identity: STRICT (the default) terminates mTLS, checks the caller's
+	// certificate against the trust bundle and refuses plaintext; PERMISSIVE
+	// also serves plaintext callers, for a migration, and counts each one by
+	// source address in weft_inbound_plaintext_connections_total. Either
+	// way the app gets the verified caller in X-Forwarded-Client-Cert.
+	// Needs identity: without it the port is plaintext.
+	MTLS string `yaml:"mtls" json:"mtls,omitempty"`
 }
 
 // Outbound holds the listeners the local app sends its requests to.

@@ -69,7 +69,7 @@ func (s *Sidecar) applyDynamic(d *dynamic) error {
 	if a := s.active.Load(); a != nil {
 		cfg = a.cfg
 	}
-	st, err := buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), s.clusterOptions(cfg)...)
+	st, err := buildState("xds-"+d.Version, d.Routes, s.withMeshTLS(d.Clusters), s.outbound.Load(), s.clusterOptions(cfg)...)
 	if err != nil {
 		return err
 	}

@@ -127,19 +127,28 @@ func accept(res api.SVID, key *ecdsa.PrivateKey, now time.Time) (*mtls.SVID, err
 	return &mtls.SVID{Certificate: tls.Certificate{Certificate: raw, PrivateKey: key, Leaf: chain[0]}, ID: got.ID.String(), Bundle: bundle}, nil
 }
 
-// renewAt is half-way through the certificate's life.
-func renewAt(s *mtls.SVID) time.Time {
+// renewAt is half-way through the certificate's life as this sidecar has
+// it: from when it got it (or NotBefore, if later) to NotAfter. NotBefore
+// alone will not do: the CA backdates it a minute for clock skew, which
+// would put the half-life of a lifetime under two minutes in the past and
+// renew in a loop.
+func renewAt(s *mtls.SVID, got time.Time) time.Time {
 	l := s.Certificate.Leaf
-	return l.NotBefore.Add(l.NotAfter.Sub(l.NotBefore) / 2)
+	from := l.NotBefore
+	if got.After(from) {
+		from = got
+	}
+	return from.Add(l.NotAfter.Sub(from) / 2)
 }
 
 // run keeps the SVID current until ctx ends.
 func (c *certClient) run(ctx context.Context) {
 	cur := c.loadCache()
+	got := c.now()
 	backoff := time.Second
 	for {
 		if cur != nil {
-			wait := renewAt(cur).Sub(c.now())
+			wait := renewAt(cur, got).Sub(c.now())
 			if wait > 0 && !sleep(ctx, wait) {
 				return
 			}
@@ -168,8 +177,8 @@ func (c *certClient) run(ctx context.Context) {
 		}
 		backoff = time.Second
 		c.src.Set(next)
-		cur = next
-		c.log.Info("certificate issued", "spiffeId", next.ID, "renewal", valid != nil, "notAfter", next.NotAfter(), "renewAt", renewAt(next))
+		cur, got = next, c.now()
+		c.log.Info("certificate issued", "spiffeId", next.ID, "renewal", valid != nil, "notAfter", next.NotAfter(), "renewAt", renewAt(next, got))
 		if err := c.saveCache(next); err != nil {
 			c.log.Warn("certificate cache not written", "err", err)
 		}

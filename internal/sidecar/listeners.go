@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -65,6 +66,9 @@ func (s *Sidecar) bind(cfg *Config) (*boundListeners, Addrs, error) {
 			s.http1(name, "inbound", &rts.h1, "", lim, in.TrustForwardedHeaders), s.http2(name, "inbound", &rts.h2, "", lim, in.TrustForwardedHeaders),
 			s.tcp(name, "inbound", &rts.h1, name))
 		lc.Protocol, lc.ServerFirst = inboundProtocol(in.Protocol), in.ServerFirst
+		if s.mesh != nil {
+			lc.TLS, lc.MeshMode, lc.OnPlaintext = s.mesh.server, s.inboundMode(in.Name), s.mesh.onPlaintext(name)
+		}
 		a, err := add(lc)
 		if err != nil {
 			return fail(err)
@@ -175,7 +179,7 @@ func (s *Sidecar) listenerConfig(name, addr string, lim Limits, h1, h2, tcp list
 
 func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim Limits, trust bool) listener.Handler {
 	return proxy.NewHTTP1(proxy.HTTP1Config{
-		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
+		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust, LocalID: s.localID,
 		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
@@ -185,7 +189,7 @@ func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim L
 
 func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim Limits, trust bool) listener.Handler {
 	return proxy.NewHTTP2(proxy.HTTP2Config{
-		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust,
+		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust, LocalID: s.localID,
 		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
 		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access,
@@ -214,6 +218,7 @@ func (s *Sidecar) tcp(name, dir string, rt *proxy.Runtime, clusterName string) l
 				series.Closed()
 			}, nil
 		},
+		UpstreamTLS: func(addr string) *tls.Config { return endpointTLS(clusterOf(rt.Load(), clusterName), addr) },
 		DialTimeout: 2 * time.Second,
 		Logger:      s.log,
 	})

@@ -39,7 +39,8 @@ func (s *Sidecar) newRegistrar(cfg *Config, addrs Addrs) (*registrar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register: inbound address: %w", err)
 	}
-	inst := api.Instance{Service: r.Service, ID: r.ID, Address: r.Address, Port: r.Port, Labels: r.Labels, Zone: r.Zone, Node: cfg.Node, Admin: addrs.Admin}
+	inst := api.Instance{Service: r.Service, ID: r.ID, Address: r.Address, Port: r.Port, Labels: r.Labels, Zone: r.Zone, Node: cfg.Node, Admin: addrs.Admin,
+		MTLS: s.mesh != nil}
 	if inst.Address == "" {
 		inst.Address = host
 		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
@@ -91,7 +92,8 @@ func (r *registrar) run(ctx context.Context) {
 	t := time.NewTicker(r.probe.Interval)
 	defer t.Stop()
 	for {
-		ready := r.check(ctx)
+		// An mTLS instance is ready once it has a certificate to present.
+		ready := r.check(ctx) && (!r.inst.MTLS || r.s.svid.Current() != nil)
 		if ctx.Err() != nil {
 			break
 		}

@@ -93,6 +93,8 @@ type Sidecar struct {
 	inbound map[string]*inboundRuntimes
 	// svid is the current workload certificate (identity config).
 	svid mtls.Source
+	// mesh is the mTLS state; nil without an identity.
+	mesh *meshTLS
 
 	serving  atomic.Bool
 	draining atomic.Bool
@@ -158,6 +160,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	if cfg.Identity != nil {
 		reg.MustRegister(s.certExpiryMetric())
+		s.mesh = s.newMeshTLS()
 	}
 	if cfg.ControlPlane == nil && cfg.Upstream == nil && (cfg.Outbound.Proxy != "" || len(cfg.Outbound.Ports) > 0) {
 		s.log.Warn("outbound listeners have no services to route to: set controlPlane, run with --resources DIR, or use quick mode (--upstream)")
@@ -225,7 +228,7 @@ func (s *Sidecar) apply(cfg *Config) error {
 		if cur := s.dyn.Load(); cur != nil {
 			d = *cur
 		}
-		out, err = buildState("xds-"+d.Version, d.Routes, d.Clusters, s.outbound.Load(), s.clusterOptions(cfg)...)
+		out, err = buildState("xds-"+d.Version, d.Routes, s.withMeshTLS(d.Clusters), s.outbound.Load(), s.clusterOptions(cfg)...)
 	} else {
 		s.dyn.Store(nil)
 		out, err = outboundState(cfg, version, s.outbound.Load())

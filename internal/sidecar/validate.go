@@ -121,6 +121,12 @@ func (c *Config) Validate() error {
 		default:
 			fe.add(p+".protocol", "must be one of auto, http, http2, tcp; got %q", in.Protocol)
 		}
+		switch {
+		case in.MTLS != "" && in.MTLS != MTLSStrict && in.MTLS != MTLSPermissive:
+			fe.add(p+".mtls", "must be STRICT or PERMISSIVE; got %q", in.MTLS)
+		case in.MTLS != "" && c.Identity == nil:
+			fe.add(p+".mtls", "needs identity (a workload certificate to terminate mTLS with); without it the port is plaintext")
+		}
 		if in.ServerFirst && in.Protocol != "auto" {
 			fe.add(p+".serverFirst", "only applies to protocol auto (protocol tcp forwards every connection); got protocol %q", in.Protocol)
 		}

@@ -50,6 +50,10 @@ type Config struct {
 	LB        LBPolicy
 	Hash      HashPolicy
 	Protocol  Protocol
+	// PeerIDs, when set, are the SPIFFE IDs allowed to serve this cluster
+	// (secure naming): the sidecar then sets TLS to its mesh mTLS client
+	// config for them, and dials every endpoint not marked Plaintext with it.
+	PeerIDs []string `json:"peerIds,omitempty"`
 	// TLS, when set, wraps every upstream connection (mesh mTLS plugs in here).
 	TLS *tls.Config `json:"-"` // process state, not config: never cached or dumped
 	// ConnectTimeout bounds dialing one endpoint. Zero means 2s.
@@ -85,4 +89,8 @@ type EndpointConfig struct {
 	Zone    string // the endpoint's zone; "" unknown
 	Region  string // the endpoint's region; "" unknown
 	Labels  map[string]string
+	// MTLS marks an endpoint that takes mesh mTLS. In a cluster with
+	// PeerIDs, only these are dialed with Config.TLS; the others (no mesh
+	// identity yet: a migration under way) are dialed in plaintext.
+	MTLS bool `json:"mtls,omitempty"`
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -54,6 +55,9 @@ type Endpoint struct {
 	Stats  balance.Stats
 	// Outlier is the endpoint's ejection state; it survives updates.
 	Outlier breaker.Host
+	// TLS is what connections to this endpoint are wrapped in: the
+	// cluster's, or nil for a plaintext endpoint (see EndpointConfig.MTLS).
+	TLS *tls.Config
 
 	det   atomic.Pointer[breaker.Detector] // the current cluster's, or nil
 	proto Protocol
@@ -92,10 +96,10 @@ func NewSet(cfgs []Config, old *Set, opts ...Option) (*Set, error) {
 		for _, ec := range c.Endpoints {
 			var ep *Endpoint
 			if old != nil {
-				ep = old.reusable(c, ec.Address)
+				ep = old.reusable(c, ec)
 			}
 			if ep == nil {
-				ep = newEndpoint(c, ec.Address, cl.Breaker)
+				ep = newEndpoint(c, ec, cl.Breaker)
 			}
 			ep.Weight, ep.Locality, ep.Labels = ec.Weight, Locality{Region: ec.Region, Zone: ec.Zone}, ec.Labels
 			cl.Endpoints = append(cl.Endpoints, ep)
@@ -173,13 +177,14 @@ func validate(p string, c *Config) error {
 	return errors.Join(errs...)
 }
 
-func newEndpoint(c Config, addr string, gate *breaker.Breaker) *Endpoint {
+func newEndpoint(c Config, ec EndpointConfig, gate *breaker.Breaker) *Endpoint {
+	addr, tc := ec.Address, endpointTLS(c, ec)
 	uc := upstream.Config{
-		Addr: addr, TLS: c.TLS, DialTimeout: c.ConnectTimeout,
+		Addr: addr, TLS: tc, DialTimeout: c.ConnectTimeout,
 		IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConnsPerEndpoint, MaxIdle: c.MaxIdlePerEndpoint,
 		Gate: gate,
 	}
-	ep := &Endpoint{Address: addr, Pool: upstream.NewPool(uc), proto: c.Protocol, cfg: c}
+	ep := &Endpoint{Address: addr, Pool: upstream.NewPool(uc), TLS: tc, proto: c.Protocol, cfg: c}
 	ep.Stats.Init(time.Now())
 	switch c.Protocol {
 	case HTTP2:
@@ -191,11 +196,20 @@ func newEndpoint(c Config, addr string, gate *breaker.Breaker) *Endpoint {
 	return ep
 }
 
+// endpointTLS is the TLS an endpoint is dialed with: the cluster's, except
+// for an endpoint of a mesh mTLS cluster that is not marked MTLS.
+func endpointTLS(c Config, ec EndpointConfig) *tls.Config {
+	if len(c.PeerIDs) > 0 && !ec.MTLS {
+		return nil
+	}
+	return c.TLS
+}
+
 // reusable finds an endpoint of the same cluster and address whose pools
 // were built with the same connection settings.
-func (s *Set) reusable(c Config, addr string) *Endpoint {
-	ep := s.endpoint(c.Name, addr)
-	if ep == nil {
+func (s *Set) reusable(c Config, ec EndpointConfig) *Endpoint {
+	ep := s.endpoint(c.Name, ec.Address)
+	if ep == nil || ep.TLS != endpointTLS(c, ec) {
 		return nil
 	}
 	o := ep.cfg

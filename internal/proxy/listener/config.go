@@ -69,6 +69,14 @@ type Config struct {
 	// TLS, when set, terminates TLS here: ALPN "h2" goes to HTTP2, the rest
 	// to HTTP1. This is where inbound mTLS plugs in.
 	TLS *tls.Config
+	// MeshMode, when set with TLS, makes this a mesh mTLS port and is asked
+	// at each accept for its mode (it may change with config): strict
+	// refuses plaintext, permissive serves it too. What the TLS carries is
+	// then dispatched by Protocol like plaintext, TCP included. nil: MeshOff.
+	MeshMode func() MeshTLS
+	// OnPlaintext, when set, is told of each plaintext connection to a
+	// mesh mTLS port, and whether it was served (permissive) or refused.
+	OnPlaintext func(remote net.Addr, served bool)
 	// MaxConns caps concurrent connections; accepting pauses at the cap.
 	// Zero means 10000.
 	MaxConns int

@@ -22,10 +22,22 @@ func (l *Listener) dispatch(c net.Conn) (Handler, net.Conn) {
 	} else if l.cfg.ProtocolFor != nil {
 		proto = l.cfg.ProtocolFor()
 	}
+	if mode := l.meshTLS(); mode != MeshOff {
+		return l.dispatchMesh(c, proto, mode)
+	}
 	if proto == TCP {
 		return l.cfg.TCP, c
 	}
 	k, pc := l.sniff(c, proto)
+	if k == kindTLS && l.cfg.TLS != nil {
+		return l.terminate(pc)
+	}
+	return l.route(k, proto, c, pc)
+}
+
+// route hands a sniffed connection to its handler by what it speaks and
+// the port's declared protocol; nil closes it.
+func (l *Listener) route(k kind, proto Protocol, c, pc net.Conn) (Handler, net.Conn) {
 	switch k {
 	case kindUnknown:
 		return nil, nil
@@ -33,10 +45,6 @@ func (l *Listener) dispatch(c net.Conn) (Handler, net.Conn) {
 		return l.cfg.HTTP1, pc
 	case kindHTTP2, kindBadPreface:
 		return l.cfg.HTTP2, pc
-	case kindTLS:
-		if l.cfg.TLS != nil {
-			return l.terminate(pc)
-		}
 	}
 	switch proto {
 	case HTTP1:

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ type TCPConfig struct {
 	// not nil, is called once with the tunnel's outcome.
 	// down is the downstream connection (its mTLS peer labels metrics).
 	Pick func(down net.Conn) (addr string, done func(Outcome), err error)
+	// UpstreamTLS, when set, is asked for the TLS to wrap the connection
+	// to addr in (a peer sidecar's mTLS); nil: plaintext.
+	UpstreamTLS func(addr string) *tls.Config
 	// DialTimeout bounds connecting upstream. Zero means 2s.
 	DialTimeout time.Duration
 	// IdleTimeout closes a tunnel with no traffic either way. Zero means 1h.
@@ -94,13 +98,22 @@ func (p *TCPProxy) ServeConn(ctx context.Context, c net.Conn) {
 
 func (p *TCPProxy) tunnel(ctx context.Context, down net.Conn, addr string) Outcome {
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
 	up, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
-	cancel()
 	if err != nil {
 		return Outcome{Err: fmt.Errorf("tcp dial %s: %w", addr, err)}
 	}
 	var pendingN int64
 	defer up.Close()
+	if p.cfg.UpstreamTLS != nil {
+		if tc := p.cfg.UpstreamTLS(addr); tc != nil {
+			c := tls.Client(up, tc)
+			if err := c.HandshakeContext(dctx); err != nil {
+				return Outcome{Err: fmt.Errorf("tcp tls handshake %s: %w", addr, err)}
+			}
+			up = c
+		}
+	}
 	// Forward the sniffed bytes, then use the raw socket so io.Copy can
 	// splice in the kernel.
 	if pc, ok := down.(interface{ Unwrap() (net.Conn, []byte) }); ok {

@@ -95,6 +95,9 @@ func clusterToProxy(m *envoypb.Cluster) (cluster.Config, error) {
 	if err := clusterMetadataToProxy(m.GetMetadata(), &cc); err != nil {
 		return cc, err
 	}
+	if err := transportMatchesToProxy(m.GetTransportSocketMatches(), &cc); err != nil {
+		return cc, err
+	}
 	if a, ok := m.GetTypedExtensionProtocolOptions()[httpOptionsKey]; ok {
 		if !anyIs(a, httpOptsMsgName) {
 			return cc, invalid("typed_extension_protocol_options", "%s holds %q", httpOptionsKey, a.GetTypeUrl())

@@ -104,5 +104,6 @@ func lbEndpointToProxy(lb *envoypb.LbEndpoint) (ep cluster.EndpointConfig, ready
 	if err != nil {
 		return ep, false, err
 	}
-	return cluster.EndpointConfig{Address: hostPort, Weight: lb.GetLoadBalancingWeight().GetValue(), Labels: labels}, true, nil
+	return cluster.EndpointConfig{Address: hostPort, Weight: lb.GetLoadBalancingWeight().GetValue(), Labels: labels,
+		MTLS: mtlsMarked(lb.GetMetadata())}, true, nil
 }

@@ -15,6 +15,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
@@ -152,14 +153,15 @@ type Cluster struct {
 	//
 	//	*Cluster_Type
 	//	*Cluster_ClusterType
-	ClusterDiscoveryType          isCluster_ClusterDiscoveryType `protobuf_oneof:"cluster_discovery_type"`
-	ConnectTimeout                *durationpb.Duration           `protobuf:"bytes,4,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
-	LbPolicy                      Cluster_LbPolicy               `protobuf:"varint,6,opt,name=lb_policy,json=lbPolicy,proto3,enum=weft.xds.envoy.v3.Cluster_LbPolicy" json:"lb_policy,omitempty"`
-	CircuitBreakers               *CircuitBreakers               `protobuf:"bytes,10,opt,name=circuit_breakers,json=circuitBreakers,proto3" json:"circuit_breakers,omitempty"`
-	OutlierDetection              *OutlierDetection              `protobuf:"bytes,19,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
-	Metadata                      *Metadata                      `protobuf:"bytes,25,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	CommonLbConfig                *Cluster_CommonLbConfig        `protobuf:"bytes,27,opt,name=common_lb_config,json=commonLbConfig,proto3" json:"common_lb_config,omitempty"`
-	TypedExtensionProtocolOptions map[string]*anypb.Any          `protobuf:"bytes,36,rep,name=typed_extension_protocol_options,json=typedExtensionProtocolOptions,proto3" json:"typed_extension_protocol_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ClusterDiscoveryType          isCluster_ClusterDiscoveryType  `protobuf_oneof:"cluster_discovery_type"`
+	ConnectTimeout                *durationpb.Duration            `protobuf:"bytes,4,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
+	LbPolicy                      Cluster_LbPolicy                `protobuf:"varint,6,opt,name=lb_policy,json=lbPolicy,proto3,enum=weft.xds.envoy.v3.Cluster_LbPolicy" json:"lb_policy,omitempty"`
+	CircuitBreakers               *CircuitBreakers                `protobuf:"bytes,10,opt,name=circuit_breakers,json=circuitBreakers,proto3" json:"circuit_breakers,omitempty"`
+	OutlierDetection              *OutlierDetection               `protobuf:"bytes,19,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
+	Metadata                      *Metadata                       `protobuf:"bytes,25,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	CommonLbConfig                *Cluster_CommonLbConfig         `protobuf:"bytes,27,opt,name=common_lb_config,json=commonLbConfig,proto3" json:"common_lb_config,omitempty"`
+	TypedExtensionProtocolOptions map[string]*anypb.Any           `protobuf:"bytes,36,rep,name=typed_extension_protocol_options,json=typedExtensionProtocolOptions,proto3" json:"typed_extension_protocol_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	TransportSocketMatches        []*Cluster_TransportSocketMatch `protobuf:"bytes,43,rep,name=transport_socket_matches,json=transportSocketMatches,proto3" json:"transport_socket_matches,omitempty"`
 	unknownFields                 protoimpl.UnknownFields
 	sizeCache                     protoimpl.SizeCache
 }
@@ -271,6 +273,13 @@ func (x *Cluster) GetCommonLbConfig() *Cluster_CommonLbConfig {
 func (x *Cluster) GetTypedExtensionProtocolOptions() map[string]*anypb.Any {
 	if x != nil {
 		return x.TypedExtensionProtocolOptions
+	}
+	return nil
+}
+
+func (x *Cluster) GetTransportSocketMatches() []*Cluster_TransportSocketMatch {
+	if x != nil {
+		return x.TransportSocketMatches
 	}
 	return nil
 }
@@ -621,6 +630,67 @@ func (*UpstreamHttpProtocolOptions_UseDownstreamProtocolConfig) isUpstreamHttpPr
 func (*UpstreamHttpProtocolOptions_AutoConfig) isUpstreamHttpProtocolOptions_UpstreamProtocolOptions() {
 }
 
+// TransportSocketMatch is envoy.config.cluster.v3.Cluster.TransportSocketMatch.
+type Cluster_TransportSocketMatch struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Match           *structpb.Struct       `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
+	TransportSocket *TransportSocket       `protobuf:"bytes,3,opt,name=transport_socket,json=transportSocket,proto3" json:"transport_socket,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Cluster_TransportSocketMatch) Reset() {
+	*x = Cluster_TransportSocketMatch{}
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cluster_TransportSocketMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cluster_TransportSocketMatch) ProtoMessage() {}
+
+func (x *Cluster_TransportSocketMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cluster_TransportSocketMatch.ProtoReflect.Descriptor instead.
+func (*Cluster_TransportSocketMatch) Descriptor() ([]byte, []int) {
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{0, 1}
+}
+
+func (x *Cluster_TransportSocketMatch) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Cluster_TransportSocketMatch) GetMatch() *structpb.Struct {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
+func (x *Cluster_TransportSocketMatch) GetTransportSocket() *TransportSocket {
+	if x != nil {
+		return x.TransportSocket
+	}
+	return nil
+}
+
 // CommonLbConfig is envoy.config.cluster.v3.Cluster.CommonLbConfig.
 type Cluster_CommonLbConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -635,7 +705,7 @@ type Cluster_CommonLbConfig struct {
 
 func (x *Cluster_CommonLbConfig) Reset() {
 	*x = Cluster_CommonLbConfig{}
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +717,7 @@ func (x *Cluster_CommonLbConfig) String() string {
 func (*Cluster_CommonLbConfig) ProtoMessage() {}
 
 func (x *Cluster_CommonLbConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[5]
+	mi := &file_envoypb_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +730,7 @@ func (x *Cluster_CommonLbConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster_CommonLbConfig.ProtoReflect.Descriptor instead.
 func (*Cluster_CommonLbConfig) Descriptor() ([]byte, []int) {
-	return file_envoypb_cluster_proto_rawDescGZIP(), []int{0, 1}
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{0, 2}
 }
 
 func (x *Cluster_CommonLbConfig) GetLocalityConfigSpecifier() isCluster_CommonLbConfig_LocalityConfigSpecifier {
@@ -718,7 +788,7 @@ type Cluster_CommonLbConfig_ZoneAwareLbConfig struct {
 
 func (x *Cluster_CommonLbConfig_ZoneAwareLbConfig) Reset() {
 	*x = Cluster_CommonLbConfig_ZoneAwareLbConfig{}
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +800,7 @@ func (x *Cluster_CommonLbConfig_ZoneAwareLbConfig) String() string {
 func (*Cluster_CommonLbConfig_ZoneAwareLbConfig) ProtoMessage() {}
 
 func (x *Cluster_CommonLbConfig_ZoneAwareLbConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[6]
+	mi := &file_envoypb_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +813,7 @@ func (x *Cluster_CommonLbConfig_ZoneAwareLbConfig) ProtoReflect() protoreflect.M
 
 // Deprecated: Use Cluster_CommonLbConfig_ZoneAwareLbConfig.ProtoReflect.Descriptor instead.
 func (*Cluster_CommonLbConfig_ZoneAwareLbConfig) Descriptor() ([]byte, []int) {
-	return file_envoypb_cluster_proto_rawDescGZIP(), []int{0, 1, 0}
+	return file_envoypb_cluster_proto_rawDescGZIP(), []int{0, 2, 0}
 }
 
 func (x *Cluster_CommonLbConfig_ZoneAwareLbConfig) GetRoutingEnabled() *Percent {
@@ -768,7 +838,7 @@ type CircuitBreakers_Thresholds struct {
 
 func (x *CircuitBreakers_Thresholds) Reset() {
 	*x = CircuitBreakers_Thresholds{}
-	mi := &file_envoypb_cluster_proto_msgTypes[7]
+	mi := &file_envoypb_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +850,7 @@ func (x *CircuitBreakers_Thresholds) String() string {
 func (*CircuitBreakers_Thresholds) ProtoMessage() {}
 
 func (x *CircuitBreakers_Thresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[7]
+	mi := &file_envoypb_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +920,7 @@ type CircuitBreakers_Thresholds_RetryBudget struct {
 
 func (x *CircuitBreakers_Thresholds_RetryBudget) Reset() {
 	*x = CircuitBreakers_Thresholds_RetryBudget{}
-	mi := &file_envoypb_cluster_proto_msgTypes[8]
+	mi := &file_envoypb_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +932,7 @@ func (x *CircuitBreakers_Thresholds_RetryBudget) String() string {
 func (*CircuitBreakers_Thresholds_RetryBudget) ProtoMessage() {}
 
 func (x *CircuitBreakers_Thresholds_RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[8]
+	mi := &file_envoypb_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +984,7 @@ type UpstreamHttpProtocolOptions_ExplicitHttpConfig struct {
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) Reset() {
 	*x = UpstreamHttpProtocolOptions_ExplicitHttpConfig{}
-	mi := &file_envoypb_cluster_proto_msgTypes[9]
+	mi := &file_envoypb_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +996,7 @@ func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) String() string {
 func (*UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoMessage() {}
 
 func (x *UpstreamHttpProtocolOptions_ExplicitHttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_cluster_proto_msgTypes[9]
+	mi := &file_envoypb_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1075,7 @@ var File_envoypb_cluster_proto protoreflect.FileDescriptor
 
 const file_envoypb_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\x9c\v\n" +
+	"\x15envoypb/cluster.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x12envoypb/core.proto\"\xb2\r\n" +
 	"\aCluster\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
 	"\x04type\x18\x02 \x01(\x0e2(.weft.xds.envoy.v3.Cluster.DiscoveryTypeH\x00R\x04type\x12>\n" +
@@ -1017,10 +1087,15 @@ const file_envoypb_cluster_proto_rawDesc = "" +
 	"\x11outlier_detection\x18\x13 \x01(\v2#.weft.xds.envoy.v3.OutlierDetectionR\x10outlierDetection\x127\n" +
 	"\bmetadata\x18\x19 \x01(\v2\x1b.weft.xds.envoy.v3.MetadataR\bmetadata\x12S\n" +
 	"\x10common_lb_config\x18\x1b \x01(\v2).weft.xds.envoy.v3.Cluster.CommonLbConfigR\x0ecommonLbConfig\x12\x86\x01\n" +
-	" typed_extension_protocol_options\x18$ \x03(\v2=.weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntryR\x1dtypedExtensionProtocolOptions\x1af\n" +
+	" typed_extension_protocol_options\x18$ \x03(\v2=.weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntryR\x1dtypedExtensionProtocolOptions\x12i\n" +
+	"\x18transport_socket_matches\x18+ \x03(\v2/.weft.xds.envoy.v3.Cluster.TransportSocketMatchR\x16transportSocketMatches\x1af\n" +
 	"\"TypedExtensionProtocolOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\x1a\xd3\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x05value:\x028\x01\x1a\xa8\x01\n" +
+	"\x14TransportSocketMatch\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\x05match\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05match\x12M\n" +
+	"\x10transport_socket\x18\x03 \x01(\v2\".weft.xds.envoy.v3.TransportSocketR\x0ftransportSocket\x1a\xd3\x02\n" +
 	"\x0eCommonLbConfig\x12n\n" +
 	"\x14zone_aware_lb_config\x18\x02 \x01(\v2;.weft.xds.envoy.v3.Cluster.CommonLbConfig.ZoneAwareLbConfigH\x00R\x11zoneAwareLbConfig\x12Z\n" +
 	"\x1blocality_weighted_lb_config\x18\x03 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x18localityWeightedLbConfig\x1aX\n" +
@@ -1108,81 +1183,87 @@ func file_envoypb_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_envoypb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_envoypb_cluster_proto_goTypes = []any{
-	(Cluster_DiscoveryType)(0),          // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
-	(Cluster_LbPolicy)(0),               // 1: weft.xds.envoy.v3.Cluster.LbPolicy
-	(*Cluster)(nil),                     // 2: weft.xds.envoy.v3.Cluster
-	(*OutlierDetection)(nil),            // 3: weft.xds.envoy.v3.OutlierDetection
-	(*CircuitBreakers)(nil),             // 4: weft.xds.envoy.v3.CircuitBreakers
-	(*UpstreamHttpProtocolOptions)(nil), // 5: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
-	nil,                                 // 6: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	(*Cluster_CommonLbConfig)(nil),      // 7: weft.xds.envoy.v3.Cluster.CommonLbConfig
-	(*Cluster_CommonLbConfig_ZoneAwareLbConfig)(nil),       // 8: weft.xds.envoy.v3.Cluster.CommonLbConfig.ZoneAwareLbConfig
-	(*CircuitBreakers_Thresholds)(nil),                     // 9: weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	(*CircuitBreakers_Thresholds_RetryBudget)(nil),         // 10: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
-	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 11: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	(*Unread)(nil),                 // 12: weft.xds.envoy.v3.Unread
-	(*durationpb.Duration)(nil),    // 13: google.protobuf.Duration
-	(*Metadata)(nil),               // 14: weft.xds.envoy.v3.Metadata
-	(*wrapperspb.UInt32Value)(nil), // 15: google.protobuf.UInt32Value
-	(*HttpProtocolOptions)(nil),    // 16: weft.xds.envoy.v3.HttpProtocolOptions
-	(*anypb.Any)(nil),              // 17: google.protobuf.Any
-	(*Percent)(nil),                // 18: weft.xds.envoy.v3.Percent
-	(RoutingPriority)(0),           // 19: weft.xds.envoy.v3.RoutingPriority
+	(Cluster_DiscoveryType)(0),                             // 0: weft.xds.envoy.v3.Cluster.DiscoveryType
+	(Cluster_LbPolicy)(0),                                  // 1: weft.xds.envoy.v3.Cluster.LbPolicy
+	(*Cluster)(nil),                                        // 2: weft.xds.envoy.v3.Cluster
+	(*OutlierDetection)(nil),                               // 3: weft.xds.envoy.v3.OutlierDetection
+	(*CircuitBreakers)(nil),                                // 4: weft.xds.envoy.v3.CircuitBreakers
+	(*UpstreamHttpProtocolOptions)(nil),                    // 5: weft.xds.envoy.v3.UpstreamHttpProtocolOptions
+	nil,                                                    // 6: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
+	(*Cluster_TransportSocketMatch)(nil),                   // 7: weft.xds.envoy.v3.Cluster.TransportSocketMatch
+	(*Cluster_CommonLbConfig)(nil),                         // 8: weft.xds.envoy.v3.Cluster.CommonLbConfig
+	(*Cluster_CommonLbConfig_ZoneAwareLbConfig)(nil),       // 9: weft.xds.envoy.v3.Cluster.CommonLbConfig.ZoneAwareLbConfig
+	(*CircuitBreakers_Thresholds)(nil),                     // 10: weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	(*CircuitBreakers_Thresholds_RetryBudget)(nil),         // 11: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	(*UpstreamHttpProtocolOptions_ExplicitHttpConfig)(nil), // 12: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	(*Unread)(nil),                                         // 13: weft.xds.envoy.v3.Unread
+	(*durationpb.Duration)(nil),                            // 14: google.protobuf.Duration
+	(*Metadata)(nil),                                       // 15: weft.xds.envoy.v3.Metadata
+	(*wrapperspb.UInt32Value)(nil),                         // 16: google.protobuf.UInt32Value
+	(*HttpProtocolOptions)(nil),                            // 17: weft.xds.envoy.v3.HttpProtocolOptions
+	(*anypb.Any)(nil),                                      // 18: google.protobuf.Any
+	(*structpb.Struct)(nil),                                // 19: google.protobuf.Struct
+	(*TransportSocket)(nil),                                // 20: weft.xds.envoy.v3.TransportSocket
+	(*Percent)(nil),                                        // 21: weft.xds.envoy.v3.Percent
+	(RoutingPriority)(0),                                   // 22: weft.xds.envoy.v3.RoutingPriority
 }
 var file_envoypb_cluster_proto_depIdxs = []int32{
 	0,  // 0: weft.xds.envoy.v3.Cluster.type:type_name -> weft.xds.envoy.v3.Cluster.DiscoveryType
-	12, // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
-	13, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
+	13, // 1: weft.xds.envoy.v3.Cluster.cluster_type:type_name -> weft.xds.envoy.v3.Unread
+	14, // 2: weft.xds.envoy.v3.Cluster.connect_timeout:type_name -> google.protobuf.Duration
 	1,  // 3: weft.xds.envoy.v3.Cluster.lb_policy:type_name -> weft.xds.envoy.v3.Cluster.LbPolicy
 	4,  // 4: weft.xds.envoy.v3.Cluster.circuit_breakers:type_name -> weft.xds.envoy.v3.CircuitBreakers
 	3,  // 5: weft.xds.envoy.v3.Cluster.outlier_detection:type_name -> weft.xds.envoy.v3.OutlierDetection
-	14, // 6: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
-	7,  // 7: weft.xds.envoy.v3.Cluster.common_lb_config:type_name -> weft.xds.envoy.v3.Cluster.CommonLbConfig
+	15, // 6: weft.xds.envoy.v3.Cluster.metadata:type_name -> weft.xds.envoy.v3.Metadata
+	8,  // 7: weft.xds.envoy.v3.Cluster.common_lb_config:type_name -> weft.xds.envoy.v3.Cluster.CommonLbConfig
 	6,  // 8: weft.xds.envoy.v3.Cluster.typed_extension_protocol_options:type_name -> weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry
-	15, // 9: weft.xds.envoy.v3.OutlierDetection.consecutive_5xx:type_name -> google.protobuf.UInt32Value
-	13, // 10: weft.xds.envoy.v3.OutlierDetection.interval:type_name -> google.protobuf.Duration
-	13, // 11: weft.xds.envoy.v3.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
-	15, // 12: weft.xds.envoy.v3.OutlierDetection.max_ejection_percent:type_name -> google.protobuf.UInt32Value
-	15, // 13: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_5xx:type_name -> google.protobuf.UInt32Value
-	15, // 14: weft.xds.envoy.v3.OutlierDetection.enforcing_success_rate:type_name -> google.protobuf.UInt32Value
-	15, // 15: weft.xds.envoy.v3.OutlierDetection.success_rate_minimum_hosts:type_name -> google.protobuf.UInt32Value
-	15, // 16: weft.xds.envoy.v3.OutlierDetection.success_rate_request_volume:type_name -> google.protobuf.UInt32Value
-	15, // 17: weft.xds.envoy.v3.OutlierDetection.success_rate_stdev_factor:type_name -> google.protobuf.UInt32Value
-	15, // 18: weft.xds.envoy.v3.OutlierDetection.consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
-	15, // 19: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
-	15, // 20: weft.xds.envoy.v3.OutlierDetection.consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
-	15, // 21: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
-	15, // 22: weft.xds.envoy.v3.OutlierDetection.enforcing_local_origin_success_rate:type_name -> google.protobuf.UInt32Value
-	13, // 23: weft.xds.envoy.v3.OutlierDetection.max_ejection_time:type_name -> google.protobuf.Duration
-	9,  // 24: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	9,  // 25: weft.xds.envoy.v3.CircuitBreakers.per_host_thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
-	16, // 26: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
-	11, // 27: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
-	12, // 28: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
-	12, // 29: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
-	17, // 30: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
-	8,  // 31: weft.xds.envoy.v3.Cluster.CommonLbConfig.zone_aware_lb_config:type_name -> weft.xds.envoy.v3.Cluster.CommonLbConfig.ZoneAwareLbConfig
-	12, // 32: weft.xds.envoy.v3.Cluster.CommonLbConfig.locality_weighted_lb_config:type_name -> weft.xds.envoy.v3.Unread
-	18, // 33: weft.xds.envoy.v3.Cluster.CommonLbConfig.ZoneAwareLbConfig.routing_enabled:type_name -> weft.xds.envoy.v3.Percent
-	19, // 34: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
-	15, // 35: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
-	15, // 36: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_pending_requests:type_name -> google.protobuf.UInt32Value
-	15, // 37: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_requests:type_name -> google.protobuf.UInt32Value
-	15, // 38: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_retries:type_name -> google.protobuf.UInt32Value
-	10, // 39: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
-	18, // 40: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
-	15, // 41: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
-	13, // 42: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
-	12, // 43: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	12, // 44: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	12, // 45: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	7,  // 9: weft.xds.envoy.v3.Cluster.transport_socket_matches:type_name -> weft.xds.envoy.v3.Cluster.TransportSocketMatch
+	16, // 10: weft.xds.envoy.v3.OutlierDetection.consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	14, // 11: weft.xds.envoy.v3.OutlierDetection.interval:type_name -> google.protobuf.Duration
+	14, // 12: weft.xds.envoy.v3.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
+	16, // 13: weft.xds.envoy.v3.OutlierDetection.max_ejection_percent:type_name -> google.protobuf.UInt32Value
+	16, // 14: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_5xx:type_name -> google.protobuf.UInt32Value
+	16, // 15: weft.xds.envoy.v3.OutlierDetection.enforcing_success_rate:type_name -> google.protobuf.UInt32Value
+	16, // 16: weft.xds.envoy.v3.OutlierDetection.success_rate_minimum_hosts:type_name -> google.protobuf.UInt32Value
+	16, // 17: weft.xds.envoy.v3.OutlierDetection.success_rate_request_volume:type_name -> google.protobuf.UInt32Value
+	16, // 18: weft.xds.envoy.v3.OutlierDetection.success_rate_stdev_factor:type_name -> google.protobuf.UInt32Value
+	16, // 19: weft.xds.envoy.v3.OutlierDetection.consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	16, // 20: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_gateway_failure:type_name -> google.protobuf.UInt32Value
+	16, // 21: weft.xds.envoy.v3.OutlierDetection.consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	16, // 22: weft.xds.envoy.v3.OutlierDetection.enforcing_consecutive_local_origin_failure:type_name -> google.protobuf.UInt32Value
+	16, // 23: weft.xds.envoy.v3.OutlierDetection.enforcing_local_origin_success_rate:type_name -> google.protobuf.UInt32Value
+	14, // 24: weft.xds.envoy.v3.OutlierDetection.max_ejection_time:type_name -> google.protobuf.Duration
+	10, // 25: weft.xds.envoy.v3.CircuitBreakers.thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	10, // 26: weft.xds.envoy.v3.CircuitBreakers.per_host_thresholds:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds
+	17, // 27: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.common_http_protocol_options:type_name -> weft.xds.envoy.v3.HttpProtocolOptions
+	12, // 28: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.explicit_http_config:type_name -> weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig
+	13, // 29: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.use_downstream_protocol_config:type_name -> weft.xds.envoy.v3.Unread
+	13, // 30: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.auto_config:type_name -> weft.xds.envoy.v3.Unread
+	18, // 31: weft.xds.envoy.v3.Cluster.TypedExtensionProtocolOptionsEntry.value:type_name -> google.protobuf.Any
+	19, // 32: weft.xds.envoy.v3.Cluster.TransportSocketMatch.match:type_name -> google.protobuf.Struct
+	20, // 33: weft.xds.envoy.v3.Cluster.TransportSocketMatch.transport_socket:type_name -> weft.xds.envoy.v3.TransportSocket
+	9,  // 34: weft.xds.envoy.v3.Cluster.CommonLbConfig.zone_aware_lb_config:type_name -> weft.xds.envoy.v3.Cluster.CommonLbConfig.ZoneAwareLbConfig
+	13, // 35: weft.xds.envoy.v3.Cluster.CommonLbConfig.locality_weighted_lb_config:type_name -> weft.xds.envoy.v3.Unread
+	21, // 36: weft.xds.envoy.v3.Cluster.CommonLbConfig.ZoneAwareLbConfig.routing_enabled:type_name -> weft.xds.envoy.v3.Percent
+	22, // 37: weft.xds.envoy.v3.CircuitBreakers.Thresholds.priority:type_name -> weft.xds.envoy.v3.RoutingPriority
+	16, // 38: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_connections:type_name -> google.protobuf.UInt32Value
+	16, // 39: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_pending_requests:type_name -> google.protobuf.UInt32Value
+	16, // 40: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_requests:type_name -> google.protobuf.UInt32Value
+	16, // 41: weft.xds.envoy.v3.CircuitBreakers.Thresholds.max_retries:type_name -> google.protobuf.UInt32Value
+	11, // 42: weft.xds.envoy.v3.CircuitBreakers.Thresholds.retry_budget:type_name -> weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget
+	21, // 43: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_percent:type_name -> weft.xds.envoy.v3.Percent
+	16, // 44: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.min_retry_concurrency:type_name -> google.protobuf.UInt32Value
+	14, // 45: weft.xds.envoy.v3.CircuitBreakers.Thresholds.RetryBudget.budget_interval:type_name -> google.protobuf.Duration
+	13, // 46: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	13, // 47: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http2_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	13, // 48: weft.xds.envoy.v3.UpstreamHttpProtocolOptions.ExplicitHttpConfig.http3_protocol_options:type_name -> weft.xds.envoy.v3.Unread
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_cluster_proto_init() }
@@ -1200,11 +1281,11 @@ func file_envoypb_cluster_proto_init() {
 		(*UpstreamHttpProtocolOptions_UseDownstreamProtocolConfig)(nil),
 		(*UpstreamHttpProtocolOptions_AutoConfig)(nil),
 	}
-	file_envoypb_cluster_proto_msgTypes[5].OneofWrappers = []any{
+	file_envoypb_cluster_proto_msgTypes[6].OneofWrappers = []any{
 		(*Cluster_CommonLbConfig_ZoneAwareLbConfig_)(nil),
 		(*Cluster_CommonLbConfig_LocalityWeightedLbConfig)(nil),
 	}
-	file_envoypb_cluster_proto_msgTypes[9].OneofWrappers = []any{
+	file_envoypb_cluster_proto_msgTypes[10].OneofWrappers = []any{
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions)(nil),
 		(*UpstreamHttpProtocolOptions_ExplicitHttpConfig_Http3ProtocolOptions)(nil),
@@ -1215,7 +1296,7 @@ func file_envoypb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_cluster_proto_rawDesc), len(file_envoypb_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -998,6 +998,81 @@ func (x *HeaderValueOption) GetKeepEmptyValue() bool {
 	return false
 }
 
+// TransportSocket is envoy.config.core.v3.TransportSocket.
+type TransportSocket struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Types that are valid to be assigned to ConfigType:
+	//
+	//	*TransportSocket_TypedConfig
+	ConfigType    isTransportSocket_ConfigType `protobuf_oneof:"config_type"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransportSocket) Reset() {
+	*x = TransportSocket{}
+	mi := &file_envoypb_core_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransportSocket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransportSocket) ProtoMessage() {}
+
+func (x *TransportSocket) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_core_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransportSocket.ProtoReflect.Descriptor instead.
+func (*TransportSocket) Descriptor() ([]byte, []int) {
+	return file_envoypb_core_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TransportSocket) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TransportSocket) GetConfigType() isTransportSocket_ConfigType {
+	if x != nil {
+		return x.ConfigType
+	}
+	return nil
+}
+
+func (x *TransportSocket) GetTypedConfig() *anypb.Any {
+	if x != nil {
+		if x, ok := x.ConfigType.(*TransportSocket_TypedConfig); ok {
+			return x.TypedConfig
+		}
+	}
+	return nil
+}
+
+type isTransportSocket_ConfigType interface {
+	isTransportSocket_ConfigType()
+}
+
+type TransportSocket_TypedConfig struct {
+	TypedConfig *anypb.Any `protobuf:"bytes,3,opt,name=typed_config,json=typedConfig,proto3,oneof"`
+}
+
+func (*TransportSocket_TypedConfig) isTransportSocket_ConfigType() {}
+
 var File_envoypb_core_proto protoreflect.FileDescriptor
 
 const file_envoypb_core_proto_rawDesc = "" +
@@ -1063,7 +1138,11 @@ const file_envoypb_core_proto_rawDesc = "" +
 	"\x17APPEND_IF_EXISTS_OR_ADD\x10\x00\x12\x11\n" +
 	"\rADD_IF_ABSENT\x10\x01\x12\x1e\n" +
 	"\x1aOVERWRITE_IF_EXISTS_OR_ADD\x10\x02\x12\x17\n" +
-	"\x13OVERWRITE_IF_EXISTS\x10\x03*`\n" +
+	"\x13OVERWRITE_IF_EXISTS\x10\x03\"o\n" +
+	"\x0fTransportSocket\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
+	"\ftyped_config\x18\x03 \x01(\v2\x14.google.protobuf.AnyH\x00R\vtypedConfigB\r\n" +
+	"\vconfig_type*`\n" +
 	"\fHealthStatus\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\v\n" +
 	"\aHEALTHY\x10\x01\x12\r\n" +
@@ -1088,7 +1167,7 @@ func file_envoypb_core_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_core_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_envoypb_core_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_envoypb_core_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_envoypb_core_proto_goTypes = []any{
 	(HealthStatus)(0),                         // 0: weft.xds.envoy.v3.HealthStatus
 	(RoutingPriority)(0),                      // 1: weft.xds.envoy.v3.RoutingPriority
@@ -1105,33 +1184,35 @@ var file_envoypb_core_proto_goTypes = []any{
 	(*Percent)(nil),                           // 12: weft.xds.envoy.v3.Percent
 	(*HeaderValue)(nil),                       // 13: weft.xds.envoy.v3.HeaderValue
 	(*HeaderValueOption)(nil),                 // 14: weft.xds.envoy.v3.HeaderValueOption
-	nil,                                       // 15: weft.xds.envoy.v3.Metadata.FilterMetadataEntry
-	nil,                                       // 16: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
-	(*structpb.Struct)(nil),                   // 17: google.protobuf.Struct
-	(*durationpb.Duration)(nil),               // 18: google.protobuf.Duration
-	(*wrapperspb.BoolValue)(nil),              // 19: google.protobuf.BoolValue
-	(*anypb.Any)(nil),                         // 20: google.protobuf.Any
+	(*TransportSocket)(nil),                   // 15: weft.xds.envoy.v3.TransportSocket
+	nil,                                       // 16: weft.xds.envoy.v3.Metadata.FilterMetadataEntry
+	nil,                                       // 17: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
+	(*structpb.Struct)(nil),                   // 18: google.protobuf.Struct
+	(*durationpb.Duration)(nil),               // 19: google.protobuf.Duration
+	(*wrapperspb.BoolValue)(nil),              // 20: google.protobuf.BoolValue
+	(*anypb.Any)(nil),                         // 21: google.protobuf.Any
 }
 var file_envoypb_core_proto_depIdxs = []int32{
-	17, // 0: weft.xds.envoy.v3.Node.metadata:type_name -> google.protobuf.Struct
+	18, // 0: weft.xds.envoy.v3.Node.metadata:type_name -> google.protobuf.Struct
 	7,  // 1: weft.xds.envoy.v3.Node.locality:type_name -> weft.xds.envoy.v3.Locality
-	15, // 2: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
-	16, // 3: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
+	16, // 2: weft.xds.envoy.v3.Metadata.filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.FilterMetadataEntry
+	17, // 3: weft.xds.envoy.v3.Metadata.typed_filter_metadata:type_name -> weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry
 	9,  // 4: weft.xds.envoy.v3.Address.socket_address:type_name -> weft.xds.envoy.v3.SocketAddress
 	4,  // 5: weft.xds.envoy.v3.Address.pipe:type_name -> weft.xds.envoy.v3.Unread
 	4,  // 6: weft.xds.envoy.v3.Address.envoy_internal_address:type_name -> weft.xds.envoy.v3.Unread
 	2,  // 7: weft.xds.envoy.v3.SocketAddress.protocol:type_name -> weft.xds.envoy.v3.SocketAddress.Protocol
-	18, // 8: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
+	19, // 8: weft.xds.envoy.v3.HttpProtocolOptions.idle_timeout:type_name -> google.protobuf.Duration
 	13, // 9: weft.xds.envoy.v3.HeaderValueOption.header:type_name -> weft.xds.envoy.v3.HeaderValue
-	19, // 10: weft.xds.envoy.v3.HeaderValueOption.append:type_name -> google.protobuf.BoolValue
+	20, // 10: weft.xds.envoy.v3.HeaderValueOption.append:type_name -> google.protobuf.BoolValue
 	3,  // 11: weft.xds.envoy.v3.HeaderValueOption.append_action:type_name -> weft.xds.envoy.v3.HeaderValueOption.HeaderAppendAction
-	17, // 12: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
-	20, // 13: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	21, // 12: weft.xds.envoy.v3.TransportSocket.typed_config:type_name -> google.protobuf.Any
+	18, // 13: weft.xds.envoy.v3.Metadata.FilterMetadataEntry.value:type_name -> google.protobuf.Struct
+	21, // 14: weft.xds.envoy.v3.Metadata.TypedFilterMetadataEntry.value:type_name -> google.protobuf.Any
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_core_proto_init() }
@@ -1154,13 +1235,16 @@ func file_envoypb_core_proto_init() {
 		(*DataSource_InlineString)(nil),
 		(*DataSource_EnvironmentVariable)(nil),
 	}
+	file_envoypb_core_proto_msgTypes[11].OneofWrappers = []any{
+		(*TransportSocket_TypedConfig)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_core_proto_rawDesc), len(file_envoypb_core_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -10,6 +10,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -33,7 +34,8 @@ var renamed = map[protoreflect.FullName]protoreflect.FullName{
 // envoyPackages are where Envoy keeps the messages, tried in order.
 var envoyPackages = []string{"envoy.config.core.v3", "envoy.type.matcher.v3", "envoy.config.route.v3", "envoy.config.cluster.v3",
 	"envoy.config.endpoint.v3", "envoy.service.discovery.v3", "envoy.type.v3", "envoy.extensions.filters.http.fault.v3",
-	"envoy.extensions.filters.common.fault.v3", "envoy.extensions.filters.http.local_ratelimit.v3"}
+	"envoy.extensions.filters.common.fault.v3", "envoy.extensions.filters.http.local_ratelimit.v3",
+	"envoy.extensions.transport_sockets.tls.v3"}
 
 func envoyName(t *testing.T, w protoreflect.FullName) protoreflect.MessageDescriptor {
 	t.Helper()

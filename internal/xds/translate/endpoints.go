@@ -68,6 +68,12 @@ func buildEndpoints(cluster string, insts []registry.Instance, want map[string]s
 				lb.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{MetadataKey: st}}
 			}
 		}
+		if in.MTLS {
+			if lb.Metadata == nil {
+				lb.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{}}
+			}
+			lb.Metadata.FilterMetadata[TransportSocketMatchKey] = mtlsMatch()
+		}
 		loc.LbEndpoints = append(loc.LbEndpoints, lb)
 	}
 	for _, z := range zones {

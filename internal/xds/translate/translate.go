@@ -24,6 +24,10 @@ const OutboundRoute = "outbound"
 type Input struct {
 	Resources []mesh.Resource
 	Instances []registry.Instance
+	// TrustDomain is the mesh CA's: a service's instances must prove the
+	// identity spiffe://TrustDomain/ns/NAMESPACE/sa/SERVICE to serve it.
+	// "" means identity.DefaultTrustDomain.
+	TrustDomain string
 }
 
 // Snapshot is one sidecar's view, every list sorted by name so equal inputs
@@ -66,6 +70,9 @@ func Translate(in Input, wants func(namespace, service string) bool) (*Snapshot,
 			cn := ClusterName(ns, name, sub.Name)
 			c, err := buildCluster(cn, svc, pol)
 			if err != nil {
+				return nil, err
+			}
+			if err := meshTLS(c, in.TrustDomain, svc, insts); err != nil {
 				return nil, err
 			}
 			snap.Clusters = append(snap.Clusters, c)

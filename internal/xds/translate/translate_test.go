@@ -54,7 +54,7 @@ func input(t *testing.T) Input {
 	}
 	return Input{Resources: rs, Instances: []registry.Instance{
 		{Service: "catalog", ID: "b", Address: "10.0.0.2", Port: 15006, Labels: map[string]string{"version": "v2"}, Zone: "a", Ready: true},
-		{Service: "catalog", ID: "a", Address: "10.0.0.1", Port: 15006, Labels: map[string]string{"version": "v1"}, Zone: "a", Ready: true},
+		{Service: "catalog", ID: "a", Address: "10.0.0.1", Port: 15006, Labels: map[string]string{"version": "v1"}, Zone: "a", Ready: true, MTLS: true},
 		{Service: "catalog", ID: "c", Address: "10.0.0.3", Port: 15006, Labels: map[string]string{"version": "v1"}, Zone: "b", Ready: false},
 		// Kubernetes' topology labels place an instance with no zone field.
 		{Service: "catalog", ID: "d", Address: "10.0.0.4", Port: 15006, Ready: true, Labels: map[string]string{"version": "v2",

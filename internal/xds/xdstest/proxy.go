@@ -82,6 +82,11 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 			return cc, fmt.Errorf("zone-aware routing for %v %% of requests is not supported", re.GetValue())
 		}
 	}
+	ids, err := peerIDsFromXDS(c)
+	if err != nil {
+		return cc, err
+	}
+	cc.PeerIDs = ids
 	if c.GetMetadata().GetFilterMetadata()["weft"].GetFields()["protocol"].GetStringValue() == "tcp" {
 		cc.Protocol = cluster.TCP
 	}
@@ -113,6 +118,7 @@ func clusterFromXDS(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 				Zone:    loc.GetLocality().GetZone(),
 				Region:  loc.GetLocality().GetRegion(),
 			}
+			ep.MTLS = lb.GetMetadata().GetFilterMetadata()["envoy.transport_socket_match"].GetFields()["tlsMode"].GetStringValue() == "mtls"
 			if md := lb.GetMetadata().GetFilterMetadata()["weft"]; md != nil {
 				ep.Labels = map[string]string{}
 				for k, v := range md.Fields {
