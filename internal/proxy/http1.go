@@ -145,6 +145,10 @@ type h1conn struct {
 	scratch  []byte
 	clientIP []byte
 	rng      uint64
+	// peer is the connection's verified SPIFFE ID (PeerID), localPort the
+	// port it arrived on: read once per connection for authorization.
+	peer      string
+	localPort uint32
 	// forceHost routes every request as if addressed to it: the engine's
 	// ForceHost, or the mesh service a CONNECT tunnel was opened to
 	// (kept in tunnelHost).
@@ -174,7 +178,7 @@ type h1conn struct {
 // ServeConn serves one downstream connection until it ends. The caller
 // owns c and closes it after ServeConn returns.
 func (h *HTTP1) ServeConn(ctx context.Context, c net.Conn) {
-	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1, forceHost: h.forceHost}
+	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1, forceHost: h.forceHost, peer: PeerID(c), localPort: localPort(c)}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		hc.clientIP, _ = a.IP.AppendText(nil)
 	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {

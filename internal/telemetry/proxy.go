@@ -19,6 +19,7 @@ type ProxyMetrics struct {
 	retry    retryMetrics
 	// resilience: overflowKey -> *atomic.Uint64, cluster -> *atomic.Uint64
 	overflows, ejections sync.Map
+	authz                authzCounts // weft_authz_denied_total
 }
 
 type reqKey struct {
@@ -45,7 +46,7 @@ type connSeries struct {
 // NewProxyMetrics returns metrics registered on reg.
 func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 	m := &ProxyMetrics{}
-	reg.MustRegister(&proxyCollector{m: m}, retryCollector{&m.retry}, &resilienceCollector{m: m})
+	reg.MustRegister(&proxyCollector{m: m}, retryCollector{&m.retry}, &resilienceCollector{m: m}, authzCollector{&m.authz})
 	return m
 }
 
