@@ -97,10 +97,10 @@ const (
 )
 
 type cmatch struct {
-	kind   MatchKind
-	value  string // lowercased when fold
-	fold   bool
-	re     *regexp.Regexp
+	kind  MatchKind
+	value string // lowercased when fold
+	fold  bool
+	re    *regexp.Regexp
 }
 
 // Limits on a config, so a push cannot make evaluation unbounded.
