@@ -30,8 +30,12 @@ const RBACFilter = "envoy.filters.http.rbac"
 // InboundListenerName names the inbound listener of a Service: what the
 // Service's sidecars subscribe to by name over LDS.
 func InboundListenerName(namespace, service string) string {
-	return "inbound/" + ClusterName(namespace, service, "")
+	return InboundListenerPrefix + ClusterName(namespace, service, "")
 }
+
+// InboundListenerPrefix starts every inbound listener's name; the server
+// tells a sidecar's subscription to its own from a proxyless client's.
+const InboundListenerPrefix = "inbound/"
 
 // buildInboundListener is svc's inbound listener: an HTTP connection
 // manager whose RBAC filters hold the AuthorizationPolicies that govern
