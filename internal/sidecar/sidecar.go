@@ -20,6 +20,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/mtls"
 	"github.com/weft-mesh/weft/internal/proxy"
+	"github.com/weft-mesh/weft/internal/proxy/authz"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
@@ -80,6 +81,9 @@ type Sidecar struct {
 	// further ones from its app's requests.
 	learn   *learner
 	inbound map[string]*inboundRuntimes
+	// authz is the inbound authorization table from the control plane
+	// (nil: allow all); every inbound state carries it.
+	authz atomic.Pointer[authz.Table]
 	// svid is the current workload certificate (identity config).
 	svid mtls.Source
 
@@ -231,6 +235,7 @@ func (s *Sidecar) apply(cfg *Config) error {
 		if err != nil {
 			return err
 		}
+		st1.Authz, st2.Authz = s.authz.Load(), s.authz.Load()
 		swaps = append(swaps, pending{&rts.h1, st1}, pending{&rts.h2, st2})
 	}
 	swaps = append(swaps, pending{&s.outbound, out})
