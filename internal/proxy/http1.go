@@ -149,6 +149,7 @@ type h1conn struct {
 	// port it arrived on: read once per connection for authorization.
 	peer      string
 	localPort uint32
+	paramless []byte // the path without ;parameters, for authorization
 	// forceHost routes every request as if addressed to it: the engine's
 	// ForceHost, or the mesh service a CONNECT tunnel was opened to
 	// (kept in tunnelHost).

@@ -21,7 +21,8 @@ func localPort(c net.Conn) uint32 {
 // and path routing reads). done reports that the request was denied and
 // answered; keep then says whether the connection carries another.
 func (hc *h1conn) authorize(t *authz.Table, path []byte, start time.Time) (keep, done bool) {
-	r := authz.Request{Peer: hc.peer, Method: hc.req.Method, Host: hc.hostBuf, Path: path, Port: hc.localPort, Headers: hc}
+	hc.paramless = authz.StripParams(hc.paramless[:0], path)
+	r := authz.Request{Peer: hc.peer, Method: hc.req.Method, Host: hc.hostBuf, Path: path, ParamlessPath: hc.paramless, Port: hc.localPort, Headers: hc}
 	d := t.Evaluate(&r)
 	if d.Allowed {
 		return false, false

@@ -39,7 +39,8 @@ func (h *HTTP2) authorize(w http.ResponseWriter, r *http.Request, grpc bool, t *
 	if ci == nil {
 		ci = &connInfo{peer: PeerIDFromState(r.TLS)}
 	}
-	req := authz.Request{Peer: ci.peer, Method: []byte(r.Method), Host: host, Path: path, Port: ci.port, Headers: headerView(r.Header)}
+	req := authz.Request{Peer: ci.peer, Method: []byte(r.Method), Host: host, Path: path, ParamlessPath: authz.StripParams(nil, path),
+		Port: ci.port, Headers: headerView(r.Header)}
 	d := t.Evaluate(&req)
 	if d.Allowed {
 		return false

@@ -52,7 +52,7 @@ func (s *Sidecar) explainInbound(req ExplainRequest) (Explanation, error) {
 	if d := s.dyn.Load(); d != nil {
 		e.Version = "xds-" + d.Version
 	}
-	ar := authz.Request{Peer: req.Peer, Method: []byte(r.Method), Host: []byte(r.Host), Path: []byte(r.Path), Port: uint32(req.Port), Headers: hs}
+	ar := authz.Request{Peer: req.Peer, Method: []byte(r.Method), Host: []byte(r.Host), Path: []byte(r.Path), ParamlessPath: authz.StripParams(nil, []byte(r.Path)), Port: uint32(req.Port), Headers: hs}
 	d := st.Authz.Evaluate(&ar)
 	x := &ExplainedAuthz{Peer: req.Peer, Port: req.Port, Decision: "allow", Policy: d.Policy}
 	switch {

@@ -11,6 +11,12 @@ func (t *Table) Evaluate(r *Request) Decision {
 	for i := range t.filters {
 		f := &t.filters[i]
 		name, matched := f.match(r)
+		if f.action == Deny && !matched && r.ParamlessPath != nil {
+			full := r.Path
+			r.Path = r.ParamlessPath
+			name, matched = f.match(r)
+			r.Path = full
+		}
 		switch {
 		case f.action == Deny && matched:
 			return Decision{Policy: name, Action: Deny}
@@ -208,4 +214,33 @@ func lower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
+}
+
+// StripParams appends path without the ";parameters" of its segments to
+// dst ("/admin;x=1/a;b" gives "/admin/a"), or returns nil when path has
+// no ';'.
+func StripParams(dst, path []byte) []byte {
+	semi := false
+	for _, c := range path {
+		if c == ';' {
+			semi = true
+			break
+		}
+	}
+	if !semi {
+		return nil
+	}
+	skip := false
+	for _, c := range path {
+		switch {
+		case c == '/':
+			skip = false
+		case c == ';':
+			skip = true
+		}
+		if !skip {
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }

@@ -24,6 +24,11 @@ type Request struct {
 	Host []byte
 	// Path is the normalised path without the query (route.NormalizePath).
 	Path []byte
+	// ParamlessPath is Path with each segment's ";parameters" removed
+	// (StripParams), or nil when Path has none. Apps such as Tomcat serve
+	// /admin;x as /admin, so DENY filters match either form; ALLOW filters
+	// see Path only, so a parameter never widens what is allowed.
+	ParamlessPath []byte
 	// Port is the local port the request arrived on.
 	Port uint32
 	// Headers reads the request's headers; nil reads none.
