@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,10 @@ controlPlane: {xds: [%s], api: [%s]}
 		return code == 200
 	})
 
+	if got := opaque(t, inbound); !strings.HasPrefix(got, "HTTP/1.1 400") {
+		t.Fatalf("without policies opaque bytes should reach the app (its 400): got %q", got)
+	}
+
 	// inForce applies (or deletes) and measures the time until every
 	// probe gives what it wants, polling every 5ms for at most 5s.
 	type probe struct {
@@ -105,6 +110,12 @@ spec:
 `
 	track(inForce("DENY /admin", []string{"apply", "-f", "-"}, denyAdmin,
 		probe{"GET", "/admin", 403, "RBAC"}, probe{"GET", "//ADMIN/x", 403, "RBAC"}, probe{"GET", "/items", 200, ""}))
+	// Bytes that are not HTTP go to the app as opaque TCP, which policies
+	// cannot check: with a policy in force they are refused (without one
+	// the app answers them itself, as checked before the policy).
+	if got := opaque(t, inbound); got != "" {
+		t.Fatalf("opaque bytes reached the app under a policy: %q", got)
+	}
 	track(inForce("delete DENY", []string{"delete", "authorizationpolicy", "deny-admin"}, "",
 		probe{"GET", "/admin", 200, ""}))
 
@@ -160,4 +171,19 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// opaque sends bytes no HTTP parser accepts to addr and returns what came
+// back before the connection closed.
+func opaque(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("\x00\x01not http at all\r\n\r\n"))
+	b, _ := io.ReadAll(c)
+	return string(b)
 }
