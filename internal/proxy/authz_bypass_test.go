@@ -1,8 +1,12 @@
 package proxy
 
 import (
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/weft-mesh/weft/internal/proxy/authz"
@@ -117,4 +121,84 @@ func TestAuthzHostBypassCorpus(t *testing.T) {
 	if n := len(rec.requests()); n != 0 {
 		t.Fatalf("the app saw %d requests for secret.com", n)
 	}
+}
+
+// The same corpus over HTTP/2 (h2c): the engine normalises :path with the
+// same function, so each variant is denied, refused, or reaches the app
+// elsewhere than /admin.
+func TestAuthzPathBypassCorpusHTTP2(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	up := h2UpstreamFunc(t, func(uri string) {
+		mu.Lock()
+		seen = append(seen, uri)
+		mu.Unlock()
+	})
+	rt := newRuntime(t, up, cluster.HTTP2, 0)
+	withAuthz(t, rt, denyAdmin())
+	addr := serveEngine(t, NewHTTP2(HTTP2Config{Name: "in", Direction: "inbound", Runtime: rt}))
+	c := h2cClient()
+	sent, denied := 0, 0
+	for _, target := range bypassTargets {
+		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, "#\\ ") {
+			continue // not an origin-form :path a client can send
+		}
+		req, err := http.NewRequest("GET", "http://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = target
+		req.Host = "catalog"
+		resp, err := c.Do(req)
+		if err != nil {
+			continue // the client refused to send it
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		sent++
+		switch resp.StatusCode {
+		case 403:
+			denied++
+			if resp.Header.Get("X-Weft-Response-Flags") != "RBAC" {
+				t.Errorf("%q: 403 without the RBAC flag", target)
+			}
+		case 400, 200:
+		default:
+			t.Errorf("%q: status %d", target, resp.StatusCode)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, uri := range seen {
+		p, _, _ := strings.Cut(uri, "?")
+		if dec, err := url.PathUnescape(p); err == nil {
+			p = dec
+		}
+		p = strings.ToLower(string(authzStrip(p)))
+		if p == "/admin" || strings.HasPrefix(p, "/admin/") {
+			t.Errorf("the app was reached at %q", uri)
+		}
+	}
+	if sent < 30 || denied < sent/2 {
+		t.Errorf("sent %d variants, %d denied", sent, denied)
+	}
+	t.Logf("HTTP/2: %d variants sent, %d denied, %d reached the app (none at /admin)", sent, denied, len(seen))
+}
+
+// h2UpstreamFunc is an h2c upstream that reports each request's URI.
+func h2UpstreamFunc(t *testing.T, saw func(string)) string {
+	t.Helper()
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		saw(r.RequestURI)
+		io.WriteString(w, "ok")
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
