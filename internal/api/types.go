@@ -134,6 +134,8 @@ func Kind(s string) (string, bool) {
 		return "HTTPRoute", true
 	case "trafficpolicy", "trafficpolicies", "tp", "policy", "policies":
 		return "TrafficPolicy", true
+	case "authorizationpolicy", "authorizationpolicies", "authz", "ap":
+		return "AuthorizationPolicy", true
 	}
 	return "", false
 }

@@ -30,8 +30,9 @@ type headerFlags []string
 func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
-const explainUsage = `usage: weft explain (--admin ADDR | --from NODE|SERVICE) [METHOD] URL [-H 'Name: value']... [-o text|json]
-  explains what that sidecar's outbound tables do with the request, from the sidecar itself`
+const explainUsage = `usage: weft explain (--admin ADDR | --from NODE|SERVICE) [--inbound [--peer SPIFFE_ID] [--port N]] [METHOD] URL [-H 'Name: value']... [-o text|json]
+  explains what that sidecar's outbound tables do with the request, from the sidecar itself;
+  with --inbound, whether its authorization policies let the request in from that peer, and the rule that decided`
 
 func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("explain", stderr)
@@ -39,20 +40,23 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	admin := fs.String("admin", "", "the sidecar's admin address (host:port)")
 	from := fs.String("from", "", "the sidecar by node or service name, looked up in the control plane's registered instances")
 	out := fs.String("o", "text", "output: text or json")
+	inbound := fs.Bool("inbound", false, "explain the request as arriving at the sidecar's inbound side: the authorization decision")
+	peer := fs.String("peer", "", "with --inbound: the caller's SPIFFE ID (default: a plaintext caller)")
+	port := fs.Int("port", 0, "with --inbound: the inbound port the request arrives on")
 	var hdrs headerFlags
 	fs.Var(&hdrs, "H", "request header 'Name: value' (repeatable)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	req := sidecar.ExplainRequest{Headers: hdrs}
+	req := sidecar.ExplainRequest{Headers: hdrs, Inbound: *inbound, Peer: *peer, Port: *port}
 	switch len(pos) {
 	case 1:
 		req.URL = pos[0]
 	case 2:
 		req.Method, req.URL = strings.ToUpper(pos[0]), pos[1]
 	}
-	if req.URL == "" || (*admin == "") == (*from == "") || *out != "text" && *out != "json" {
+	if req.URL == "" || (*admin == "") == (*from == "") || *out != "text" && *out != "json" || !*inbound && (*peer != "" || *port != 0) {
 		fmt.Fprintln(stderr, explainUsage)
 		return errUsage
 	}

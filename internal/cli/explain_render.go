@@ -34,6 +34,21 @@ func renderExplain(w io.Writer, e sidecar.Explanation) error {
 		fmt.Fprintf(w, "  %-9s %s\n", label, h)
 	}
 	fmt.Fprintln(w)
+	if a := e.Authz; a != nil {
+		fmt.Fprintf(w, "Inbound from: %s (port %s)\n", dashIf(a.Peer, "plaintext, no identity"), dashIf(portText(a.Port), "any"))
+		fmt.Fprintf(w, "Authorization: %s\n", strings.ToUpper(a.Decision))
+		if a.Policy != "" {
+			fmt.Fprintf(w, "  Rule:     %s (%s)\n", a.Policy, a.Action)
+		}
+		fmt.Fprintf(w, "  Why:      %s\n", a.Reason)
+		if len(e.Notes) > 0 {
+			fmt.Fprintln(w, "\nNotes:")
+			for _, n := range e.Notes {
+				fmt.Fprintln(w, "  "+n)
+			}
+		}
+		return nil
+	}
 	if e.VirtualHost == "" && e.Version != "" {
 		fmt.Fprintf(w, "Virtual host: none serves %s\n", r.Host)
 	} else if e.VirtualHost != "" {
@@ -173,4 +188,18 @@ func renderLocality(w io.Writer, tiers []sidecar.TierShare) {
 		parts[i] = fmt.Sprintf("%s %s (%d endpoints)", t.Tier, percent(t.Percent), t.Endpoints)
 	}
 	fmt.Fprintln(w, "  locality-aware: "+strings.Join(parts, ", "))
+}
+
+func dashIf(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
+
+func portText(p int) string {
+	if p == 0 {
+		return ""
+	}
+	return fmt.Sprint(p)
 }

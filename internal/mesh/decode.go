@@ -91,8 +91,10 @@ func DecodeItem(raw []byte) (r Resource, key string, problems []*FieldError) {
 		r = &HTTPRoute{}
 	case KindTrafficPolicy:
 		r = &TrafficPolicy{}
+	case KindAuthorizationPolicy:
+		r = &AuthorizationPolicy{}
 	default:
-		return nil, key, []*FieldError{{Path: "kind", Reason: "must be Service, HTTPRoute or TrafficPolicy; got " + describe(m["kind"])}}
+		return nil, key, []*FieldError{{Path: "kind", Reason: "must be Service, HTTPRoute, TrafficPolicy or AuthorizationPolicy; got " + describe(m["kind"])}}
 	}
 	var v2 errs
 	checkShape(&v2, "", m, typeOf(r))

@@ -57,7 +57,7 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"unknown field", `{"apiVersion":"weft.dev/v1alpha1","kind":"Service","metadata":{"name":"a"},"spec":{"ports":[{"port":80}],"colour":"red"}}`,
 			`Service/default/a: spec.colour: unknown field`},
 		{"bad version", `{"apiVersion":"v9","kind":"Service","metadata":{"name":"a"}}`, "apiVersion: must be weft.dev/v1alpha1"},
-		{"bad kind", `{"apiVersion":"weft.dev/v1alpha1","kind":"Gateway","metadata":{"name":"a"}}`, "kind: must be Service, HTTPRoute or TrafficPolicy"},
+		{"bad kind", `{"apiVersion":"weft.dev/v1alpha1","kind":"Gateway","metadata":{"name":"a"}}`, "kind: must be Service, HTTPRoute, TrafficPolicy or AuthorizationPolicy"},
 		{"bad name", `{"apiVersion":"weft.dev/v1alpha1","kind":"Service","metadata":{"name":"Bad_Name"},"spec":{"ports":[{"port":80}]}}`, "metadata.name: must be a DNS-1123 label"},
 		{"bad port", `{"apiVersion":"weft.dev/v1alpha1","kind":"Service","metadata":{"name":"a"},"spec":{"ports":[{"port":70000}]}}`, "spec.ports[0].port: must be 1..65535"},
 		{"bad regex", `{"apiVersion":"weft.dev/v1alpha1","kind":"HTTPRoute","metadata":{"name":"r"},"spec":{"parentRefs":[{"name":"a"}],"rules":[{"matches":[{"path":{"type":"RegularExpression","value":"(a"}}],"backendRefs":[{"name":"a"}]}]}}`,

@@ -106,7 +106,7 @@ func renderReference(t *testing.T) ([]byte, []string) {
 			walk(n)
 		}
 	}
-	for _, r := range []any{Service{}, HTTPRoute{}, TrafficPolicy{}, TypeMeta{}} {
+	for _, r := range []any{Service{}, HTTPRoute{}, TrafficPolicy{}, AuthorizationPolicy{}, TypeMeta{}} {
 		walk(reflect.TypeOf(r))
 	}
 	return []byte(b.String()), missing

@@ -41,7 +41,7 @@ type ObjectMeta struct {
 type TypeMeta struct {
 	// APIVersion must be weft.dev/v1alpha1.
 	APIVersion string `json:"apiVersion"`
-	// Kind is Service, HTTPRoute or TrafficPolicy.
+	// Kind is Service, HTTPRoute, TrafficPolicy or AuthorizationPolicy.
 	Kind string `json:"kind"`
 }
 

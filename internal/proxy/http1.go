@@ -175,6 +175,11 @@ type h1conn struct {
 	// connection's verified peer, nil otherwise.
 	xfcc []byte
 	rng  uint64
+	// peer is the connection's verified SPIFFE ID (PeerID), localPort the
+	// port it arrived on: read once per connection for authorization.
+	peer      string
+	localPort uint32
+	paramless []byte // the path without ;parameters, for authorization
 	// forceHost routes every request as if addressed to it: the engine's
 	// ForceHost, or the mesh service a CONNECT tunnel was opened to
 	// (kept in tunnelHost).
@@ -233,7 +238,7 @@ func (h *HTTP1) ServeConnAs(ctx context.Context, c net.Conn, host []byte) {
 }
 
 func (h *HTTP1) serveConn(ctx context.Context, c net.Conn, force []byte) {
-	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1, forceHost: force}
+	hc := &h1conn{h: h, c: c, rng: rand.Uint64() | 1, forceHost: force, peer: PeerID(c), localPort: localPort(c)}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		hc.clientIP, _ = a.IP.AppendText(nil)
 	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {

@@ -37,6 +37,11 @@ func (hc *h1conn) serve(start time.Time) bool {
 		return hc.reject(telemetry.FlagDownstreamProtocolError, 400, "invalid path", nil, "", "", start)
 	}
 	hc.pathBuf = path
+	if st.Authz != nil {
+		if keep, done := hc.authorize(st.Authz, path, start); done {
+			return keep
+		}
+	}
 	rt := st.Routes.Lookup(hc.hostBuf, req.Method, path, query, hc)
 	if rt == nil && h.cfg.OnMiss != nil {
 		if next := h.cfg.OnMiss(hc.hostBuf); next != nil {

@@ -201,6 +201,7 @@ func (h *HTTP2) ServeConn(ctx context.Context, c net.Conn) {
 			return
 		}
 	}
+	ctx = withConnInfo(ctx, c)
 	//lint:ignore SA1019 no net/http replacement serves an accepted, wrapped net.Conn (see HTTP2)
 	h.srv.ServeConn(h.guard(c, ip, probation), &http2.ServeConnOpts{Context: ctx, BaseConfig: h.base, Handler: h})
 }

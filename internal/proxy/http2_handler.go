@@ -61,6 +61,9 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, grpc, telemetry.FlagDownstreamProtocolError, http.StatusBadRequest, "invalid path", nil, "", "", start)
 		return
 	}
+	if st.Authz != nil && h.authorize(w, r, grpc, st.Authz, host, path, start) {
+		return
+	}
 	rt := st.Routes.Lookup(host, []byte(r.Method), path, query, headerView(r.Header))
 	if rt == nil && h.cfg.OnMiss != nil {
 		if next := h.cfg.OnMiss(host); next != nil {

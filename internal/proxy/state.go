@@ -6,6 +6,7 @@ package proxy
 import (
 	"sync/atomic"
 
+	"github.com/weft-mesh/weft/internal/proxy/authz"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 )
@@ -16,6 +17,9 @@ type State struct {
 	Version  string
 	Routes   *route.Table
 	Clusters *cluster.Set
+	// Authz is the inbound authorization table, evaluated on every request
+	// before routing; nil (outbound, or no policy) allows every request.
+	Authz *authz.Table
 }
 
 // Runtime holds the current State. The zero value holds none.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/authz"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 	xdsclient "github.com/weft-mesh/weft/internal/xds/client"
@@ -22,6 +23,8 @@ type dynamic struct {
 	Version  string           `json:"version"`
 	Routes   route.Config     `json:"routes"`
 	Clusters []cluster.Config `json:"clusters"`
+	// Authz is the inbound listener's authorization config; nil: none.
+	Authz *authz.Config `json:"authz,omitempty"`
 }
 
 // cacheFile is per node, so sidecars sharing a directory never read each
@@ -42,14 +45,14 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) (err error) {
 			}
 		}()
 	}
-	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters}
+	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters, Authz: u.Authz}
 	// Every type's response completes a set, so one push can arrive as
 	// several equal updates; rebuilding for each would only churn state.
-	if cur := s.dyn.Load(); cur != nil && reflect.DeepEqual(cur.Routes, d.Routes) && reflect.DeepEqual(cur.Clusters, d.Clusters) {
+	if cur := s.dyn.Load(); cur != nil && reflect.DeepEqual(cur.Routes, d.Routes) && reflect.DeepEqual(cur.Clusters, d.Clusters) && reflect.DeepEqual(cur.Authz, d.Authz) {
 		// Nothing to rebuild, but the version moved (another type's
 		// push, or a change this sidecar's scope does not see): report it.
 		if cur.Version != d.Version {
-			s.dyn.Store(&dynamic{Version: d.Version, Routes: cur.Routes, Clusters: cur.Clusters})
+			s.dyn.Store(&dynamic{Version: d.Version, Routes: cur.Routes, Clusters: cur.Clusters, Authz: cur.Authz})
 		}
 		s.xdsMetrics.Applied(d.Version, time.Now())
 		return nil
@@ -73,9 +76,16 @@ func (s *Sidecar) applyDynamic(d *dynamic) error {
 	if err != nil {
 		return err
 	}
+	var table *authz.Table
+	if d.Authz != nil {
+		if table, err = authz.Compile(*d.Authz); err != nil {
+			return fmt.Errorf("inbound authorization: %w", err)
+		}
+	}
 	if old := s.outbound.Store(st); old != nil {
 		cluster.Retire(old.Clusters, st.Clusters)
 	}
+	s.setAuthz(table)
 	s.dyn.Store(d)
 	if s.capture != nil {
 		s.capture.update(d.Routes)
@@ -140,7 +150,7 @@ func (s *Sidecar) loadCache(dir, node string) {
 // silent within about 30s.
 func (s *Sidecar) runXDS(ctx context.Context, cfg *Config) error {
 	cp := cfg.ControlPlane
-	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Region: cfg.Locality.Region, Zone: cfg.Locality.Zone, Services: declaredServices(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Region: cfg.Locality.Region, Zone: cfg.Locality.Zone, Services: declaredServices(cfg), Inbound: inboundListener(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("control plane %s: %w", strings.Join(cp.XDS, ","), err)
 	}

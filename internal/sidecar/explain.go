@@ -23,6 +23,13 @@ type ExplainRequest struct {
 	// Headers are "Name: value" lines; for a name given twice the first
 	// counts, as in the proxy.
 	Headers []string `json:"headers,omitempty"`
+	// Inbound explains the request as arriving on this sidecar's inbound
+	// side from a peer: the authorization decision, then the local app.
+	Inbound bool `json:"inbound,omitempty"`
+	// Peer is the caller's SPIFFE ID with Inbound ("" a plaintext caller).
+	Peer string `json:"peer,omitempty"`
+	// Port is the inbound port with Inbound (0: any port rule fails).
+	Port int `json:"port,omitempty"`
 }
 
 // Caps on an explain request: an operator's request, not a load test.
@@ -42,6 +49,8 @@ type Explanation struct {
 	route.Explanation
 	// Route is the matched rule's settings; nil when nothing matched.
 	Route *ExplainedRoute `json:"route,omitempty"`
+	// Authz is the inbound authorization decision (inbound requests only).
+	Authz *ExplainedAuthz `json:"authz,omitempty"`
 	// Notes say what the tables alone do not: the learning of unknown
 	// services, missing clusters.
 	Notes []string `json:"notes,omitempty"`
@@ -183,6 +192,9 @@ func tokenByte(c byte) bool {
 
 // explain answers req from the outbound tables the proxy reads now.
 func (s *Sidecar) explain(req ExplainRequest) (Explanation, error) {
+	if req.Inbound {
+		return s.explainInbound(req)
+	}
 	r, hs, err := parseExplain(req)
 	if err != nil {
 		return Explanation{}, err

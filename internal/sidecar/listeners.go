@@ -202,7 +202,14 @@ func (s *Sidecar) tcp(name, dir string, rt *proxy.Runtime, clusterName string) l
 	return listener.NewTCPProxy(listener.TCPConfig{
 		Name: name,
 		Pick: func(down net.Conn) (string, func(listener.Outcome), error) {
-			c := clusterOf(rt.Load(), clusterName)
+			st := rt.Load()
+			if st != nil && !st.Authz.Empty() {
+				// Authorization policies are checked on HTTP requests only;
+				// opaque bytes (a TCP service, or a client whose first bytes
+				// are not HTTP) would pass them unchecked, so they fail closed.
+				return "", nil, fmt.Errorf("tcp %s: authorization policies govern this service and opaque TCP cannot be checked against them: refused", name)
+			}
+			c := clusterOf(st, clusterName)
 			if c == nil {
 				return "", nil, fmt.Errorf("tcp %s: no cluster for %q", name, clusterName)
 			}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/mtls"
 	"github.com/weft-mesh/weft/internal/proxy"
+	"github.com/weft-mesh/weft/internal/proxy/authz"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
@@ -91,6 +92,9 @@ type Sidecar struct {
 	// capture is set with outbound.capture: virtual IPs of the services.
 	capture *capture
 	inbound map[string]*inboundRuntimes
+	// authz is the inbound authorization table from the control plane
+	// (nil: allow all); every inbound state carries it.
+	authz atomic.Pointer[authz.Table]
 	// svid is the current workload certificate (identity config).
 	svid mtls.Source
 	// mesh is the mTLS state; nil without an identity.
@@ -260,6 +264,7 @@ func (s *Sidecar) apply(cfg *Config) error {
 		if err != nil {
 			return err
 		}
+		st1.Authz, st2.Authz = s.authz.Load(), s.authz.Load()
 		swaps = append(swaps, pending{&rts.h1, st1}, pending{&rts.h2, st2})
 	}
 	swaps = append(swaps, pending{&s.outbound, out})

@@ -23,11 +23,16 @@ const (
 	FlagStreamIdleTimeout            // SI: the request head did not arrive in time
 	FlagRetryLimitExceeded           // URX: retries ran out (traffic-management issue)
 	FlagRateLimited                  // RL: a local rate limit refused the request
-	FlagUnauthorized                 // UAEX: an authorization policy denied the request
-	FlagFaultInjected                // FI: a fault filter aborted the request
-	FlagDelayInjected                // DI: a fault filter delayed the request
-	FlagDownstreamTermination        // DC: the client went away before the response ended
-	NumFlags                         // the size of the vocabulary, FlagNone included
+	// FlagUnauthorized (RBAC): an authorization policy denied the request.
+	// Envoy itself sets no response flag for its RBAC filter's denials
+	// (only the response code details rbac_access_denied_matched_policy[NAME]);
+	// UAEX is its ext_authz flag and would misname a local decision, so
+	// Weft's vocabulary adds RBAC, the name Envoy's filter goes by.
+	FlagUnauthorized
+	FlagFaultInjected         // FI: a fault filter aborted the request
+	FlagDelayInjected         // DI: a fault filter delayed the request
+	FlagDownstreamTermination // DC: the client went away before the response ended
+	NumFlags                  // the size of the vocabulary, FlagNone included
 )
 
 type flagInfo struct {
@@ -51,7 +56,7 @@ var flagTable = [NumFlags]flagInfo{
 	FlagStreamIdleTimeout:       {"SI", "request head timeout", 408},
 	FlagRetryLimitExceeded:      {"URX", "retry limit exceeded", 503},
 	FlagRateLimited:             {"RL", "rate limited", 429},
-	FlagUnauthorized:            {"UAEX", "unauthorized", 403},
+	FlagUnauthorized:            {"RBAC", "denied by authorization policy", 403},
 	FlagFaultInjected:           {"FI", "fault injected", 503},
 	FlagDelayInjected:           {"DI", "delay injected", 0},
 	FlagDownstreamTermination:   {"DC", "downstream connection termination", 0},

@@ -20,6 +20,7 @@ type ProxyMetrics struct {
 	// resilience: overflowKey -> *atomic.Uint64, cluster -> *atomic.Uint64
 	overflows, ejections sync.Map
 	captured             sync.Map // capture outcome -> *atomic.Uint64
+	authz                authzCounts // weft_authz_denied_total
 }
 
 type connSeries struct {
@@ -35,7 +36,7 @@ func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 // passed Validate.
 func NewProxyMetricsWith(reg prometheus.Registerer, opts MetricsOptions) *ProxyMetrics {
 	m := &ProxyMetrics{istio: newIstioMetrics(opts)}
-	reg.MustRegister(&proxyCollector{m: m}, newIstioCollector(m.istio), retryCollector{&m.retry}, &resilienceCollector{m: m}, captureCollector{m}, mirrorCollector{&m.mirror})
+	reg.MustRegister(&proxyCollector{m: m}, newIstioCollector(m.istio), retryCollector{&m.retry}, &resilienceCollector{m: m}, captureCollector{m}, mirrorCollector{&m.mirror}, authzCollector{&m.authz})
 	return m
 }
 

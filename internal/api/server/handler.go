@@ -109,7 +109,7 @@ func (h *handler) kind(w http.ResponseWriter, r *http.Request) (string, bool) {
 	}
 	kind, ok := api.Kind(k)
 	if !ok {
-		h.fail(w, fmt.Errorf("%w: kind: must be service, httproute or trafficpolicy; got %q", ErrInvalid, k))
+		h.fail(w, fmt.Errorf("%w: kind: must be service, httproute, trafficpolicy or authorizationpolicy; got %q", ErrInvalid, k))
 	}
 	return kind, ok
 }

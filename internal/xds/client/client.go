@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/proxy/authz"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 )
@@ -23,6 +24,10 @@ type Update struct {
 	Version  string
 	Routes   route.Config
 	Clusters []cluster.Config
+	// Authz is the authorization config of the sidecar's inbound listener
+	// (Config.Inbound): nil when none is subscribed, none has arrived, or
+	// the server has none.
+	Authz *authz.Config
 }
 
 // Config configures a Client.
@@ -37,6 +42,10 @@ type Config struct {
 	// ("catalog" or "catalog.namespace"), so the control plane sends only
 	// those; empty asks for every service.
 	Services []string
+	// Inbound names the inbound listener to subscribe to over LDS
+	// (translate.InboundListenerName of the sidecar's own Service), whose
+	// RBAC filters become Update.Authz. "" subscribes to none.
+	Inbound string
 	// Servers are the control-plane replicas' ADS addresses (host:port);
 	// the client fails over between them in order.
 	Servers []string

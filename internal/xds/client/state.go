@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/weft-mesh/weft/internal/proxy/authz"
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/route"
 )
@@ -18,6 +19,8 @@ type state struct {
 	version  map[string]string // per type URL, last received
 	nonce    map[string]string
 	accepted map[string]string // per type URL, last ACKed
+	// inbound names the inbound listener subscribed to ("" none).
+	inbound string
 }
 
 // config is the decoded resources: the part a rejected push rolls back.
@@ -25,6 +28,9 @@ type config struct {
 	clusters  map[string]cluster.Config // without endpoints
 	endpoints map[string][]cluster.EndpointConfig
 	routes    *route.Config
+	// authz is the inbound listener's authorization config; nil until it
+	// arrives, and when the server no longer has it.
+	authz *authz.Config
 }
 
 func newState() *state {
@@ -41,15 +47,15 @@ func (st *state) save() config {
 	for k, v := range st.endpoints {
 		eps[k] = v
 	}
-	return config{st.clusters, eps, st.routes}
+	return config{st.clusters, eps, st.routes, st.authz}
 }
 
 func (st *state) restore(c config) { st.config = c }
 
-// known reports whether typ is a type the sidecar decodes. Others (LDS,
-// should a server send listeners) are ACKed and ignored.
-func known(typ string) bool {
-	return typ == clusterType || typ == endpointType || typ == routeType
+// known reports whether typ is a type the sidecar decodes: LDS only when
+// it subscribed to its inbound listener. Others are ACKed and ignored.
+func (st *state) known(typ string) bool {
+	return typ == clusterType || typ == endpointType || typ == routeType || typ == listenerType && st.inbound != ""
 }
 
 // absorb decodes a response into the state. Clusters are state of the
@@ -88,6 +94,23 @@ func (st *state) absorb(r *response) error {
 				st.routes = &rc.config
 			}
 		}
+	case listenerType:
+		// State of the world: a response without the inbound listener
+		// means the server has none (its Service is gone).
+		var found *authz.Config
+		for i := range r.resources {
+			if !anyIs(r.resources[i], listenerMsgName) {
+				return fmt.Errorf("listeners[%d]: %w: type %q, want %s", i, ErrInvalid, r.resources[i].GetTypeUrl(), listenerMsgName)
+			}
+			name, cfg, err := decodeInbound(r.resources[i].GetValue())
+			if err != nil {
+				return fmt.Errorf("listeners[%d]: %w", i, err)
+			}
+			if name == st.inbound {
+				found = &cfg
+			}
+		}
+		st.authz = found
 	}
 	return nil
 }
@@ -135,6 +158,8 @@ func (st *state) names(typ string) []string {
 		return out
 	case routeType:
 		return []string{outboundRoute}
+	case listenerType:
+		return []string{st.inbound}
 	}
 	return nil
 }
@@ -148,7 +173,8 @@ func (st *state) update() (Update, bool) {
 	// The server versions each type at the config revision that last
 	// changed it, so an endpoint or route change moves EDS or RDS alone:
 	// the config this update holds is the newest of the three.
-	u := Update{Version: newestVersion(st.version[clusterType], st.version[endpointType], st.version[routeType]), Routes: *st.routes}
+	u := Update{Version: newestVersion(st.version[clusterType], st.version[endpointType], st.version[routeType], st.version[listenerType]),
+		Routes: *st.routes, Authz: st.authz}
 	if len(st.clusters) > 0 {
 		u.Clusters = make([]cluster.Config, 0, len(st.clusters))
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 // ackOrder is the order in which a successful apply ACKs the other types.
-var ackOrder = []string{clusterType, endpointType, routeType}
+var ackOrder = []string{clusterType, endpointType, listenerType, routeType}
 
 // stream runs one ADS stream: CDS by wildcard, EDS for the clusters
 // received, RDS for the outbound routes. Each response is decoded, then
@@ -24,6 +24,7 @@ func (c *Client) stream(ctx context.Context, server string) error {
 		defer o.StreamDown(server)
 	}
 	st := newState()
+	st.inbound = c.cfg.Inbound
 	send := func(typ string, nack error) error {
 		r := &request{node: c.cfg.Node, region: c.cfg.Region, zone: c.cfg.Zone, services: c.servicesJoined(), typeURL: typ, names: st.names(typ),
 			version: st.accepted[typ], nonce: st.nonce[typ]}
@@ -37,6 +38,11 @@ func (c *Client) stream(ctx context.Context, server string) error {
 	}
 	if err := send(routeType, nil); err != nil {
 		return err
+	}
+	if st.inbound != "" {
+		if err := send(listenerType, nil); err != nil {
+			return err
+		}
 	}
 	for {
 		resp, err := s.recv()
@@ -53,7 +59,7 @@ func (c *Client) stream(ctx context.Context, server string) error {
 func (c *Client) handle(st *state, resp *response, send func(string, error) error) error {
 	typ := resp.typeURL
 	st.version[typ], st.nonce[typ] = resp.version, resp.nonce
-	if !known(typ) {
+	if !st.known(typ) {
 		st.accepted[typ] = resp.version
 		return send(typ, nil)
 	}

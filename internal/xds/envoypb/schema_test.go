@@ -7,9 +7,13 @@ import (
 	// Envoy's schema, registered for the comparison.
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -29,13 +33,15 @@ var renamed = map[protoreflect.FullName]protoreflect.FullName{
 	"weft.xds.envoy.v3.RouteRetryPolicy.ResetHeader":                   "envoy.config.route.v3.RetryPolicy.ResetHeader",
 	"weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff":       "envoy.config.route.v3.RetryPolicy.RateLimitedRetryBackOff",
 	"weft.xds.envoy.v3.Percent":                                        "envoy.type.v3.Percent",
+	"weft.xds.envoy.v3.ListenerFilter":                                 "envoy.config.listener.v3.Filter",
+	"weft.xds.envoy.v3.RBACFilter":                                     "envoy.extensions.filters.http.rbac.v3.RBAC",
 }
 
 // envoyPackages are where Envoy keeps the messages, tried in order.
 var envoyPackages = []string{"envoy.config.core.v3", "envoy.type.matcher.v3", "envoy.config.route.v3", "envoy.config.cluster.v3",
 	"envoy.config.endpoint.v3", "envoy.service.discovery.v3", "envoy.type.v3", "envoy.extensions.filters.http.fault.v3",
 	"envoy.extensions.filters.common.fault.v3", "envoy.extensions.filters.http.local_ratelimit.v3",
-	"envoy.extensions.transport_sockets.tls.v3"}
+	"envoy.extensions.transport_sockets.tls.v3", "envoy.config.listener.v3", "envoy.extensions.filters.network.http_connection_manager.v3", "envoy.config.rbac.v3"}
 
 func envoyName(t *testing.T, w protoreflect.FullName) protoreflect.MessageDescriptor {
 	t.Helper()
@@ -68,6 +74,8 @@ func TestFieldsMatchEnvoy(t *testing.T) {
 		(&envoypb.RouteConfiguration{}).ProtoReflect().Descriptor(), (&envoypb.UpstreamHttpProtocolOptions{}).ProtoReflect().Descriptor(),
 		(&envoypb.DiscoveryRequest{}).ProtoReflect().Descriptor(), (&envoypb.DiscoveryResponse{}).ProtoReflect().Descriptor(),
 		(&envoypb.HTTPFault{}).ProtoReflect().Descriptor(), (&envoypb.LocalRateLimit{}).ProtoReflect().Descriptor(),
+		(&envoypb.Listener{}).ProtoReflect().Descriptor(), (&envoypb.HttpConnectionManager{}).ProtoReflect().Descriptor(),
+		(&envoypb.RBACFilter{}).ProtoReflect().Descriptor(),
 	}
 	seen := map[protoreflect.FullName]bool{}
 	var check func(w protoreflect.MessageDescriptor)

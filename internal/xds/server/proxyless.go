@@ -17,7 +17,7 @@ import (
 // name. So the listener names are their declaration: the server reports
 // them (Hooks.OnListeners) before answering, and the control plane
 // publishes the node a config built for exactly those names. Weft's
-// sidecars never name a listener other than the outbound one.
+// sidecars name no listener but the outbound one and their inbound one.
 //
 // A gRPC library resubscribes to every type at once when a stream
 // restarts, in no fixed order. Until its Listener request arrives the
@@ -90,11 +90,11 @@ func isGRPCLibrary(n *corev3.Node) bool {
 }
 
 // apiListenerNames are the names a client subscribes to other than the
-// sidecars' outbound listener, sorted and without repeats.
+// sidecars' outbound and inbound listeners, sorted and without repeats.
 func apiListenerNames(names []string) []string {
 	var out []string
 	for _, n := range names {
-		if n != translate.OutboundListener && n != "" {
+		if n != translate.OutboundListener && n != "" && !strings.HasPrefix(n, translate.InboundListenerPrefix) {
 			out = append(out, n)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -195,13 +196,18 @@ const MaxMissing = 100
 
 // missing returns the names asked for that ts does not hold, sorted and
 // deduplicated, at most MaxMissing; nil when it holds them all. A
-// wildcard subscription (no names) misses nothing.
+// wildcard subscription (no names) misses nothing, and neither does a
+// sidecar's inbound listener: a sidecar whose service is no Service
+// resource (a client only) has none, which means no policy governs it.
 func (ts *typeSet) missing(names []string) []string {
 	if len(names) == 0 || equalStrings(names, ts.names) {
 		return nil
 	}
 	var out []string
 	for _, n := range names {
+		if strings.HasPrefix(n, translate.InboundListenerPrefix) {
+			continue
+		}
 		if _, ok := ts.byName[n]; !ok && !slices.Contains(out, n) {
 			out = append(out, n)
 			if len(out) == MaxMissing {

@@ -21,7 +21,10 @@ const fieldsBase = `[
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "payments"}, "spec": {"ports": [{"port": 9000}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "HTTPRoute", "metadata": {"name": "catalog"},
   "spec": {"parentRefs": [{"name": "catalog"}], "rules": [{"backendRefs": [{"name": "catalog", "subset": "v1"}, {"name": "catalog"}]}]}},
- {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "catalog"}, "spec": {"targetRef": {"name": "catalog"}}}
+ {"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficPolicy", "metadata": {"name": "catalog"}, "spec": {"targetRef": {"name": "catalog"}}},
+ {"apiVersion": "weft.dev/v1alpha1", "kind": "AuthorizationPolicy", "metadata": {"name": "catalog"},
+  "spec": {"targetRef": {"name": "catalog"}, "rules": [{"from": [{"source": {"principals": ["spiffe://t/ns/a/sa/b"], "namespaces": ["a"]}}],
+   "to": [{"operation": {"hosts": ["catalog"], "methods": ["GET"], "paths": ["/a"], "ports": [80]}}], "when": [{"key": "request.headers[x-a]", "values": ["1"]}]}]}}
 ]`
 
 // notEnforced lists the only fields allowed to change nothing in the
@@ -217,6 +220,17 @@ var fieldCases = map[string]fieldCase{
 	"TrafficPolicy spec.outlierDetection.successRate.minimumHosts":             {value: int32(3), with: successWith},
 	"TrafficPolicy spec.outlierDetection.successRate.requestVolume":            {value: int32(10), with: successWith},
 	"TrafficPolicy spec.outlierDetection.successRate.stdevFactor":              {value: int32(1000), with: successWith},
+	"AuthorizationPolicy spec.targetRef.kind":                                  {value: "Gateway", onlyDefault: true},
+	"AuthorizationPolicy spec.targetRef.name":                                  {value: "payments"},
+	"AuthorizationPolicy spec.action":                                          {value: "DENY"},
+	"AuthorizationPolicy spec.rules[].from[].source.principals":                {value: []string{"spiffe://t/ns/a/sa/c"}},
+	"AuthorizationPolicy spec.rules[].from[].source.namespaces":                {value: []string{"shop"}},
+	"AuthorizationPolicy spec.rules[].to[].operation.hosts":                    {value: []string{"*.shop"}},
+	"AuthorizationPolicy spec.rules[].to[].operation.methods":                  {value: []string{"POST"}},
+	"AuthorizationPolicy spec.rules[].to[].operation.paths":                    {value: []string{"/b/*"}},
+	"AuthorizationPolicy spec.rules[].to[].operation.ports":                    {value: []int32{8080}},
+	"AuthorizationPolicy spec.rules[].when[].key":                              {value: "request.headers[x-b]"},
+	"AuthorizationPolicy spec.rules[].when[].values":                           {value: []string{"2*"}},
 }
 
 // TestEveryFieldEnforcedOrRefused walks every field of every resource kind
@@ -224,7 +238,7 @@ var fieldCases = map[string]fieldCase{
 // validation: an accepted field that does nothing is a defect.
 func TestEveryFieldEnforcedOrRefused(t *testing.T) {
 	used := map[string]bool{}
-	for _, r := range []mesh.Resource{&mesh.Service{}, &mesh.HTTPRoute{}, &mesh.TrafficPolicy{}} {
+	for _, r := range []mesh.Resource{&mesh.Service{}, &mesh.HTTPRoute{}, &mesh.TrafficPolicy{}, &mesh.AuthorizationPolicy{}} {
 		kind := reflect.TypeOf(r).Elem().Name()
 		for _, path := range leaves(reflect.TypeOf(r).Elem(), "") {
 			key := kind + " " + path

@@ -90,6 +90,16 @@ func Translate(in Input, wants func(namespace, service string) bool) (*Snapshot,
 		return nil, err
 	}
 	snap.Listeners = append(snap.Listeners, l)
+	// Every Service's inbound listener (sorted by Service, after the
+	// outbound one), whatever the sidecar calls: its own Service is one of
+	// them, and is not among the services it calls.
+	for _, svc := range idx.services {
+		il, err := buildInboundListener(svc, idx.authzFor(svc))
+		if err != nil {
+			return nil, err
+		}
+		snap.Listeners = append(snap.Listeners, il)
+	}
 	sort.Slice(snap.Clusters, func(a, b int) bool { return snap.Clusters[a].Name < snap.Clusters[b].Name })
 	sort.Slice(snap.Endpoints, func(a, b int) bool { return snap.Endpoints[a].ClusterName < snap.Endpoints[b].ClusterName })
 	return snap, nil
@@ -99,6 +109,7 @@ type indexed struct {
 	services  []*mesh.Service
 	routes    map[string][]*mesh.HTTPRoute // by parent ns/name
 	policies  map[string]*mesh.TrafficPolicy
+	authz     []*mesh.AuthorizationPolicy
 	byService map[string][]registry.Instance
 }
 
@@ -115,8 +126,11 @@ func index(in Input) *indexed {
 			}
 		case *mesh.TrafficPolicy:
 			idx.policies[r.Metadata.Namespace+"/"+r.Spec.TargetRef.Name] = r
+		case *mesh.AuthorizationPolicy:
+			idx.authz = append(idx.authz, r)
 		}
 	}
+	sortAuthz(idx.authz)
 	sort.Slice(idx.services, func(a, b int) bool { return mesh.Key(idx.services[a]) < mesh.Key(idx.services[b]) })
 	for k := range idx.routes {
 		rs := idx.routes[k]

@@ -173,7 +173,7 @@ func TestOutboundListenerUsesRDS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snap.Listeners) != 1 || snap.Listeners[0].Name != OutboundListener {
+	if len(snap.Listeners) == 0 || snap.Listeners[0].Name != OutboundListener {
 		t.Fatalf("listeners %v", snap.Listeners)
 	}
 	hcm := &hcmv3.HttpConnectionManager{}
