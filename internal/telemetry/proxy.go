@@ -19,7 +19,7 @@ type ProxyMetrics struct {
 	mirror mirrorMetrics
 	// resilience: overflowKey -> *atomic.Uint64, cluster -> *atomic.Uint64
 	overflows, ejections sync.Map
-	captured             sync.Map // capture outcome -> *atomic.Uint64
+	captured             sync.Map    // capture outcome -> *atomic.Uint64
 	authz                authzCounts // weft_authz_denied_total
 }
 
