@@ -61,7 +61,7 @@ func TestRunSidecarConfigValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := o.sidecarConfig(8080)
+	cfg := o.sidecarConfig(8080, &runCreds{tokenFile: "/join.token"})
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestRunSidecarConfigValid(t *testing.T) {
 		t.Fatalf("inbound %+v limits %+v", cfg.Inbound[0], cfg.Limits)
 	}
 	o.upstreams = []string{"Bad_Name"}
-	if err := o.sidecarConfig(8080).Validate(); err == nil || !strings.Contains(err.Error(), "outbound.ports[0].service") {
+	if err := o.sidecarConfig(8080, &runCreds{tokenFile: "/join.token"}).Validate(); err == nil || !strings.Contains(err.Error(), "outbound.ports[0].service") {
 		t.Fatalf("a bad --upstream: %v", err)
 	}
 }
