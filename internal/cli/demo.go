@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/demo/echo"
+	apitypes "github.com/weft-mesh/weft/internal/api"
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
 	"github.com/weft-mesh/weft/internal/controlplane"
 	"github.com/weft-mesh/weft/internal/sidecar"
@@ -59,20 +61,39 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	api, err := apiclient.New(cp.API)
+	// Security is on in the demo as everywhere: the CLI's client uses the
+	// operator token and CA the control plane wrote, and each sidecar
+	// starts from a join token of its own.
+	api, err := (&cpTarget{server: &cp.API, tokenFile: &cp.OperatorTokenFile, caFile: &cp.CAFile}).client()
 	if err != nil {
 		return err
 	}
-	cpCfg := &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}}
-	fmt.Fprintf(stdout, "\n  control plane: xDS %s, API http://%s (embedded etcd in %s)\n", cp.XDS, cp.API, dataDir)
+	cpCfg := &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}, CAFile: cp.CAFile}
+	fmt.Fprintf(stdout, "\n  control plane: xDS %s, API https://%s (embedded etcd in %s)\n", cp.XDS, cp.API, dataDir)
+	fmt.Fprintf(stdout, "  credentials: CA %s, operator token %s; each sidecar below starts from a join token\n", cp.CAFile, cp.OperatorTokenFile)
+	joinToken := func(service string) (*sidecar.Identity, error) {
+		tok, err := api.CreateToken(ctx, apitypes.TokenRequest{Service: service, TTLSeconds: 600})
+		if err != nil {
+			return nil, fmt.Errorf("join token for %s: %w", service, err)
+		}
+		path := filepath.Join(dataDir, service+"-"+strconv.Itoa(int(time.Now().UnixNano()%1e9))+".token")
+		if err := os.WriteFile(path, []byte(tok.Token+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		return &sidecar.Identity{TokenFile: path}, nil
+	}
 
 	for _, v := range []string{"v1", "v2"} {
 		app, err := m.app(echo.Handler("catalog", v))
 		if err != nil {
 			return err
 		}
+		id, err := joinToken("catalog")
+		if err != nil {
+			return err
+		}
 		cfg := &sidecar.Config{
-			Node: "catalog-" + v, Service: "catalog", Admin: "off",
+			Node: "catalog-" + v, Service: "catalog", Admin: "off", Identity: id,
 			Inbound:      []sidecar.Inbound{{Name: "http", Listen: "127.0.0.1:0", App: app}},
 			ControlPlane: cpCfg,
 			Register:     &sidecar.Registration{Labels: map[string]string{"version": v}, Probe: sidecar.Probe{HTTPPath: "/", Interval: 500 * time.Millisecond}},
@@ -83,8 +104,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "  catalog %s: app %s <- sidecar %s, registers itself with version=%s\n", v, app, a.Inbound["http"], v)
 	}
+	frontID, err := joinToken("frontend")
+	if err != nil {
+		return err
+	}
 	fa, _, err := m.sidecar(ctx, &sidecar.Config{
-		Node: "frontend-1", Service: "frontend", Admin: "127.0.0.1:0",
+		Node: "frontend-1", Service: "frontend", Admin: "127.0.0.1:0", Identity: frontID,
 		Outbound:     sidecar.Outbound{Proxy: "127.0.0.1:0"},
 		ControlPlane: cpCfg,
 	})
@@ -172,11 +197,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "   revision %d  %s  %s\n", h.Revision, h.Op, strings.Join(chs, ", "))
 	}
 
-	fmt.Fprint(stdout, closingLines(*serve, cp.API, fa.Admin, fa.Proxy))
+	fmt.Fprint(stdout, closingLines(*serve, cp.API, fa.Admin, fa.Proxy)+credLines(*serve, cp))
 	if *serve {
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// credLines tell the CLI where this demo's credentials are: its data dir
+// is a temporary one, not the default the CLI looks in.
+func credLines(serve bool, cp controlplane.Addrs) string {
+	if !serve {
+		return ""
+	}
+	return fmt.Sprintf("The CLI needs the demo's credentials: export WEFT_TOKEN_FILE=%s WEFT_CA_FILE=%s\n", cp.OperatorTokenFile, cp.CAFile)
 }
 
 // closingLines ends the tour. Commands that talk to the mesh are offered
