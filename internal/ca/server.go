@@ -77,6 +77,9 @@ func (a *Authority) IssueServer(hosts []string, ttl time.Duration) (*tls.Certifi
 	for _, c := range a.chain {
 		chain = append(chain, c.Raw)
 	}
+	// The root too: a client that knows only its pin (a join token's, or
+	// weft run's) checks it against the chain it is sent.
+	chain = append(chain, a.roots[0].Raw)
 	return &tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
 }
 
