@@ -186,7 +186,9 @@ func TestControlPlaneRefusesTheUnauthenticated(t *testing.T) {
 			t.Fatalf("a read from loopback: ok=%v\n%s", ok, out)
 		}
 		// Writes do: a clear 401 naming where it looked.
-		out, ok := bare([]string{caEnv}, "apply", "-f", "-")
+		manifest := filepath.Join(t.TempDir(), "mesh.yaml")
+		os.WriteFile(manifest, []byte(catalogMesh(50, 50)), 0o600)
+		out, ok := bare([]string{caEnv}, "apply", "-f", manifest)
 		if ok || !strings.Contains(out, "401 unauthenticated") || !strings.Contains(out, "WEFT_TOKEN_FILE (unset)") || !strings.Contains(out, filepath.Join(home, ".local/state/weft/operator.token")+" (missing)") {
 			t.Fatalf("apply without a token: ok=%v\n%s", ok, out)
 		}
@@ -308,6 +310,7 @@ func adsExchange(t *testing.T, c *cp, cert *tls.Certificate, node string, stream
 	t.Helper()
 	cfg := cpHTTP(c.creds).Transport.(*http.Transport).TLSClientConfig.Clone()
 	cfg.NextProtos = []string{"h2"}
+	cfg.ServerName, _, _ = net.SplitHostPort(c.xds)
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
