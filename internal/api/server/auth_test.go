@@ -36,7 +36,7 @@ func (b *backendStub) History(context.Context) ([]api.Revision, error) { return 
 type authStub struct{}
 
 func (authStub) Operator(_ context.Context, tok string) bool { return tok == "weftop_good" }
-func (authStub) Workload([][]byte) (string, error)          { return "", errors.New("no") }
+func (authStub) Workload([][]byte) (string, error)           { return "", errors.New("no") }
 
 func do(h http.Handler, method, path, remote, auth string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, path, strings.NewReader("{}"))
