@@ -54,8 +54,9 @@ func (s *serverCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		}
 		return nil, err
 	}
-	l := c.Leaf
-	s.cur, s.renew = c, l.NotBefore.Add(l.NotAfter.Sub(l.NotBefore)/2)
+	// Half of the life left from now (NotBefore is backdated).
+	now := time.Now()
+	s.cur, s.renew = c, now.Add(c.Leaf.NotAfter.Sub(now)/2)
 	return c, nil
 }
 
