@@ -102,7 +102,7 @@ func TestControlPlaneRefusesTheUnauthenticated(t *testing.T) {
 	t.Run("ADS needs a mesh certificate", func(t *testing.T) {
 		// Without a client certificate (TLS), and in plaintext (h2c):
 		// no response, whatever the request.
-		if n, err := adsExchange(t, c, nil, "rogue-1", 1); n != 0 {
+		if n, err := adsExchange(t, c, nil, discoveryRequest("rogue-1"), 1); n != 0 {
 			t.Fatalf("ADS over TLS without a client certificate answered %d streams (%v)", n, err)
 		}
 		if n, err := adsPlain(t, c.xds); n != 0 {
@@ -110,11 +110,11 @@ func TestControlPlaneRefusesTheUnauthenticated(t *testing.T) {
 		}
 		// A mesh workload may read config, as a sidecar does...
 		svid := svid(t, c, "rogue")
-		if n, err := adsExchange(t, c, &svid, "rogue-1", 1); n != 1 {
+		if n, err := adsExchange(t, c, &svid, discoveryRequest("rogue-1"), 1); n != 1 {
 			t.Fatalf("ADS with a mesh SVID: %d streams answered (%v); the refusals above prove nothing", n, err)
 		}
 		// ...but not under a node id a catalog instance holds.
-		if n, err := adsExchange(t, c, &svid, "catalog-v1", 1); n != 0 {
+		if n, err := adsExchange(t, c, &svid, discoveryRequest("catalog-v1"), 1); n != 0 {
 			t.Fatalf("ADS as node catalog-v1 with the rogue service's SVID: answered (%v)", err)
 		}
 	})
@@ -122,7 +122,7 @@ func TestControlPlaneRefusesTheUnauthenticated(t *testing.T) {
 	t.Run("10000 streams on one connection", func(t *testing.T) {
 		before := rssKB(t, c.p.cmd.Process.Pid)
 		svid := svid(t, c, "rogue")
-		n, err := adsExchange(t, c, &svid, "flood-1", 10000)
+		n, err := adsExchange(t, c, &svid, discoveryRequest("flood-1"), 10000)
 		after := rssKB(t, c.p.cmd.Process.Pid)
 		t.Logf("10000 streams on one connection: %d answered (%v); control plane RSS %d -> %d KiB", n, err, before, after)
 		if n > 16 {
@@ -161,6 +161,21 @@ func TestControlPlaneRefusesTheUnauthenticated(t *testing.T) {
 		}
 		if code, body := call(t, anon, http.MethodPost, base+"/apply", big, operatorToken(t, c)); code != http.StatusBadRequest {
 			t.Fatalf("oversized apply with the operator token: %d %s", code, body)
+		}
+		// gRPC that is garbage (not a DiscoveryRequest) or oversized (a
+		// message header announcing 64 MiB, past the 4 MiB cap), from a
+		// workload with a valid certificate: refused, nothing answered.
+		svid := svid(t, c, "rogue")
+		oversized := make([]byte, 5+64<<10)
+		binary.BigEndian.PutUint32(oversized[1:], 64<<20)
+		garbage := append([]byte{0, 0, 0, 1, 0}, bytes.Repeat([]byte{0xff}, 256)...) // not protobuf
+		for name, body := range map[string][]byte{"oversized": oversized, "garbage": garbage} {
+			if n, err := adsExchange(t, c, &svid, body, 4); n != 0 {
+				t.Fatalf("%s gRPC message answered on %d streams (%v)", name, n, err)
+			}
+		}
+		if n, err := adsExchange(t, c, &svid, discoveryRequest("after-garbage"), 1); n != 1 {
+			t.Fatalf("a valid ADS request after the garbage: %d answered (%v)", n, err)
 		}
 		if !apiUp(c.api, c.creds) {
 			t.Fatal("control plane down after garbage")
@@ -306,7 +321,7 @@ func discoveryRequest(node string) []byte {
 // as client certificate, if any), each sending a hand-made CDS request,
 // and returns how many got a response message before the connection was
 // closed or went quiet for 3s.
-func adsExchange(t *testing.T, c *cp, cert *tls.Certificate, node string, streams int) (int, error) {
+func adsExchange(t *testing.T, c *cp, cert *tls.Certificate, body []byte, streams int) (int, error) {
 	t.Helper()
 	cfg := cpHTTP(c.creds).Transport.(*http.Transport).TLSClientConfig.Clone()
 	cfg.NextProtos = []string{"h2"}
@@ -332,7 +347,6 @@ func adsExchange(t *testing.T, c *cp, cert *tls.Certificate, node string, stream
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
 	headers := hb.Bytes()
-	body := discoveryRequest(node)
 
 	var mu sync.Mutex
 	answered := map[uint32]bool{}
