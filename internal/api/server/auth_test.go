@@ -19,11 +19,14 @@ type backendStub struct {
 	Backend
 	block   chan struct{}
 	entered chan struct{}
+	mu      sync.Mutex
 	caller  Caller
 }
 
 func (b *backendStub) Apply(ctx context.Context, _ []byte, _ bool) (api.ApplyResult, error) {
+	b.mu.Lock()
 	b.caller = CallerFrom(ctx)
+	b.mu.Unlock()
 	if b.block != nil {
 		b.entered <- struct{}{}
 		<-b.block
