@@ -37,7 +37,7 @@ PY
     done
     for kind in scoped all; do
       svc=""; [ "$kind" = scoped ] && svc="services: [svc-0], "
-      WEFT_SERVER=$api "$work/weft" token create --service "$kind" > "$work/$kind.token"
+      WEFT_SERVER=$api "$work/weft" token create --service "$kind" > "$work/$kind.token" 2>/dev/null
       cat > "$work/$kind.yaml" <<YAML
 node: $kind-$n1
 admin: off

@@ -40,7 +40,7 @@ print(json.dumps([{"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metada
   "spec": {"ports": [{"port": 80}], "endpoints": [{"address": "127.0.0.1", "port": 27001}]}} for i in range(5)]))
 PY
 WEFT_SERVER=$api "$full" apply -f "$work/mesh.json" >/dev/null
-WEFT_SERVER=$api "$full" token create --service rss > "$work/rss.token"
+WEFT_SERVER=$api "$full" token create --service rss > "$work/rss.token" 2>/dev/null
 cat > "$work/sidecar.yaml" <<YAML
 node: rss
 admin: off
