@@ -20,7 +20,10 @@ for n in "${@:-10 1000 5000}"; do
     xds=127.0.0.1:$port api=127.0.0.1:$((port + 1))
     "$work/weft" control --data-dir "$work/data-$n1" --xds "$xds" --api "$api" --log-level error 2>"$work/cp.log" &
     pids+=($!)
-    for _ in $(seq 100); do curl -fs "http://$api/v1/history" >/dev/null 2>&1 && break; sleep 0.1; done
+    # security is on: the CLI and the sidecars use the control plane's CA
+    # and operator token, and each sidecar a join token.
+    export WEFT_CA_FILE="$work/data-$n1/ca.pem" WEFT_TOKEN_FILE="$work/data-$n1/operator.token"
+    for _ in $(seq 100); do curl -fs --cacert "$WEFT_CA_FILE" "https://$api/v1/bundle" >/dev/null 2>&1 && break; sleep 0.1; done
     # one apply holds at most 1,000 resources
     for start in $(seq 0 1000 $((n1 - 1))); do
       python3 - "$start" "$n1" > "$work/mesh.json" <<'PY'
@@ -34,11 +37,13 @@ PY
     done
     for kind in scoped all; do
       svc=""; [ "$kind" = scoped ] && svc="services: [svc-0], "
+      WEFT_SERVER=$api "$work/weft" token create --service "$kind" > "$work/$kind.token" 2>/dev/null
       cat > "$work/$kind.yaml" <<YAML
 node: $kind-$n1
 admin: off
 outbound: {proxy: 127.0.0.1:0}
-controlPlane: {${svc}xds: [$xds]}
+controlPlane: {${svc}xds: [$xds], api: [$api], caFile: $WEFT_CA_FILE}
+identity: {tokenFile: $work/$kind.token}
 YAML
       "$work/weft-proxy" proxy --config "$work/$kind.yaml" 2>"$work/$kind.log" &
       pids+=($!)

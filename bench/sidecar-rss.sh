@@ -30,18 +30,23 @@ echo "quick after $n:  $(mem $pid)"
 # Control-plane mode.
 xds=127.0.0.1:27010 api=127.0.0.1:27011
 "$full" control --data-dir "$work/data" --xds "$xds" --api "$api" --log-level error 2>"$work/cp.log" & pids+=($!)
-for _ in $(seq 100); do curl -fs "http://$api/v1/history" >/dev/null 2>&1 && break; sleep 0.1; done
+# security is on: the CLI and the sidecar use the control plane's CA and
+# operator token, and the sidecar a join token.
+export WEFT_CA_FILE="$work/data/ca.pem" WEFT_TOKEN_FILE="$work/data/operator.token"
+for _ in $(seq 100); do curl -fs --cacert "$WEFT_CA_FILE" "https://$api/v1/bundle" >/dev/null 2>&1 && break; sleep 0.1; done
 python3 - > "$work/mesh.json" <<'PY'
 import json
 print(json.dumps([{"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "svc-%d" % i},
   "spec": {"ports": [{"port": 80}], "endpoints": [{"address": "127.0.0.1", "port": 27001}]}} for i in range(5)]))
 PY
 WEFT_SERVER=$api "$full" apply -f "$work/mesh.json" >/dev/null
+WEFT_SERVER=$api "$full" token create --service rss > "$work/rss.token" 2>/dev/null
 cat > "$work/sidecar.yaml" <<YAML
 node: rss
 admin: off
 outbound: {proxy: 127.0.0.1:27020}
-controlPlane: {xds: [$xds]}
+controlPlane: {xds: [$xds], api: [$api], caFile: $WEFT_CA_FILE}
+identity: {tokenFile: $work/rss.token}
 YAML
 "$bin" proxy --config "$work/sidecar.yaml" --log-level error & pid=$!; pids+=($pid)
 for _ in $(seq 200); do

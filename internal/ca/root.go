@@ -166,7 +166,8 @@ func (a *Authority) loadFiles(certFile, keyFile string) error {
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	inter := x509.NewCertPool()
-	for _, c := range certs[1 : len(certs)-1] {
+	// A lone self-signed root signs by itself: no intermediates.
+	for _, c := range certs[1:max(1, len(certs)-1)] {
 		inter.AddCert(c)
 	}
 	if _, err := sc.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {

@@ -107,6 +107,12 @@ func (t *Tokens) Create(ctx context.Context, w identity.Workload, ttl time.Durat
 // use is spent exactly once even with several replicas racing: the last
 // use deletes the key, and the others rewrite it only at the revision read.
 func (t *Tokens) Redeem(ctx context.Context, token string) (identity.Workload, error) {
+	// The CA pin a token may carry is for the sidecar; the secret alone
+	// is what was stored.
+	token, _, err := identity.SplitJoinToken(token)
+	if err != nil {
+		return identity.Workload{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
 	if !strings.HasPrefix(token, tokenScheme) || len(token) > 128 {
 		return identity.Workload{}, fmt.Errorf("%w: join token: not a Weft join token", ErrUnauthenticated)
 	}

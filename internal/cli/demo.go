@@ -103,11 +103,15 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	apic, err := apiclient.New(cp.API)
+	// Security is on in the demo as everywhere: the CLI's client uses the
+	// operator token and CA the control plane wrote, and each sidecar
+	// starts from a join token of its own.
+	apic, err := (&cpTarget{server: &cp.API, tokenFile: &cp.OperatorTokenFile, caFile: &cp.CAFile}).client()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n  control plane   xDS %s, API %s, embedded etcd in %s\n", cp.XDS, cp.API, dataDir)
+	fmt.Fprintf(stdout, "\n  control plane   xDS %s, API https://%s, embedded etcd in %s\n", cp.XDS, cp.API, dataDir)
+	fmt.Fprintf(stdout, "  credentials     CA %s, operator token %s; each sidecar starts from a join token\n", cp.CAFile, cp.OperatorTokenFile)
 	d := &demoRun{out: stdout, api: apic, dir: dir, stats: &loadStats{}}
 	if err := d.apply(ctx, "shop.yaml", shopYAML()); err != nil {
 		return err
@@ -120,7 +124,7 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "\n  The shop: frontend (%s) calls catalog (Go, v1 and v2) and ratings (%s). None of them\n", insts[0].lang, insts[len(insts)-1].lang)
 	fmt.Fprintln(stdout, "  knows about the mesh; each instance runs under `weft run`, which gives it a sidecar:")
 	for _, in := range insts {
-		p, err := startDemoProc(in, in.runArgs(exe, cp.API, cp.XDS, o.verbose), verboseWriter(o.verbose, stderr))
+		p, err := startDemoProc(in, in.runArgs(exe, cp.API, cp.XDS, cp.OperatorTokenFile, cp.CAFile, o.verbose), verboseWriter(o.verbose, stderr))
 		if err != nil {
 			return err
 		}
@@ -142,12 +146,24 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "    note: %s\n", why)
 	}
 
+	// The load generator's sidecar gets its identity from a join token,
+	// as a `weft run` child's does.
+	tok, err := apic.CreateToken(ctx, api.TokenRequest{Service: "loadgen", TTLSeconds: 600})
+	if err != nil {
+		return fmt.Errorf("join token for the load generator: %w", err)
+	}
+	loadTok := filepath.Join(dir, "loadgen.token")
+	if err := os.WriteFile(loadTok, []byte(tok.Token+"\n"), 0o600); err != nil {
+		return err
+	}
+	loadID := &sidecar.Identity{TokenFile: loadTok}
 	load, err := m.sidecar(ctx, &sidecar.Config{
 		Node: "loadgen", Service: "loadgen", Admin: "127.0.0.1:0",
 		Outbound: sidecar.Outbound{Proxy: "127.0.0.1:0"},
 		// Not scoped to frontend: a scoped sidecar is not pushed (and so
 		// cannot ACK) a revision that changes nothing it asked for.
-		ControlPlane: &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}},
+		ControlPlane: &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}, CAFile: cp.CAFile},
+		Identity:     loadID,
 	})
 	if err != nil {
 		return err

@@ -78,13 +78,16 @@ func writeEmbedded(name, dst string) error {
 }
 
 // runArgs is the weft run command line that meshes in.
-func (in demoInstance) runArgs(exe, api, xds string, verbose bool) []string {
+func (in demoInstance) runArgs(exe, api, xds, tokenFile, caFile string, verbose bool) []string {
 	level := "warn"
 	if verbose {
 		level = "info"
 	}
 	args := []string{exe, "run", "--service", in.service, "--id", in.id, "--control", api, "--xds", xds,
-		"--probe-path", "/healthz", "--probe-interval", "200ms", "--drain", "500ms", "--grace", "3s", "--log-level", level}
+		"--probe-path", "/healthz", "--probe-interval", "200ms", "--drain", "500ms", "--grace", "3s", "--log-level", level,
+		// weft run makes its sidecar a join token with the operator token,
+		// and trusts the control plane through its CA file.
+		"--token-file", tokenFile, "--ca-file", caFile}
 	if in.version != "" {
 		args = append(args, "--version", in.version)
 	}

@@ -195,8 +195,9 @@ func TestShopInstancesSubstitute(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ratings.js")); err == nil {
 		t.Errorf("ratings.js written though node is missing")
 	}
-	args := strings.Join(byID["catalog-v2-b"].runArgs("/bin/weft", "127.0.0.1:1", "127.0.0.1:2", false), " ")
+	args := strings.Join(byID["catalog-v2-b"].runArgs("/bin/weft", "127.0.0.1:1", "127.0.0.1:2", "/d/operator.token", "/d/ca.pem", false), " ")
 	if !strings.Contains(args, "run --service catalog --id catalog-v2-b --control 127.0.0.1:1 --xds 127.0.0.1:2") ||
+		!strings.Contains(args, "--token-file /d/operator.token --ca-file /d/ca.pem") ||
 		!strings.HasSuffix(args, "--version v2 -- /bin/weft demo-app catalog --version v2 --fail-file "+failFile(dir, "catalog-v2-b")) {
 		t.Errorf("weft run args: %s", args)
 	}

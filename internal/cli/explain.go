@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/api"
-	apiclient "github.com/weft-mesh/weft/internal/api/client"
 	"github.com/weft-mesh/weft/internal/sidecar"
 )
 
@@ -64,7 +63,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer cancel()
 	addr, who := *admin, *admin
 	if *from != "" {
-		if addr, err = adminOf(ctx, *server, *from); err != nil {
+		if addr, err = adminOf(ctx, server, *from); err != nil {
 			return err
 		}
 		who = fmt.Sprintf("%s (admin %s)", *from, addr)
@@ -123,8 +122,8 @@ func askExplain(ctx context.Context, addr string, req sidecar.ExplainRequest) ([
 
 // adminOf finds the admin address that the sidecar called name (its node,
 // or the service of its only node) registered with.
-func adminOf(ctx context.Context, server, name string) (string, error) {
-	c, err := apiclient.New(server)
+func adminOf(ctx context.Context, server *cpTarget, name string) (string, error) {
+	c, err := server.client()
 	if err != nil {
 		return "", err
 	}

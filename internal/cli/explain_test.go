@@ -160,7 +160,8 @@ func TestExplainFromRegisteredNode(t *testing.T) {
 	sc := runSidecarCfg(t, &sidecar.Config{Node: "catalog-a", Service: "catalog", Admin: "127.0.0.1:0",
 		Inbound:      []sidecar.Inbound{{Name: "http", Listen: "127.0.0.1:0", App: fmt.Sprintf("%s:%d", h, p)}},
 		Outbound:     sidecar.Outbound{Proxy: "127.0.0.1:0"},
-		ControlPlane: &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}},
+		ControlPlane: &sidecar.ControlPlane{XDS: []string{cp.XDS}, API: []string{cp.API}, CAFile: cp.CAFile},
+		Identity:     &sidecar.Identity{TokenFile: joinToken(t, cp.API, "catalog")},
 		Register:     &sidecar.Registration{Probe: sidecar.Probe{HTTPPath: "/", Interval: 100 * time.Millisecond}},
 		Limits:       sidecar.Limits{DrainTimeout: time.Second}})
 	inbound := sc.Inbound["http"]
@@ -183,6 +184,16 @@ func TestExplainFromRegisteredNode(t *testing.T) {
 	if code, _, errOut := weft(t, cp.API, "explain", "--from", "nope", "http://catalog/x"); code != 1 || !strings.Contains(errOut, "no registered instance has that node or service name (nodes: catalog-a)") {
 		t.Errorf("--from unknown: exit %d %q", code, errOut)
 	}
+}
+
+// joinToken makes a join token for service with weft token create.
+func joinToken(t *testing.T, server, service string) string {
+	t.Helper()
+	code, out, errOut := weft(t, server, "token", "create", "--service", service)
+	if code != 0 {
+		t.Fatalf("token create: %s", errOut)
+	}
+	return writeTempFile(t, service+".token", out)
 }
 
 // runSidecarCfg runs cfg in this process until the test ends.

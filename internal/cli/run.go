@@ -31,6 +31,10 @@ type runOpts struct {
 	// capture runs the app in its own network namespace with all of its
 	// outbound TCP redirected to the sidecar.
 	capture bool
+	// joinTokenFile, tokenFile and caFile are the credentials: the
+	// sidecar's join token (default: one made with the operator token),
+	// the operator token and the control plane's CA bundle.
+	joinTokenFile, tokenFile, caFile string
 }
 
 const runUsage = "usage: weft run --service NAME [--version V] [--port P] [--upstream SVC]... [--capture] [--control API] [--xds ADDR] -- CMD [ARGS...]"
@@ -60,6 +64,9 @@ func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "after forwarding SIGINT or SIGTERM, how long the app may take to exit before it is killed")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "sidecar log level: debug, info, warn or error")
 	fs.BoolVar(&o.capture, "capture", false, "run the app in its own network namespace with all of its outbound TCP captured by the sidecar, so apps that ignore proxy variables are meshed too (needs root, ip and iptables)")
+	fs.StringVar(&o.joinTokenFile, "join-token-file", "", "the sidecar's join token (weft token create --service NAME); default: one made with the operator token")
+	fs.StringVar(&o.tokenFile, "token-file", "", "the operator token file (env WEFT_TOKEN_FILE or WEFT_TOKEN; default DATA_DIR/operator.token)")
+	fs.StringVar(&o.caFile, "ca-file", "", "the control plane's CA bundle (env WEFT_CA_FILE; default DATA_DIR/ca.pem; else the join token's CA pin)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -135,7 +142,7 @@ func parseRun(args []string, stderr io.Writer) (*runOpts, error) {
 // sidecarConfig is the in-process sidecar of the app that listens on
 // appPort. Its config is validated by sidecar.New, which names any bad
 // field (a bad --upstream name shows as outbound.ports[i].service).
-func (o *runOpts) sidecarConfig(appPort int) *sidecar.Config {
+func (o *runOpts) sidecarConfig(appPort int, creds *runCreds) *sidecar.Config {
 	ports := make([]sidecar.OutboundPort, len(o.upstreams))
 	for i, u := range o.upstreams {
 		ports[i] = sidecar.OutboundPort{Listen: "127.0.0.1:0", Service: u}
@@ -153,7 +160,8 @@ func (o *runOpts) sidecarConfig(appPort int) *sidecar.Config {
 		Locality: sidecar.Locality{Region: o.region, Zone: o.zone},
 		// Services scopes the sidecar to the declared upstreams and makes
 		// it learn the others from traffic; nil (no --upstream) asks for all.
-		ControlPlane: &sidecar.ControlPlane{XDS: o.xds, API: o.api, Services: o.upstreams},
+		ControlPlane: &sidecar.ControlPlane{XDS: o.xds, API: o.api, Services: o.upstreams, CAFile: creds.caFile},
+		Identity:     &sidecar.Identity{TokenFile: creds.tokenFile},
 		Register: &sidecar.Registration{
 			Labels: o.labels,
 			Probe:  sidecar.Probe{HTTPPath: o.probePath, Interval: o.probeInterval},
@@ -253,12 +261,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	sc, err := startRunSidecar(o.sidecarConfig(appPort), log)
+	creds, err := prepareCreds(ctx, o)
+	if err != nil {
+		return fmt.Errorf("%w; %s was not started", err, o.argv[0])
+	}
+	defer creds.cleanup()
+	sc, err := startRunSidecar(o.sidecarConfig(appPort, creds), log)
 	if err != nil {
 		return fmt.Errorf("sidecar: %w; %s was not started", err, o.argv[0])
 	}
 	defer sc.stopAndWait()
-	addrs, err := sc.waitReady(ctx, o, stderr)
+	addrs, err := sc.waitReady(ctx, o, creds.api, stderr)
 	if err != nil {
 		return fmt.Errorf("%w; %s was not started", err, o.argv[0])
 	}

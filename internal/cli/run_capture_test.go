@@ -57,7 +57,7 @@ func TestParseRunCapture(t *testing.T) {
 		t.Fatalf("--upstream with --capture: %v", err)
 	}
 	cn := &captureNet{ns: "weft-1", hostIP: netip.MustParseAddr("10.213.0.1"), appIP: netip.MustParseAddr("10.213.0.2"), hostsFile: "/etc/netns/weft-1/hosts"}
-	cfg := o.captureSidecarConfig(8080, cn)
+	cfg := o.captureSidecarConfig(8080, cn, &runCreds{tokenFile: "/join.token"})
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,11 @@ func runCaptured(ctx context.Context, o *runOpts, log *slog.Logger, stdout, stde
 	if appPort == 0 {
 		appPort = defaultCapturePort
 	}
+	creds, err := prepareCreds(ctx, o)
+	if err != nil {
+		return fmt.Errorf("%w; %s was not started", err, o.argv[0])
+	}
+	defer creds.cleanup()
 	sweepStale(stderr)
 	cn, err := setupCapture(appPort)
 	if err != nil {
@@ -39,12 +44,12 @@ func runCaptured(ctx context.Context, o *runOpts, log *slog.Logger, stdout, stde
 			fmt.Fprintf(stderr, "weft run: cleaning up the capture namespace %s: %v\n", cn.ns, cerr)
 		}
 	}()
-	sc, err := startRunSidecar(o.captureSidecarConfig(appPort, cn), log)
+	sc, err := startRunSidecar(o.captureSidecarConfig(appPort, cn, creds), log)
 	if err != nil {
 		return fmt.Errorf("sidecar: %w; %s was not started", err, o.argv[0])
 	}
 	defer sc.stopAndWait()
-	addrs, err := sc.waitReady(ctx, o, stderr)
+	addrs, err := sc.waitReady(ctx, o, creds.api, stderr)
 	if err != nil {
 		return fmt.Errorf("%w; %s was not started", err, o.argv[0])
 	}
@@ -70,8 +75,8 @@ func runCaptured(ctx context.Context, o *runOpts, log *slog.Logger, stdout, stde
 // captureSidecarConfig is sidecarConfig for a captured app: its inbound
 // forwards to the app's address in the namespace, and the capture
 // listener, on the host end of the veth, replaces the explicit proxy.
-func (o *runOpts) captureSidecarConfig(appPort int, cn *captureNet) *sidecar.Config {
-	cfg := o.sidecarConfig(appPort)
+func (o *runOpts) captureSidecarConfig(appPort int, cn *captureNet, creds *runCreds) *sidecar.Config {
+	cfg := o.sidecarConfig(appPort, creds)
 	cfg.Inbound[0].App = net.JoinHostPort(cn.appIP.String(), strconv.Itoa(appPort))
 	cfg.Outbound.Proxy = ""
 	cfg.Outbound.Capture = &sidecar.Capture{

@@ -63,11 +63,7 @@ func (r *runSidecar) stopAndWait() error {
 // batch job that exits at once is still deregistered (a registration in
 // flight when the sidecar stops would otherwise outlive it until its
 // lease ends). Each missing part after --wait is named in the error.
-func (r *runSidecar) waitReady(ctx context.Context, o *runOpts, stderr io.Writer) (sidecar.Addrs, error) {
-	api, err := apiclient.New(o.api...)
-	if err != nil {
-		return sidecar.Addrs{}, fmt.Errorf("--control: %w", err)
-	}
+func (r *runSidecar) waitReady(ctx context.Context, o *runOpts, api *apiclient.Client, stderr io.Writer) (sidecar.Addrs, error) {
 	var (
 		addrs           *sidecar.Addrs
 		clusters        []string

@@ -37,7 +37,7 @@ func TestParseRun(t *testing.T) {
 			if o.zone != "z1" || o.region != "r1" {
 				t.Fatalf("zone %q region %q", o.zone, o.region)
 			}
-			if l := o.sidecarConfig(1).Locality; l != (sidecar.Locality{Region: "r1", Zone: "z1"}) {
+			if l := o.sidecarConfig(1, &runCreds{tokenFile: "/join.token"}).Locality; l != (sidecar.Locality{Region: "r1", Zone: "z1"}) {
 				t.Fatalf("sidecar locality %+v", l)
 			}
 		}},
@@ -69,7 +69,7 @@ func TestRunSidecarConfigValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := o.sidecarConfig(8080)
+	cfg := o.sidecarConfig(8080, &runCreds{tokenFile: "/join.token"})
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestRunSidecarConfigValid(t *testing.T) {
 		t.Fatalf("inbound %+v limits %+v", cfg.Inbound[0], cfg.Limits)
 	}
 	o.upstreams = []string{"Bad_Name"}
-	if err := o.sidecarConfig(8080).Validate(); err == nil || !strings.Contains(err.Error(), "outbound.ports[0].service") {
+	if err := o.sidecarConfig(8080, &runCreds{tokenFile: "/join.token"}).Validate(); err == nil || !strings.Contains(err.Error(), "outbound.ports[0].service") {
 		t.Fatalf("a bad --upstream: %v", err)
 	}
 }

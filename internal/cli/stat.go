@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/api"
-	apiclient "github.com/weft-mesh/weft/internal/api/client"
 )
 
 // runStat prints golden signals per service and version, like
@@ -26,7 +25,7 @@ func runStat(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: weft stat [SERVICE] [-o json]")
 		return errUsage
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}
@@ -109,7 +108,7 @@ func runEdges(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "usage: weft edges [SERVICE] [-o json]")
 		return errUsage
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}
@@ -148,7 +147,7 @@ func runTop(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/api"
-	apiclient "github.com/weft-mesh/weft/internal/api/client"
 )
 
 const tokenUsage = "usage: weft token create --service NAME [--namespace NS] [--ttl 1h] [--uses 1] [-o text|json]"
@@ -37,7 +36,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *ttl < time.Second {
 		return fmt.Errorf("--ttl: must be at least 1s; got %s", *ttl)
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}

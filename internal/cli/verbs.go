@@ -30,10 +30,6 @@ func defaultServer() string {
 	return "127.0.0.1:15080"
 }
 
-func serverFlag(fs *flag.FlagSet) *string {
-	return fs.String("server", defaultServer(), "control-plane API address(es), comma-separated replicas (env WEFT_SERVER)")
-}
-
 // stdin is swapped by tests.
 var stdin io.Reader = os.Stdin
 
@@ -74,7 +70,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}
@@ -147,7 +143,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "usage: weft get KIND [NAME] [-o yaml|json]\n  KIND: services, routes, policies, proxies, instances, all")
 		return errUsage
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}
@@ -330,7 +326,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}
@@ -430,7 +426,7 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}
@@ -453,7 +449,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: weft history")
 		return errUsage
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}
@@ -489,7 +485,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || rev < 1 {
 		return fmt.Errorf("revision: must be a positive integer; got %q", pos[0])
 	}
-	c, err := apiclient.New(*server)
+	c, err := server.client()
 	if err != nil {
 		return err
 	}

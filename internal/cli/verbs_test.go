@@ -38,6 +38,9 @@ func startControlAddrs(t *testing.T) controlplane.Addrs {
 	select {
 	case a := <-ready:
 		t.Cleanup(func() { cancel(); <-done })
+		// The CLI finds the credentials the control plane wrote.
+		t.Setenv("WEFT_TOKEN_FILE", a.OperatorTokenFile)
+		t.Setenv("WEFT_CA_FILE", a.CAFile)
 		return a
 	case err := <-done:
 		cancel()

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -251,6 +252,18 @@ func (b *backend) Register(ctx context.Context, r api.Registration) (api.Lease, 
 	if err := in.Validate(); err != nil {
 		return api.Lease{}, invalid("refused: bad instance", err)
 	}
+	if err := mayActFor(apiserver.CallerFrom(ctx), in.Service); err != nil {
+		return api.Lease{}, err
+	}
+	// A renewal must name the lease that holds the instance; a new
+	// registration (lease 0) of an ID another sidecar holds replaces it
+	// only with the same service's identity (checked above), as a
+	// restarted sidecar does.
+	if r.Lease != 0 {
+		if err := b.leaseHolds(ctx, in.Service, in.ID, r.Lease); err != nil && !errors.Is(err, apiserver.ErrNotFound) {
+			return api.Lease{}, err
+		}
+	}
 	lease, err := b.reg.Upsert(ctx, in, r.Lease)
 	if err != nil {
 		return api.Lease{}, err
@@ -259,5 +272,19 @@ func (b *backend) Register(ctx context.Context, r api.Registration) (api.Lease, 
 }
 
 func (b *backend) Deregister(ctx context.Context, service, id string, lease int64) error {
+	c := apiserver.CallerFrom(ctx)
+	if err := mayActFor(c, service); err != nil {
+		return err
+	}
+	// The instance's own sidecar proves it with its lease; the operator
+	// may remove any instance.
+	if !c.Operator {
+		if lease == 0 {
+			return fmt.Errorf("%w: lease: the lease that holds the instance is required", apiserver.ErrInvalid)
+		}
+		if err := b.leaseHolds(ctx, service, id, lease); err != nil {
+			return err
+		}
+	}
 	return b.reg.Remove(ctx, service, id, lease)
 }

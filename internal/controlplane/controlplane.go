@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/weft-mesh/weft/internal/api"
@@ -78,6 +79,29 @@ type Config struct {
 	// SVIDTTL is the lifetime of workload certificates; sidecars renew at
 	// half of it. Default 24h.
 	SVIDTTL time.Duration
+	// CredentialsDir is where the control plane writes ca.pem (the trust
+	// bundle clients verify it with) and, when it makes one,
+	// operator.token (mode 0600). Default DataDir, or DefaultDataDir()
+	// with external etcd.
+	CredentialsDir string
+	// ServerNames are extra DNS names or IP addresses the serving
+	// certificate covers, besides the listeners' hosts, localhost,
+	// 127.0.0.1 and ::1 (and the host name and interface addresses when
+	// a listener binds every address). Default none.
+	ServerNames []string
+	// ResetOperatorToken replaces the operator token at start (the old
+	// one stops working within 2s on every replica) and writes the new
+	// one to CredentialsDir/operator.token.
+	ResetOperatorToken bool
+	// MaxConnsPerIP caps one peer address's open connections on each of
+	// the xDS and API ports. Default 1024.
+	MaxConnsPerIP int
+	// MaxStreamsPerConn caps the concurrent gRPC streams one xDS
+	// connection may open. Default 16.
+	MaxStreamsPerConn int
+	// MaxAPIInFlight caps the API requests handled at once; more get 503.
+	// Default 64.
+	MaxAPIInFlight int
 	// FastTicks shortens the embedded etcd's raft ticks (tests).
 	FastTicks bool
 	// Logger receives the control plane's log, etcd's included. Default
@@ -93,6 +117,10 @@ type Config struct {
 // Addrs are a running control plane's bound addresses.
 type Addrs struct {
 	XDS, API string
+	// CAFile is the trust bundle clients verify the control plane with;
+	// OperatorTokenFile where the operator token is (if this replica or
+	// an earlier start wrote it).
+	CAFile, OperatorTokenFile string
 }
 
 // SetDefaults fills the documented defaults.
@@ -124,7 +152,26 @@ func (c *Config) SetDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.CredentialsDir == "" {
+		c.CredentialsDir = c.DataDir
+		if c.CredentialsDir == "" {
+			c.CredentialsDir = DefaultDataDir()
+		}
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if c.MaxStreamsPerConn <= 0 {
+		c.MaxStreamsPerConn = DefaultMaxStreamsPerConn
+	}
+	if c.MaxAPIInFlight <= 0 {
+		c.MaxAPIInFlight = apiserver.DefaultMaxInFlight
+	}
 }
+
+// DefaultMaxStreamsPerConn is Config.MaxStreamsPerConn's default: a
+// sidecar needs one ADS stream, a proxyless client one or two.
+const DefaultMaxStreamsPerConn = 16
 
 // Validate reports every invalid field.
 func (c *Config) Validate() error {
@@ -139,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamGrace < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("streamGrace: must be at least 100ms; got %s", c.StreamGrace))
+	}
+	if c.CredentialsDir == "" {
+		errs = append(errs, errors.New("credentialsDir: no default, since neither XDG_STATE_HOME nor HOME is set; pass --credentials-dir"))
 	}
 	if c.DataDir == "" && len(c.EtcdEndpoints) == 0 {
 		errs = append(errs, errors.New("dataDir: no default, since neither XDG_STATE_HOME nor HOME is set; pass --data-dir or --etcd-endpoints"))
@@ -197,13 +247,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := ensureOperator(ctx, st, cfg.CredentialsDir, cfg.ResetOperatorToken, log); err != nil {
+		return err
+	}
+	caFile, err := writeCAFile(cfg.CredentialsDir, authority)
+	if err != nil {
+		return err
+	}
+	sc, err := newServerCert(authority, serverNames([]string{cfg.XDS, cfg.API}, cfg.ServerNames), ca.ServerTTL, log)
+	if err != nil {
+		return err
+	}
+	apiTLS, xdsTLS := tlsConfigs(sc, authority)
 	reg := registry.New(st, cfg.LeaseTTL)
+	acc := &access{op: &operatorAuth{st: st}, ca: authority, reg: reg}
 	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
 	xds := server.New(cfg.Logger)
 	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
 	sy.trustDomain = authority.TrustDomain().String()
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
-	xds.SetHooks(server.Hooks{OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
+	xds.SetHooks(server.Hooks{Authorize: acc.authorizeStream, OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
 	stats := meshstats.New(meshstats.Config{
 		Instances: func(ctx context.Context) ([]api.Instance, error) { return allInstances(ctx, reg) },
 		Interval:  cfg.StatsInterval, Window: cfg.StatsWindow, Logger: cfg.Logger,
@@ -211,16 +274,21 @@ func Run(ctx context.Context, cfg Config) error {
 	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second),
 		certs: newCerts(authority, ca.NewTokens(st, nil)), stats: stats}
 
-	xl, err := net.Listen("tcp", cfg.XDS)
+	xl, err := listen(cfg.XDS, cfg.MaxConnsPerIP)
 	if err != nil {
 		return fmt.Errorf("xds listener: %w", err)
 	}
-	al, err := net.Listen("tcp", cfg.API)
+	al, err := listen(cfg.API, cfg.MaxConnsPerIP)
 	if err != nil {
 		xl.Close()
 		return fmt.Errorf("api listener: %w", err)
 	}
 	gs := grpc.NewServer(append(xds.ServerOptions(),
+		grpc.Creds(credentials.NewTLS(xdsTLS)),
+		// One connection cannot open thousands of streams (each holds a
+		// goroutine and buffers), nor stall in its handshake.
+		grpc.MaxConcurrentStreams(uint32(cfg.MaxStreamsPerConn)),
+		grpc.ConnectionTimeout(10*time.Second),
 		// Stop returns only once every ADS handler has, so none reaches
 		// the syncer (and the store) after Run closes it.
 		grpc.WaitForHandlers(true),
@@ -233,7 +301,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	var handlers sync.WaitGroup
 	hs := &http.Server{
-		Handler: tracked(&handlers, apiserver.Handler(be, cfg.Logger)),
+		Handler:   tracked(&handlers, apiserver.Handler(be, apiserver.Config{Auth: acc, MaxInFlight: cfg.MaxAPIInFlight, Logger: cfg.Logger})),
+		TLSConfig: apiTLS,
+		ErrorLog:  slog.NewLogLogger(cfg.Logger.With("component", "api").Handler(), slog.LevelDebug),
 		// Requests in flight at stop are cancelled with the rest.
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 5 * time.Second,
@@ -248,7 +318,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 5)
 	for _, part := range []func() error{
 		func() error { return gs.Serve(xl) },
-		func() error { return hs.Serve(al) },
+		func() error { return hs.ServeTLS(al, "", "") },
 		func() error { return sy.run(ctx) },
 		func() error { return cp.run(ctx) },
 		func() error {
@@ -265,8 +335,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 
-	addrs := Addrs{XDS: xl.Addr().String(), API: al.Addr().String()}
-	log.Info("control plane serving", "xds", addrs.XDS, "api", addrs.API, "store", storeName(&cfg))
+	addrs := Addrs{XDS: xl.Addr().String(), API: al.Addr().String(), CAFile: caFile, OperatorTokenFile: filepath.Join(cfg.CredentialsDir, OperatorTokenFile)}
+	log.Info("control plane serving", "xds", addrs.XDS, "api", addrs.API, "store", storeName(&cfg), "caFile", caFile)
 	if cfg.Ready != nil {
 		cfg.Ready(addrs)
 	}
@@ -291,6 +361,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+func listen(addr string, perIP int) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return limitPerIP(l, perIP), nil
 }
 
 // tracked counts the handlers running, so Run can wait for them: Shutdown

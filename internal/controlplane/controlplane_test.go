@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/weft-mesh/weft/internal/api"
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
@@ -134,13 +133,13 @@ func TestApplyPushHistoryRollback(t *testing.T) {
 	defer cancel()
 	addrs, stop := start(t, t.TempDir())
 	defer stop()
-	cli, err := apiclient.New(addrs.API)
+	cli, err := newOpClient(t, addrs)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// A sidecar connects before any config exists.
-	conn, err := grpc.NewClient(addrs.XDS, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addrs.XDS, xdsCreds(t, addrs, "frontend"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +251,7 @@ func TestRegistrationAndRestart(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	addrs, stop := start(t, dir)
-	cli, _ := apiclient.New(addrs.API)
+	cli, _ := newOpClient(t, addrs)
 	if _, err := cli.Apply(ctx, []byte(services), false); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +262,7 @@ func TestRegistrationAndRestart(t *testing.T) {
 	if _, err := cli.Register(ctx, api.Registration{Instance: api.Instance{Service: "catalog", ID: "c2", Address: "nope", Port: 0}}); err == nil || !strings.Contains(err.Error(), "address") {
 		t.Fatalf("bad instance accepted: %v", err)
 	}
-	conn, _ := grpc.NewClient(addrs.XDS, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, _ := grpc.NewClient(addrs.XDS, xdsCreds(t, addrs, "frontend"))
 	defer conn.Close()
 	got := &lastUpdate{}
 	xc, _ := xdstest.New(xdstest.Config{Node: "n", Conns: []grpc.ClientConnInterface{conn}, Apply: got.apply, MinBackoff: 20 * time.Millisecond})
@@ -291,7 +290,7 @@ func TestRegistrationAndRestart(t *testing.T) {
 	stop()
 	addrs, stop = start(t, dir)
 	defer stop()
-	cli, _ = apiclient.New(addrs.API)
+	cli, _ = newOpClient(t, addrs)
 	if h, err := cli.History(ctx); err != nil || len(h) != 1 {
 		t.Fatalf("history after restart: %+v %v", h, err)
 	}
@@ -307,7 +306,7 @@ func TestScopedConfig(t *testing.T) {
 	defer cancel()
 	addrs, stop := start(t, t.TempDir())
 	defer stop()
-	cli, _ := apiclient.New(addrs.API)
+	cli, _ := newOpClient(t, addrs)
 	two := `[{"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"}, "spec": {"ports": [{"port": 80}]}},
 	         {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "payments"}, "spec": {"ports": [{"port": 80}]}}]`
 	if _, err := cli.Apply(ctx, []byte(two), false); err != nil {
@@ -319,7 +318,7 @@ func TestScopedConfig(t *testing.T) {
 	}
 	run := func(node string, services []string) *seen {
 		s := &seen{}
-		c, err := client.New(client.Config{Node: node, Services: services, Servers: []string{addrs.XDS}, MinBackoff: 20 * time.Millisecond,
+		c, err := client.New(client.Config{Node: node, Services: services, Servers: []string{addrs.XDS}, MinBackoff: 20 * time.Millisecond, TLS: workloadTLS(t, addrs, "frontend"),
 			Apply: func(u client.Update) error {
 				var names []string
 				for _, c := range u.Clusters {
@@ -369,7 +368,7 @@ func TestLargeConfig(t *testing.T) {
 	defer cancel()
 	addrs, stop := start(t, t.TempDir())
 	defer stop()
-	cli, _ := apiclient.New(addrs.API)
+	cli, _ := newOpClient(t, addrs)
 	const total = 2500
 	for lo := 0; lo < total; lo += 1000 {
 		var items []string

@@ -75,6 +75,9 @@ func (b *backend) CreateToken(ctx context.Context, r api.TokenRequest) (api.Toke
 	if uses == 0 {
 		uses = 1
 	}
+	// The CA pin lets a new sidecar trust this control plane on first
+	// contact, before it holds the bundle (kubeadm's discovery hash).
+	tok += "." + b.certs.ca.Pin()
 	return api.Token{Token: tok, SPIFFEID: w.ID.String(), ExpiresAt: exp, Uses: uses}, nil
 }
 

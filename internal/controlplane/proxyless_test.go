@@ -21,7 +21,6 @@ import (
 	"google.golang.org/grpc/xds"
 
 	"github.com/weft-mesh/weft/internal/api"
-	apiclient "github.com/weft-mesh/weft/internal/api/client"
 )
 
 // grpcBackend is one in-process gRPC server on loopback serving the health
@@ -81,7 +80,7 @@ func TestProxylessGRPCClient(t *testing.T) {
 		t.Fatal("control plane did not start")
 	}
 	defer func() { stopCP(); <-cpDone }()
-	cli, err := apiclient.New(addrs.API)
+	cli, err := newOpClient(t, addrs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +102,11 @@ func TestProxylessGRPCClient(t *testing.T) {
 	}
 
 	const nodeID = "grpc-client-1"
-	bootstrap := fmt.Sprintf(`{"xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}]}], "node": {"id": %q}}`, addrs.XDS, nodeID)
+	// The xDS port admits mesh workloads only: the client presents an SVID
+	// and verifies the control plane with its CA (grpc-go's file-watcher
+	// "tls" channel credentials, which reload the files as they rotate).
+	cert, key, caFile := writeSVIDFiles(t, addrs, "frontend")
+	bootstrap := fmt.Sprintf(`{"xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "tls", "config": {"ca_certificate_file": %q, "certificate_file": %q, "private_key_file": %q}}]}], "node": {"id": %q}}`, addrs.XDS, caFile, cert, key, nodeID)
 	resolver, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,13 @@ type ControlPlane struct {
 	// current certificate and key (mode 0600), so a sidecar restarted while
 	// the control plane is down serves what it served before. "" disables.
 	CacheDir string `yaml:"cacheDir" json:"cacheDir,omitempty"`
+	// CAFile is the control plane's CA bundle (PEM; weft control writes
+	// it to DATA_DIR/ca.pem), to verify the control plane's TLS
+	// certificate. Default: the bundle the join token's CA pin vouches
+	// for at first contact, then the one the sidecar's certificate came
+	// with. Used with identity only (without it, the control plane is an
+	// in-process one on loopback, spoken to in plaintext).
+	CAFile string `yaml:"caFile" json:"caFile,omitempty"`
 }
 
 // Registration describes this sidecar's instance. Defaults come from the

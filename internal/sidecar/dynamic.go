@@ -148,9 +148,19 @@ func (s *Sidecar) loadCache(dir, node string) {
 // runXDS keeps an ADS stream to one of the replicas until ctx ends. The
 // xDS client's defaults bound the connect and notice a replica that went
 // silent within about 30s.
-func (s *Sidecar) runXDS(ctx context.Context, cfg *Config) error {
+func (s *Sidecar) runXDS(ctx context.Context, cfg *Config, trust *cpTrust) error {
 	cp := cfg.ControlPlane
-	c, err := xdsclient.New(xdsclient.Config{Node: cfg.Node, Region: cfg.Locality.Region, Zone: cfg.Locality.Zone, Services: declaredServices(cfg), Inbound: inboundListener(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second})
+	xc := xdsclient.Config{Node: cfg.Node, Region: cfg.Locality.Region, Zone: cfg.Locality.Zone, Services: declaredServices(cfg), Inbound: inboundListener(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second}
+	if trust != nil {
+		// weft control admits an ADS stream by the sidecar's certificate:
+		// wait for the first one (the cached config serves meanwhile).
+		xc.TLS = trust.config()
+		s.log.Info("waiting for the workload certificate before connecting to the control plane")
+		if !waitSVID(ctx, &s.svid) {
+			return nil
+		}
+	}
+	c, err := xdsclient.New(xc)
 	if err != nil {
 		return fmt.Errorf("control plane %s: %w", strings.Join(cp.XDS, ","), err)
 	}

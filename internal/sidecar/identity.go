@@ -31,10 +31,13 @@ import (
 // X.509-SVID) from the control plane's CA. The key is made here and never
 // leaves the process (nor cacheDir, when set).
 type Identity struct {
-	// TokenFile holds a join token from `weft token create`. It is read
-	// only when the sidecar has no valid certificate: at first start, or
-	// when the one cached in controlPlane.cacheDir has expired. Renewals
-	// authenticate with the current certificate. Required.
+	// TokenFile holds a join token from `weft token create`
+	// (SECRET.sha256:PIN: the pin is the hash of the CA's root, so the
+	// sidecar trusts the control plane on first contact without
+	// controlPlane.caFile). It is read only when the sidecar has no valid
+	// certificate: at first start, or when the one cached in
+	// controlPlane.cacheDir has expired. Renewals authenticate with the
+	// current certificate. Required.
 	TokenFile string `yaml:"tokenFile" json:"tokenFile"`
 }
 
@@ -55,6 +58,8 @@ func validateIdentity(fe *fieldErrors, c *Config) {
 // it has until that expires.
 type certClient struct {
 	api       *apiclient.Client
+	trust     *cpTrust
+	servers   []string
 	tokenFile string
 	cacheFile string // "" disables the cache
 	src       *mtls.Source
@@ -80,6 +85,13 @@ func (c *certClient) issue(ctx context.Context, cur *mtls.SVID) (*mtls.SVID, err
 	if cur == nil {
 		if req.Token, err = readToken(c.tokenFile); err != nil {
 			return nil, err
+		}
+		_, pin, err := identity.SplitJoinToken(req.Token)
+		if err != nil {
+			return nil, fmt.Errorf("svid: identity.tokenFile: %w", err)
+		}
+		if err := c.trust.bootstrap(ctx, c.servers, pin); err != nil {
+			return nil, fmt.Errorf("svid: %w", err)
 		}
 	} else {
 		req.SVID = encodeCerts(cur.Certificate.Certificate)
@@ -313,12 +325,14 @@ func (c *certClient) loadCache() *mtls.SVID {
 	return s
 }
 
-func (s *Sidecar) newCertClient(cfg *Config) (*certClient, error) {
-	c, err := apiclient.New(cfg.ControlPlane.API...)
+func (s *Sidecar) newCertClient(cfg *Config, trust *cpTrust) (*certClient, error) {
+	// A client of its own: its connections, opened before the sidecar has
+	// a certificate, must not be pooled with the registrar's.
+	c, err := apiclient.NewWith(apiclient.Options{TLS: trust.config()}, cfg.ControlPlane.API...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
-	cc := &certClient{api: c, tokenFile: cfg.Identity.TokenFile, src: &s.svid, log: s.log.With("part", "identity"), now: time.Now}
+	cc := &certClient{api: c, trust: trust, servers: cfg.ControlPlane.API, tokenFile: cfg.Identity.TokenFile, src: &s.svid, log: s.log.With("part", "identity"), now: time.Now}
 	if d := cfg.ControlPlane.CacheDir; d != "" {
 		cc.cacheFile = filepath.Join(d, "svid-"+sanitize(cfg.Node)+".json")
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,10 +58,7 @@ func TestIdentityAgainstControlPlane(t *testing.T) {
 	addrs, stop := startControlPlane(t, filepath.Join(dir, "etcd"), 2*time.Second)
 	defer func() { stop() }()
 	ctx := context.Background()
-	c, err := apiclient.New(addrs.API)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := operatorClient(t, addrs)
 	tok, err := c.CreateToken(ctx, api.TokenRequest{Service: "catalog", TTLSeconds: 60})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +68,12 @@ func TestIdentityAgainstControlPlane(t *testing.T) {
 	}
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte(tok.Token+"\n"), 0o600)
-	cc := &certClient{api: c, tokenFile: tokenFile, src: &mtls.Source{}, log: slog.New(slog.DiscardHandler), now: time.Now,
+	if !strings.Contains(tok.Token, ".sha256:") {
+		t.Fatalf("a join token carries the CA pin: %q", tok.Token)
+	}
+	trust := &cpTrust{svid: &mtls.Source{}}
+	sc, _ := apiclient.NewWith(apiclient.Options{TLS: trust.config()}, addrs.API)
+	cc := &certClient{api: sc, trust: trust, servers: []string{addrs.API}, tokenFile: tokenFile, src: &mtls.Source{}, log: slog.New(slog.DiscardHandler), now: time.Now,
 		cacheFile: filepath.Join(dir, "cache", "svid.json")}
 
 	first, err := cc.issue(ctx, nil)
@@ -128,7 +131,7 @@ func TestIdentityAgainstControlPlane(t *testing.T) {
 
 	stop()
 	addrs, stop = startControlPlane(t, filepath.Join(dir, "etcd"), time.Hour)
-	c2, _ := apiclient.New(addrs.API)
+	c2 := operatorClient(t, addrs)
 	b2, err := c2.Bundle(ctx)
 	if err != nil || b2.Roots != b.Roots {
 		t.Fatalf("the root changed across a restart: %v", err)

@@ -28,9 +28,11 @@ type registrar struct {
 	ttl    time.Duration
 }
 
-func (s *Sidecar) newRegistrar(cfg *Config, addrs Addrs) (*registrar, error) {
+func (s *Sidecar) newRegistrar(cfg *Config, addrs Addrs, trust *cpTrust) (*registrar, error) {
 	r := cfg.Register
-	c, err := apiclient.New(cfg.ControlPlane.API...)
+	// The sidecar's certificate is its credential: the control plane
+	// admits it for the service its SPIFFE ID names.
+	c, err := apiclient.NewWith(apiclient.Options{TLS: trust.config()}, cfg.ControlPlane.API...)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +89,10 @@ func (r *registrar) check(ctx context.Context) bool {
 // sending before the listeners drain.
 func (r *registrar) run(ctx context.Context) {
 	log := r.s.log.With("service", r.inst.Service, "id", r.inst.ID)
+	// Registration needs the certificate: wait for the first one.
+	if !waitSVID(ctx, &r.s.svid) {
+		return
+	}
 	var lastSent time.Time
 	sent := false
 	t := time.NewTicker(r.probe.Interval)

@@ -297,9 +297,19 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		}
 		addrs.Admin = adminLn.Addr().String()
 	}
+	var trust *cpTrust
+	if cfg.Identity != nil {
+		if trust, err = newCPTrust(&s.svid, cfg.ControlPlane.CAFile); err != nil {
+			ls.closeAll()
+			if adminLn != nil {
+				adminLn.Close()
+			}
+			return err
+		}
+	}
 	var reg *registrar
 	if cfg.Register != nil {
-		if reg, err = s.newRegistrar(cfg, addrs); err != nil {
+		if reg, err = s.newRegistrar(cfg, addrs, trust); err != nil {
 			ls.closeAll()
 			if adminLn != nil {
 				adminLn.Close()
@@ -351,7 +361,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		close(regDone)
 	}
 	if cfg.Identity != nil {
-		cc, err := s.newCertClient(cfg)
+		cc, err := s.newCertClient(cfg, trust)
 		if err != nil {
 			errc <- err
 		} else {
@@ -363,7 +373,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.runXDS(serveCtx, cfg); err != nil {
+			if err := s.runXDS(serveCtx, cfg, trust); err != nil {
 				errc <- err
 			}
 		}()

@@ -231,6 +231,12 @@ func validateControlPlane(fe *fieldErrors, c *Config) {
 	for i, a := range cp.API {
 		checkAddr(fe, fmt.Sprintf("controlPlane.api[%d]", i), a)
 	}
+	if len(cp.API) > 0 && c.Identity == nil {
+		fe.add("identity", "required with controlPlane.api: weft control serves TLS and admits a sidecar by its workload certificate (set identity.tokenFile to a join token from weft token create)")
+	}
+	if cp.CAFile != "" && c.Identity == nil {
+		fe.add("controlPlane.caFile", "needs identity: without it the sidecar speaks plaintext to an in-process control plane")
+	}
 	for i, svc := range cp.Services {
 		if !validServiceRef(svc) {
 			fe.add(fmt.Sprintf("controlPlane.services[%d]", i), "must be SERVICE or SERVICE.NAMESPACE in lowercase DNS labels; got %q", svc)

@@ -22,6 +22,7 @@ type cp struct {
 	p        *proc
 	xds, api string
 	args     []string
+	creds    string // where it writes ca.pem and operator.token
 }
 
 func startControl(t *testing.T, xds, apiAddr string, store ...string) *cp {
@@ -29,9 +30,11 @@ func startControl(t *testing.T, xds, apiAddr string, store ...string) *cp {
 	// freePort's port is free when it returns, but the kernel may hand it
 	// to another socket (an outgoing connection's ephemeral port) before
 	// the control plane binds it: then try again on fresh ports.
+	store, creds := credsArgs(t, store)
 	for try := 1; ; try++ {
 		args := append([]string{bin.weft, "control", "--xds", xds, "--api", apiAddr, "--lease-ttl", "3s"}, store...)
-		c := &cp{xds: xds, api: apiAddr, args: args}
+		c := &cp{xds: xds, api: apiAddr, args: args, creds: creds}
+		registerCreds(apiAddr, creds)
 		c.p = start(t, "control "+apiAddr, args...)
 		taken := false
 		eventually(t, 30*time.Second, "control plane API", func() bool {
@@ -44,7 +47,7 @@ func startControl(t *testing.T, xds, apiAddr string, store ...string) *cp {
 				return true
 			default:
 			}
-			return httpOK(http.DefaultClient, "http://"+apiAddr+"/v1/history")
+			return apiUp(apiAddr, creds)
 		})
 		if !taken {
 			return c
@@ -65,7 +68,7 @@ func (c *cp) kill(t *testing.T) {
 func (c *cp) restart(t *testing.T) {
 	t.Helper()
 	c.p = start(t, "control "+c.api+" (restarted)", c.args...)
-	eventually(t, 30*time.Second, "control plane API after restart", func() bool { return httpOK(http.DefaultClient, "http://"+c.api+"/v1/history") })
+	eventually(t, 30*time.Second, "control plane API after restart", func() bool { return apiUp(c.api, c.creds) })
 }
 
 // weft runs the CLI against servers and returns its combined output and
@@ -73,9 +76,22 @@ func (c *cp) restart(t *testing.T) {
 func weft(t *testing.T, servers string, stdin string, args ...string) (string, bool) {
 	t.Helper()
 	cmd := exec.Command(bin.weft, args...)
-	cmd.Env = append(os.Environ(), "WEFT_SERVER="+servers)
+	cmd.Env = append(append(os.Environ(), "WEFT_SERVER="+servers), credsEnv(servers)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// weftOut is weft with stdout alone (stderr dropped): for commands whose
+// output is a value, such as a token.
+func weftOut(t *testing.T, servers string, args ...string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(bin.weft, args...)
+	cmd.Env = append(append(os.Environ(), "WEFT_SERVER="+servers), credsEnv(servers)...)
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out) + string(ee.Stderr), false
+	}
 	return string(out), err == nil
 }
 

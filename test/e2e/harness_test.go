@@ -177,6 +177,7 @@ func startEcho(t *testing.T, service, version string) string {
 // extra flags, if any), waiting for its admin /ready.
 func startSidecar(t *testing.T, name, admin, cfg string, extra ...string) (*proc, string) {
 	t.Helper()
+	cfg = withIdentity(t, cfg)
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -61,7 +61,10 @@ func TestRunMeshesPythonAndNode(t *testing.T) {
 	if out, ok := weft(t, c.api, "apiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: catalog}\nspec: {ports: [{port: 80}]}\n", "apply", "-f", "-"); !ok {
 		t.Fatalf("apply: %s", out)
 	}
-	cp := []string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}
+	// weft run finds the operator token and CA by flag (as the CLI does)
+	// and makes its sidecar's join token itself.
+	cp := []string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms",
+		"--token-file", filepath.Join(c.creds, "operator.token"), "--ca-file", filepath.Join(c.creds, "ca.pem")}
 	catAdmin := freePort(t)
 	start(t, "weft run catalog", append(append([]string{bin.weft, "run"}, cp...),
 		"--admin", catAdmin, "--service", "catalog", "--version", "v1", "--id", "catalog-1", "--", "python3", "-c", pyCatalog)...)
@@ -134,8 +137,10 @@ print("up", flush=True)
 time.sleep(30)
 sys.exit(1)
 `
-		p := start(t, "weft run sig", append(append([]string{bin.weft, "run"}, cp...),
-			"--admin", "off", "--service", "sig", "--id", "sig-1", "--", "python3", "-c", app)...)
+		// A join token given by the operator, and the CA pin in it alone
+		// to trust the control plane: no operator token, no CA file.
+		p := start(t, "weft run sig", bin.weft, "run", "--control", c.api, "--xds", c.xds, "--probe-interval", "100ms",
+			"--join-token-file", joinTokenFile(t, c.api, "sig"), "--service", "sig", "--id", "sig-1", "--", "python3", "-c", app)
 		eventually(t, 15*time.Second, "the app up", func() bool { return strings.Contains(p.output(), "up\n") })
 		p.signal(t, syscall.SIGHUP)
 		eventually(t, 5*time.Second, "SIGHUP forwarded", func() bool { return strings.Contains(p.output(), "got SIGHUP") })
@@ -181,7 +186,10 @@ func TestRunRefusesToStartApp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			marker := filepath.Join(t.TempDir(), "started")
 			api, xds := freePort(t), freePort(t)
-			args := append([]string{"run", "--control", api, "--xds", xds, "--wait", "1s", "--admin", "off", "--service", "x"}, tc.args...)
+			// A well-formed join token (its secret is never redeemed).
+			tok := filepath.Join(t.TempDir(), "join.token")
+			os.WriteFile(tok, []byte("weftjt_x.sha256:"+strings.Repeat("0", 64)+"\n"), 0o600)
+			args := append([]string{"run", "--control", api, "--xds", xds, "--wait", "1s", "--admin", "off", "--service", "x", "--join-token-file", tok}, tc.args...)
 			args = append(args, "--", "python3", "-c", "open("+strconv.Quote(marker)+", 'w').close()")
 			begin := time.Now()
 			out, err := exec.Command(bin.weft, args...).CombinedOutput()

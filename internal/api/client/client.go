@@ -6,6 +6,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,11 +30,38 @@ const maxReply = 64 << 20
 type Client struct {
 	bases []string
 	http  *http.Client
+	token string
+	hint  string
 }
 
-// New takes replica addresses (host:port or URLs).
-func New(servers ...string) (*Client, error) {
-	c := &Client{http: &http.Client{}}
+// Options are a client's credentials.
+type Options struct {
+	// TLS verifies the control plane (RootCAs: its ca.pem, or the bundle
+	// a join token's pin vouched for) and may present a client
+	// certificate (a sidecar's SVID, through GetClientCertificate). Set,
+	// a host:port address means https. Nil: plain http (tests of the
+	// handler alone).
+	TLS *tls.Config
+	// Token is the operator token, sent as "Authorization: Bearer".
+	// Empty: none.
+	Token string
+	// AuthHint is added to the message of a 401 answer: the CLI says
+	// there where it looked for the token.
+	AuthHint string
+}
+
+// New takes replica addresses (host:port or URLs) and speaks plain HTTP
+// to a host:port.
+func New(servers ...string) (*Client, error) { return NewWith(Options{}, servers...) }
+
+// NewWith is New with credentials.
+func NewWith(o Options, servers ...string) (*Client, error) {
+	c := &Client{http: &http.Client{}, token: o.Token, hint: o.AuthHint}
+	scheme := "http://"
+	if o.TLS != nil {
+		scheme = "https://"
+		c.http.Transport = &http.Transport{TLSClientConfig: o.TLS, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4}
+	}
 	for _, s := range servers {
 		for _, one := range strings.Split(s, ",") {
 			one = strings.TrimSpace(one)
@@ -41,7 +69,7 @@ func New(servers ...string) (*Client, error) {
 				continue
 			}
 			if !strings.Contains(one, "://") {
-				one = "http://" + one
+				one = scheme + one
 			}
 			u, err := url.Parse(one)
 			if err != nil || u.Host == "" {
@@ -88,6 +116,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
 			lastErr = err
@@ -105,6 +136,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 			e := &Error{Code: resp.StatusCode}
 			if json.Unmarshal(data, &e.Reply) != nil || e.Reply.Error == "" {
 				e.Reply.Error = fmt.Sprintf("%s: %s", resp.Status, bytes.TrimSpace(data))
+			}
+			if resp.StatusCode == http.StatusUnauthorized {
+				e.Reply.Error = "401 unauthenticated: " + e.Reply.Error
+				if c.hint != "" {
+					e.Reply.Details = append(e.Reply.Details, c.hint)
+				}
 			}
 			return e
 		}
@@ -184,14 +221,14 @@ func (c *Client) Proxies(ctx context.Context) ([]api.Proxy, error) {
 // reported in errs, and the others still count.
 func (c *Client) AllProxies(ctx context.Context) (ps []api.Proxy, errs []error) {
 	for _, base := range c.bases {
-		one := &Client{bases: []string{base}, http: c.http}
+		one := &Client{bases: []string{base}, http: c.http, token: c.token, hint: c.hint}
 		got, err := one.Proxies(ctx)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", base, err))
 			continue
 		}
 		for i := range got {
-			got[i].Replica = strings.TrimPrefix(base, "http://")
+			got[i].Replica = strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
 		}
 		ps = append(ps, got...)
 	}

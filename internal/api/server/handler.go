@@ -26,6 +26,9 @@ var (
 	// ErrUnauthenticated: the credential is missing, unknown, expired or
 	// used up (401).
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: the credential is valid but does not allow this act,
+	// such as a workload registering another service (403).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // Backend is what the control plane provides to the API.
@@ -46,8 +49,8 @@ type Backend interface {
 	// leaf first), if any.
 	SVID(ctx context.Context, r api.SVIDRequest, peer [][]byte) (api.SVID, error)
 	Bundle(ctx context.Context) (api.Bundle, error)
-	// CreateToken makes a join token. It is an operator's act: when the
-	// API gains authentication, this route needs the operator credential.
+	// CreateToken makes a join token. It is an operator's act: the route
+	// needs the operator credential.
 	CreateToken(ctx context.Context, r api.TokenRequest) (api.Token, error)
 	// Stats are the mesh's golden signals, per service version and per
 	// edge, over a recent window.
@@ -57,34 +60,74 @@ type Backend interface {
 // MaxBody caps a request body.
 const MaxBody = mesh.MaxDecodeBytes
 
+// Config configures the handler. Zero values are defaults.
+type Config struct {
+	// Auth recognises credentials. Nil serves every route to anyone
+	// (in-process tests only: the control plane always sets it).
+	Auth Authenticator
+	// MaxInFlight caps the requests being handled at once; more are
+	// answered 503 at once rather than queued. Default 64.
+	MaxInFlight int
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultMaxInFlight is Config.MaxInFlight's default.
+const DefaultMaxInFlight = 64
+
 // Handler serves the API under /v1.
-func Handler(b Backend, log *slog.Logger) http.Handler {
+func Handler(b Backend, cfg Config) http.Handler {
+	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &handler{b: b, log: log.With("component", "api")}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	h := &handler{b: b, log: log.With("component", "api"), auth: cfg.Auth}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+api.Version+"/apply", h.apply)
-	mux.HandleFunc("GET "+api.Version+"/resources", h.resources)
-	mux.HandleFunc("GET "+api.Version+"/resources/{kind}", h.resources)
-	mux.HandleFunc("GET "+api.Version+"/resources/{kind}/{namespace}/{name}", h.resources)
-	mux.HandleFunc("DELETE "+api.Version+"/resources/{kind}/{namespace}/{name}", h.delete)
-	mux.HandleFunc("GET "+api.Version+"/history", h.history)
-	mux.HandleFunc("POST "+api.Version+"/rollback/{revision}", h.rollback)
-	mux.HandleFunc("GET "+api.Version+"/proxies", h.proxies)
-	mux.HandleFunc("GET "+api.Version+"/instances", h.instances)
-	mux.HandleFunc("POST "+api.Version+"/instances", h.register)
-	mux.HandleFunc("DELETE "+api.Version+"/instances/{service}/{id}", h.deregister)
-	mux.HandleFunc("POST "+api.Version+"/svid", h.svid)
-	mux.HandleFunc("GET "+api.Version+"/bundle", h.bundle)
-	mux.HandleFunc("GET "+api.Version+"/stats", h.stats)
-	mux.HandleFunc("POST "+api.Version+"/tokens", h.token)
-	return mux
+	route := func(pattern string, level access, f http.HandlerFunc) { mux.HandleFunc(pattern, h.guard(level, f)) }
+	route("POST "+api.Version+"/apply", operator, h.apply)
+	route("GET "+api.Version+"/resources", read, h.resources)
+	route("GET "+api.Version+"/resources/{kind}", read, h.resources)
+	route("GET "+api.Version+"/resources/{kind}/{namespace}/{name}", read, h.resources)
+	route("DELETE "+api.Version+"/resources/{kind}/{namespace}/{name}", operator, h.delete)
+	route("GET "+api.Version+"/history", read, h.history)
+	route("POST "+api.Version+"/rollback/{revision}", operator, h.rollback)
+	route("GET "+api.Version+"/proxies", read, h.proxies)
+	route("GET "+api.Version+"/instances", read, h.instances)
+	route("POST "+api.Version+"/instances", workload, h.register)
+	route("DELETE "+api.Version+"/instances/{service}/{id}", workload, h.deregister)
+	route("POST "+api.Version+"/svid", open, h.svid)
+	route("GET "+api.Version+"/bundle", open, h.bundle)
+	route("GET "+api.Version+"/stats", read, h.stats)
+	route("POST "+api.Version+"/tokens", operator, h.token)
+	return limitInFlight(h, cfg.MaxInFlight, mux)
 }
 
+// limitInFlight answers 503 past n requests at once: a flood of slow or
+// heavy requests costs the control plane a bounded amount of memory.
+func limitInFlight(h *handler, n int, next http.Handler) http.Handler {
+	sem := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			h.fail(w, fmt.Errorf("%w: more than %d requests in flight; retry", errBusy, n))
+		}
+	})
+}
+
+// errBusy: the in-flight cap is reached (503).
+var errBusy = errors.New("busy")
+
 type handler struct {
-	b   Backend
-	log *slog.Logger
+	b    Backend
+	log  *slog.Logger
+	auth Authenticator
 }
 
 func dryRun(r *http.Request) bool {
@@ -209,6 +252,10 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, ErrUnauthenticated):
 		code = http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		code = http.StatusForbidden
+	case errors.Is(err, errBusy):
+		code = http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}
@@ -216,7 +263,7 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 		h.log.Error("request failed", "err", err)
 	}
 	lines := strings.Split(err.Error(), "\n")
-	for _, sentinel := range []error{ErrInvalid, ErrNotFound, ErrConflict, ErrUnauthenticated} {
+	for _, sentinel := range []error{ErrInvalid, ErrNotFound, ErrConflict, ErrUnauthenticated, ErrForbidden, errBusy} {
 		lines[0] = strings.TrimPrefix(lines[0], sentinel.Error()+": ")
 	}
 	body := api.Error{Error: lines[0]}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"maps"
 	"strings"
 
@@ -17,6 +18,11 @@ const ServicesKey = "weft.dev/services"
 // stream's goroutine: OnConnect before the node's first response, so any
 // per-node config it publishes is what the proxy receives first.
 type Hooks struct {
+	// Authorize, when set, decides whether the stream whose context is
+	// ctx (its gRPC peer holds the verified client certificate) may
+	// speak for node; an error ends the stream with PermissionDenied
+	// before anything is sent.
+	Authorize func(ctx context.Context, node string) error
 	// OnConnect receives a new stream's node and the services it declared
 	// (nil: it wants every service).
 	OnConnect func(node string, services []string)

@@ -124,6 +124,12 @@ func (st *stream) handle(r *discoveryv3.DiscoveryRequest) error {
 		if r.GetNode().GetId() == "" {
 			return status.Error(codes.InvalidArgument, errNoNode.Error())
 		}
+		if s.hooks.Authorize != nil {
+			if err := s.hooks.Authorize(st.grpc.Context(), r.Node.Id); err != nil {
+				s.log.Warn("stream refused", "node", r.Node.Id, "err", err)
+				return status.Error(codes.PermissionDenied, err.Error())
+			}
+		}
 		if s.hooks.OnConnect != nil {
 			s.hooks.OnConnect(r.Node.Id, declaredServices(r.Node))
 			st.hooked = true

@@ -1,0 +1,140 @@
+package controlplane
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/weft-mesh/weft/internal/ca"
+	"github.com/weft-mesh/weft/internal/identity"
+)
+
+// serverCert is the control plane's serving certificate, issued by its own
+// CA and reissued in memory once past half its life: the handshake that
+// finds it stale makes the next one, so nothing runs in the background.
+type serverCert struct {
+	ca    *ca.Authority
+	hosts []string
+	ttl   time.Duration
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	cur   *tls.Certificate
+	renew time.Time
+}
+
+func newServerCert(a *ca.Authority, hosts []string, ttl time.Duration, log *slog.Logger) (*serverCert, error) {
+	s := &serverCert{ca: a, hosts: hosts, ttl: ttl, log: log}
+	if _, err := s.get(nil); err != nil {
+		return nil, err
+	}
+	log.Info("serving certificate issued", "names", hosts, "notAfter", s.cur.Leaf.NotAfter)
+	return s, nil
+}
+
+// get is tls.Config.GetCertificate.
+func (s *serverCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil && time.Now().Before(s.renew) {
+		return s.cur, nil
+	}
+	c, err := s.ca.IssueServer(s.hosts, s.ttl)
+	if err != nil {
+		if s.cur != nil && time.Now().Before(s.cur.Leaf.NotAfter) {
+			s.log.Warn("serving certificate not renewed; keeping the current one", "err", err)
+			return s.cur, nil
+		}
+		return nil, err
+	}
+	// Half of the life left from now (NotBefore is backdated).
+	now := time.Now()
+	s.cur, s.renew = c, now.Add(c.Leaf.NotAfter.Sub(now)/2)
+	return c, nil
+}
+
+// serverNames are the names and addresses the serving certificate covers:
+// the listeners' hosts, localhost, the loopback addresses, extra names,
+// and for a wildcard listener the host name and interface addresses.
+func serverNames(listen []string, extra []string) []string {
+	names := []string{"localhost", "127.0.0.1", "::1"}
+	wildcard := false
+	for _, a := range listen {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			continue
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			wildcard = true
+			continue
+		}
+		names = append(names, host)
+	}
+	if wildcard {
+		if h, err := os.Hostname(); err == nil {
+			names = append(names, h)
+		}
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok {
+					names = append(names, ipn.IP.String())
+				}
+			}
+		}
+	}
+	return append(names, extra...)
+}
+
+// tlsConfigs are the API's (client certificates optional: the operator
+// uses a token) and the xDS port's (a mesh client certificate required).
+func tlsConfigs(sc *serverCert, a *ca.Authority) (apiTLS, xdsTLS *tls.Config) {
+	pool := x509.NewCertPool()
+	for _, r := range a.Bundle() {
+		pool.AddCert(r)
+	}
+	apiTLS = &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: sc.get,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      pool,
+	}
+	xdsTLS = &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: sc.get,
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		ClientCAs:      pool,
+	}
+	return apiTLS, xdsTLS
+}
+
+// workloadOf returns the identity of a verified client certificate chain.
+func workloadOf(a *ca.Authority, chain []*x509.Certificate) (identity.Workload, error) {
+	return identity.Verify(chain, a.TrustDomain(), a.Bundle(), time.Now())
+}
+
+// writeCAFile writes the bundle to dir/ca.pem, for the CLI and sidecars.
+func writeCAFile(dir string, a *ca.Authority) (string, error) {
+	var data []byte
+	for _, r := range a.Bundle() {
+		data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Raw})...)
+	}
+	path := filepath.Join(dir, CAFile)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("ca file: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return "", fmt.Errorf("ca file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("ca file: %w", err)
+	}
+	return path, nil
+}
