@@ -58,7 +58,7 @@ func TestRunCapture(t *testing.T) {
 	if out, ok := weft(t, c.api, "apiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: catalog}\nspec: {ports: [{port: 80}]}\n", "apply", "-f", "-"); !ok {
 		t.Fatalf("apply: %s", out)
 	}
-	cp := []string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}
+	cp := append([]string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}, c.runCreds()...)
 
 	// A server outside the mesh, on one of this host's own addresses.
 	outsideIP := hostIPv4(t)
@@ -185,13 +185,13 @@ func TestRunCaptureRefusals(t *testing.T) {
 	})
 	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
 	// A run killed with SIGKILL cleans nothing up: the next run sweeps it.
-	killed := startCaptured(t, "weft run --capture killed", "--control", c.api, "--xds", c.xds, "--admin", "off",
-		"--service", "killed", "--id", "killed-1", "--", "python3", "-c", "import time; time.sleep(60)")
+	killed := startCaptured(t, "weft run --capture killed", append(append([]string{"--control", c.api, "--xds", c.xds, "--admin", "off"}, c.runCreds()...),
+		"--service", "killed", "--id", "killed-1", "--", "python3", "-c", "import time; time.sleep(60)")...)
 	killedNS := bannerNS(t, killed)
 	killed.cmd.Process.Kill()
 	killed.waitExit(t, 10*time.Second)
-	cmd := exec.Command(bin.weft, "run", "--capture", "--control", c.api, "--xds", c.xds, "--admin", "off",
-		"--service", "job", "--id", "job-1", "--", "python3", "-c", "import sys; sys.exit(4)")
+	cmd := exec.Command(bin.weft, append(append([]string{"run", "--capture", "--control", c.api, "--xds", c.xds, "--admin", "off"}, c.runCreds()...),
+		"--service", "job", "--id", "job-1", "--", "python3", "-c", "import sys; sys.exit(4)")...)
 	b, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 4 {
 		t.Fatalf("weft run --capture: %v, want exit status 4 (the job's):\n%s", err, b)

@@ -147,3 +147,9 @@ func joinTokenFile(t *testing.T, servers, service string) string {
 	}
 	return path
 }
+
+// runCreds are the flags that give `weft run` the control plane's
+// operator token (to mint its sidecar a join token) and CA bundle.
+func (c *cp) runCreds() []string {
+	return []string{"--token-file", filepath.Join(c.creds, "operator.token"), "--ca-file", filepath.Join(c.creds, "ca.pem")}
+}

@@ -65,7 +65,7 @@ func TestStatAgreesWithTheClient(t *testing.T) {
 	if out, ok := weft(t, c.api, catalogMesh(50, 50), "apply", "-f", "-"); !ok {
 		t.Fatalf("apply: %s", out)
 	}
-	cp := []string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}
+	cp := append([]string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}, c.runCreds()...)
 	for _, v := range []string{"v1", "v2"} {
 		app := freePort(t)
 		_, port, _ := strings.Cut(app, ":")

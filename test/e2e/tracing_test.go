@@ -117,7 +117,7 @@ func TestTraceAcrossThreeServices(t *testing.T) {
 	if out, ok := weft(t, c.api, svcs.String(), "apply", "-f", "-"); !ok {
 		t.Fatalf("apply: %s", out)
 	}
-	cp := []string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}
+	cp := append([]string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}, c.runCreds()...)
 	frontIn := ""
 	for _, h := range []struct{ name, next, delay string }{{"slow", "", "0.3"}, {"backend", "slow", "0"}, {"frontend", "backend", "0"}} {
 		t.Setenv("NAME", h.name)
