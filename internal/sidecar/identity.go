@@ -328,7 +328,9 @@ func (c *certClient) loadCache() *mtls.SVID {
 func (s *Sidecar) newCertClient(cfg *Config, trust *cpTrust) (*certClient, error) {
 	// A client of its own: its connections, opened before the sidecar has
 	// a certificate, must not be pooled with the registrar's.
-	c, err := apiclient.NewWith(apiclient.Options{TLS: trust.config()}, cfg.ControlPlane.API...)
+	// A renewal presents the current certificate: never a connection
+	// opened with an earlier one.
+	c, err := apiclient.NewWith(apiclient.Options{TLS: trust.config(), FreshConnections: true}, cfg.ControlPlane.API...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}

@@ -32,7 +32,11 @@ func (s *Sidecar) newRegistrar(cfg *Config, addrs Addrs, trust *cpTrust) (*regis
 	r := cfg.Register
 	// The sidecar's certificate is its credential: the control plane
 	// admits it for the service its SPIFFE ID names.
-	c, err := apiclient.NewWith(apiclient.Options{TLS: trust.config()}, cfg.ControlPlane.API...)
+	// One connection per heartbeat: a pooled one would keep presenting
+	// the certificate of its handshake after a rotation, and be refused
+	// once that one expires (a handshake per renewal, every few seconds,
+	// costs nothing that matters).
+	c, err := apiclient.NewWith(apiclient.Options{TLS: trust.config(), FreshConnections: true}, cfg.ControlPlane.API...)
 	if err != nil {
 		return nil, err
 	}

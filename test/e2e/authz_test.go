@@ -35,7 +35,8 @@ func authzStatus(c *http.Client, inbound, method, path string) (int, string) {
 // TestAuthorizationPolicy applies AuthorizationPolicies through the CLI
 // and measures how long each takes to be enforced by the catalog sidecar's
 // inbound listener (control plane -> xDS -> sidecar), and that deleting
-// it restores access. Callers here are plaintext: they have no identity,
+// it restores access. Callers here are plaintext (the port is PERMISSIVE):
+// they have no identity,
 // so an ALLOW policy for an identity denies them (identity itself, from
 // real mTLS certificates, is covered by the proxy's tests).
 func TestAuthorizationPolicy(t *testing.T) {
@@ -48,7 +49,7 @@ func TestAuthorizationPolicy(t *testing.T) {
 	startSidecar(t, "catalog", admin, fmt.Sprintf(`node: catalog-1
 service: catalog
 admin: %s
-inbound: [{name: http, listen: %s, app: %s}]
+inbound: [{name: http, listen: %s, app: %s, mtls: PERMISSIVE}]
 register: {probe: {httpPath: /, interval: 200ms}}
 controlPlane: {xds: [%s], api: [%s]}
 `, admin, inbound, app, c.xds, c.api))

@@ -93,7 +93,12 @@ func TestStatAgreesWithTheClient(t *testing.T) {
 	// A baseline once every sidecar has been scraped twice: what came
 	// before (the warm-up) is subtracted.
 	var base statsJSON
-	eventually(t, 20*time.Second, "three sidecars scraped", func() bool {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last weft stat: %+v", base)
+		}
+	})
+	eventually(t, 40*time.Second, "three sidecars scraped", func() bool {
 		base = meshStats(t, c.api)
 		return base.Sidecars == 3 && base.served("catalog") > 0
 	})

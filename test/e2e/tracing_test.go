@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -106,8 +107,8 @@ func spanAttr(s *tracepb.Span, key string) string {
 // OTLP to a real receiver; the call makes one trace whose parent links
 // chain every hop, and the slow hop is the one that took the time.
 func TestTraceAcrossThreeServices(t *testing.T) {
-	rcv, url := startOTLPReceiver(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+	rcv, collectorURL := startOTLPReceiver(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collectorURL)
 	t.Setenv("OTEL_TRACES_SAMPLER_ARG", "1")
 	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
 	var svcs strings.Builder
@@ -118,24 +119,29 @@ func TestTraceAcrossThreeServices(t *testing.T) {
 		t.Fatalf("apply: %s", out)
 	}
 	cp := append([]string{"--control", c.api, "--xds", c.xds, "--probe-interval", "100ms"}, c.runCreds()...)
-	frontIn := ""
-	for _, h := range []struct{ name, next, delay string }{{"slow", "", "0.3"}, {"backend", "slow", "0"}, {"frontend", "backend", "0"}} {
+	// The test calls frontend as a meshed client would, through a sidecar
+	// (frontend's inbound is STRICT mTLS): the client's own weft run.
+	clientProxy := freePort(t)
+	for _, h := range []struct{ name, next, delay string }{{"slow", "", "0.3"}, {"backend", "slow", "0"}, {"frontend", "backend", "0"}, {"client", "", "0"}} {
 		t.Setenv("NAME", h.name)
 		t.Setenv("NEXT", h.next)
 		t.Setenv("DELAY", h.delay)
-		in := freePort(t)
-		_, port, _ := strings.Cut(in, ":")
-		start(t, "weft run "+h.name, append(append([]string{bin.weft, "run"}, cp...),
-			"--service", h.name, "--id", h.name+"-1", "--inbound-port", port, "--", "python3", "-c", pyHop)...)
+		args := append(append([]string{bin.weft, "run"}, cp...), "--service", h.name, "--id", h.name+"-1")
+		if h.name == "client" {
+			args = append(args, "--proxy", clientProxy)
+		}
+		start(t, "weft run "+h.name, append(args, "--", "python3", "-c", pyHop)...)
 		eventually(t, 40*time.Second, h.name+" registered ready", func() bool {
 			in, ok := instance(t, c.api, h.name, h.name+"-1")
 			return ok && in.Ready
 		})
-		frontIn = in
 	}
+	pu, _ := url.Parse("http://" + clientProxy)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
+	t.Cleanup(client.CloseIdleConnections)
 	var body string
 	eventually(t, 30*time.Second, "the chain answers", func() bool {
-		resp, err := http.Get("http://" + frontIn + "/")
+		resp, err := client.Get("http://frontend/")
 		if err != nil {
 			return false
 		}
@@ -148,11 +154,12 @@ func TestTraceAcrossThreeServices(t *testing.T) {
 		t.Fatalf("chain answered %q", body)
 	}
 
-	// frontend inbound, frontend outbound, backend inbound, backend
-	// outbound, slow inbound: a server and a client span each.
-	const want = 10
+	// client outbound, frontend inbound, frontend outbound, backend
+	// inbound, backend outbound, slow inbound: a server and a client span
+	// each.
+	const want = 12
 	var trace []spanOf
-	eventually(t, 30*time.Second, "10 spans of one trace at the collector", func() bool {
+	eventually(t, 30*time.Second, "12 spans of one trace at the collector", func() bool {
 		byTrace := map[string][]spanOf{}
 		for _, s := range rcv.all() {
 			k := hex.EncodeToString(s.span.TraceId)
@@ -181,11 +188,11 @@ func TestTraceAcrossThreeServices(t *testing.T) {
 			t.Errorf("span %s/%s (%v) has a parent %x that is not in the trace", s.service, s.span.Name, s.span.Kind, s.span.ParentSpanId)
 		}
 	}
-	if len(trace) != want || len(roots) != 1 || roots[0].service != "frontend" || roots[0].span.Kind != tracepb.Span_SPAN_KIND_SERVER {
-		t.Fatalf("trace of %d spans with roots %v; want %d spans and one frontend server root", len(trace), roots, want)
+	if len(trace) != want || len(roots) != 1 || roots[0].service != "client" || roots[0].span.Kind != tracepb.Span_SPAN_KIND_SERVER {
+		t.Fatalf("trace of %d spans with roots %v; want %d spans and one client server root", len(trace), roots, want)
 	}
 	// depth: walking parents from the slow service's client span (its
-	// sidecar calling the slow app) reaches the root in 9 steps.
+	// sidecar calling the slow app) reaches the root in 11 steps.
 	var deepest spanOf
 	for _, s := range trace {
 		if s.service == "slow" && s.span.Kind == tracepb.Span_SPAN_KIND_CLIENT {
@@ -210,7 +217,7 @@ func TestTraceAcrossThreeServices(t *testing.T) {
 		t.Fatalf("slow app's span lasted %v, want >= 300ms", d)
 	}
 	for _, s := range trace {
-		if s.span.Kind == tracepb.Span_SPAN_KIND_SERVER && s.service != "slow" {
+		if s.span.Kind == tracepb.Span_SPAN_KIND_SERVER && s.service != "slow" && s.service != "client" {
 			for _, child := range trace {
 				if bytes.Equal(child.span.ParentSpanId, s.span.SpanId) {
 					if self := dur(s.span) - dur(child.span); self > 150*time.Millisecond {

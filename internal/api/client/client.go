@@ -48,6 +48,11 @@ type Options struct {
 	// AuthHint is added to the message of a 401 answer: the CLI says
 	// there where it looked for the token.
 	AuthHint string
+	// FreshConnections opens a connection per request: a sidecar whose
+	// client certificate rotates every few minutes (or seconds) must not
+	// reuse a connection whose handshake showed a certificate that has
+	// since expired, which the control plane checks on every request.
+	FreshConnections bool
 }
 
 // New takes replica addresses (host:port or URLs) and speaks plain HTTP
@@ -60,7 +65,8 @@ func NewWith(o Options, servers ...string) (*Client, error) {
 	scheme := "http://"
 	if o.TLS != nil {
 		scheme = "https://"
-		c.http.Transport = &http.Transport{TLSClientConfig: o.TLS, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4}
+		c.http.Transport = &http.Transport{TLSClientConfig: o.TLS, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4,
+			DisableKeepAlives: o.FreshConnections}
 	}
 	for _, s := range servers {
 		for _, one := range strings.Split(s, ",") {
