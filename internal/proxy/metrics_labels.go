@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
@@ -23,13 +24,34 @@ type Self struct {
 	Workload telemetry.Workload
 	// Service is the destination service of inbound requests.
 	Service telemetry.Service
-	// header is PeerHeader's value for Workload.
-	header string
+	// header is PeerHeader's value for Workload, with the principal once
+	// the sidecar has a certificate (SetPrincipal).
+	header atomic.Pointer[string]
 }
 
 // NewSelf fills the canonical labels and renders the peer header.
 func NewSelf(w telemetry.Workload, svc telemetry.Service) *Self {
 	w.Canonicalize()
+	s := &Self{Workload: w, Service: svc}
+	h := peerHeaderOf(w)
+	s.header.Store(&h)
+	return s
+}
+
+// SetPrincipal adds this sidecar's SPIFFE ID to the peer header, once its
+// first certificate arrives: a callee believes the header's workload only
+// when the principal in it is the mTLS peer that connected.
+func (s *Self) SetPrincipal(id string) {
+	if s == nil {
+		return
+	}
+	w := s.Workload
+	w.Principal = id
+	h := peerHeaderOf(w)
+	s.header.Store(&h)
+}
+
+func peerHeaderOf(w telemetry.Workload) string {
 	var b strings.Builder
 	for _, kv := range [][2]string{{"workload", w.Name}, {"namespace", w.Namespace}, {"app", w.App},
 		{"version", w.Version}, {"principal", w.Principal}, {"cluster", w.Cluster}} {
@@ -41,7 +63,7 @@ func NewSelf(w telemetry.Workload, svc telemetry.Service) *Self {
 		}
 		b.WriteString(kv[0] + "=" + kv[1])
 	}
-	return &Self{Workload: w, Service: svc, header: b.String()}
+	return b.String()
 }
 
 // HeaderValue is what the outbound side sends in PeerHeader.
@@ -49,7 +71,7 @@ func (s *Self) HeaderValue() string {
 	if s == nil {
 		return ""
 	}
-	return s.header
+	return *s.header.Load()
 }
 
 // ParsePeerHeader reads PeerHeader's value. Unknown keys are skipped, so

@@ -65,6 +65,8 @@ type certClient struct {
 	src       *mtls.Source
 	log       *slog.Logger
 	now       func() time.Time
+	// onIssued is told the SPIFFE ID of each certificate put in use.
+	onIssued func(id string)
 }
 
 // maxTokenFile caps the token file; a token is about 50 bytes.
@@ -156,6 +158,9 @@ func renewAt(s *mtls.SVID, got time.Time) time.Time {
 // run keeps the SVID current until ctx ends.
 func (c *certClient) run(ctx context.Context) {
 	cur := c.loadCache()
+	if cur != nil {
+		c.onIssued(cur.ID)
+	}
 	got := c.now()
 	backoff := time.Second
 	for {
@@ -190,6 +195,7 @@ func (c *certClient) run(ctx context.Context) {
 		backoff = time.Second
 		c.src.Set(next)
 		cur, got = next, c.now()
+		c.onIssued(next.ID)
 		c.log.Info("certificate issued", "spiffeId", next.ID, "renewal", valid != nil, "notAfter", next.NotAfter(), "renewAt", renewAt(next, got))
 		if err := c.saveCache(next); err != nil {
 			c.log.Warn("certificate cache not written", "err", err)
@@ -334,7 +340,10 @@ func (s *Sidecar) newCertClient(cfg *Config, trust *cpTrust) (*certClient, error
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
-	cc := &certClient{api: c, trust: trust, servers: cfg.ControlPlane.API, tokenFile: cfg.Identity.TokenFile, src: &s.svid, log: s.log.With("part", "identity"), now: time.Now}
+	cc := &certClient{api: c, trust: trust, servers: cfg.ControlPlane.API, tokenFile: cfg.Identity.TokenFile, src: &s.svid, log: s.log.With("part", "identity"), now: time.Now,
+		// The peer header names this sidecar's principal, so a callee can
+		// tie the workload it claims to the mTLS peer that connected.
+		onIssued: s.self.SetPrincipal}
 	if d := cfg.ControlPlane.CacheDir; d != "" {
 		cc.cacheFile = filepath.Join(d, "svid-"+sanitize(cfg.Node)+".json")
 	}

@@ -265,7 +265,10 @@ limits: {drainTimeout: 1s}
 	tcpLabels := with(dst("store"), "request_protocol", "tcp")
 	wants := []want{
 		{frontAdmin, "weft_requests_total", with(httpOKLabels, "reporter", "source", "connection_security_policy", "unknown"), nH1 + nH2},
-		{catalogAdmin, "weft_requests_total", with(httpOKLabels, "reporter", "destination", "connection_security_policy", "none"), nH1 + nH2},
+		// Security is on: sidecars with identities talk mTLS, which the
+		// destination reports.
+		{catalogAdmin, "weft_requests_total", with(httpOKLabels, "reporter", "destination", "connection_security_policy", "mutual_tls",
+			"source_principal", "spiffe://weft.local/ns/default/sa/frontend"), nH1 + nH2},
 		{frontAdmin, "weft_request_duration_milliseconds", with(httpOKLabels, "reporter", "source"), nH1 + nH2},
 		{catalogAdmin, "weft_request_bytes", with(httpOKLabels, "reporter", "destination"), nH1 + nH2},
 		{frontAdmin, "weft_requests_total", with(grpcLabels("0"), "reporter", "source"), nOK},
@@ -276,10 +279,11 @@ limits: {drainTimeout: 1s}
 		{frontAdmin, "weft_tcp_connections_closed_total", with(tcpLabels, "reporter", "source"), nTCP},
 		{frontAdmin, "weft_tcp_sent_bytes_total", with(tcpLabels, "reporter", "source"), nTCP * tcpBytes},
 		{frontAdmin, "weft_tcp_received_bytes_total", with(tcpLabels, "reporter", "source"), nTCP * tcpBytes},
-		// A byte stream carries no peer header: without mTLS the callee
-		// knows only itself.
+		// A byte stream carries no peer header: the callee knows its caller
+		// by the mTLS identity alone.
 		{storeAdmin, "weft_tcp_connections_closed_total", map[string]string{"reporter": "destination", "source_workload": "unknown",
-			"destination_service": "store.default", "destination_version": "v1", "connection_security_policy": "none"}, nTCP},
+			"source_principal": "spiffe://weft.local/ns/default/sa/frontend",
+			"destination_service": "store.default", "destination_version": "v1", "connection_security_policy": "mutual_tls"}, nTCP},
 		{storeAdmin, "weft_tcp_sent_bytes_total", map[string]string{"reporter": "destination", "destination_service": "store.default"}, nTCP * tcpBytes},
 	}
 	// Requests are recorded after their responses: poll until every count
@@ -287,9 +291,16 @@ limits: {drainTimeout: 1s}
 	delta := func(w want) float64 {
 		return sumWhere(scrapeMetrics(t, w.admin), w.name, w.labels) - sumWhere(baseline[w.admin], w.name, w.labels)
 	}
+	var short string
+	t.Cleanup(func() {
+		if t.Failed() && short != "" {
+			t.Logf("still short: %s", short)
+		}
+	})
 	eventually(t, 10*time.Second, "every expected count", func() bool {
 		for _, w := range wants {
-			if delta(w) < w.n {
+			if d := delta(w); d < w.n {
+				short = fmt.Sprintf("%s %s%v: %v of %v", w.admin, w.name, w.labels, d, w.n)
 				return false
 			}
 		}
