@@ -282,7 +282,7 @@ limits: {drainTimeout: 1s}
 		// A byte stream carries no peer header: the callee knows its caller
 		// by the mTLS identity alone.
 		{storeAdmin, "weft_tcp_connections_closed_total", map[string]string{"reporter": "destination", "source_workload": "unknown",
-			"source_principal": "spiffe://weft.local/ns/default/sa/frontend",
+			"source_principal":    "spiffe://weft.local/ns/default/sa/frontend",
 			"destination_service": "store.default", "destination_version": "v1", "connection_security_policy": "mutual_tls"}, nTCP},
 		{storeAdmin, "weft_tcp_sent_bytes_total", map[string]string{"reporter": "destination", "destination_service": "store.default"}, nTCP * tcpBytes},
 	}
