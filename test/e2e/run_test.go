@@ -17,12 +17,17 @@ import (
 )
 
 // pyCatalog is a mesh-unaware Python app: it listens on $PORT and answers
-// with its name.
+// with its name and its caller's identity, as its sidecar proved it by
+// mTLS and told it in X-Forwarded-Client-Cert (Envoy's format).
 const pyCatalog = `
 import os, http.server
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        b = b"catalog-v1 says hi"
+        uri = "nobody"
+        for part in self.headers.get("X-Forwarded-Client-Cert", "").split(";"):
+            if part.startswith("URI="):
+                uri = part[4:]
+        b = ("catalog-v1 says hi to " + uri).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(b)))
         self.end_headers()
@@ -103,7 +108,9 @@ func TestRunMeshesPythonAndNode(t *testing.T) {
 		eventually(t, 15*time.Second, "the Node program's calls", func() bool { return strings.Contains(p.output(), "done\n") })
 		out := p.output()
 		for _, via := range []string{"via proxy", "via port"} {
-			if got := strings.Count(out, via+": 200 catalog-v1 says hi"); got != n {
+			// The callee's view of its caller: the frontend's SPIFFE ID,
+			// which only the frontend's sidecar could have proved.
+			if got := strings.Count(out, via+": 200 catalog-v1 says hi to spiffe://weft.local/ns/default/sa/frontend\n"); got != n {
 				t.Fatalf("%s: %d of %d answers came from the Python catalog:\n%s", via, got, n, out)
 			}
 		}
