@@ -181,6 +181,7 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "  All %d sidecars (5 under weft run, 1 here) have config revision %d.\n", d.sidecars, d.rev)
+	d.loadProxy = load.Proxy
 	lctx, stopLoad := context.WithCancel(ctx)
 	loadDone := make(chan struct{})
 	go func() {
@@ -192,7 +193,7 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 	if !interactive && !o.auto {
 		fmt.Fprintln(stdout, "\n  stdin is not a terminal: running the scenario unattended (--auto).")
 	}
-	if err := runScenario(ctx, d, demoScenario(), o.duration, interactive); err != nil {
+	if err := runScenario(ctx, d, demoScenarioAll(), o.duration, interactive); err != nil {
 		return err
 	}
 	rows, total := summarize(d.stats.all())

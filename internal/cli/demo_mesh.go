@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,6 +87,13 @@ func (m *demoMesh) stop() {
 
 // waitSynced waits until n sidecars have ACKed config revision rev.
 func waitSynced(ctx context.Context, c *apiclient.Client, rev int64, n int) error {
+	return waitSyncedNodes(ctx, c, rev, n, nil)
+}
+
+// waitSyncedNodes is waitSynced for a change that reaches only the named
+// sidecars (an AuthorizationPolicy changes its service's inbound alone):
+// the others are not pushed it, so they keep an earlier revision.
+func waitSyncedNodes(ctx context.Context, c *apiclient.Client, rev int64, n int, only []string) error {
 	prefix := strconv.FormatInt(rev, 10) + "."
 	var last []string
 	err := waitFor(ctx, 15*time.Second, fmt.Sprintf("%d sidecars to ACK revision %d", n, rev), func() bool {
@@ -98,6 +106,9 @@ func waitSynced(ctx context.Context, c *apiclient.Client, rev int64, n int) erro
 			last = append(last, fmt.Sprintf("%s %s %s", p.Node, p.State, p.Version))
 		}
 		for _, p := range ps {
+			if only != nil && !slices.Contains(only, p.Node) {
+				continue
+			}
 			if p.State != "SYNCED" || !strings.HasPrefix(p.Version, prefix) {
 				return false
 			}

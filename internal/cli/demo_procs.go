@@ -60,6 +60,12 @@ func shopInstances(exe, dir string, lookPath func(string) (string, error)) ([]de
 	}
 	if ok, _ := demoCaptureAvailable(); ok {
 		ratings.capture = true
+		const how = "meshed by weft run --capture: in a network namespace of its own, all its TCP goes through its sidecar"
+		if ratings.note != "" {
+			ratings.note += "; " + how
+		} else {
+			ratings.note = how
+		}
 	}
 	return []demoInstance{frontend, catalog("catalog-v1", "v1"), catalog("catalog-v2-a", "v2"), catalog("catalog-v2-b", "v2"), ratings}, nil
 }

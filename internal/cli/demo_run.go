@@ -28,7 +28,8 @@ type demoRun struct {
 	stats         *loadStats
 	procs         []*demoProc
 	frontendAdmin string
-	rev           int64 // the config revision applied last
+	loadProxy     string // the load generator sidecar's proxy listener
+	rev           int64  // the config revision applied last
 	metricsBefore resilienceCounts
 }
 
@@ -41,6 +42,12 @@ func (d *demoRun) say(format string, args ...any) {
 // (written to file in the demo's directory first, so a user of --serve
 // can edit and re-apply it), and waits until every sidecar has ACKed it.
 func (d *demoRun) apply(ctx context.Context, file, yaml string) error {
+	return d.applyTo(ctx, file, yaml, nil)
+}
+
+// applyTo is apply for a change that reaches only the sidecars named
+// (nil: all).
+func (d *demoRun) applyTo(ctx context.Context, file, yaml string, only []string) error {
 	path := filepath.Join(d.dir, file)
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		return err
@@ -67,11 +74,15 @@ func (d *demoRun) apply(ctx context.Context, file, yaml string) error {
 		d.say("weft apply -f %s: %s; config revision %d.", file, strings.Join(changed, ", "), res.Revision)
 		return nil
 	}
-	if err := waitSynced(ctx, d.api, res.Revision, d.sidecars); err != nil {
+	if err := waitSyncedNodes(ctx, d.api, res.Revision, d.sidecars, only); err != nil {
 		return err
 	}
-	d.say("weft apply -f %s: %s; revision %d, ACKed by all %d sidecars in %dms.",
-		file, strings.Join(changed, ", "), res.Revision, d.sidecars, time.Since(start).Milliseconds())
+	who := fmt.Sprintf("all %d sidecars", d.sidecars)
+	if only != nil {
+		who = strings.Join(only, ", ") + "'s sidecar (the only one it changes)"
+	}
+	d.say("weft apply -f %s: %s; revision %d, ACKed by %s in %dms.",
+		file, strings.Join(changed, ", "), res.Revision, who, time.Since(start).Milliseconds())
 	return nil
 }
 

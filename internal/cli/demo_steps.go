@@ -78,10 +78,11 @@ func demoScenario() []demoStep {
 			report: func(_ context.Context, d *demoRun, s stepStats) {
 				d.say("v1 served %s of all pages: one apply, and every sidecar switched at once.", pct(shares(mergeCounts(s.regular, s.beta))["v1"], 1))
 			}},
-		// Identities and mTLS, then an authorization policy that denies a
-		// caller, go here as those features land: each is one demoStep.
 	}
 }
+
+// demoScenarioAll is the tour with the security steps (demo_security.go).
+func demoScenarioAll() []demoStep { return append(demoScenario(), securitySteps()...) }
 
 // mergeCounts adds the counts of a and b into a new map.
 func mergeCounts(a, b map[string]int) map[string]int {
