@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -223,10 +224,21 @@ func splitList(s string) []string {
 	return out
 }
 
-// freeLoopbackPort asks the kernel for a port that is free now. Another
-// process could take it before the app binds it; the app then fails to
-// start with its own bind error, which weft run passes on.
+// freeLoopbackPort picks a port that is free now, from below Linux's
+// ephemeral range (32768-60999): a port the kernel hands out itself is
+// also what it gives the next outgoing connection, on this machine busy
+// with the mesh's own connections, and the app's bind then fails (seen in
+// the demo). Another process could still take it before the app binds
+// it; the app then fails to start with its own bind error, which weft run
+// passes on.
 func freeLoopbackPort() (int, error) {
+	for range 64 {
+		port := 20000 + rand.IntN(12000)
+		if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("pick a port for the app: %w", err)
