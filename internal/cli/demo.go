@@ -209,7 +209,8 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 		return nil
 	}
 	d.stats.begin("serve") // keep counting, so the mesh keeps serving a real load
-	fmt.Fprint(stdout, closingLines(true, demoHints{api: cp.API, loadProxy: load.Proxy, frontendAdmin: d.frontendAdmin, dir: dir}))
+	fmt.Fprint(stdout, closingLines(true, demoHints{api: cp.API, loadProxy: load.Proxy, frontendAdmin: d.frontendAdmin, dir: dir,
+		tokenFile: cp.OperatorTokenFile, caFile: cp.CAFile}))
 	for {
 		if err := d.measure(ctx, time.Hour); err != nil {
 			if ctx.Err() != nil {
@@ -306,7 +307,7 @@ func verboseWriter(verbose bool, w io.Writer) io.Writer {
 }
 
 // demoHints are the addresses the closing commands name.
-type demoHints struct{ api, loadProxy, frontendAdmin, dir string }
+type demoHints struct{ api, loadProxy, frontendAdmin, dir, tokenFile, caFile string }
 
 // closingLines ends the tour. Commands that talk to the mesh are offered
 // only when it keeps running (--serve): otherwise it stops as the demo
@@ -316,7 +317,11 @@ func closingLines(serve bool, h demoHints) string {
 		return "\nThe demo mesh stops now. Run 'weft demo --serve' to keep it running and try the CLI against it.\n"
 	}
 	return fmt.Sprintf(`
-The mesh keeps running, with the load, until Ctrl-C. Try (from this checkout, 'go run ./cmd/weft' for weft):
+The mesh keeps running, with the load, until Ctrl-C. Try (from this checkout, 'go run ./cmd/weft' for weft),
+after giving the CLI the demo's operator token and CA:
+  export WEFT_TOKEN_FILE=%[7]s WEFT_CA_FILE=%[8]s
+  weft stat --server %[1]s
+  weft edges --server %[1]s
   weft get instances --server %[1]s
   weft get routes --server %[1]s
   weft describe svc catalog --server %[1]s
@@ -324,5 +329,5 @@ The mesh keeps running, with the load, until Ctrl-C. Try (from this checkout, 'g
   weft apply --server %[1]s -f %[4]s/catalog-route.yaml     (edit the weights first)
   curl -x http://%[2]s http://frontend/products/1
   curl http://%[3]s/metrics     (the frontend's sidecar)
-`, h.api, h.loadProxy, h.frontendAdmin, h.dir, betaHeader, betaUser)
+`, h.api, h.loadProxy, h.frontendAdmin, h.dir, betaHeader, betaUser, h.tokenFile, h.caFile)
 }

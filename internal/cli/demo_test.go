@@ -235,7 +235,11 @@ func TestDemoClosingLines(t *testing.T) {
 	if s := closingLines(false, demoHints{}); strings.Contains(s, "--server") || strings.Contains(s, "curl") || !strings.Contains(s, "weft demo --serve") {
 		t.Errorf("without --serve: %q", s)
 	}
-	s := closingLines(true, demoHints{api: "127.0.0.1:1", loadProxy: "127.0.0.1:2", frontendAdmin: "127.0.0.1:3", dir: "/tmp/d"})
+	s := closingLines(true, demoHints{api: "127.0.0.1:1", loadProxy: "127.0.0.1:2", frontendAdmin: "127.0.0.1:3", dir: "/tmp/d",
+		tokenFile: "/tmp/d/operator.token", caFile: "/tmp/d/ca.pem"})
+	if !strings.Contains(s, "export WEFT_TOKEN_FILE=/tmp/d/operator.token WEFT_CA_FILE=/tmp/d/ca.pem") {
+		t.Errorf("closing lines do not give the CLI its credentials:\n%s", s)
+	}
 	for _, want := range []string{"weft get routes --server 127.0.0.1:1", "weft apply --server 127.0.0.1:1 -f /tmp/d/catalog-route.yaml",
 		"curl -x http://127.0.0.1:2 http://frontend/products/1", "curl http://127.0.0.1:3/metrics"} {
 		if !strings.Contains(s, want) {
