@@ -2,9 +2,11 @@ package sidecar
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/weft-mesh/weft/internal/proxy"
 	"github.com/weft-mesh/weft/internal/proxy/listener"
@@ -46,6 +48,10 @@ type capture struct {
 	s    *Sidecar
 	vips *vipTable
 	file string
+	// tlsFor is the mTLS of each mesh endpoint a captured TCP connection
+	// was last sent to, for the tunnel's dial (the listener's TCP proxy
+	// asks by address); passthrough destinations have none: plaintext.
+	tlsFor sync.Map // endpoint address -> *tls.Config
 }
 
 // destination reads c's original destination and counts the outcome;
@@ -111,6 +117,11 @@ func (cp *capture) pickFor(c net.Conn) (string, func(listener.Outcome), error) {
 	if ep == nil {
 		return "", nil, fmt.Errorf("capture: cluster %q has no endpoints", cl.Config.Name)
 	}
+	if ep.TLS != nil {
+		cp.tlsFor.Store(ep.Address, ep.TLS)
+	} else {
+		cp.tlsFor.Delete(ep.Address)
+	}
 	start := ep.Begin()
 	series := cp.s.metrics.TCPOpened(proxy.TCPLabels("outbound", cp.s.self, c, cl, ep))
 	return ep.Address, func(o listener.Outcome) {
@@ -118,6 +129,15 @@ func (cp *capture) pickFor(c net.Conn) (string, func(listener.Outcome), error) {
 		series.Bytes(o.Sent, o.Received)
 		series.Closed()
 	}, nil
+}
+
+// upstreamTLS is the mTLS a captured TCP connection to addr is wrapped
+// in: a mesh endpoint's, nil for a passthrough destination.
+func (cp *capture) upstreamTLS(addr string) *tls.Config {
+	if v, ok := cp.tlsFor.Load(addr); ok {
+		return v.(*tls.Config)
+	}
+	return nil
 }
 
 // captureHTTP1 routes each captured HTTP/1 connection as its virtual
@@ -166,7 +186,7 @@ func (s *Sidecar) captureListener(c *Capture, lim Limits, trust bool) listener.C
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
 		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Mirror: s.mirror,
 	})}
-	tcp := listener.NewTCPProxy(listener.TCPConfig{Name: name, Pick: cp.pickFor, Logger: s.log})
+	tcp := listener.NewTCPProxy(listener.TCPConfig{Name: name, Pick: cp.pickFor, UpstreamTLS: cp.upstreamTLS, Logger: s.log})
 	lc := s.listenerConfig(name, c.Listen, lim, h1, h2, tcp)
 	lc.ProtocolOf = cp.protocolOf
 	return lc
