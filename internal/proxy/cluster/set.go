@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"sort"
 	"strconv"
@@ -100,8 +101,8 @@ func NewSet(cfgs []Config, old *Set, opts ...Option) (*Set, error) {
 			}
 			if ep == nil {
 				ep = newEndpoint(c, ec, cl.Breaker)
+				ep.Weight, ep.Locality, ep.Labels = ec.Weight, Locality{Region: ec.Region, Zone: ec.Zone}, ec.Labels
 			}
-			ep.Weight, ep.Locality, ep.Labels = ec.Weight, Locality{Region: ec.Region, Zone: ec.Zone}, ec.Labels
 			cl.Endpoints = append(cl.Endpoints, ep)
 			stats = append(stats, &ep.Stats)
 			weights = append(weights, ec.Weight)
@@ -210,6 +211,12 @@ func endpointTLS(c Config, ec EndpointConfig) *tls.Config {
 func (s *Set) reusable(c Config, ec EndpointConfig) *Endpoint {
 	ep := s.endpoint(c.Name, ec.Address)
 	if ep == nil || ep.TLS != endpointTLS(c, ec) {
+		return nil
+	}
+	// Requests in flight read an endpoint's weight, locality and labels
+	// (metrics, tiers) without a lock: one whose attributes changed is a
+	// new endpoint, never one rewritten under them.
+	if ep.Weight != ec.Weight || ep.Locality != (Locality{Region: ec.Region, Zone: ec.Zone}) || !maps.Equal(ep.Labels, ec.Labels) {
 		return nil
 	}
 	o := ep.cfg

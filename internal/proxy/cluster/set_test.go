@@ -32,24 +32,34 @@ func TestEndpointStateSurvivesCompatibleUpdates(t *testing.T) {
 	}
 	kept := s1.Get("c").Endpoints[0]
 	gone := s1.Get("c").Endpoints[1]
-	cfg.Endpoints = []EndpointConfig{{Address: "127.0.0.1:1", Weight: 5}, {Address: "127.0.0.1:3"}}
+	cfg.Endpoints = []EndpointConfig{{Address: "127.0.0.1:1"}, {Address: "127.0.0.1:3"}}
 	s2, err := NewSet([]Config{cfg}, s1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s2.Get("c").Endpoints[0] != kept || kept.Weight != 5 {
-		t.Fatal("unchanged endpoint was not reused with its new weight")
+	if s2.Get("c").Endpoints[0] != kept {
+		t.Fatal("unchanged endpoint was not reused")
 	}
 	Retire(s1, s2)
 	if _, err := gone.Pool.Get(t.Context()); err == nil {
 		t.Fatal("retired endpoint's pool still hands out connections")
 	}
-	cfg.Protocol = HTTP2
+	// A new weight (or locality, or labels) is a new endpoint: requests in
+	// flight read those fields without a lock, so they are never rewritten.
+	cfg.Endpoints = []EndpointConfig{{Address: "127.0.0.1:1", Weight: 5}, {Address: "127.0.0.1:3"}}
 	s3, err := NewSet([]Config{cfg}, s2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ep := s3.Get("c").Endpoints[0]; ep == kept || ep.H2 == nil {
+	if e := s3.Get("c").Endpoints[0]; e == kept || e.Weight != 5 || kept.Weight == 5 {
+		t.Fatal("a reweighted endpoint was rewritten in place")
+	}
+	cfg.Protocol = HTTP2
+	s4, err := NewSet([]Config{cfg}, s3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep := s4.Get("c").Endpoints[0]; ep == s3.Get("c").Endpoints[0] || ep.H2 == nil {
 		t.Fatal("protocol change must build new pools")
 	}
 }
