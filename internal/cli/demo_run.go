@@ -96,21 +96,10 @@ func (d *demoRun) applyRoute(ctx context.Context, what string, v2Weight int, bet
 type resilienceCounts struct{ retries, ejections int64 }
 
 func (d *demoRun) resilienceMetrics(ctx context.Context) resilienceCounts {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+d.frontendAdmin+"/metrics", nil)
-	if err != nil {
-		return resilienceCounts{}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return resilienceCounts{}
-	}
-	defer resp.Body.Close()
-	text, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	text := d.frontendMetrics(ctx)
 	return resilienceCounts{
-		retries:   sumCounter(string(text), "weft_proxy_retries_total", `cluster="catalog`),
-		ejections: sumCounter(string(text), "weft_proxy_outlier_ejections_total", `cluster="catalog`),
+		retries:   sumCounter(text, "weft_proxy_retries_total", `cluster="catalog`),
+		ejections: sumCounter(text, "weft_proxy_outlier_ejections_total", `cluster="catalog`),
 	}
 }
 

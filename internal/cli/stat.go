@@ -129,9 +129,13 @@ func runEdges(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSON(stdout, st.Edges)
 	}
 	fmt.Fprintf(stdout, "%s\n", statHeader(st))
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	return printEdges(stdout, st.Edges)
+}
+
+func printEdges(w io.Writer, edges []api.EdgeStats) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FROM\tTO\tSUCCESS\tRPS\tP50\tP95\tP99\tREQUESTS")
-	for _, e := range st.Edges {
+	for _, e := range edges {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Source, e.Destination, goldenCols(e.Golden))
 	}
 	return tw.Flush()
@@ -163,12 +167,9 @@ func runTop(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		fmt.Fprintln(stdout)
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FROM\tTO\tSUCCESS\tRPS\tP50\tP95\tP99\tREQUESTS")
-		for _, e := range st.Edges {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Source, e.Destination, goldenCols(e.Golden))
+		if err := printEdges(stdout, st.Edges); err != nil {
+			return err
 		}
-		tw.Flush()
 		if *count != 0 && i == *count-1 {
 			break
 		}

@@ -176,7 +176,8 @@ type h1conn struct {
 	xfcc []byte
 	rng  uint64
 	// peer is the connection's verified SPIFFE ID (PeerID), localPort the
-	// port it arrived on: read once per connection for authorization.
+	// port it arrived on: read once per connection for authorization and
+	// the metrics' source labels.
 	peer      string
 	localPort uint32
 	paramless []byte // the path without ;parameters, for authorization
@@ -216,10 +217,8 @@ type h1conn struct {
 	// rec is the current request's metrics record, filled in place; see
 	// metrics_h1.go.
 	rec telemetry.Request
-	// peerID is the inbound mTLS peer's SPIFFE ID ("" for plaintext);
 	// peerHdr and peerSrc cache the last trusted peer header and its
 	// parse, so a connection's steady state parses nothing.
-	peerID  string
 	peerHdr []byte
 	peerSrc telemetry.Workload
 }

@@ -107,25 +107,16 @@ func (hc *h1conn) finishTrace(code int, f telemetry.Flag, clusterName, upstream 
 		return
 	}
 	end := time.Now()
-	s := tracing.Span{
-		Direction: cfg.Direction, Method: string(hc.req.Method), Authority: string(hc.req.Authority),
-		Path: string(hc.req.Path), Protocol: "HTTP/1.1", Status: code, Cluster: clusterName, Upstream: upstream,
-	}
+	proto := "HTTP/1.1"
 	if hc.req.Method == nil {
-		s.Protocol = ""
+		proto = "" // a head that never parsed
 	}
-	if f != telemetry.FlagNone {
-		s.Flags = f.String()
+	id, ok := hc.Get("x-request-id")
+	if !ok {
+		id = hc.reqID[:]
 	}
-	if v, ok := hc.Get("x-request-id"); ok {
-		s.RequestID = string(v)
-	} else {
-		s.RequestID = string(hc.reqID[:])
-	}
-	s.Name = s.Method + " " + clusterName
-	if clusterName == "" {
-		s.Name = s.Method + " " + s.Authority
-	}
+	s := newSpan(cfg.Direction, string(hc.req.Method), string(hc.req.Authority), string(hc.req.Path), proto, string(id), code, f, clusterName)
+	s.Upstream = upstream
 	if hc.hop.Active {
 		s.Trace = hc.hop.Trace
 	}
@@ -138,4 +129,18 @@ func (hc *h1conn) finishTrace(code int, f telemetry.Flag, clusterName, upstream 
 		cfg.Tracer.Finish(&hc.hop, s, start, upStart, end)
 	}
 	hc.hop.Active = false
+}
+
+// newSpan is a request's facts as both engines report them to the tracer
+// and the access log; ids, kind and times are the tracer's.
+func newSpan(dir, method, authority, path, proto, requestID string, code int, f telemetry.Flag, clusterName string) tracing.Span {
+	s := tracing.Span{Direction: dir, Method: method, Authority: authority, Path: path, Protocol: proto,
+		Status: code, Cluster: clusterName, RequestID: requestID, Name: method + " " + clusterName}
+	if clusterName == "" {
+		s.Name = method + " " + authority
+	}
+	if f != telemetry.FlagNone {
+		s.Flags = f.String()
+	}
+	return s
 }

@@ -29,16 +29,23 @@ func withConnInfo(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connInfoKey{}, &connInfo{peer: PeerID(c), port: localPort(c)})
 }
 
+// streamConn is r's connection info: the identity and port read when its
+// connection was accepted, or, for a stream served without it, r.TLS.
+// Authorization and the metrics' source labels both read it.
+func streamConn(r *http.Request) *connInfo {
+	if ci, _ := r.Context().Value(connInfoKey{}).(*connInfo); ci != nil {
+		return ci
+	}
+	return &connInfo{peer: PeerIDFromState(r.TLS)}
+}
+
 // grpcPermissionDenied is the gRPC status of a call an authorization
 // policy denies (Envoy's RBAC filter answers 403, which gRPC maps to it).
 const grpcPermissionDenied = "7"
 
 // authorize evaluates t on one stream and answers it when denied.
 func (h *HTTP2) authorize(w http.ResponseWriter, r *http.Request, grpc bool, t *authz.Table, host, path []byte, start time.Time) bool {
-	ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
-	if ci == nil {
-		ci = &connInfo{peer: PeerIDFromState(r.TLS)}
-	}
+	ci := streamConn(r)
 	req := authz.Request{Peer: ci.peer, Method: []byte(r.Method), Host: host, Path: path, ParamlessPath: authz.StripParams(nil, path),
 		Port: ci.port, Headers: headerView(r.Header)}
 	d := t.Evaluate(&req)

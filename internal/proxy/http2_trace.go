@@ -113,20 +113,11 @@ func (h *HTTP2) finishTrace(r *http.Request, code int, f telemetry.Flag, cluster
 	if isGRPC(r.Header) {
 		proto = "gRPC"
 	}
-	s := tracing.Span{
-		Direction: h.cfg.Direction, Method: r.Method, Authority: r.Host, Path: r.RequestURI,
-		Protocol: proto, Status: code, Cluster: clusterName, RequestID: r.Header.Get("X-Request-Id"),
+	id := r.Header.Get("X-Request-Id")
+	if id == "" {
+		id = ts.id
 	}
-	if s.RequestID == "" {
-		s.RequestID = ts.id
-	}
-	if f != telemetry.FlagNone {
-		s.Flags = f.String()
-	}
-	s.Name = s.Method + " " + clusterName
-	if clusterName == "" {
-		s.Name = s.Method + " " + s.Authority
-	}
+	s := newSpan(h.cfg.Direction, r.Method, r.Host, r.RequestURI, proto, id, code, f, clusterName)
 	upStart := ts.upStart
 	if !upStart.IsZero() {
 		s.Upstream = ts.upAddr

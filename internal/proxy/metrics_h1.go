@@ -18,8 +18,7 @@ func (hc *h1conn) initRec() {
 		if cfg.Self != nil {
 			r.Destination, r.Service = cfg.Self.Workload, cfg.Self.Service
 		}
-		hc.peerID = PeerID(hc.c)
-		r.MTLS = hc.peerID != ""
+		r.MTLS = hc.peer != ""
 		return
 	}
 	r.Reporter = telemetry.ReporterSource
@@ -50,28 +49,15 @@ func (hc *h1conn) beginRec() {
 	r.Service, r.Destination = telemetry.Service{}, telemetry.Workload{}
 }
 
-// source labels an inbound request's caller: the peer header, when the
-// mTLS peer it names is the one that connected or the listener trusts its
-// downstream's headers, and otherwise what mTLS alone proves.
+// source labels an inbound request's caller (see trustedSource), parsing
+// the peer header only when it differs from the connection's last one.
 func (hc *h1conn) source(peer []byte) telemetry.Workload {
-	if peer != nil && len(peer) <= maxPeerHeader {
-		if !bytes.Equal(peer, hc.peerHdr) || hc.peerHdr == nil {
-			hc.peerHdr = append(hc.peerHdr[:0], peer...)
-			hc.peerSrc = ParsePeerHeader(string(peer))
-		}
-		w := hc.peerSrc
-		switch {
-		case hc.peerID != "" && w.Principal == hc.peerID:
-			return w
-		case hc.peerID == "" && hc.h.cfg.TrustForwarded:
-			w.Principal = "" // only mTLS proves a principal
-			return w
-		}
+	sent := peer != nil && len(peer) <= maxPeerHeader
+	if sent && (hc.peerHdr == nil || !bytes.Equal(peer, hc.peerHdr)) {
+		hc.peerHdr = append(hc.peerHdr[:0], peer...)
+		hc.peerSrc = ParsePeerHeader(string(peer))
 	}
-	if hc.peerID == "" {
-		return telemetry.Workload{}
-	}
-	return mtlsSource(hc.peerID)
+	return trustedSource(hc.peerSrc, sent, hc.peer, hc.h.cfg.TrustForwarded)
 }
 
 // mtlsSource is what a verified SPIFFE ID alone says of the caller.

@@ -23,7 +23,7 @@ func (h *HTTP2) newRec(r *http.Request, grpc bool, clusterName string, labels ma
 		if h.cfg.Self != nil {
 			rec.Destination, rec.Service = h.cfg.Self.Workload, h.cfg.Self.Service
 		}
-		peerID := PeerIDFromState(r.TLS)
+		peerID := streamConn(r).peer
 		rec.MTLS = peerID != ""
 		rec.Source = inboundSource(r.Header.Get(PeerHeader), peerID, h.cfg.TrustForwarded)
 		return rec
@@ -38,17 +38,27 @@ func (h *HTTP2) newRec(r *http.Request, grpc bool, clusterName string, labels ma
 	return rec
 }
 
-// inboundSource is the caller's workload: the peer header when the mTLS
-// peer it names connected, or the listener trusts its downstream's
-// headers; else what mTLS alone proves.
+// inboundSource is the caller's workload from an unparsed peer header;
+// see trustedSource.
 func inboundSource(hdr, peerID string, trust bool) telemetry.Workload {
+	var w telemetry.Workload
 	if hdr != "" && len(hdr) <= maxPeerHeader {
-		w := ParsePeerHeader(hdr)
+		w = ParsePeerHeader(hdr)
+	}
+	return trustedSource(w, hdr != "" && len(hdr) <= maxPeerHeader, peerID, trust)
+}
+
+// trustedSource is the caller's workload: what the peer header claims
+// (w, when sent), if the mTLS peer it names is the one that connected or
+// the listener trusts its downstream's headers; else what mTLS alone
+// proves. Both engines decide with it.
+func trustedSource(w telemetry.Workload, sent bool, peerID string, trust bool) telemetry.Workload {
+	if sent {
 		switch {
 		case peerID != "" && w.Principal == peerID:
 			return w
 		case peerID == "" && trust:
-			w.Principal = ""
+			w.Principal = "" // only mTLS proves a principal
 			return w
 		}
 	}
