@@ -27,7 +27,7 @@ func (s *Sidecar) adminHandler() http.Handler {
 		case !s.serving.Load():
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		default:
-			w.Write([]byte("ready\n"))
+			s.readyCert(w)
 		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Timeout: 5 * time.Second}))
@@ -130,6 +130,8 @@ type ConfigDump struct {
 	// proxy compiled it (empty without a control plane: see Config).
 	Routes   []VirtualHostDump `json:"routes"`
 	Clusters []ClusterDump     `json:"clusters"`
+	// Certificate is the workload certificate's state, with an identity.
+	Certificate *CertDump `json:"certificate,omitempty"`
 }
 
 // ClusterDump shows one outbound cluster, its settings and its
@@ -172,6 +174,10 @@ func (s *Sidecar) dump() ConfigDump {
 		return d
 	}
 	d.Version, d.Loaded = a.version, a.loaded
+	if s.certs != nil {
+		cd := s.certs.dump()
+		d.Certificate = &cd
+	}
 	if a.cfg != nil {
 		d.Config = jsonView(reflect.ValueOf(a.cfg))
 	}

@@ -39,6 +39,14 @@ type Identity struct {
 	// controlPlane.cacheDir has expired. Renewals authenticate with the
 	// current certificate. Required.
 	TokenFile string `yaml:"tokenFile" json:"tokenFile"`
+	// WarnBefore is how long before the certificate expires the sidecar
+	// warns that it could not renew it: weft_sidecar_cert_expiring turns
+	// 1, a warning is logged at each failed attempt with the time left,
+	// and /ready and /config say EXPIRING. Renewal starts at half-life, so
+	// it only fires when the control plane has been unreachable for a
+	// while. Default: a quarter of the certificate's lifetime (6 h for
+	// 24 h certificates).
+	WarnBefore time.Duration `yaml:"warnBefore" json:"warnBefore,omitempty"`
 }
 
 func validateIdentity(fe *fieldErrors, c *Config) {
@@ -47,6 +55,9 @@ func validateIdentity(fe *fieldErrors, c *Config) {
 	}
 	if c.Identity.TokenFile == "" {
 		fe.add("identity.tokenFile", "required: the join token file (weft token create)")
+	}
+	if c.Identity.WarnBefore < 0 {
+		fe.add("identity.warnBefore", "must not be negative")
 	}
 	if c.ControlPlane == nil || len(c.ControlPlane.API) == 0 {
 		fe.add("identity", "needs controlPlane.api, where the CA is")
@@ -67,6 +78,9 @@ type certClient struct {
 	now       func() time.Time
 	// onIssued is told the SPIFFE ID of each certificate put in use.
 	onIssued func(id string)
+	// status is what the metrics, /ready and /config report about the
+	// certificate and its renewal.
+	status *certStatus
 }
 
 // maxTokenFile caps the token file; a token is about 50 bytes.
@@ -158,10 +172,11 @@ func renewAt(s *mtls.SVID, got time.Time) time.Time {
 // run keeps the SVID current until ctx ends.
 func (c *certClient) run(ctx context.Context) {
 	cur := c.loadCache()
+	got := c.now()
 	if cur != nil {
+		c.status.issued(got)
 		c.onIssued(cur.ID)
 	}
-	got := c.now()
 	backoff := time.Second
 	for {
 		if cur != nil {
@@ -182,11 +197,12 @@ func (c *certClient) run(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			c.log.Warn("certificate request failed; retrying", "renewal", valid != nil, "retryIn", backoff, "err", err)
+			c.status.failed(err)
+			c.logFailure(cur, valid != nil, backoff, err)
 			if !sleep(ctx, backoff) {
 				return
 			}
-			backoff = min(backoff*2, 30*time.Second)
+			backoff = min(backoff*2, maxBackoff(cur, got))
 			if valid == nil {
 				cur = nil
 			}
@@ -195,6 +211,7 @@ func (c *certClient) run(ctx context.Context) {
 		backoff = time.Second
 		c.src.Set(next)
 		cur, got = next, c.now()
+		c.status.issued(got)
 		c.onIssued(next.ID)
 		c.log.Info("certificate issued", "spiffeId", next.ID, "renewal", valid != nil, "notAfter", next.NotAfter(), "renewAt", renewAt(next, got))
 		if err := c.saveCache(next); err != nil {
@@ -343,7 +360,7 @@ func (s *Sidecar) newCertClient(cfg *Config, trust *cpTrust) (*certClient, error
 	cc := &certClient{api: c, trust: trust, servers: cfg.ControlPlane.API, tokenFile: cfg.Identity.TokenFile, src: &s.svid, log: s.log.With("part", "identity"), now: time.Now,
 		// The peer header names this sidecar's principal, so a callee can
 		// tie the workload it claims to the mTLS peer that connected.
-		onIssued: s.self.SetPrincipal}
+		onIssued: s.self.SetPrincipal, status: s.certs}
 	if d := cfg.ControlPlane.CacheDir; d != "" {
 		cc.cacheFile = filepath.Join(d, "svid-"+sanitize(cfg.Node)+".json")
 	}

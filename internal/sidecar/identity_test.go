@@ -73,7 +73,7 @@ func TestIdentityAgainstControlPlane(t *testing.T) {
 	}
 	trust := &cpTrust{svid: &mtls.Source{}}
 	sc, _ := apiclient.NewWith(apiclient.Options{TLS: trust.config()}, addrs.API)
-	cc := &certClient{api: sc, trust: trust, servers: []string{addrs.API}, tokenFile: tokenFile, src: &mtls.Source{}, log: slog.New(slog.DiscardHandler), now: time.Now, onIssued: func(string) {},
+	cc := &certClient{api: sc, trust: trust, servers: []string{addrs.API}, tokenFile: tokenFile, src: &mtls.Source{}, log: slog.New(slog.DiscardHandler), now: time.Now, onIssued: func(string) {}, status: newCertStatus(&mtls.Source{}, 0),
 		cacheFile: filepath.Join(dir, "cache", "svid.json")}
 
 	first, err := cc.issue(ctx, nil)

@@ -103,7 +103,7 @@ func (r *registrar) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		// An mTLS instance is ready once it has a certificate to present.
-		ready := r.check(ctx) && (!r.inst.MTLS || r.s.svid.Current() != nil)
+		ready := r.check(ctx) && (!r.inst.MTLS || r.s.certUsable())
 		if ctx.Err() != nil {
 			break
 		}

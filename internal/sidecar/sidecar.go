@@ -97,6 +97,8 @@ type Sidecar struct {
 	authz atomic.Pointer[authz.Table]
 	// svid is the current workload certificate (identity config).
 	svid mtls.Source
+	// certs reports the certificate's state; nil without an identity.
+	certs *certStatus
 	// mesh is the mTLS state; nil without an identity.
 	mesh *meshTLS
 
@@ -164,6 +166,8 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	if cfg.Identity != nil {
 		reg.MustRegister(s.certExpiryMetric())
+		s.certs = newCertStatus(&s.svid, cfg.Identity.WarnBefore)
+		reg.MustRegister(s.certs.metrics()...)
 		s.mesh = s.newMeshTLS()
 	}
 	if cfg.ControlPlane == nil && cfg.Upstream == nil && (cfg.Outbound.Proxy != "" || len(cfg.Outbound.Ports) > 0) {
