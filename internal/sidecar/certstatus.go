@@ -165,14 +165,14 @@ func (c *certClient) logFailure(cur *mtls.SVID, renewal bool, retryIn time.Durat
 }
 
 // maxBackoff caps the wait between failed certificate requests at 30 s,
-// or at an eighth of the certificate's life so short-lived certificates
-// are retried often enough to renew soon after the control plane returns.
-func maxBackoff(cur *mtls.SVID, got time.Time) time.Duration {
+// or at an eighth of the last certificate's life (0: none yet), so that a
+// short-lived certificate is renewed, or re-issued after expiry, soon
+// after the control plane returns.
+func maxBackoff(life time.Duration) time.Duration {
 	const most = 30 * time.Second
-	if cur == nil {
+	if life <= 0 {
 		return most
 	}
-	life := cur.NotAfter().Sub(got)
 	return min(most, max(time.Second, life/8))
 }
 

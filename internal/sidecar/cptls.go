@@ -76,10 +76,13 @@ func (t *cpTrust) config() *tls.Config {
 			return verifyServer(cs, t.currentRoots())
 		},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if s := t.svid.Current(); s != nil {
+			// An expired certificate is not presented: the control plane's
+			// handshake would refuse it, and with it the join-token
+			// enrolment that is the way back after expiry.
+			if s := t.svid.Current(); s != nil && time.Now().Before(s.NotAfter()) {
 				return &s.Certificate, nil
 			}
-			return &tls.Certificate{}, nil // none yet: the server decides
+			return &tls.Certificate{}, nil // none (yet): the server decides
 		},
 	}
 }

@@ -173,7 +173,9 @@ func renewAt(s *mtls.SVID, got time.Time) time.Time {
 func (c *certClient) run(ctx context.Context) {
 	cur := c.loadCache()
 	got := c.now()
+	var life time.Duration // the last certificate's lifetime, as we had it
 	if cur != nil {
+		life = cur.NotAfter().Sub(got)
 		c.status.issued(got)
 		c.onIssued(cur.ID)
 	}
@@ -202,7 +204,7 @@ func (c *certClient) run(ctx context.Context) {
 			if !sleep(ctx, backoff) {
 				return
 			}
-			backoff = min(backoff*2, maxBackoff(cur, got))
+			backoff = min(backoff*2, maxBackoff(life))
 			if valid == nil {
 				cur = nil
 			}
@@ -211,6 +213,7 @@ func (c *certClient) run(ctx context.Context) {
 		backoff = time.Second
 		c.src.Set(next)
 		cur, got = next, c.now()
+		life = cur.NotAfter().Sub(got)
 		c.status.issued(got)
 		c.onIssued(next.ID)
 		c.log.Info("certificate issued", "spiffeId", next.ID, "renewal", valid != nil, "notAfter", next.NotAfter(), "renewAt", renewAt(next, got))
