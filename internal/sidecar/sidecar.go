@@ -219,8 +219,16 @@ type listenerSet struct {
 	Outbound Outbound
 }
 
+// listenersOf is what a reload may not change. An inbound's mtls mode is
+// not part of it: it is read at each accept (inboundMode), so a reload
+// switches a port between STRICT and PERMISSIVE from its next connection.
 func listenersOf(c *Config) listenerSet {
-	return listenerSet{Inbound: c.Inbound, Outbound: c.Outbound}
+	in := make([]Inbound, len(c.Inbound))
+	for i, b := range c.Inbound {
+		b.MTLS = ""
+		in[i] = b
+	}
+	return listenerSet{Inbound: in, Outbound: c.Outbound}
 }
 
 // apply builds every state for cfg first and swaps them in only when all
