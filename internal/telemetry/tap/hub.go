@@ -29,8 +29,7 @@ func (h *Hub) Active() bool { return h != nil && h.active.Load() > 0 }
 // Open starts a session; Close ends it.
 func (h *Hub) Open(o Options) (*Session, error) {
 	o = o.withDefaults()
-	s := &Session{hub: h, filter: o.Filter, events: make(chan Event, BufferSize),
-		rate: float64(o.Rate), tokens: float64(o.Rate), last: time.Now()}
+	s := &Session{hub: h, filter: o.Filter, events: make(chan Event, BufferSize), bucket: NewBucket(o.Rate, time.Now())}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range h.slots {
@@ -64,10 +63,7 @@ type Session struct {
 	filter Filter
 	events chan Event
 
-	mu     sync.Mutex // guards the bucket
-	rate   float64    // tokens per second, and the burst
-	tokens float64
-	last   time.Time
+	bucket *Bucket
 
 	matched, limited, dropped atomic.Uint64
 	closeOnce                 sync.Once
@@ -87,7 +83,7 @@ func (s *Session) offer(ev *Event, now time.Time) {
 		return
 	}
 	s.matched.Add(1)
-	if !s.allow(now) {
+	if !s.bucket.Allow(now) {
 		s.limited.Add(1)
 		return
 	}
@@ -96,22 +92,6 @@ func (s *Session) offer(ev *Event, now time.Time) {
 	default:
 		s.dropped.Add(1)
 	}
-}
-
-// allow takes a token from the bucket, which refills at rate per second
-// up to one second's worth.
-func (s *Session) allow(now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := now.Sub(s.last); d > 0 {
-		s.tokens = min(s.rate, s.tokens+d.Seconds()*s.rate)
-		s.last = now
-	}
-	if s.tokens < 1 {
-		return false
-	}
-	s.tokens--
-	return true
 }
 
 // Events delivers the session's events.
