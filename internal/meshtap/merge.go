@@ -19,6 +19,10 @@ import (
 // mergeBuffer caps lines between the sidecars' readers and the client.
 const mergeBuffer = 256
 
+// endGrace is how long past its duration a tap waits for its sidecars'
+// closing lines.
+const endGrace = 2 * time.Second
+
 // maxLine caps one line from a sidecar.
 const maxLine = 64 << 10
 
@@ -55,7 +59,9 @@ func (d *dropCounter) load() uint64 {
 }
 
 func (m *merge) run(parent context.Context, t *Tapper, ins []api.Instance, v url.Values) error {
-	ctx, cancel := context.WithTimeout(parent, m.o.Duration)
+	// The sidecars end their sessions at the duration, each with its
+	// final counters; the grace lets those arrive before the tap ends.
+	ctx, cancel := context.WithTimeout(parent, m.o.Duration+endGrace)
 	lines := make(chan api.TapLine, mergeBuffer)
 	var wg sync.WaitGroup
 	// Every reader is stopped and waited for before Tap returns: a client

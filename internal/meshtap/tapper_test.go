@@ -179,6 +179,9 @@ func TestTotalRateCap(t *testing.T) {
 	got.mu.Lock()
 	st := got.lines[len(got.lines)-2].Stats
 	got.mu.Unlock()
+	if st != nil && st.Matched != st.Sent+st.RateLimited+st.Dropped {
+		t.Errorf("closing stats %+v: matched is not sent + rate-limited + dropped", *st)
+	}
 	if st == nil || st.RateLimited == 0 || st.Sent != uint64(n) || got.last().End != "duration" {
 		t.Errorf("closing stats %+v, end %+v; want rate-limited counted, %d sent, end duration", st, got.last(), n)
 	}
