@@ -138,3 +138,32 @@ func TestHandlerEndsWithItsClient(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// TestHandlerOutlivesServerTimeouts: the admin server's read and write
+// timeouts are for probes and scrapes; a tap stream lives past them.
+func TestHandlerOutlivesServerTimeouts(t *testing.T) {
+	var h Hub
+	srv := httptest.NewUnstartedServer(Handler(&h, make(chan struct{})))
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "?duration=1500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	waitFor(t, "the session", h.Active)
+	time.Sleep(time.Second) // past both timeouts, by design of this test
+	h.Publish(ev("inbound", "GET", "/late", 200))
+	sc := bufio.NewScanner(resp.Body)
+	var got []Line
+	for sc.Scan() {
+		var l Line
+		json.Unmarshal(sc.Bytes(), &l)
+		got = append(got, l)
+	}
+	if len(got) < 2 || got[0].Event == nil || got[0].Event.Path != "/late" || got[len(got)-1].End != "duration" {
+		t.Errorf("lines %+v (%v); want the late event and the end", got, sc.Err())
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
