@@ -45,10 +45,18 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	var n int
-	var last api.TapStats
+	shown := 0
+	var last *api.TapStats
 	end := ""
 	err = c.Tap(ctx, q, func(l api.TapLine) error {
+		if l.Event != nil {
+			// The control plane ends the stream after --max events with
+			// its closing counters; one sending more is cut off here.
+			if q.Max > 0 && shown >= q.Max {
+				return errTapMax
+			}
+			shown++
+		}
 		switch {
 		case *out == "json":
 			b, err := json.Marshal(l)
@@ -59,23 +67,17 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				return err
 			}
 		case l.Event != nil:
-			if _, err := fmt.Fprintln(stdout, tapLine(n+1, l.Instance, l.Event)); err != nil {
+			if _, err := fmt.Fprintln(stdout, tapLine(shown, l.Instance, l.Event)); err != nil {
 				return err
 			}
 		case l.Error != "":
 			fmt.Fprintf(stderr, "%s: %s\n", l.Instance, l.Error)
 		}
 		if l.Stats != nil {
-			last = *l.Stats
+			last = l.Stats
 		}
 		if l.End != "" {
 			end = l.End
-		}
-		if l.Event != nil {
-			n++
-			if q.Max > 0 && n >= q.Max {
-				return errTapMax
-			}
 		}
 		return nil
 	})
@@ -89,8 +91,12 @@ func runTap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if end == "" {
 			end = "interrupted"
 		}
-		fmt.Fprintf(stderr, "tap ended (%s): %d requests shown; the sidecars matched %d, %d over the rate cap, %d dropped (buffers full)\n",
-			end, n, last.Matched, last.RateLimited, last.Dropped)
+		if last == nil {
+			fmt.Fprintf(stderr, "tap ended (%s): %d requests shown\n", end, shown)
+		} else {
+			fmt.Fprintf(stderr, "tap ended (%s): %d requests shown; the sidecars matched %d, %d over the rate cap, %d dropped (buffers full)\n",
+				end, shown, last.Matched, last.RateLimited, last.Dropped)
+		}
 	}
 	return nil
 }
