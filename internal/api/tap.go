@@ -65,7 +65,9 @@ type TapPeer struct {
 // its session's; on the control plane's own line, the sum over the
 // sidecars plus what the control plane itself held back.
 type TapStats struct {
-	// Matched events passed the filter in the sidecars.
+	// Matched events passed the filter in the sidecars, as they last
+	// reported (every 2s, and when their session ends): at least
+	// Sent+RateLimited+Dropped.
 	Matched uint64 `json:"matched"`
 	// RateLimited were over a rate cap (a sidecar's or the stream's
 	// total), Dropped found a buffer full; neither was sent.

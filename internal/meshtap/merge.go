@@ -144,6 +144,9 @@ func (m *merge) total() *api.TapStats {
 		s.RateLimited += st.RateLimited
 		s.Dropped += st.Dropped
 	}
+	// Sidecars report every StatsInterval: between reports, what the
+	// control plane counted itself is the better lower bound.
+	s.Matched = max(s.Matched, s.Sent+s.RateLimited+s.Dropped)
 	return &s
 }
 
