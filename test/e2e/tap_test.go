@@ -138,6 +138,15 @@ func TestTapShowsLiveRequests(t *testing.T) {
 		t.Fatalf("the route's 404 abort: %d", code)
 	}
 
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{{[]string{"tap", "catalog", "--status", "6xx"}, "status"}, {[]string{"tap", "nosuch"}, `"nosuch"`}} {
+		if out, ok := weft(t, c.api, "", bad.args...); ok || !strings.Contains(out, bad.want) {
+			t.Errorf("weft %v: ok=%v %q, want a refusal naming %s", bad.args, ok, out, bad.want)
+		}
+	}
+
 	// The frontend's outbound side, all of it; and the catalog's, only
 	// under /items/b.
 	all := weftTap(t, c, "frontend", "-o", "json", "--duration", "2m")
