@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/weft-mesh/weft/internal/api"
 )
@@ -107,7 +108,7 @@ func tapLine(id int, instance string, e *api.TapEvent) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "req id=%d %s %s src=%s dst=%s :method=%s :authority=%s :path=%s :status=%d",
 		id, e.Time.UTC().Format("15:04:05.000"), e.Direction, tapPeer(e.Source), tapPeer(e.Destination),
-		e.Method, e.Authority, e.Path, e.Status)
+		printable(e.Method), printable(e.Authority), printable(e.Path), e.Status)
 	if e.GRPCStatus >= 0 {
 		b.WriteString(" grpc-status=" + strconv.Itoa(e.GRPCStatus))
 	}
@@ -125,6 +126,18 @@ func tapLine(id int, instance string, e *api.TapEvent) string {
 	return b.String()
 }
 
+// printable is s, or s quoted when it holds a space or a character that
+// is not printable: the values come from clients, and a terminal must
+// not receive their escape sequences.
+func printable(s string) string {
+	for _, r := range s {
+		if r == ' ' || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
 // tapPeer names one side: its service or workload, with its version.
 func tapPeer(p api.TapPeer) string {
 	name := p.Service
@@ -140,5 +153,5 @@ func tapPeer(p api.TapPeer) string {
 	if p.Version != "" {
 		name += "(" + p.Version + ")"
 	}
-	return name
+	return printable(name)
 }
