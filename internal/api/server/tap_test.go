@@ -30,3 +30,24 @@ func TestTapQuery(t *testing.T) {
 		}
 	}
 }
+
+func FuzzTapQuery(f *testing.F) {
+	f.Add("service=catalog&path=/a&method=GET&status=5xx&direction=inbound&rate=50&max=3&duration=10s")
+	f.Add("service=a&rate=-1&max=99999999999999999999")
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := tapQuery(v)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("%q: %v is not ErrInvalid", raw, err)
+			}
+			return
+		}
+		if q.Service == "" || q.Rate < 0 || q.Max < 0 || q.Duration < 0 {
+			t.Fatalf("%q: accepted %+v", raw, q)
+		}
+	})
+}
