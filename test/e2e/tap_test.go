@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,7 +126,7 @@ func TestTapShowsLiveRequests(t *testing.T) {
 		"--id", "catalog-1", "--port", port, "--", bin.echo, "-addr", app, "-service", "catalog", "-version", "v1")...)
 	feApp, feProxy := freePort(t), freePort(t)
 	_, fePort, _ := strings.Cut(feApp, ":")
-	start(t, "weft run frontend", append(append([]string{bin.weft, "run"}, cp...), "--service", "frontend", "--id", "frontend-1",
+	front := start(t, "weft run frontend", append(append([]string{bin.weft, "run"}, cp...), "--service", "frontend", "--id", "frontend-1",
 		"--port", fePort, "--proxy", feProxy, "--", bin.echo, "-addr", feApp, "-service", "frontend")...)
 	pu, _ := url.Parse("http://" + feProxy)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
@@ -272,6 +273,35 @@ func TestTapShowsLiveRequests(t *testing.T) {
 	if st := last.Stats; st.Matched != st.Sent+st.RateLimited+st.Dropped {
 		t.Errorf("closing stats %+v: matched is not sent + rate-limited + dropped", *st)
 	}
+
+	// A client that vanishes leaves nothing behind: once the taps still
+	// streaming are killed, the frontend's sidecar has all its 8 session
+	// slots free again (the control plane closed its streams to it).
+	all.cmd.Process.Kill()
+	<-all.done
+	m := regexp.MustCompile(`admin http://(\S+)`).FindStringSubmatch(front.output())
+	if m == nil {
+		t.Fatalf("no admin address in: %s", front.output())
+	}
+	eventually(t, 15*time.Second, "8 free tap sessions on the frontend's sidecar after its tap was killed", func() bool {
+		var open []*http.Response
+		defer func() {
+			for _, r := range open {
+				r.Body.Close()
+			}
+		}()
+		for range 8 {
+			r, err := http.Get("http://" + m[1] + "/tap?duration=10s")
+			if err != nil {
+				return false
+			}
+			open = append(open, r)
+			if r.StatusCode != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
 	t.Logf("flood: %d requests sent, %d events shown, closing stats %+v", sent.Load(), n, *last.Stats)
 }
 
