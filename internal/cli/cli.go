@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"stat":     {"golden signals per service and version: success rate, requests/s, latency (from the sidecars)", runStat},
 		"edges":    {"the call graph: caller -> callee with success rate, requests/s and latency", runEdges},
 		"top":      {"weft stat and weft edges, refreshed live", runTop},
+		"tap":      {"stream live request metadata from a service's sidecars (no bodies; filtered, rate-capped)", runTap},
 		"rollback": {"restore the config of a past revision, as a new revision", runRollback},
 		"token":    {"create a join token that admits a sidecar to a service's identity once", runToken},
 		"version":  {"print the version", runVersion},

@@ -13,6 +13,7 @@ import (
 	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/mesh"
 	"github.com/weft-mesh/weft/internal/meshstats"
+	"github.com/weft-mesh/weft/internal/meshtap"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/xds/server"
 )
@@ -28,6 +29,8 @@ type backend struct {
 	certs *certs
 	// stats scrapes the sidecars for the mesh's golden signals.
 	stats *meshstats.Collector
+	// tap streams the sidecars' live requests (weft tap).
+	tap *meshtap.Tapper
 }
 
 // Stats returns the mesh's golden signals over the collector's window.

@@ -273,6 +273,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second),
 		certs: newCerts(authority, ca.NewTokens(st, nil)), stats: stats}
+	be.tap = newTapper(be, &cfg)
 
 	xl, err := listen(cfg.XDS, cfg.MaxConnsPerIP)
 	if err != nil {

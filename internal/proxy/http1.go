@@ -22,6 +22,7 @@ import (
 	"github.com/weft-mesh/weft/internal/proxy/upstream"
 	"github.com/weft-mesh/weft/internal/telemetry"
 	"github.com/weft-mesh/weft/internal/telemetry/accesslog"
+	"github.com/weft-mesh/weft/internal/telemetry/tap"
 	"github.com/weft-mesh/weft/internal/telemetry/tracing"
 )
 
@@ -78,7 +79,10 @@ type HTTP1Config struct {
 	Tracer *tracing.Tracer
 	// AccessLog writes a line per request; nil writes none.
 	AccessLog *accesslog.Logger
-	Logger    *slog.Logger
+	// Tap streams finished requests to `weft tap` sessions; nil, or no
+	// session open, costs one check per request.
+	Tap    *tap.Hub
+	Logger *slog.Logger
 }
 
 func (c *HTTP1Config) defaults() {

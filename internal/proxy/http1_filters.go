@@ -134,6 +134,7 @@ func (hc *h1conn) meshAnswer(code int, f telemetry.Flag, delayed bool, retryAfte
 	}
 	w.Flush()
 	hc.observe(code, f, time.Since(start))
+	hc.finishTrace(code, f, "", "", start) // as HTTP/2's meshAnswer does
 	if hc.req.HasBody() {
 		hc.lingerClose()
 	}

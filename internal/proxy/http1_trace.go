@@ -6,6 +6,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/h1"
 	"github.com/weft-mesh/weft/internal/telemetry"
+	"github.com/weft-mesh/weft/internal/telemetry/tap"
 	"github.com/weft-mesh/weft/internal/telemetry/tracing"
 )
 
@@ -102,7 +103,8 @@ func (hc *h1conn) markUpstream() {
 func (hc *h1conn) finishTrace(code int, f telemetry.Flag, clusterName, upstream string, start time.Time) {
 	cfg := &hc.h.cfg
 	sampled := hc.hop.Active && hc.hop.Sampled
-	if !sampled && cfg.AccessLog == nil {
+	tapping := cfg.Tap.Active()
+	if !sampled && cfg.AccessLog == nil && !tapping {
 		hc.hop.Active = false
 		return
 	}
@@ -121,6 +123,10 @@ func (hc *h1conn) finishTrace(code int, f telemetry.Flag, clusterName, upstream 
 		s.Trace = hc.hop.Trace
 	}
 	cfg.AccessLog.Log(&s, start, end)
+	if tapping {
+		ev := tap.Build(&hc.rec, &s, start)
+		cfg.Tap.Publish(&ev)
+	}
 	if sampled {
 		upStart := hc.upStart
 		if upstream == "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/telemetry"
 	"github.com/weft-mesh/weft/internal/telemetry/accesslog"
+	"github.com/weft-mesh/weft/internal/telemetry/tap"
 	"github.com/weft-mesh/weft/internal/telemetry/tracing"
 )
 
@@ -71,7 +72,9 @@ type HTTP2Config struct {
 	Tracer *tracing.Tracer
 	// AccessLog writes a line per request; nil writes none.
 	AccessLog *accesslog.Logger
-	Logger    *slog.Logger
+	// Tap: see HTTP1Config.Tap.
+	Tap    *tap.Hub
+	Logger *slog.Logger
 
 	// TrustForwarded: see HTTP1Config.TrustForwarded. False (the default)
 	// drops the downstream's forwarding headers and sets its own.

@@ -83,6 +83,6 @@ func (h *HTTP2) authorize(w http.ResponseWriter, r *http.Request, grpc bool, t *
 		rec.GRPCStatus, code = 7, http.StatusOK // PERMISSION_DENIED, as the client sees it
 	}
 	h.observe(&rec, code, f, start)
-	h.finishTrace(r, http.StatusForbidden, f, "", start)
+	h.finishTrace(r, &rec, http.StatusForbidden, f, "", start)
 	return true
 }

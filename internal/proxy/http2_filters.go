@@ -80,7 +80,7 @@ func (h *HTTP2) meshAnswer(w http.ResponseWriter, r *http.Request, grpc bool, co
 		rec := h.newRec(r, grpc, "", nil)
 		rec.GRPCStatus = grpcCode
 		h.observe(&rec, http.StatusOK, f, start)
-		h.finishTrace(r, code, f, "", start)
+		h.finishTrace(r, &rec, code, f, "", start)
 		return
 	}
 	h.fail(w, r, grpc, f, code, msg, nil, "", rt.Name, start)

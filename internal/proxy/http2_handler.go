@@ -148,7 +148,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f, _ := flagForUpstreamH2(err, ctxErrNear(ctx))
 		logMeshResponse(h.log, f, 0, "upstream response cut short", nil, cl.Config.Name, rt.Name)
 		h.observe(&rec, 0, f, start)
-		h.finishTrace(r, 0, f, cl.Config.Name, start)
+		h.finishTrace(r, &rec, 0, f, cl.Config.Name, start)
 		abortStream(w, grpc, f)
 		return
 	}
@@ -157,7 +157,7 @@ func (h *HTTP2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.GRPCStatus = h2FinalGRPCStatus(resp)
 	}
 	h.observe(&rec, resp.StatusCode, telemetry.FlagNone, start)
-	h.finishTrace(r, resp.StatusCode, telemetry.FlagNone, cl.Config.Name, start)
+	h.finishTrace(r, &rec, resp.StatusCode, telemetry.FlagNone, cl.Config.Name, start)
 }
 
 // headerListSize is the request's header list size as HTTP/2 counts it
@@ -331,7 +331,7 @@ func (h *HTTP2) fail(w http.ResponseWriter, r *http.Request, grpc bool, f teleme
 		code = http.StatusOK // the status a gRPC client sees
 	}
 	h.observe(&rec, code, f, start)
-	h.finishTrace(r, traceCode, f, cluster, start)
+	h.finishTrace(r, &rec, traceCode, f, cluster, start)
 }
 
 // requestHash computes the ring-hash key from the configured header or cookie.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/telemetry"
+	"github.com/weft-mesh/weft/internal/telemetry/tap"
 	"github.com/weft-mesh/weft/internal/telemetry/tracing"
 )
 
@@ -22,7 +23,7 @@ type h2TraceKey struct{}
 // beginTrace starts the request's hop when tracing or access logs are
 // on; the returned request carries it for the paths that finish it.
 func (h *HTTP2) beginTrace(r *http.Request) *http.Request {
-	if h.cfg.Tracer == nil && h.cfg.AccessLog == nil {
+	if h.cfg.Tracer == nil && h.cfg.AccessLog == nil && !h.cfg.Tap.Active() {
 		return r
 	}
 	ts := &h2Trace{}
@@ -99,13 +100,15 @@ func traceOutbound(ctx context.Context, hdr http.Header, addr string) {
 }
 
 // finishTrace records the request's spans and access log line.
-func (h *HTTP2) finishTrace(r *http.Request, code int, f telemetry.Flag, clusterName string, start time.Time) {
+// rec is the request's metrics record, for tap.
+func (h *HTTP2) finishTrace(r *http.Request, rec *telemetry.Request, code int, f telemetry.Flag, clusterName string, start time.Time) {
 	ts, _ := r.Context().Value(h2TraceKey{}).(*h2Trace)
 	if ts == nil {
 		return
 	}
 	sampled := ts.hop.Active && ts.hop.Sampled
-	if !sampled && h.cfg.AccessLog == nil {
+	tapping := h.cfg.Tap.Active()
+	if !sampled && h.cfg.AccessLog == nil && !tapping {
 		return
 	}
 	end := time.Now()
@@ -126,6 +129,10 @@ func (h *HTTP2) finishTrace(r *http.Request, code int, f telemetry.Flag, cluster
 		s.Trace = ts.hop.Trace
 	}
 	h.cfg.AccessLog.Log(&s, start, end)
+	if tapping {
+		ev := tap.Build(rec, &s, start)
+		h.cfg.Tap.Publish(&ev)
+	}
 	if sampled {
 		h.cfg.Tracer.Finish(&ts.hop, s, start, upStart, end)
 	}

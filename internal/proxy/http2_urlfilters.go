@@ -22,7 +22,7 @@ func (h *HTTP2) redirect(w http.ResponseWriter, r *http.Request, rt *route.Route
 	w.WriteHeader(code)
 	rec := h.newRec(r, isGRPC(r.Header), "", nil)
 	h.observe(&rec, code, telemetry.FlagNone, start)
-	h.finishTrace(r, code, telemetry.FlagNone, "", start)
+	h.finishTrace(r, &rec, code, telemetry.FlagNone, "", start)
 }
 
 // mirrorRequest sends the route's copies of r; see h1conn.mirror. A body

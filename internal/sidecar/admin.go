@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weft-mesh/weft/internal/telemetry/tap"
 )
 
 // adminHandler serves the admin endpoints (POST /explain: explain.go). It is bound to loopback by
@@ -44,6 +46,8 @@ func (s *Sidecar) adminHandler() http.Handler {
 	})
 	// What the outbound tables do with one request: `weft explain`.
 	mux.HandleFunc("POST /explain", s.serveExplain)
+	// Live request metadata, filtered and rate-capped: `weft tap`.
+	mux.Handle("GET /tap", tap.Handler(&s.tel.tap.hub, s.tel.tap.stop))
 	return mux
 }
 

@@ -178,13 +178,13 @@ func (s *Sidecar) captureListener(c *Capture, lim Limits, trust bool) listener.C
 		OnMiss:         s.onMissFor("outbound"),
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Mirror: s.mirror,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Tap: &s.tel.tap.hub, Mirror: s.mirror,
 	})}
 	h2 := &captureHTTP2{cp: cp, h: proxy.NewHTTP2(proxy.HTTP2Config{
 		Name: name, Direction: "outbound", Runtime: &s.outbound, TrustForwarded: trust,
 		OnMiss:         s.onMissFor("outbound"),
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Mirror: s.mirror,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Tap: &s.tel.tap.hub, Mirror: s.mirror,
 	})}
 	tcp := listener.NewTCPProxy(listener.TCPConfig{Name: name, Pick: cp.pickFor, UpstreamTLS: cp.upstreamTLS, Logger: s.log})
 	lc := s.listenerConfig(name, c.Listen, lim, h1, h2, tcp)

@@ -114,12 +114,14 @@ type telemetryParts struct {
 	exporter *otlp.Exporter
 	access   *accesslog.Logger
 	closer   io.Closer
+	// tap feeds `weft tap` (served on the admin port).
+	tap *tapParts
 }
 
 // newTelemetry builds the tracer and access log from the bootstrap; they
 // are fixed for the process's life (a reload does not change them).
 func newTelemetry(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*telemetryParts, error) {
-	p := &telemetryParts{}
+	p := &telemetryParts{tap: newTapParts()}
 	if ep := cfg.Tracing.endpoint(); ep != "" {
 		share, err := cfg.Tracing.sampling()
 		if err != nil {

@@ -183,7 +183,7 @@ func (s *Sidecar) http1(name, dir string, rt *proxy.Runtime, force string, lim L
 		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, MaxHeaders: lim.MaxHeaders,
 		HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Tap: &s.tel.tap.hub,
 	})
 }
 
@@ -192,7 +192,7 @@ func (s *Sidecar) http2(name, dir string, rt *proxy.Runtime, force string, lim L
 		Name: name, Direction: dir, Runtime: rt, ForceHost: force, TrustForwarded: trust, LocalID: s.localID,
 		OnMiss: s.onMissFor(dir), Mirror: s.mirror,
 		MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout, RequestTimeout: lim.RequestTimeout,
-		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access,
+		Metrics: s.metrics, Logger: s.log, Self: s.self, Tracer: s.tel.tracer, AccessLog: s.tel.access, Tap: &s.tel.tap.hub,
 	})
 }
 

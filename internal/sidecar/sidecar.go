@@ -420,6 +420,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	}
 	s.drain(ls, lim.DrainTimeout)
 	stopServe()
+	s.tel.tap.close()
 	adminCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 	admin.Shutdown(adminCtx)
 	cancel()

@@ -55,6 +55,11 @@ type Backend interface {
 	// Stats are the mesh's golden signals, per service version and per
 	// edge, over a recent window.
 	Stats(ctx context.Context) (api.Stats, error)
+	// Tap streams live request metadata from the query's service's
+	// sidecars, calling emit (from one goroutine) per line until the
+	// query's duration or max, or ctx ends. An error before the first
+	// emit is the request's answer.
+	Tap(ctx context.Context, q api.TapQuery, emit func(api.TapLine) error) error
 }
 
 // MaxBody caps a request body.
@@ -101,6 +106,7 @@ func Handler(b Backend, cfg Config) http.Handler {
 	route("POST "+api.Version+"/svid", open, h.svid)
 	route("GET "+api.Version+"/bundle", open, h.bundle)
 	route("GET "+api.Version+"/stats", read, h.stats)
+	route("GET "+api.Version+"/tap", read, h.tap)
 	route("POST "+api.Version+"/tokens", operator, h.token)
 	return limitInFlight(h, cfg.MaxInFlight, mux)
 }
