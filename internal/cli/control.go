@@ -19,6 +19,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	endpoints := fs.String("etcd-endpoints", "", "comma-separated external etcd endpoints; replicas pointed at one cluster share its state (HA)")
 	fs.StringVar(&cfg.XDS, "xds", "127.0.0.1:15010", "ADS (xDS over gRPC) listener for sidecars")
 	fs.StringVar(&cfg.API, "api", "127.0.0.1:15080", "admin API listener for the CLI and sidecar registration")
+	fs.StringVar(&cfg.Dashboard, "dashboard", controlplane.DefaultDashboard, "web dashboard listener (the page and the admin API under /v1/): plain HTTP on a loopback address, TLS with the control plane's certificate elsewhere; \"off\" turns it off")
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 10*time.Second, "how long an instance outlives its sidecar's last heartbeat")
 	fs.DurationVar(&cfg.StreamGrace, "stream-grace", 2*time.Second, "how long an instance's sidecar may be without an xDS stream or heartbeat before the instance leaves rotation")
 	fs.IntVar(&cfg.HistoryLimit, "history", 100, "config revisions kept for rollback")
