@@ -35,9 +35,10 @@ type FailureStats struct {
 	// counted once by each.
 	Reporter string `json:"reporter"`
 	// Source is the calling service ("" when the callee's sidecar could
-	// not tell), Destination the called one.
+	// not tell), Destination the called one ("" when the caller's sidecar
+	// answered before it had one: no route, a fault, a rate limit).
 	Source      string `json:"source,omitempty"`
-	Destination string `json:"destination"`
+	Destination string `json:"destination,omitempty"`
 	// Code is the response code ("0" when no response was sent), or a
 	// code class such as "5xx" from a sidecar reporting classes only.
 	Code string `json:"code"`

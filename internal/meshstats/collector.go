@@ -190,6 +190,12 @@ func (c *Collector) add(results []scraped, now time.Time) {
 			if d.count <= 0 {
 				continue
 			}
+			if k.code != "" {
+				r.fails[failKey{source: k.source, from: k.from, to: k.to, code: k.code, flags: k.flags}] += d.count
+			}
+			if k.to == "" {
+				continue // answered by the sidecar before it had a destination
+			}
 			ak := aggKey{edge: k.source, from: k.from, to: k.to}
 			if !k.source {
 				ak.from, ak.version = "", version
@@ -204,9 +210,6 @@ func (c *Collector) add(results []scraped, now time.Time) {
 				a.failed += d.count
 			}
 			a.buckets = mergeBuckets(a.buckets, d.buckets)
-			if k.code != "" {
-				r.fails[failKey{source: k.source, from: k.from, to: k.to, code: k.code, flags: k.flags}] += d.count
-			}
 		}
 	}
 	for key := range c.prev {

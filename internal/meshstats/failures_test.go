@@ -30,12 +30,22 @@ func TestFailuresByResponseFlag(t *testing.T) {
 	send(7, 503, telemetry.FlagNoHealthyUpstream)
 	send(3, 429, telemetry.FlagRateLimited)
 	send(2, 500, telemetry.FlagNone)
+	// A fault's abort before the sidecar picked a destination: no edge,
+	// but a failure with the callee unknown.
+	r := telemetry.Request{Reporter: telemetry.ReporterSource, Code: 503, Flag: telemetry.FlagFaultInjected, GRPCStatus: -1, Protocol: telemetry.ProtocolHTTP,
+		Source: telemetry.Workload{Name: "frontend", Namespace: "default"}}
+	front.ObserveRequest(&r)
 	c.Scrape(ctx)
-	got := c.Snapshot().Failures
+	st := c.Snapshot()
+	if len(st.Edges) != 1 || st.Edges[0].Requests != 62 {
+		t.Fatalf("edges %+v, want frontend -> catalog with 62 requests (not the abort without a destination)", st.Edges)
+	}
+	got := st.Failures
 	want := []api.FailureStats{
 		{Reporter: "source", Source: "frontend", Destination: "catalog", Code: "503", Flags: "UH", Requests: 7},
 		{Reporter: "source", Source: "frontend", Destination: "catalog", Code: "429", Flags: "RL", Requests: 3},
 		{Reporter: "source", Source: "frontend", Destination: "catalog", Code: "500", Requests: 2},
+		{Reporter: "source", Source: "frontend", Code: "503", Flags: "FI", Requests: 1},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("failures %+v, want %+v", got, want)

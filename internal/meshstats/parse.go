@@ -177,8 +177,8 @@ func seriesOf(labels []*dto.LabelPair, self string) (series, bool) {
 	} else if to == "" {
 		to = self
 	}
-	if to == "" || to == "unknown" {
-		return k, false // no route: the request never had a destination
+	if to == "unknown" {
+		to = ""
 	}
 	k.from, k.to, k.fromVersion = from, to, l["source_version"]
 	if k.fromVersion == "unknown" {
@@ -201,7 +201,9 @@ func seriesOf(labels []*dto.LabelPair, self string) (series, bool) {
 			k.code = c
 		}
 	}
-	return k, true
+	// No destination: the sidecar answered before it picked one (no
+	// route, a fault, a rate limit). Not an edge, but a failure to show.
+	return k, to != "" || k.code != ""
 }
 
 // serviceName reduces a cluster or service host ("catalog",

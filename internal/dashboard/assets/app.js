@@ -216,6 +216,8 @@ async function refresh() {
 function renderStatus() {
   const s = state.stats;
   if (!s) return;
+  // When the figures on screen were scraped, for people (below) and tools.
+  $("status").dataset.updated = s.updated;
   const parts = [];
   parts.push(s.windowSeconds ? "window " + Math.round(s.windowSeconds) + " s" : "waiting for a second scrape round");
   parts.push(s.sidecars + " sidecar" + (s.sidecars === 1 ? "" : "s") + " scraped" + (s.unreachable ? ", " + s.unreachable + " unreachable" : ""));
@@ -500,7 +502,7 @@ function routeCard(r, focused) {
       const input = el("input", { type: "number", min: 0, max: 1000000, step: 1, class: "weight", "data-rule": ri, "data-backend": bi, "aria-label": "new weight of " + backendLabel(ref),
         value: edit[id] !== undefined ? edit[id] : w });
       input.addEventListener("input", () => { edit[id] = input.value; });
-      tb.appendChild(el("tr", { "data-backend": backendLabel(ref), "data-configured": conf.toFixed(4), "data-observed": obs.toFixed(4) },
+      tb.appendChild(el("tr", { "data-rule": ri, "data-backend": backendLabel(ref), "data-configured": conf.toFixed(4), "data-observed": obs.toFixed(4) },
         el("td", { text: backendLabel(ref) }), el("td", { class: "num", text: String(w) }),
         el("td", {}, el("div", { class: "bar" }, barSpan(conf)), el("small", { class: "muted", text: (conf * 100).toFixed(0) + " %" })),
         el("td", {}, el("div", { class: "bar observed" }, barSpan(obs)), el("small", { class: "muted observed-pct", text: rateSum ? (obs * 100).toFixed(0) + " %" : "no traffic" })),
@@ -679,7 +681,8 @@ function renderFailures() {
   for (const f of fails) {
     const code = Number(f.code);
     body.appendChild(el("tr", { "data-flags": f.flags || "", "data-code": f.code },
-      el("td", { text: f.reporter }), el("td", { text: f.source || "–" }), el("td", { text: f.destination }),
+      el("td", { text: f.reporter }), el("td", { text: f.source || "–" }),
+      el("td", { class: f.destination ? "" : "muted", title: f.destination ? "" : "the caller's sidecar answered before it picked a destination", text: f.destination || "none picked" }),
       el("td", { class: code >= 500 || code === 0 ? "bad" : "warn", text: f.code === "0" ? "0 (no response)" : f.code }),
       el("td", { title: FLAGS[f.flags] || "", text: f.flags ? `${f.flags} · ${FLAGS[f.flags] || ""}` : "–" }),
       el("td", { class: "num", text: String(f.requests) }), el("td", { class: "num", text: fmtRate(f.rps) })));
