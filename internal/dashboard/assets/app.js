@@ -293,7 +293,7 @@ function renderTopology() {
   const depth = layers(nodes, edges.filter((e) => e.source));
   const cols = [];
   for (const n of nodes) (cols[depth.get(n)] = cols[depth.get(n)] || []).push(n);
-  const W = 190, H = 56, GX = 150, GY = 46, PAD = 30;
+  const W = 190, H = 56, GX = 250, GY = 56, PAD = 30;
   const rows = Math.max(...cols.map((c) => (c ? c.length : 0)));
   const width = PAD * 2 + cols.length * W + (cols.length - 1) * GX;
   const height = Math.max(260, PAD * 2 + rows * H + (rows - 1) * GY);
@@ -347,7 +347,11 @@ function renderTopology() {
     const p = pos.get(n);
     const g = serviceGolden(n);
     const inst = state.instances.filter((i) => i.service === n);
-    const sub = g.requests ? `${fmtRate(g.rps)} req/s · ${fmtPct(g.successRate)}` : inst.length ? `${inst.length} instance${inst.length === 1 ? "" : "s"} · idle` : "no traffic seen";
+    const out = edges.filter((e) => e.source === n && e.destination !== n);
+    const outRate = out.reduce((a, e) => a + e.rps, 0);
+    const sub = g.requests ? `${fmtRate(g.rps)} req/s in · ${fmtPct(g.successRate)}`
+      : outRate ? `calls ${fmtRate(outRate)} req/s out`
+      : inst.length ? `${inst.length} instance${inst.length === 1 ? "" : "s"} · idle` : "no traffic seen";
     graph.appendChild(svg("g", { class: "node " + health(g), "data-service": n, "data-rps": g.rps.toFixed(3), "data-success": g.successRate.toFixed(5), transform: `translate(${p.x},${p.y})` },
       svg("rect", { width: W, height: H, rx: 10, ry: 10 }),
       svg("text", { x: 14, y: 23, class: "name", text: n }),
@@ -606,11 +610,32 @@ function renderProxies() {
 
 // ---------- history ----------
 
-function diffBlock(text) {
+// diffBlock shows a change's diff: changed lines with two of context,
+// longer unchanged runs folded; a created or deleted resource (every line
+// changed) folded behind a disclosure.
+function diffBlock(text, action) {
+  const lines = (text || "").replace(/\n$/, "").split("\n");
+  const kind = (l) => (l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : "");
   const pre = el("pre", { class: "diff" });
-  for (const line of (text || "").split("\n")) {
-    const c = line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "";
-    pre.appendChild(el("span", { class: c, text: line + "\n" }));
+  if (action === "created" || action === "deleted") {
+    for (const l of lines) pre.appendChild(el("span", { class: kind(l), text: l + "\n" }));
+    return el("details", {}, el("summary", { class: "muted", text: `the whole resource (${lines.length} lines)` }), pre);
+  }
+  const near = lines.map(() => false);
+  lines.forEach((l, i) => {
+    if (!kind(l)) return;
+    for (let j = Math.max(0, i - 2); j <= Math.min(lines.length - 1, i + 2); j++) near[j] = true;
+  });
+  for (let i = 0; i < lines.length;) {
+    if (near[i]) {
+      pre.appendChild(el("span", { class: kind(lines[i]), text: lines[i] + "\n" }));
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < lines.length && !near[j]) j++;
+    pre.appendChild(el("span", { class: "fold", text: `   ⋯ ${j - i} unchanged line${j - i === 1 ? "" : "s"}\n` }));
+    i = j;
   }
   return pre;
 }
@@ -633,7 +658,8 @@ function renderHistory() {
           el("button", { class: "danger rollback", onclick: () => rollback(r) }, `Roll back to #${r.revision}`)));
     for (const c of r.changes || []) {
       card.appendChild(el("div", {}, el("span", { class: "badge", text: c.action }), " ", el("span", { class: "mono", text: c.key })));
-      if (c.diff) card.appendChild(diffBlock(c.diff));
+      if (c.diff) card.appendChild(diffBlock(c.diff, c.action));
+      else card.appendChild(el("div", { class: "muted", text: "(diff not kept: the revision changed more than the history keeps diffs for)" }));
     }
     root.appendChild(card);
   }
