@@ -32,7 +32,7 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&cfg.CredentialsDir, "credentials-dir", "", "where ca.pem (the CA bundle clients verify this control plane with) and operator.token (0600) are written (default: --data-dir, or the default data dir with --etcd-endpoints)")
 	serverNames := fs.String("server-names", "", "comma-separated extra DNS names or IPs for the serving certificate (the listeners' hosts, localhost, 127.0.0.1 and ::1 are always in it)")
 	fs.BoolVar(&cfg.ResetOperatorToken, "reset-operator-token", false, "replace the operator token (the old one stops working) and write the new one to CREDENTIALS_DIR/operator.token")
-	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 1024, "open connections one peer address may hold on each of the xDS and API ports")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 1024, "open connections one peer address may hold on each of the xDS, API and dashboard ports")
 	fs.IntVar(&cfg.MaxStreamsPerConn, "max-streams-per-conn", 16, "concurrent gRPC streams one xDS connection may open")
 	fs.IntVar(&cfg.MaxAPIInFlight, "max-api-in-flight", 64, "API requests handled at once; more are answered 503")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")

@@ -100,7 +100,7 @@ type Config struct {
 	// one to CredentialsDir/operator.token.
 	ResetOperatorToken bool
 	// MaxConnsPerIP caps one peer address's open connections on each of
-	// the xDS and API ports. Default 1024.
+	// the xDS, API and dashboard ports. Default 1024.
 	MaxConnsPerIP int
 	// MaxStreamsPerConn caps the concurrent gRPC streams one xDS
 	// connection may open. Default 16.
