@@ -588,7 +588,7 @@ function renderProxies() {
   const body = clear($("proxy-table").tBodies[0]);
   const ps = [...state.proxies].sort((a, b) => a.node.localeCompare(b.node));
   if (!ps.length) {
-    body.appendChild(el("tr", {}, el("td", { colspan: 6, class: "empty-note", text: "No sidecar is connected." })));
+    body.appendChild(el("tr", {}, el("td", { colspan: 8, class: "empty-note", text: "No sidecar is connected." })));
     return;
   }
   const cls = { SYNCED: "ok", STALE: "warn", NACKED: "bad", MISSING: "warn" };
@@ -604,6 +604,8 @@ function renderProxies() {
       el("td", { class: "mono", text: p.version || "–" }),
       el("td", { class: "mono", text: acked || "–" }),
       el("td", { class: bad.length ? "bad" : "muted", text: bad.join("; ") || "none" }),
+      el("td", { title: fmtTime(p.lastPush), text: ago(p.lastPush) }),
+      el("td", { title: fmtTime(p.lastAnswer), text: ago(p.lastAnswer) }),
       el("td", { title: fmtTime(p.connected), text: ago(p.connected) })));
   }
 }
