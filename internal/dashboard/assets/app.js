@@ -111,7 +111,8 @@ async function call(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (auth.token) headers["Authorization"] = "Bearer " + auth.token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+  // Every call has a deadline: a stalled control plane shows as an error.
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", signal: AbortSignal.timeout(15000) });
   let data = null;
   const text = await resp.text();
   if (text) {
@@ -186,7 +187,27 @@ const state = {
   lastResult: {}, // route key -> message after an apply
 };
 
-async function refresh() {
+let refreshing = null, again = false;
+
+// refresh fetches what the page shows and renders it; calls while one is
+// running make one more run after it (the page may have changed), never a
+// pile of concurrent ones.
+function refresh() {
+  if (refreshing) {
+    again = true;
+    return refreshing;
+  }
+  refreshing = load().finally(() => {
+    refreshing = null;
+    if (again) {
+      again = false;
+      refresh();
+    }
+  });
+  return refreshing;
+}
+
+async function load() {
   const page = state.page;
   const wants = {
     stats: true,
