@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -110,5 +111,17 @@ func TestNoExternalURLs(t *testing.T) {
 	})
 	if err != nil || n < 3 {
 		t.Fatalf("walked %d assets: %v", n, err)
+	}
+}
+
+// TestScriptParses checks app.js with node when it is installed (a syntax
+// error would otherwise show only in a browser).
+func TestScriptParses(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed; the browser e2e test (test/e2e/dashboard_test.go) covers the script")
+	}
+	if out, err := exec.Command(node, "--check", "assets/app.js").CombinedOutput(); err != nil {
+		t.Fatalf("node --check app.js: %v\n%s", err, out)
 	}
 }

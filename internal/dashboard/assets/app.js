@@ -355,14 +355,19 @@ function renderTopology() {
       d = `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
     }
     const label = e.requests ? `${fmtRate(e.rps)} req/s · ${fmtPct(e.successRate)} · p99 ${fmtMs(e.p99Ms)}` : "no requests in window";
-    const lx = (x1 + x2) / 2, ly = (y1 + y2) / 2 - 8;
-    graph.appendChild(svg("g", {
+    const lx = (x1 + x2) / 2, ly = (y1 + y2) / 2 + 4;
+    const text = svg("text", { x: lx, y: ly, "text-anchor": "middle", class: "edge-label", text: label });
+    const g = graph.appendChild(svg("g", {
       class: "edge " + cls, "data-source": e.source, "data-destination": e.destination,
       "data-requests": e.requests, "data-rps": e.rps.toFixed(3), "data-success": e.successRate.toFixed(5), "data-p99": e.p99Ms.toFixed(2),
     },
     svg("title", { text: `${e.source} → ${e.destination}: ${e.requests} requests in the window` }),
     svg("path", { d, "marker-end": `url(#arrow-${cls})` }),
-    svg("text", { x: lx, y: ly, "text-anchor": "middle", class: "edge-label", text: label })));
+    text));
+    // A pill behind the label, sized to it once laid out, so the curve
+    // never runs through the numbers.
+    const box = text.getBBox();
+    g.insertBefore(svg("rect", { x: box.x - 8, y: box.y - 3, width: box.width + 16, height: box.height + 6, rx: 9, ry: 9, class: "pill" }), text);
   }
   for (const n of nodes) {
     const p = pos.get(n);
