@@ -56,8 +56,12 @@ function fmtRate(x) {
 
 function fmtPct(x) {
   if (x === undefined || x === null) return "–";
+  // Truncated, never rounded up: 98.96 % shows as 98.9, on the same side
+  // of the 99 % and 95 % thresholds as its colour.
   const p = x * 100;
-  return (p === 100 ? "100" : p >= 99.95 ? p.toFixed(2) : p.toFixed(1)) + " %";
+  if (p >= 100) return "100 %";
+  const one = Math.floor(p * 10 + 1e-9) / 10;
+  return (one >= 99.9 ? (Math.floor(p * 100 + 1e-9) / 100).toFixed(2) : one.toFixed(1)) + " %";
 }
 
 function fmtMs(x) {
