@@ -5,12 +5,14 @@
 #   iproute2, iptables: `weft run --capture` and its e2e tests (network
 #     namespaces, veth pairs, REDIRECT); installed only when running as root,
 #     since those tests need root anyway and skip without it
+#   chromium: the web dashboard's e2e test drives it headless (chromedp)
 # Not needed by tests, only to regenerate internal/xds/envoypb after editing
 # a .proto file (scripts/gen-xds-proto.sh installs them itself when missing):
 #   protobuf-compiler, libprotobuf-dev
 set -euo pipefail
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "$(id -u)" = 0 ]; then
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v iptables >/dev/null 2>&1 || need+=(iptables)

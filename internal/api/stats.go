@@ -19,6 +19,34 @@ type Stats struct {
 	// Edges are per caller and callee service, as the caller's sidecar
 	// reports its requests (unmeshed callers are not edges).
 	Edges []EdgeStats `json:"edges"`
+	// Failures are the responses other than 2xx over the window, per
+	// reporter, edge, response code and response flags, most first; at
+	// most MaxFailures rows.
+	Failures []FailureStats `json:"failures"`
+}
+
+// MaxFailures caps Stats.Failures.
+const MaxFailures = 200
+
+// FailureStats counts one kind of response other than 2xx on one edge.
+type FailureStats struct {
+	// Reporter is "source" (the caller's sidecar counted it) or
+	// "destination" (the callee's did). A request through two sidecars is
+	// counted once by each.
+	Reporter string `json:"reporter"`
+	// Source is the calling service ("" when the callee's sidecar could
+	// not tell), Destination the called one ("" when the caller's sidecar
+	// answered before it had one: no route, a fault, a rate limit).
+	Source      string `json:"source,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	// Code is the response code ("0" when no response was sent), or a
+	// code class such as "5xx" from a sidecar reporting classes only.
+	Code string `json:"code"`
+	// Flags are Envoy's response flags (UH, UF, URX, RL, RBAC, ...): why
+	// the mesh rather than the app made the response; "" when the app did.
+	Flags    string  `json:"flags,omitempty"`
+	Requests int64   `json:"requests"`
+	RPS      float64 `json:"rps"`
 }
 
 // Golden are the golden signals of a set of requests.

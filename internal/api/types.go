@@ -58,12 +58,16 @@ const (
 
 // Proxy is one connected sidecar as the answering replica sees it.
 type Proxy struct {
-	Node      string            `json:"node"`
-	Connected time.Time         `json:"connected"`
-	Version   string            `json:"version"` // the version pushed to it
-	State     string            `json:"state"`   // SYNCED, STALE, NACKED or MISSING
-	Acked     map[string]string `json:"acked,omitempty"`
-	NACKs     map[string]string `json:"nacks,omitempty"`
+	Node      string    `json:"node"`
+	Connected time.Time `json:"connected"`
+	Version   string    `json:"version"` // the version pushed to it
+	State     string    `json:"state"`   // SYNCED, STALE, NACKED or MISSING
+	// LastPush is when the control plane last sent it config, LastAnswer
+	// when it last ACKed or NACKed (zero: not yet).
+	LastPush   time.Time         `json:"lastPush"`
+	LastAnswer time.Time         `json:"lastAnswer"`
+	Acked      map[string]string `json:"acked,omitempty"`
+	NACKs      map[string]string `json:"nacks,omitempty"`
 	// Missing lists, per type (CDS, EDS, LDS, RDS), the resource names the
 	// proxy asked for that the control plane does not have; at most 100
 	// per type.

@@ -233,7 +233,7 @@ func (b *backend) Proxies(context.Context) []api.Proxy {
 		case p.Synced():
 			state = api.Synced
 		}
-		out = append(out, api.Proxy{Node: p.Node, Connected: p.Connected, Version: p.Version, State: state, Acked: p.Acked, NACKs: p.NACKs, Missing: p.Missing})
+		out = append(out, api.Proxy{Node: p.Node, Connected: p.Connected, LastPush: p.LastPush, LastAnswer: p.LastAnswer, Version: p.Version, State: state, Acked: p.Acked, NACKs: p.NACKs, Missing: p.Missing})
 	}
 	return out
 }

@@ -241,12 +241,7 @@ func (c *configStore) plan(cur *loaded, next map[string]mesh.Resource, touched m
 	if len(changed) == 0 {
 		return res, nil, nil
 	}
-	var summary []api.Change
-	for _, ch := range res.Changes {
-		if ch.Action != "unchanged" {
-			summary = append(summary, api.Change{Key: ch.Key, Action: ch.Action})
-		}
-	}
+	summary := historyChanges(res.Changes)
 	return res, &configDoc{Revision: rev, Time: c.now().UTC(), Op: op, Changes: summary, Resources: stored}, nil
 }
 

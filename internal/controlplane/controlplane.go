@@ -42,6 +42,12 @@ type Config struct {
 	XDS string
 	// API is the admin API listener. Default 127.0.0.1:15080.
 	API string
+	// Dashboard is the web dashboard's listener (the page and the admin
+	// API under /v1/); "" or "off" turns it off, which is the default
+	// here (weft control's --dashboard defaults to DefaultDashboard). On
+	// a loopback address it serves plain HTTP, elsewhere TLS with the
+	// serving certificate.
+	Dashboard string
 	// LeaseTTL is how long an instance outlives its sidecar's last
 	// heartbeat. Default 10s.
 	LeaseTTL time.Duration
@@ -94,7 +100,7 @@ type Config struct {
 	// one to CredentialsDir/operator.token.
 	ResetOperatorToken bool
 	// MaxConnsPerIP caps one peer address's open connections on each of
-	// the xDS and API ports. Default 1024.
+	// the xDS, API and dashboard ports. Default 1024.
 	MaxConnsPerIP int
 	// MaxStreamsPerConn caps the concurrent gRPC streams one xDS
 	// connection may open. Default 16.
@@ -121,6 +127,9 @@ type Addrs struct {
 	// OperatorTokenFile where the operator token is (if this replica or
 	// an earlier start wrote it).
 	CAFile, OperatorTokenFile string
+	// Dashboard is the dashboard's bound address and DashboardURL where a
+	// browser opens it; both "" when it is off. See DashboardLink.
+	Dashboard, DashboardURL string
 }
 
 // SetDefaults fills the documented defaults.
@@ -179,6 +188,11 @@ func (c *Config) Validate() error {
 	for _, f := range []struct{ name, addr string }{{"xds", c.XDS}, {"api", c.API}} {
 		if _, _, err := net.SplitHostPort(f.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: must be host:port; got %q", f.name, f.addr))
+		}
+	}
+	if !dashboardOff(c.Dashboard) {
+		if _, _, err := net.SplitHostPort(c.Dashboard); err != nil {
+			errs = append(errs, fmt.Errorf("dashboard: must be host:port, or off; got %q", c.Dashboard))
 		}
 	}
 	if c.LeaseTTL < time.Second {
@@ -254,7 +268,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sc, err := newServerCert(authority, serverNames([]string{cfg.XDS, cfg.API}, cfg.ServerNames), ca.ServerTTL, log)
+	listeners := []string{cfg.XDS, cfg.API}
+	if !dashboardOff(cfg.Dashboard) {
+		listeners = append(listeners, cfg.Dashboard)
+	}
+	names := serverNames(listeners, cfg.ServerNames)
+	sc, err := newServerCert(authority, names, ca.ServerTTL, log)
 	if err != nil {
 		return err
 	}
@@ -301,8 +320,19 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var handlers sync.WaitGroup
+	// One handler for both ports: the in-flight cap is the control
+	// plane's, not each port's.
+	apiHandler := apiserver.Handler(be, apiserver.Config{Auth: acc, MaxInFlight: cfg.MaxAPIInFlight, Logger: cfg.Logger})
+	var dash *dashboardServer
+	if !dashboardOff(cfg.Dashboard) {
+		if dash, err = newDashboard(ctx, &cfg, apiHandler, names, apiTLS, &handlers); err != nil {
+			xl.Close()
+			al.Close()
+			return err
+		}
+	}
 	hs := &http.Server{
-		Handler:   tracked(&handlers, apiserver.Handler(be, apiserver.Config{Auth: acc, MaxInFlight: cfg.MaxAPIInFlight, Logger: cfg.Logger})),
+		Handler:   tracked(&handlers, apiHandler),
 		TLSConfig: apiTLS,
 		ErrorLog:  slog.NewLogLogger(cfg.Logger.With("component", "api").Handler(), slog.LevelDebug),
 		// Requests in flight at stop are cancelled with the rest.
@@ -316,8 +346,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	cp := &compactor{st: st, interval: cfg.CompactInterval, retain: cfg.CompactRetain, log: log}
 	var parts sync.WaitGroup
-	errc := make(chan error, 5)
-	for _, part := range []func() error{
+	errc := make(chan error, 6)
+	serving := []func() error{
 		func() error { return gs.Serve(xl) },
 		func() error { return hs.ServeTLS(al, "", "") },
 		func() error { return sy.run(ctx) },
@@ -326,9 +356,15 @@ func Run(ctx context.Context, cfg Config) error {
 			if cfg.StatsInterval >= 0 {
 				stats.Run(ctx)
 			}
+			// Scraping off: wait, since a part that returns stops Run.
+			<-ctx.Done()
 			return nil
 		},
-	} {
+	}
+	if dash != nil {
+		serving = append(serving, dash.serve)
+	}
+	for _, part := range serving {
 		parts.Add(1)
 		go func() {
 			defer parts.Done()
@@ -337,7 +373,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	addrs := Addrs{XDS: xl.Addr().String(), API: al.Addr().String(), CAFile: caFile, OperatorTokenFile: filepath.Join(cfg.CredentialsDir, OperatorTokenFile)}
+	if dash != nil {
+		addrs.Dashboard, addrs.DashboardURL = dash.l.Addr().String(), dash.url
+	}
 	log.Info("control plane serving", "xds", addrs.XDS, "api", addrs.API, "store", storeName(&cfg), "caFile", caFile)
+	if dash != nil {
+		how := "plain HTTP on loopback; writes need the operator token"
+		if dash.tls {
+			how = "TLS with the control plane's certificate (its CA is " + caFile + "); reads and writes need the operator token"
+		}
+		log.Info("dashboard serving", "url", addrs.DashboardURL, "how", how)
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(addrs)
 	}
@@ -351,6 +397,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer scancel()
 	if hs.Shutdown(sctx) != nil {
 		hs.Close() // past the grace period: cut the stragglers off
+	}
+	if dash != nil && dash.hs.Shutdown(sctx) != nil {
+		dash.hs.Close()
 	}
 	// ADS streams never end on their own, so a graceful stop would only
 	// wait; sidecars keep their config and reconnect to another replica.

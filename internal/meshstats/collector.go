@@ -47,6 +47,14 @@ type round struct {
 	from, to time.Time
 	aggs     map[aggKey]*agg
 	insts    map[aggKey]int // instances seen per service version
+	fails    map[failKey]float64
+}
+
+// failKey is one kind of response other than 2xx on one edge.
+type failKey struct {
+	source      bool // reported by the caller
+	from, to    string
+	code, flags string
 }
 
 type aggKey struct {
@@ -159,7 +167,7 @@ func instKey(in api.Instance) string { return in.Service + "/" + in.ID }
 func (c *Collector) add(results []scraped, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := round{from: c.updated, to: now, aggs: map[aggKey]*agg{}, insts: map[aggKey]int{}}
+	r := round{from: c.updated, to: now, aggs: map[aggKey]*agg{}, insts: map[aggKey]int{}, fails: map[failKey]float64{}}
 	seen := map[string]bool{}
 	c.sidecars, c.failed = len(results), 0
 	for _, res := range results {
@@ -181,6 +189,12 @@ func (c *Collector) add(results []scraped, now time.Time) {
 			d := increase(prev[k], cur)
 			if d.count <= 0 {
 				continue
+			}
+			if k.code != "" {
+				r.fails[failKey{source: k.source, from: k.from, to: k.to, code: k.code, flags: k.flags}] += d.count
+			}
+			if k.to == "" {
+				continue // answered by the sidecar before it had a destination
 			}
 			ak := aggKey{edge: k.source, from: k.from, to: k.to}
 			if !k.source {
@@ -252,14 +266,18 @@ func mergeBuckets(acc, add []bucket) []bucket {
 func (c *Collector) Snapshot() api.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := api.Stats{Updated: c.updated, Sidecars: c.sidecars, Unreachable: c.failed, Services: []api.ServiceStats{}, Edges: []api.EdgeStats{}}
+	out := api.Stats{Updated: c.updated, Sidecars: c.sidecars, Unreachable: c.failed, Services: []api.ServiceStats{}, Edges: []api.EdgeStats{}, Failures: []api.FailureStats{}}
 	if len(c.rounds) == 0 {
 		return out
 	}
 	span := c.rounds[len(c.rounds)-1].to.Sub(c.rounds[0].from)
 	out.WindowSeconds = span.Seconds()
 	total := map[aggKey]*agg{}
+	fails := map[failKey]float64{}
 	for _, r := range c.rounds {
+		for k, n := range r.fails {
+			fails[k] += n
+		}
 		for k, a := range r.aggs {
 			t := total[k]
 			if t == nil {
@@ -285,6 +303,7 @@ func (c *Collector) Snapshot() api.Stats {
 			out.Services = append(out.Services, api.ServiceStats{Service: k.to, Version: k.version, Instances: last.insts[k], Golden: g})
 		}
 	}
+	out.Failures = failures(fails, span)
 	sort.Slice(out.Services, func(i, j int) bool {
 		a, b := out.Services[i], out.Services[j]
 		return a.Service < b.Service || a.Service == b.Service && a.Version < b.Version
@@ -293,6 +312,33 @@ func (c *Collector) Snapshot() api.Stats {
 		a, b := out.Edges[i], out.Edges[j]
 		return a.Source < b.Source || a.Source == b.Source && a.Destination < b.Destination
 	})
+	return out
+}
+
+// failures lists the window's responses other than 2xx, most first, at
+// most api.MaxFailures of them.
+func failures(fails map[failKey]float64, span time.Duration) []api.FailureStats {
+	out := make([]api.FailureStats, 0, len(fails))
+	for k, n := range fails {
+		f := api.FailureStats{Reporter: "destination", Source: k.from, Destination: k.to, Code: k.code, Flags: k.flags, Requests: int64(math.Round(n))}
+		if k.source {
+			f.Reporter = "source"
+		}
+		if span > 0 {
+			f.RPS = n / span.Seconds()
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Requests != b.Requests {
+			return a.Requests > b.Requests
+		}
+		return fmt.Sprint(a) < fmt.Sprint(b)
+	})
+	if len(out) > api.MaxFailures {
+		out = out[:api.MaxFailures]
+	}
 	return out
 }
 

@@ -142,8 +142,8 @@ istio_request_duration_milliseconds_count{reporter="source",source_workload="fro
 		t.Fatal(err)
 	}
 	ok := got[series{source: true, from: "frontend", to: "catalog"}]
-	failed := got[series{source: true, from: "frontend", to: "catalog", failed: true}]
-	dest := got[series{from: "frontend", to: "catalog", failed: true}]
+	failed := got[series{source: true, from: "frontend", to: "catalog", failed: true, code: "0"}]
+	dest := got[series{from: "frontend", to: "catalog", failed: true, code: "503"}]
 	if ok == nil || ok.count != 7 || failed == nil || failed.count != 1 || dest == nil || dest.count != 2 {
 		t.Fatalf("series %v", got)
 	}

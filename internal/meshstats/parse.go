@@ -25,6 +25,10 @@ type series struct {
 	from, to    string // services; from is "" when the caller is unknown
 	failed      bool   // 5xx, or no response
 	fromVersion string // the caller's version label, when reported
+	// code and flags are kept for a response other than 2xx only (so
+	// successes stay one series per edge): the response code ("0" for no
+	// response) and Envoy's response flags ("" for none).
+	code, flags string
 }
 
 // sample is one scrape's cumulative values of a series.
@@ -173,8 +177,8 @@ func seriesOf(labels []*dto.LabelPair, self string) (series, bool) {
 	} else if to == "" {
 		to = self
 	}
-	if to == "" || to == "unknown" {
-		return k, false // no route: the request never had a destination
+	if to == "unknown" {
+		to = ""
 	}
 	k.from, k.to, k.fromVersion = from, to, l["source_version"]
 	if k.fromVersion == "unknown" {
@@ -184,11 +188,22 @@ func seriesOf(labels []*dto.LabelPair, self string) (series, bool) {
 	case code != "":
 		n, _ := strconv.Atoi(code)
 		k.failed = n == 0 || n >= 500
+		if n < 200 || n > 299 {
+			k.code = strconv.Itoa(n)
+			if f := l["response_flags"]; f != "-" {
+				k.flags = f
+			}
+		}
 	default:
 		c := l["code_class"]
 		k.failed = c == "5xx" || c == "" || c == "0xx" || c == "none"
+		if c != "2xx" {
+			k.code = c
+		}
 	}
-	return k, true
+	// No destination: the sidecar answered before it picked one (no
+	// route, a fault, a rate limit). Not an edge, but a failure to show.
+	return k, to != "" || k.code != ""
 }
 
 // serviceName reduces a cluster or service host ("catalog",

@@ -32,7 +32,9 @@ func startControl(t *testing.T, xds, apiAddr string, store ...string) *cp {
 	// the control plane binds it: then try again on fresh ports.
 	store, creds := credsArgs(t, store)
 	for try := 1; ; try++ {
-		args := append([]string{bin.weft, "control", "--xds", xds, "--api", apiAddr, "--lease-ttl", "3s"}, store...)
+		// No dashboard unless the test asks (a later --dashboard wins):
+		// control planes running side by side would all take its default port.
+		args := append([]string{bin.weft, "control", "--xds", xds, "--api", apiAddr, "--lease-ttl", "3s", "--dashboard", "off"}, store...)
 		c := &cp{xds: xds, api: apiAddr, args: args, creds: creds}
 		registerCreds(apiAddr, creds)
 		c.p = start(t, "control "+apiAddr, args...)

@@ -30,6 +30,9 @@ type ProxyStatus struct {
 	Node      string
 	Connected time.Time
 	Version   string // the config version last pushed to it
+	// LastPush is when a response last went to it, LastAnswer when it
+	// last ACKed or NACKed one (zero: not yet).
+	LastPush, LastAnswer time.Time
 	// Pushed is the version last sent, Acked the version last accepted,
 	// and NACKs the error of the last rejected push, per type (CDS, EDS,
 	// LDS, RDS). A type's version is the config version at which its

@@ -146,7 +146,7 @@ func testWildcardNamedAckNack(t *testing.T, withCodec bool) {
 	for {
 		ps := srv.Proxies()
 		if len(ps) == 1 && ps[0].NACKs["CDS"] == "version 2: clusters[0]: bad" && ps[0].Acked["EDS"] == "2" {
-			if ps[0].Synced() || ps[0].Acked["CDS"] != "1" || ps[0].Node != "frontend-1" {
+			if ps[0].Synced() || ps[0].Acked["CDS"] != "1" || ps[0].Node != "frontend-1" || ps[0].LastPush.IsZero() || ps[0].LastAnswer.Before(ps[0].LastPush) {
 				t.Fatalf("status %+v", ps[0])
 			}
 			break

@@ -57,11 +57,14 @@ type stream struct {
 
 type streamStatus struct {
 	connected time.Time
-	version   string
-	pushed    [numTypes]string
-	acked     [numTypes]string
-	nack      [numTypes]string
-	missing   [numTypes][]string // names asked for and not in the last push
+	// lastPush is when a response last went out, lastAnswer when the
+	// proxy last ACKed or NACKed one.
+	lastPush, lastAnswer time.Time
+	version              string
+	pushed               [numTypes]string
+	acked                [numTypes]string
+	nack                 [numTypes]string
+	missing              [numTypes][]string // names asked for and not in the last push
 }
 
 // StreamAggregatedResources serves one sidecar's ADS stream.
@@ -197,6 +200,7 @@ func (st *stream) recordAck(t int, r *discoveryv3.DiscoveryRequest) {
 	sent := st.subs[t].sent
 	st.statusMu.Lock()
 	defer st.statusMu.Unlock()
+	st.status.lastAnswer = time.Now()
 	if r.ErrorDetail != nil {
 		s.count.nacks.Add(1)
 		st.status.nack[t] = fmt.Sprintf("version %s: %s", sent, r.ErrorDetail.GetMessage())
@@ -249,6 +253,7 @@ func (st *stream) send(t int, res *Resources) error {
 	missing := ts.missing(sub.names)
 	st.statusMu.Lock()
 	st.status.version = res.Version
+	st.status.lastPush = time.Now()
 	st.status.pushed[t] = ts.version
 	st.status.missing[t] = missing
 	st.statusMu.Unlock()
@@ -262,7 +267,7 @@ func (st *stream) send(t int, res *Resources) error {
 func (st *stream) proxyStatus() ProxyStatus {
 	st.statusMu.Lock()
 	defer st.statusMu.Unlock()
-	p := ProxyStatus{Node: st.node, Connected: st.status.connected, Version: st.status.version,
+	p := ProxyStatus{Node: st.node, Connected: st.status.connected, Version: st.status.version, LastPush: st.status.lastPush, LastAnswer: st.status.lastAnswer,
 		Pushed: map[string]string{}, Acked: map[string]string{}, NACKs: map[string]string{}, Missing: map[string][]string{}}
 	for t := range numTypes {
 		if v := st.status.pushed[t]; v != "" {
