@@ -17,6 +17,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/api"
 	apiclient "github.com/weft-mesh/weft/internal/api/client"
+	"github.com/weft-mesh/weft/internal/controlplane"
 	"github.com/weft-mesh/weft/internal/sidecar"
 )
 
@@ -26,6 +27,7 @@ type demoOpts struct {
 	duration             time.Duration
 	rate                 int
 	dataDir              string
+	dashboard            string
 }
 
 func parseDemo(args []string, stderr io.Writer) (*demoOpts, error) {
@@ -36,6 +38,7 @@ func parseDemo(args []string, stderr io.Writer) (*demoOpts, error) {
 	fs.IntVar(&o.rate, "rate", 50, "pages a second the load generator asks the frontend for")
 	fs.BoolVar(&o.serve, "serve", false, "keep the mesh up after the scenario, and say how to explore it (Ctrl-C stops it)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "keep the control plane's etcd data here (default: a temporary directory, removed at exit)")
+	fs.StringVar(&o.dashboard, "dashboard", controlplane.DefaultDashboard, "the web dashboard's address (\"off\": none); if it is taken, a free port on 127.0.0.1")
 	fs.BoolVar(&o.verbose, "v", false, "show the logs of the control plane, the sidecars and the apps")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -99,7 +102,7 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 	defer m.stop()
 
 	fmt.Fprintln(stdout, "Weft demo: a small shop on a service mesh, all on 127.0.0.1.")
-	cp, err := m.control(ctx, dataDir)
+	cp, err := m.control(ctx, dataDir, o.dashboard)
 	if err != nil {
 		return err
 	}
@@ -112,7 +115,12 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "\n  control plane   xDS %s, API https://%s, embedded etcd in %s\n", cp.XDS, cp.API, dataDir)
 	fmt.Fprintf(stdout, "  credentials     CA %s, operator token %s; each sidecar starts from a join token\n", cp.CAFile, cp.OperatorTokenFile)
-	d := &demoRun{out: stdout, api: apic, dir: dir, stats: &loadStats{}}
+	dashLink := dashboardLink(cp)
+	if dashLink != "" {
+		fmt.Fprintf(stdout, "  dashboard       %s\n", dashLink)
+		fmt.Fprintln(stdout, "                  (open it in a browser: the live topology, the split per version, weights, history)")
+	}
+	d := &demoRun{out: stdout, api: apic, dir: dir, stats: &loadStats{}, dashboard: dashLink}
 	if err := d.apply(ctx, "shop.yaml", shopYAML()); err != nil {
 		return err
 	}
@@ -210,7 +218,7 @@ func runDemoShop(ctx context.Context, o *demoOpts, stdout, stderr io.Writer) err
 	}
 	d.stats.begin("serve") // keep counting, so the mesh keeps serving a real load
 	fmt.Fprint(stdout, closingLines(true, demoHints{api: cp.API, loadProxy: load.Proxy, frontendAdmin: d.frontendAdmin, dir: dir,
-		tokenFile: cp.OperatorTokenFile, caFile: cp.CAFile}))
+		tokenFile: cp.OperatorTokenFile, caFile: cp.CAFile, dashboard: dashLink}))
 	for {
 		if err := d.measure(ctx, time.Hour); err != nil {
 			if ctx.Err() != nil {
@@ -232,8 +240,10 @@ func runScenario(ctx context.Context, d *demoRun, steps []demoStep, dur time.Dur
 	for i, s := range steps {
 		fmt.Fprintf(d.out, "\n%d/%d %s\n", i+1, len(steps), s.title)
 		// The step counts from when its change is in place (every
-		// sidecar ACKed it); requests during the change count in the
-		// step before, so each row shows one config and none is lost.
+		// sidecar ACKed it); requests that end during the change count
+		// in the total only, so each row shows one config and none is
+		// lost.
+		d.stats.changing()
 		if s.act != nil {
 			if err := s.act(ctx, d); err != nil {
 				return fmt.Errorf("step %s: %w", s.name, err)
@@ -307,7 +317,7 @@ func verboseWriter(verbose bool, w io.Writer) io.Writer {
 }
 
 // demoHints are the addresses the closing commands name.
-type demoHints struct{ api, loadProxy, frontendAdmin, dir, tokenFile, caFile string }
+type demoHints struct{ api, loadProxy, frontendAdmin, dir, tokenFile, caFile, dashboard string }
 
 // closingLines ends the tour. Commands that talk to the mesh are offered
 // only when it keeps running (--serve): otherwise it stops as the demo
@@ -322,6 +332,7 @@ after giving the CLI the demo's operator token and CA:
   export WEFT_TOKEN_FILE=%[7]s WEFT_CA_FILE=%[8]s
   weft stat --server %[1]s
   weft edges --server %[1]s
+  weft tap catalog --server %[1]s --max 20
   weft get instances --server %[1]s
   weft get routes --server %[1]s
   weft describe svc catalog --server %[1]s
@@ -329,5 +340,12 @@ after giving the CLI the demo's operator token and CA:
   weft apply --server %[1]s -f %[4]s/catalog-route.yaml     (edit the weights first)
   curl -x http://%[2]s http://frontend/products/1
   curl http://%[3]s/metrics     (the frontend's sidecar)
-`, h.api, h.loadProxy, h.frontendAdmin, h.dir, betaHeader, betaUser, h.tokenFile, h.caFile)
+`, h.api, h.loadProxy, h.frontendAdmin, h.dir, betaHeader, betaUser, h.tokenFile, h.caFile) + dashboardHint(h.dashboard)
+}
+
+func dashboardHint(link string) string {
+	if link == "" {
+		return ""
+	}
+	return "and in a browser, the dashboard (the link carries the operator token, so it can change weights):\n  " + link + "\n"
 }

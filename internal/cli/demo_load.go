@@ -24,12 +24,14 @@ const (
 )
 
 // loadStats collects what the load generator sees, one stepStats per step
-// of the scenario. Every request is counted in the step it ended in.
+// of the scenario. Every request is counted in the step it ended in, or,
+// if it ended while a change was being applied, with the changes.
 type loadStats struct {
-	mu    sync.Mutex
-	steps []*stepStats
-	cur   *stepStats
-	start time.Time
+	mu      sync.Mutex
+	steps   []*stepStats
+	cur     *stepStats
+	start   time.Time
+	changes *stepStats
 }
 
 // begin ends the current step and starts counting into a new one.
@@ -41,6 +43,21 @@ func (l *loadStats) begin(name string) {
 	l.steps = append(l.steps, l.cur)
 }
 
+// changing ends the current step and counts what ends next with the
+// changes, until the next begin: while every sidecar takes a new config,
+// a request may be routed by either, and belongs to neither step's row.
+func (l *loadStats) changing() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.endLocked()
+	if l.changes == nil {
+		l.changes = newStepStats("(changes)")
+		l.changes.changes = true
+		l.steps = append(l.steps, l.changes)
+	}
+	l.cur, l.start = l.changes, time.Now()
+}
+
 // end stops counting; requests until the next begin are not counted.
 func (l *loadStats) end() {
 	l.mu.Lock()
@@ -50,7 +67,7 @@ func (l *loadStats) end() {
 
 func (l *loadStats) endLocked() {
 	if l.cur != nil {
-		l.cur.elapsed = time.Since(l.start)
+		l.cur.elapsed += time.Since(l.start)
 		l.cur = nil
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +57,16 @@ func (m *demoMesh) sidecar(ctx context.Context, cfg *sidecar.Config) (sidecar.Ad
 }
 
 // control runs the control plane with an embedded etcd in dataDir.
-func (m *demoMesh) control(ctx context.Context, dataDir string) (controlplane.Addrs, error) {
+// dashboard is the web dashboard's address; when it is taken (another
+// mesh or demo on this machine), a free port serves it instead.
+func (m *demoMesh) control(ctx context.Context, dataDir, dashboard string) (controlplane.Addrs, error) {
+	if dashboard != "off" && dashboard != "" {
+		if l, err := net.Listen("tcp", dashboard); err != nil {
+			dashboard = "127.0.0.1:0"
+		} else {
+			l.Close()
+		}
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	ready := make(chan controlplane.Addrs, 1)
 	errc := make(chan error, 1)
@@ -63,7 +74,7 @@ func (m *demoMesh) control(ctx context.Context, dataDir string) (controlplane.Ad
 	go func() {
 		defer m.wg.Done()
 		errc <- controlplane.Run(cctx, controlplane.Config{
-			DataDir: dataDir, XDS: "127.0.0.1:0", API: "127.0.0.1:0", LeaseTTL: 5 * time.Second, Logger: m.log,
+			DataDir: dataDir, XDS: "127.0.0.1:0", API: "127.0.0.1:0", Dashboard: dashboard, LeaseTTL: 5 * time.Second, Logger: m.log,
 			Ready: func(a controlplane.Addrs) { ready <- a },
 		})
 	}()
@@ -137,4 +148,15 @@ func waitFor(ctx context.Context, d time.Duration, what string, cond func() bool
 		}
 	}
 	return nil
+}
+
+// dashboardLink is the demo dashboard's URL carrying the operator token,
+// so the page can change weights without the user pasting it; "" when
+// the dashboard is off. The token is the demo's own, made for this run.
+func dashboardLink(cp controlplane.Addrs) string {
+	tok, err := os.ReadFile(cp.OperatorTokenFile)
+	if err != nil {
+		return cp.DashboardURL
+	}
+	return cp.DashboardLink(strings.TrimSpace(string(tok)))
 }

@@ -29,6 +29,7 @@ type demoRun struct {
 	procs         []*demoProc
 	frontendAdmin string
 	loadProxy     string // the load generator sidecar's proxy listener
+	dashboard     string // the dashboard's link, "" when it is off
 	rev           int64  // the config revision applied last
 	metricsBefore resilienceCounts
 }

@@ -81,8 +81,11 @@ func demoScenario() []demoStep {
 	}
 }
 
-// demoScenarioAll is the tour with the security steps (demo_security.go).
-func demoScenarioAll() []demoStep { return append(demoScenario(), securitySteps()...) }
+// demoScenarioAll is the tour with the security steps (demo_security.go)
+// and the operator's view (demo_observe.go).
+func demoScenarioAll() []demoStep {
+	return append(append(demoScenario(), securitySteps()...), observeStep())
+}
 
 // mergeCounts adds the counts of a and b into a new map.
 func mergeCounts(a, b map[string]int) map[string]int {

@@ -26,6 +26,9 @@ type stepStats struct {
 	beta      map[string]int  // successful requests of beta users, by catalog version
 	latencies []time.Duration // every request's, capped at maxLatencySamples
 	errors    map[string]int  // failed requests by reason
+	// changes: the requests that ended while a step's change was being
+	// applied, under either config; in the total, never in a step's row.
+	changes bool
 }
 
 func newStepStats(name string) *stepStats {
@@ -89,7 +92,9 @@ type summaryRow struct {
 func summarize(steps []*stepStats) (rows []summaryRow, total summaryRow) {
 	all := newStepStats("total")
 	for _, s := range steps {
-		rows = append(rows, summaryOf(s))
+		if !s.changes {
+			rows = append(rows, summaryOf(s))
+		}
 		all.merge(s)
 	}
 	return rows, summaryOf(all)

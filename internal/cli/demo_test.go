@@ -312,3 +312,32 @@ func TestLoadGen(t *testing.T) {
 		t.Errorf("%d requests, %d ok, errors %v, elapsed %v", s.requests, s.ok, s.errors, s.elapsed)
 	}
 }
+
+// Requests that end while a change is applied are in the total but in no
+// step's row: the baseline row stays all v1 even if the canary's first
+// pages end before every sidecar has ACKed it.
+func TestLoadStatsChanges(t *testing.T) {
+	l := &loadStats{}
+	l.changing()
+	l.add(true, "v1", false, time.Millisecond, "")
+	l.begin("baseline")
+	l.add(true, "v1", false, time.Millisecond, "")
+	l.changing()
+	l.add(true, "v2", false, time.Millisecond, "")
+	l.begin("canary")
+	l.add(true, "v2", false, time.Millisecond, "")
+	l.add(false, "", false, time.Millisecond, "UH")
+	l.changing()
+	l.add(true, "v1", false, time.Millisecond, "")
+	l.end()
+	rows, total := summarize(l.all())
+	if len(rows) != 2 || rows[0].step != "baseline" || rows[1].step != "canary" {
+		t.Fatalf("rows %+v, want baseline and canary only", rows)
+	}
+	if got := rows[0].split["v1"]; got != 100 {
+		t.Errorf("baseline v1 %.1f%%, want 100", got)
+	}
+	if rows[1].requests != 2 || total.requests != 6 {
+		t.Errorf("canary %d requests, total %d; want 2 and 6", rows[1].requests, total.requests)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,10 +57,16 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(s, "catalog versions seen: v1, v2\n") {
 		t.Errorf("both versions must be seen")
 	}
-	for _, want := range []string{"frontend-1    frontend", "catalog-v2-b", "ratings-1", "fails half its requests"} {
+	for _, want := range []string{"frontend-1    frontend", "catalog-v2-b", "ratings-1", "fails half its requests",
+		"dashboard       http://127.0.0.1:", "#token=weftop_", "weft stat:"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// The closing step prints weft stat's table: the control plane's own
+	// scrapes saw both catalog versions serve.
+	if !regexp.MustCompile(`(?m)^ +catalog +v1 `).MatchString(s) || !regexp.MustCompile(`(?m)^ +catalog +v2 `).MatchString(s) {
+		t.Errorf("the observe step's weft stat lacks a catalog v1 or v2 row")
 	}
 	// The mesh stops when the demo returns: no command may be offered
 	// against it, only the way to keep it running.
