@@ -55,6 +55,10 @@ type Backend interface {
 	// Stats are the mesh's golden signals, per service version and per
 	// edge, over a recent window.
 	Stats(ctx context.Context) (api.Stats, error)
+	// RotateCA starts a root rotation or finishes its overlap: an
+	// operator's act. CAStatus reads the roots and the rotation phase.
+	RotateCA(ctx context.Context, r api.CARotateRequest) (api.CAStatus, error)
+	CAStatus(ctx context.Context) (api.CAStatus, error)
 }
 
 // MaxBody caps a request body.
@@ -102,6 +106,8 @@ func Handler(b Backend, cfg Config) http.Handler {
 	route("GET "+api.Version+"/bundle", open, h.bundle)
 	route("GET "+api.Version+"/stats", read, h.stats)
 	route("POST "+api.Version+"/tokens", operator, h.token)
+	route("POST "+api.Version+"/ca/rotate", operator, h.rotateCA)
+	route("GET "+api.Version+"/ca", read, h.caStatus)
 	return limitInFlight(h, cfg.MaxInFlight, mux)
 }
 

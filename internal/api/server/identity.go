@@ -55,3 +55,17 @@ func decodeStrict(h *handler, w http.ResponseWriter, r *http.Request, limit int6
 	}
 	return true
 }
+
+func (h *handler) rotateCA(w http.ResponseWriter, r *http.Request) {
+	var req api.CARotateRequest
+	if !decodeStrict(h, w, r, 4<<10, &req) {
+		return
+	}
+	res, err := h.b.RotateCA(r.Context(), req)
+	h.reply(w, res, err)
+}
+
+func (h *handler) caStatus(w http.ResponseWriter, r *http.Request) {
+	res, err := h.b.CAStatus(r.Context())
+	h.reply(w, res, err)
+}
