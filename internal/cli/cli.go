@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"top":      {"weft stat and weft edges, refreshed live", runTop},
 		"rollback": {"restore the config of a past revision, as a new revision", runRollback},
 		"token":    {"create a join token that admits a sidecar to a service's identity once", runToken},
+		"ca":       {"show the CA's roots, or rotate the root (rotate, then rotate --finish or wait for --root-overlap)", runCA},
 		"version":  {"print the version", runVersion},
 	}
 	for name, c := range controlPlaneCommands() {
