@@ -67,6 +67,14 @@ func (src *Source) Set(s *SVID) {
 	}
 }
 
+// Pushed is the bundle the control plane last pushed, nil before any.
+func (src *Source) Pushed() []*x509.Certificate {
+	if p := src.pushed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // SetPushedBundle makes roots the trust bundle from now on, for the
 // current SVID and every later one (see pushed). It reports whether there
 // was an SVID to attach it to.

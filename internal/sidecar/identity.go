@@ -67,6 +67,9 @@ type certClient struct {
 	now       func() time.Time
 	// onIssued is told the SPIFFE ID of each certificate put in use.
 	onIssued func(id string)
+	// renewNow, when it receives, ends the wait for half-life: the CA
+	// switched roots (rootca.go). Nil never receives.
+	renewNow <-chan struct{}
 }
 
 // maxTokenFile caps the token file; a token is about 50 bytes.
@@ -166,7 +169,7 @@ func (c *certClient) run(ctx context.Context) {
 	for {
 		if cur != nil {
 			wait := renewAt(cur, got).Sub(c.now())
-			if wait > 0 && !sleep(ctx, wait) {
+			if wait > 0 && !c.sleepOrRenew(ctx, wait) {
 				return
 			}
 		}
@@ -200,6 +203,23 @@ func (c *certClient) run(ctx context.Context) {
 		if err := c.saveCache(next); err != nil {
 			c.log.Warn("certificate cache not written", "err", err)
 		}
+	}
+}
+
+// sleepOrRenew waits d, or until a root rotation asks for a renewal now
+// (then a short random wait, so sidecars do not all ask at once); false
+// when ctx ended.
+func (c *certClient) sleepOrRenew(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	case <-c.renewNow:
+		c.log.Info("renewing now: the CA signs with a new root")
+		return sleep(ctx, renewJitter())
 	}
 }
 
@@ -343,7 +363,7 @@ func (s *Sidecar) newCertClient(cfg *Config, trust *cpTrust) (*certClient, error
 	cc := &certClient{api: c, trust: trust, servers: cfg.ControlPlane.API, tokenFile: cfg.Identity.TokenFile, src: &s.svid, log: s.log.With("part", "identity"), now: time.Now,
 		// The peer header names this sidecar's principal, so a callee can
 		// tie the workload it claims to the mTLS peer that connected.
-		onIssued: s.self.SetPrincipal}
+		onIssued: s.self.SetPrincipal, renewNow: s.renewNow}
 	if d := cfg.ControlPlane.CacheDir; d != "" {
 		cc.cacheFile = filepath.Join(d, "svid-"+sanitize(cfg.Node)+".json")
 	}

@@ -97,6 +97,8 @@ type Sidecar struct {
 	authz atomic.Pointer[authz.Table]
 	// svid is the current workload certificate (identity config).
 	svid mtls.Source
+	// renewNow asks the certificate client to renew now (rootca.go).
+	renewNow chan struct{}
 	// mesh is the mTLS state; nil without an identity.
 	mesh *meshTLS
 
@@ -133,6 +135,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Sidecar{
+		renewNow:   make(chan struct{}, 1),
 		opts:       opts,
 		log:        opts.Logger.With("component", "sidecar"),
 		reg:        reg,
