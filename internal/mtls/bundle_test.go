@@ -2,6 +2,7 @@ package mtls
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"strings"
@@ -78,4 +79,35 @@ func FuzzParseBundle(f *testing.F) {
 			t.Fatalf("re-encoded bundle: %d roots, %v", len(again), err)
 		}
 	})
+}
+
+// TestPushedBundleOutlivesRenewal: a bundle pushed by the control plane
+// stays the bundle across a renewal that arrived with another one (the
+// CSR answer's, possibly older), and SetPushedBundle reaches the SVID
+// held at the time.
+func TestPushedBundleOutlivesRenewal(t *testing.T) {
+	oldCA, newCA2 := newCA(t, td), newCA(t, td)
+	var src Source
+	if src.Pushed() != nil {
+		t.Fatal("a bundle before any push")
+	}
+	src.Set(oldCA.leaf(t, apiSA, leafOpts{}))
+	if !src.SetPushedBundle([]*x509.Certificate{newCA2.cert, oldCA.cert}) {
+		t.Fatal("no SVID to attach the bundle to")
+	}
+	if b := src.Current().Bundle; len(b) != 2 || !b[0].Equal(newCA2.cert) {
+		t.Fatalf("bundle after push: %d roots", len(b))
+	}
+	renewed := newCA2.leaf(t, apiSA, leafOpts{}) // arrives with {new} only
+	src.Set(renewed)
+	if b := src.Current().Bundle; len(b) != 2 || !b[1].Equal(oldCA.cert) {
+		t.Fatalf("a renewal replaced the pushed bundle: %d roots", len(b))
+	}
+	if renewed.Bundle[0] != newCA2.cert || len(renewed.Bundle) != 1 {
+		t.Fatal("Set modified the caller's SVID")
+	}
+	src.SetPushedBundle([]*x509.Certificate{newCA2.cert})
+	if b := src.Current().Bundle; len(b) != 1 || len(src.Pushed()) != 1 {
+		t.Fatalf("finish: %d roots", len(b))
+	}
 }
