@@ -126,11 +126,11 @@ func (a *Authority) useRecord(rec *rootRecord, rev int64) error {
 	k := &keys{signer: key, cert: root, roots: []*x509.Certificate{root}, rev: rev,
 		rot: Rotation{Phase: rec.Phase, Since: rec.Since, FinishAt: rec.FinishAt}}
 	if rec.NextCert != "" {
-		if _, next, err := a.parseRoot(rec.NextCert, rec.NextKey); err != nil {
+		_, next, err := a.parseRoot(rec.NextCert, rec.NextKey)
+		if err != nil {
 			return fmt.Errorf("stored next root: %w", err)
-		} else {
-			k.roots = append(k.roots, next)
 		}
+		k.roots = append(k.roots, next)
 	}
 	for i, p := range rec.Previous {
 		prev, err := parseCerts([]byte(p))
