@@ -148,7 +148,7 @@ func (c *Config) SetDefaults() {
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = registry.DefaultTTL
 	}
-	if c.RootPropagation <= 0 {
+	if c.RootPropagation == 0 {
 		c.RootPropagation = DefaultRootPropagation
 	}
 	if c.StreamGrace <= 0 {
@@ -200,6 +200,12 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamGrace < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("streamGrace: must be at least 100ms; got %s", c.StreamGrace))
+	}
+	if c.RootOverlap < 0 {
+		errs = append(errs, fmt.Errorf("rootOverlap: must not be negative (0 means svidTTL); got %s", c.RootOverlap))
+	}
+	if c.RootPropagation < 0 {
+		errs = append(errs, fmt.Errorf("rootPropagation: must not be negative; got %s", c.RootPropagation))
 	}
 	if c.CredentialsDir == "" {
 		errs = append(errs, errors.New("credentialsDir: no default, since neither XDG_STATE_HOME nor HOME is set; pass --credentials-dir"))
