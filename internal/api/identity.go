@@ -67,6 +67,13 @@ type CARotateRequest struct {
 	// the control plane's --root-overlap runs out: leaves it signed are
 	// refused from then on. Needs a rotation in phase overlap.
 	Finish bool `json:"finish,omitempty"`
+	// Cert and Key, both set, are the new root to rotate to: one
+	// self-signed CA certificate (PEM) and its private key (PEM: PKCS#8,
+	// SEC 1 or PKCS#1). The key is kept in the store like a generated
+	// root's and never returned. Default: the control plane makes the new
+	// root (ECDSA P-256, 10 years).
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
 }
 
 // CAStatus is the CA's trust bundle and root rotation (GET /v1/ca).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -64,13 +65,31 @@ func (a *Authority) Rotation() Rotation { return a.k.Load().rot }
 // Rotate starts a root rotation: a new root joins the bundle (after the
 // signing one, which keeps signing) and the phase becomes propagating.
 func (a *Authority) Rotate(ctx context.Context) (Rotation, error) {
+	return a.RotateTo(ctx, "", "")
+}
+
+// RotateTo is Rotate to the operator's root (certPEM: one self-signed CA
+// certificate; keyPEM: its key), or to a generated one when both are "".
+func (a *Authority) RotateTo(ctx context.Context, certPEM, keyPEM string) (Rotation, error) {
+	var given *rootRecord
+	if certPEM != "" || keyPEM != "" {
+		var err error
+		if given, err = a.operatorRoot(certPEM, keyPEM); err != nil {
+			return Rotation{}, err
+		}
+	}
 	return a.step(ctx, "rotate", func(rec *rootRecord, now time.Time) error {
 		if rec.Phase != PhaseNone {
 			return fmt.Errorf("%w: a rotation is already in phase %q (finish it first: weft ca rotate --finish)", ErrRotation, rec.Phase)
 		}
-		next, err := a.newRoot()
-		if err != nil {
-			return err
+		next := given
+		if next == nil {
+			var err error
+			if next, err = a.newRoot(); err != nil {
+				return err
+			}
+		} else if next.Cert == rec.Cert {
+			return fmt.Errorf("%w: cert: that is the current root", ErrInvalid)
 		}
 		rec.NextCert, rec.NextKey = next.Cert, next.Key
 		rec.Phase, rec.Since, rec.FinishAt = PhasePropagating, now, time.Time{}
@@ -168,4 +187,53 @@ func (a *Authority) step(ctx context.Context, what string, change func(*rootReco
 		a.log.Info("root rotation", "step", what, "phase", rec.Phase, "signing", identity.CertPin(k.roots[0]), "bundle", len(k.roots))
 		return k.rot, nil
 	}
+}
+
+// operatorRoot checks a root an operator supplies for a rotation: one
+// self-signed CA certificate allowed to sign, of this trust domain if it
+// names one, valid for at least one SVID lifetime, with its key. The key
+// is stored as PKCS#8 and never quoted in an error.
+func (a *Authority) operatorRoot(certPEM, keyPEM string) (*rootRecord, error) {
+	if certPEM == "" || keyPEM == "" {
+		return nil, fmt.Errorf("%w: cert and key go together", ErrInvalid)
+	}
+	certs, err := parseCerts([]byte(certPEM))
+	if err != nil {
+		return nil, fmt.Errorf("%w: cert: %w", ErrInvalid, err)
+	}
+	if len(certs) != 1 {
+		return nil, fmt.Errorf("%w: cert: want one root certificate, got %d", ErrInvalid, len(certs))
+	}
+	root := certs[0]
+	key, err := parseKey([]byte(keyPEM))
+	if err != nil {
+		return nil, fmt.Errorf("%w: key: %w", ErrInvalid, err)
+	}
+	now := a.now()
+	switch {
+	case !root.IsCA || root.KeyUsage&x509.KeyUsageCertSign == 0:
+		return nil, fmt.Errorf("%w: cert: not a CA certificate allowed to sign certificates", ErrInvalid)
+	case root.CheckSignatureFrom(root) != nil:
+		return nil, fmt.Errorf("%w: cert: not self-signed (a root is; an intermediate needs --ca-cert)", ErrInvalid)
+	case !signerMatches(key, root):
+		return nil, fmt.Errorf("%w: key: does not match cert", ErrInvalid)
+	case now.Before(root.NotBefore) || now.Add(a.ttl).After(root.NotAfter):
+		return nil, fmt.Errorf("%w: cert: must be valid from now for at least one SVID lifetime (%s); valid %s to %s", ErrInvalid, a.ttl, root.NotBefore, root.NotAfter)
+	}
+	if err := checkKey(root.PublicKey); err != nil {
+		return nil, fmt.Errorf("%w: cert: %w", ErrInvalid, err)
+	}
+	for _, u := range root.URIs {
+		if u.Scheme == "spiffe" && u.Host != a.td.Name() {
+			return nil, fmt.Errorf("%w: cert: names trust domain %q, not %q", ErrInvalid, u.Host, a.td.Name())
+		}
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: key: cannot be stored as PKCS#8", ErrInvalid)
+	}
+	return &rootRecord{
+		Cert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})),
+		Key:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})),
+	}, nil
 }

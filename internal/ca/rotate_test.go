@@ -2,9 +2,14 @@ package ca
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +138,70 @@ func TestOperatorCARefusesRotation(t *testing.T) {
 	a := testAuthority(t, spiffeid.RequireTrustDomainFromString("weft.local"), time.Now())
 	if _, err := a.Rotate(context.Background()); !errors.Is(err, ErrRotation) || !strings.Contains(err.Error(), "--ca-cert") {
 		t.Fatalf("rotate: %v", err)
+	}
+}
+
+// TestRotateToOperatorRoot: an operator's root is checked, then announced
+// like a generated one; its key is stored, never echoed in errors.
+func TestRotateToOperatorRoot(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	a, err := Open(ctx, st, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(isCA bool, td string, life time.Duration) (string, string, *ecdsa.PrivateKey) {
+		key := ecKey(t, elliptic.P256())
+		tmpl := &x509.Certificate{SerialNumber: bigOne(), Subject: pkix.Name{CommonName: "operator root"},
+			NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(life),
+			IsCA: isCA, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, URIs: []*url.URL{mustURL("spiffe://" + td)}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk, _ := x509.MarshalPKCS8PrivateKey(key)
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})), key
+	}
+	good, goodKey, _ := mk(true, "weft.local", 365*24*time.Hour)
+	_, otherKey, _ := mk(true, "weft.local", 365*24*time.Hour)
+	leaf, leafKey, _ := mk(false, "weft.local", 365*24*time.Hour)
+	foreign, foreignKey, _ := mk(true, "other.example", 365*24*time.Hour)
+	short, shortKey, _ := mk(true, "weft.local", time.Hour)
+	cur := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Signing().Raw}))
+	for name, c := range map[string][2]string{
+		"cert alone":         {good, ""},
+		"another key":        {good, otherKey},
+		"not a CA":           {leaf, leafKey},
+		"other trust domain": {foreign, foreignKey},
+		"shorter than a TTL": {short, shortKey},
+		"garbage":            {"x", "y"},
+		"the current root":   {cur, goodKey},
+	} {
+		_, err := a.RotateTo(ctx, c[0], c[1])
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "PRIVATE KEY") {
+			t.Errorf("%s: the error quotes the key", name)
+		}
+	}
+	if a.Rotation().Phase != PhaseNone {
+		t.Fatal("a refused root started a rotation")
+	}
+	if _, err := a.RotateTo(ctx, good, goodKey); err != nil {
+		t.Fatal(err)
+	}
+	if b := a.Bundle(); len(b) != 2 || string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b[1].Raw})) != good {
+		t.Fatal("the operator's root is not the announced one")
+	}
+	if _, err := a.Promote(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := identity.For(a.TrustDomain(), "default", "catalog")
+	csr, _ := ParseCSR(csrFor(t, ecKey(t, elliptic.P256()), nil), w.ID.String())
+	chain, err := a.Sign(csr, w)
+	if err != nil || chain[0].CheckSignatureFrom(a.Bundle()[0]) != nil || string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Bundle()[0].Raw})) != good {
+		t.Fatalf("signing with the operator's root: %v", err)
 	}
 }

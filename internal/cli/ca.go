@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/weft-mesh/weft/internal/api"
 )
 
-const caUsage = "usage: weft ca status|rotate [--finish] [-o text|json]"
+const caUsage = "usage: weft ca status|rotate [--finish | --cert F --key F] [-o text|json]"
 
 // runCA shows the CA's roots and rotation, and starts or finishes a root
 // rotation (an operator's act; see docs/MTLS.md).
@@ -22,8 +23,11 @@ func runCA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("ca "+verb, stderr)
 	server := serverFlag(fs)
 	finish := false
+	var certFile, keyFile string
 	if verb == "rotate" {
 		fs.BoolVar(&finish, "finish", false, "end the overlap now: drop the old root from the trust bundle (leaves it signed are refused from then on)")
+		fs.StringVar(&certFile, "cert", "", "rotate to this root (PEM, one self-signed CA certificate) instead of one the control plane makes; needs --key")
+		fs.StringVar(&keyFile, "key", "", "the private key of --cert (PEM); sent to the control plane over TLS and kept in its store")
 	}
 	out := fs.String("o", "text", "output: text or json")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -40,7 +44,23 @@ func runCA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var st api.CAStatus
 	if verb == "rotate" {
-		st, err = c.RotateCA(ctx, api.CARotateRequest{Finish: finish})
+		req := api.CARotateRequest{Finish: finish}
+		if (certFile == "") != (keyFile == "") || (finish && certFile != "") {
+			fmt.Fprintln(stderr, caUsage)
+			return errUsage
+		}
+		if certFile != "" {
+			cert, err := os.ReadFile(certFile)
+			if err != nil {
+				return fmt.Errorf("--cert: %w", err)
+			}
+			key, err := os.ReadFile(keyFile)
+			if err != nil {
+				return fmt.Errorf("--key: %w", err)
+			}
+			req.Cert, req.Key = string(cert), string(key)
+		}
+		st, err = c.RotateCA(ctx, req)
 	} else {
 		st, err = c.CAStatus(ctx)
 	}

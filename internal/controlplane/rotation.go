@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weft-mesh/weft/internal/api"
+	apiserver "github.com/weft-mesh/weft/internal/api/server"
 	"github.com/weft-mesh/weft/internal/ca"
 	"github.com/weft-mesh/weft/internal/xds/server"
 )
@@ -139,10 +140,13 @@ func (r *rotator) tick(ctx context.Context) error {
 // RotateCA starts a root rotation, or (Finish) ends the overlap now.
 func (b *backend) RotateCA(ctx context.Context, r api.CARotateRequest) (api.CAStatus, error) {
 	var err error
-	if r.Finish {
+	switch {
+	case r.Finish && (r.Cert != "" || r.Key != ""):
+		return api.CAStatus{}, fmt.Errorf("%w: finish takes no cert or key", apiserver.ErrInvalid)
+	case r.Finish:
 		_, err = b.certs.ca.Finish(ctx)
-	} else {
-		_, err = b.certs.ca.Rotate(ctx)
+	default:
+		_, err = b.certs.ca.RotateTo(ctx, r.Cert, r.Key)
 	}
 	if err != nil {
 		return api.CAStatus{}, caErr(err)

@@ -56,9 +56,12 @@ func decodeStrict(h *handler, w http.ResponseWriter, r *http.Request, limit int6
 	return true
 }
 
+// maxRotateBody caps a rotation request: a root certificate and its key.
+const maxRotateBody = 64 << 10
+
 func (h *handler) rotateCA(w http.ResponseWriter, r *http.Request) {
 	var req api.CARotateRequest
-	if !decodeStrict(h, w, r, 4<<10, &req) {
+	if !decodeStrict(h, w, r, maxRotateBody, &req) {
 		return
 	}
 	res, err := h.b.RotateCA(r.Context(), req)
