@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weft-mesh/weft/internal/mtls"
 )
 
@@ -52,6 +54,21 @@ func chainsTo(s *mtls.SVID, root *x509.Certificate) bool {
 	}
 	_, err := s.Certificate.Leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	return err == nil
+}
+
+// bundleMetric counts the roots this sidecar trusts (2 during a root
+// rotation, 1 again once the push of its finish arrived), so an operator
+// sees each step reach every sidecar.
+func (s *Sidecar) bundleMetric() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "weft_sidecar_trust_bundle_roots",
+		Help: "Roots in this sidecar's trust bundle (2 during a root rotation); 0 before it has a certificate.",
+	}, func() float64 {
+		if cur := s.svid.Current(); cur != nil {
+			return float64(len(cur.Bundle))
+		}
+		return 0
+	})
 }
 
 // renewJitter is a random wait up to maxRenewJitter.

@@ -166,7 +166,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 		return nil, fmt.Errorf("new sidecar: %w", err)
 	}
 	if cfg.Identity != nil {
-		reg.MustRegister(s.certExpiryMetric())
+		reg.MustRegister(s.certExpiryMetric(), s.bundleMetric())
 		s.mesh = s.newMeshTLS()
 	}
 	if cfg.ControlPlane == nil && cfg.Upstream == nil && (cfg.Outbound.Proxy != "" || len(cfg.Outbound.Ports) > 0) {

@@ -276,6 +276,11 @@ outbound: {proxy: %s}
 		t.Fatalf("overlap bundle: %d roots, old second %v", len(b), len(b) == 2 && b[1].Equal(oldRoot))
 	}
 	newRoot := b[0]
+	for _, admin := range []string{catAdmin, frontAdmin} {
+		if n := metricSum(t, admin, "weft_sidecar_trust_bundle_roots"); n != 2 {
+			t.Fatalf("sidecar %s trusts %v roots during the overlap, want 2", admin, n)
+		}
+	}
 	if n := caPEMCount(t, c.creds); n != 2 {
 		t.Fatalf("ca.pem holds %d roots during the overlap, want 2", n)
 	}
@@ -298,6 +303,9 @@ outbound: {proxy: %s}
 	}
 	if n := caPEMCount(t, c.creds); n != 1 {
 		t.Fatalf("ca.pem holds %d roots after finish, want 1", n)
+	}
+	for _, admin := range []string{catAdmin, frontAdmin} {
+		eventually(t, 10*time.Second, "the finished bundle pushed to "+admin, func() bool { return metricSum(t, admin, "weft_sidecar_trust_bundle_roots") == 1 })
 	}
 	eventually(t, 10*time.Second, "catalog refusing the old root's leaf", func() bool {
 		_, err := callWith(catIn, oldLeaf)
