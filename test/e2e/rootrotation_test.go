@@ -145,7 +145,8 @@ func caPEMCount(t *testing.T, creds string) int {
 // through an mTLS hop between two sidecars: `weft ca rotate` announces a
 // new root in the bundle (pushed over SDS), the new root signs once both
 // sidecars ACKed it and both renew onto it at once (seen on the wire),
-// then `weft ca rotate --finish` drops the old root. No request may fail.
+// the control plane is killed and restarted in the overlap, then `weft ca
+// rotate --finish` drops the old root. No request may fail.
 // A certificate of the old root, accepted during the overlap, is refused
 // once it is over, while one of the new root is accepted.
 func TestRootRotationUnderLoad(t *testing.T) {
@@ -290,6 +291,15 @@ outbound: {proxy: %s}
 	// During the overlap the old root is still trusted.
 	if code, err := callWith(catIn, oldLeaf); err != nil || code != 200 {
 		t.Fatalf("old-root leaf during the overlap: %d, %v", code, err)
+	}
+	// The rotation's state is in the store: a control plane killed in
+	// the overlap comes back in it, and the sidecars reconnect to it with
+	// their new-root certificates.
+	overlap := readCAStatus(t, c.api)
+	c.kill(t)
+	c.restart(t)
+	if again := readCAStatus(t, c.api); again.Phase != "overlap" || len(again.Roots) != 2 || again.Roots[0].Pin != overlap.Roots[0].Pin || again.Roots[1].Pin != overlap.Roots[1].Pin {
+		t.Fatalf("after a restart in the overlap: %+v, before %+v", again, overlap)
 	}
 	mid, _ := count()
 
