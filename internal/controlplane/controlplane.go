@@ -298,7 +298,7 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("ca.pem not rewritten", "err", err)
 		}
 	}
-	rot := &rotator{ca: authority, sy: sy, xds: xds, overlap: overlap, propagation: cfg.RootPropagation, log: log.With("part", "rotation")}
+	rot := &rotator{ca: authority, sy: sy, xds: xds, overlap: overlap, propagation: cfg.RootPropagation, settle: min(rotationSettle, cfg.RootPropagation), log: log.With("part", "rotation")}
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{Authorize: acc.authorizeStream, OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
 	stats := meshstats.New(meshstats.Config{

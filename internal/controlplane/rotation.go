@@ -24,6 +24,11 @@ const (
 	// rotationTick is how often the rotation driver looks at ACKs and
 	// deadlines.
 	rotationTick = 250 * time.Millisecond
+	// rotationSettle is the least time a new bundle is out before the new
+	// root signs, even when every sidecar of this replica ACKed it: the
+	// sidecars of other replicas sharing the store get the same push from
+	// their replica's watch, which this one cannot see ACKed.
+	rotationSettle = 2 * time.Second
 )
 
 // currentBundle rereads the CA's record (another replica may have taken
@@ -92,6 +97,7 @@ type rotator struct {
 	xds         *server.Server
 	overlap     time.Duration
 	propagation time.Duration
+	settle      time.Duration // rotationSettle; tests set 0
 	log         *slog.Logger
 }
 
@@ -116,8 +122,9 @@ func (r *rotator) tick(ctx context.Context) error {
 	switch rot.Phase {
 	case ca.PhasePropagating:
 		acked, waiting := r.sy.bundleAcked(r.xds.Proxies(), []byte(pemCerts(r.ca.Bundle())))
-		late := now.Sub(rot.Since) >= r.propagation
-		if !acked && !late {
+		out := now.Sub(rot.Since)
+		late := out >= r.propagation
+		if (!acked || out < r.settle) && !late {
 			return nil
 		}
 		if late && !acked {

@@ -41,6 +41,12 @@ func TestRotatorSteps(t *testing.T) {
 	if acked, _ := sy.bundleAcked([]server.ProxyStatus{{Pushed: map[string]string{"SDS": "3.10"}, Acked: map[string]string{"SDS": "3.10"}}, {Pushed: map[string]string{"CDS": "1.1"}}}, sy.bundle); !acked {
 		t.Fatal("a proxy that ACKed a newer SDS version (or subscribes to none) should count")
 	}
+	// Published and ACKed, but other replicas' sidecars get a moment.
+	r.settle = time.Hour
+	if err := r.tick(ctx); err != nil || a.Rotation().Phase != ca.PhasePropagating {
+		t.Fatalf("settling: phase %q, %v", a.Rotation().Phase, err)
+	}
+	r.settle = 0
 	// Published, and no proxy is connected: every one has it.
 	if err := r.tick(ctx); err != nil || a.Rotation().Phase != ca.PhaseOverlap {
 		t.Fatalf("published bundle: phase %q, %v", a.Rotation().Phase, err)
