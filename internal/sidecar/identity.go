@@ -60,6 +60,9 @@ type certClient struct {
 	api       *apiclient.Client
 	trust     *cpTrust
 	servers   []string
+	// renewNow, when it receives, ends the wait for half-life: the CA
+	// switched roots (rootca.go). Nil never receives.
+	renewNow  <-chan struct{}
 	tokenFile string
 	cacheFile string // "" disables the cache
 	src       *mtls.Source
@@ -67,9 +70,6 @@ type certClient struct {
 	now       func() time.Time
 	// onIssued is told the SPIFFE ID of each certificate put in use.
 	onIssued func(id string)
-	// renewNow, when it receives, ends the wait for half-life: the CA
-	// switched roots (rootca.go). Nil never receives.
-	renewNow <-chan struct{}
 }
 
 // maxTokenFile caps the token file; a token is about 50 bytes.
@@ -363,7 +363,7 @@ func (s *Sidecar) newCertClient(cfg *Config, trust *cpTrust) (*certClient, error
 	cc := &certClient{api: c, trust: trust, servers: cfg.ControlPlane.API, tokenFile: cfg.Identity.TokenFile, src: &s.svid, log: s.log.With("part", "identity"), now: time.Now,
 		// The peer header names this sidecar's principal, so a callee can
 		// tie the workload it claims to the mTLS peer that connected.
-		onIssued: s.self.SetPrincipal, renewNow: s.renewNow}
+		onIssued: s.self.SetPrincipal}
 	if d := cfg.ControlPlane.CacheDir; d != "" {
 		cc.cacheFile = filepath.Join(d, "svid-"+sanitize(cfg.Node)+".json")
 	}

@@ -89,6 +89,8 @@ type Sidecar struct {
 	// learn is set when the sidecar declared its services: it then learns
 	// further ones from its app's requests.
 	learn *learner
+	// renewNow asks the certificate client to renew now (rootca.go).
+	renewNow chan struct{}
 	// capture is set with outbound.capture: virtual IPs of the services.
 	capture *capture
 	inbound map[string]*inboundRuntimes
@@ -97,8 +99,6 @@ type Sidecar struct {
 	authz atomic.Pointer[authz.Table]
 	// svid is the current workload certificate (identity config).
 	svid mtls.Source
-	// renewNow asks the certificate client to renew now (rootca.go).
-	renewNow chan struct{}
 	// mesh is the mTLS state; nil without an identity.
 	mesh *meshTLS
 
@@ -166,7 +166,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 		return nil, fmt.Errorf("new sidecar: %w", err)
 	}
 	if cfg.Identity != nil {
-		reg.MustRegister(s.certExpiryMetric(), s.bundleMetric())
+		reg.MustRegister(s.certExpiryMetric())
 		s.mesh = s.newMeshTLS()
 	}
 	if cfg.ControlPlane == nil && cfg.Upstream == nil && (cfg.Outbound.Proxy != "" || len(cfg.Outbound.Ports) > 0) {
@@ -368,6 +368,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		if err != nil {
 			errc <- err
 		} else {
+			cc.renewNow = s.renewNow
 			wg.Add(1)
 			go func() { defer wg.Done(); cc.run(serveCtx) }()
 		}

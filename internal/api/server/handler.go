@@ -52,13 +52,13 @@ type Backend interface {
 	// CreateToken makes a join token. It is an operator's act: the route
 	// needs the operator credential.
 	CreateToken(ctx context.Context, r api.TokenRequest) (api.Token, error)
-	// Stats are the mesh's golden signals, per service version and per
-	// edge, over a recent window.
-	Stats(ctx context.Context) (api.Stats, error)
 	// RotateCA starts a root rotation or finishes its overlap: an
 	// operator's act. CAStatus reads the roots and the rotation phase.
 	RotateCA(ctx context.Context, r api.CARotateRequest) (api.CAStatus, error)
 	CAStatus(ctx context.Context) (api.CAStatus, error)
+	// Stats are the mesh's golden signals, per service version and per
+	// edge, over a recent window.
+	Stats(ctx context.Context) (api.Stats, error)
 }
 
 // MaxBody caps a request body.
