@@ -57,9 +57,9 @@ func validateIdentity(fe *fieldErrors, c *Config) {
 // retries with backoff, and on failure keeps serving with the certificate
 // it has until that expires.
 type certClient struct {
-	api       *apiclient.Client
-	trust     *cpTrust
-	servers   []string
+	api     *apiclient.Client
+	trust   *cpTrust
+	servers []string
 	// renewNow, when it receives, ends the wait for half-life: the CA
 	// switched roots (rootca.go). Nil never receives.
 	renewNow  <-chan struct{}
