@@ -57,12 +57,10 @@ func validateIdentity(fe *fieldErrors, c *Config) {
 // retries with backoff, and on failure keeps serving with the certificate
 // it has until that expires.
 type certClient struct {
-	api     *apiclient.Client
-	trust   *cpTrust
-	servers []string
-	// renewNow, when it receives, ends the wait for half-life: the CA
-	// switched roots (rootca.go). Nil never receives.
-	renewNow  <-chan struct{}
+	api       *apiclient.Client
+	trust     *cpTrust
+	servers   []string
+	renewNow  <-chan struct{} // a renewal now: the CA switched roots (rootca.go); nil never receives
 	tokenFile string
 	cacheFile string // "" disables the cache
 	src       *mtls.Source
