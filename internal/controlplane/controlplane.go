@@ -298,7 +298,7 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("ca.pem not rewritten", "err", err)
 		}
 	}
-	rot := &rotator{ca: authority, sy: sy, xds: xds, overlap: overlap, propagation: cfg.RootPropagation, settle: min(rotationSettle, cfg.RootPropagation), log: log.With("part", "rotation")}
+	sy.rot = &rotator{ca: authority, sy: sy, xds: xds, overlap: overlap, propagation: cfg.RootPropagation, settle: min(rotationSettle, cfg.RootPropagation), log: log.With("part", "rotation")}
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{Authorize: acc.authorizeStream, OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
 	stats := meshstats.New(meshstats.Config{
@@ -349,13 +349,12 @@ func Run(ctx context.Context, cfg Config) error {
 
 	cp := &compactor{st: st, interval: cfg.CompactInterval, retain: cfg.CompactRetain, log: log}
 	var parts sync.WaitGroup
-	errc := make(chan error, 6)
+	errc := make(chan error, 5)
 	for _, part := range []func() error{
 		func() error { return gs.Serve(xl) },
 		func() error { return hs.ServeTLS(al, "", "") },
 		func() error { return sy.run(ctx) },
 		func() error { return cp.run(ctx) },
-		func() error { rot.run(ctx); return nil },
 		func() error {
 			if cfg.StatsInterval >= 0 {
 				stats.Run(ctx)

@@ -49,6 +49,9 @@ type syncer struct {
 	// was first published at (guarded by mu).
 	bundle    []byte
 	bundleVer string
+	// rot, when set, drives root rotations; it runs with the syncer,
+	// whose published bundles and ACKs it reads.
+	rot *rotator
 
 	// mu guards the scoped configs below against streams connecting.
 	mu sync.Mutex
@@ -76,6 +79,14 @@ func (s *syncer) run(ctx context.Context) error {
 		go func() {
 			defer close(done)
 			s.live.run(ctx)
+		}()
+		defer func() { <-done }()
+	}
+	if s.rot != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.rot.run(ctx)
 		}()
 		defer func() { <-done }()
 	}
