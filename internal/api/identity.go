@@ -59,3 +59,43 @@ type Token struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 	Uses      int       `json:"uses"`
 }
+
+// CARotateRequest starts a root rotation (POST /v1/ca/rotate), or with
+// Finish ends its overlap now. An operator's act.
+type CARotateRequest struct {
+	// Finish drops the old root from the trust bundle now instead of when
+	// the control plane's --root-overlap runs out: leaves it signed are
+	// refused from then on. Needs a rotation in phase overlap.
+	Finish bool `json:"finish,omitempty"`
+	// Cert and Key, both set, are the new root to rotate to: one
+	// self-signed CA certificate (PEM) and its private key (PEM: PKCS#8,
+	// SEC 1 or PKCS#1). The key is kept in the store like a generated
+	// root's and never returned. Default: the control plane makes the new
+	// root (ECDSA P-256, 10 years).
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
+}
+
+// CAStatus is the CA's trust bundle and root rotation (GET /v1/ca).
+type CAStatus struct {
+	TrustDomain string `json:"trustDomain"`
+	// Phase is "none", "propagating" (the new root is in the bundle, the
+	// old one still signs, sidecars are ACKing the bundle) or "overlap"
+	// (the new root signs, the old one is still trusted).
+	Phase string `json:"phase"`
+	// Since is when the phase began.
+	Since time.Time `json:"since,omitzero"`
+	// FinishAt is when the overlap ends and the old root leaves the bundle.
+	FinishAt time.Time `json:"finishAt,omitzero"`
+	// Roots are the bundle's roots, the signing one first.
+	Roots []CARoot `json:"roots"`
+}
+
+// CARoot is one root of the bundle.
+type CARoot struct {
+	// Pin is the root's pin (sha256:HEX of its public key), as join
+	// tokens carry it.
+	Pin      string    `json:"pin"`
+	Subject  string    `json:"subject"`
+	NotAfter time.Time `json:"notAfter"`
+}

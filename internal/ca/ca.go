@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -61,13 +62,26 @@ type Config struct {
 
 // Authority signs SVIDs for one trust domain.
 type Authority struct {
-	td     spiffeid.TrustDomain
+	td  spiffeid.TrustDomain
+	ttl time.Duration
+	now func() time.Time
+	// st holds the generated root and its rotation state; nil with an
+	// operator's files (which do not rotate here).
+	st  store.Store
+	log *slog.Logger
+	// k is swapped whole by a root rotation (here or, read from the
+	// store, by another replica), so a signature never mixes two roots.
+	k atomic.Pointer[keys]
+}
+
+// keys are what the Authority signs with and the bundle it serves.
+type keys struct {
 	signer crypto.Signer
 	cert   *x509.Certificate   // the signing certificate
 	chain  []*x509.Certificate // what a leaf's chain carries after the leaf: the signing cert up to, not including, the root
-	roots  []*x509.Certificate // the trust bundle: the signing root first, then roots kept during a rotation
-	ttl    time.Duration
-	now    func() time.Time
+	roots  []*x509.Certificate // the trust bundle: the signing root first, then roots kept or announced during a rotation
+	rot    Rotation
+	rev    int64 // the store revision of the record these came from
 }
 
 // Open loads or creates the signing root. Replicas sharing a store share
@@ -92,8 +106,8 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Authority, error) {
 	if cfg.TTL < MinTTL || cfg.TTL > MaxTTL {
 		return nil, fmt.Errorf("open ca: svid ttl: must be between %s and %s; got %s", MinTTL, MaxTTL, cfg.TTL)
 	}
-	a := &Authority{td: td, ttl: cfg.TTL, now: cfg.Now}
 	log := cfg.Logger.With("component", "ca")
+	a := &Authority{td: td, ttl: cfg.TTL, now: cfg.Now, log: log}
 	switch {
 	case cfg.CertFile != "" || cfg.KeyFile != "":
 		if cfg.CertFile == "" || cfg.KeyFile == "" {
@@ -102,13 +116,16 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Authority, error) {
 		if err := a.loadFiles(cfg.CertFile, cfg.KeyFile); err != nil {
 			return nil, fmt.Errorf("open ca: %w", err)
 		}
-		log.Info("ca uses the operator's certificate", "subject", a.cert.Subject.String(), "notAfter", a.cert.NotAfter, "trustDomain", td.Name())
+		k := a.k.Load()
+		log.Info("ca uses the operator's certificate", "subject", k.cert.Subject.String(), "notAfter", k.cert.NotAfter, "trustDomain", td.Name())
 	default:
+		a.st = st
 		created, err := a.loadOrCreate(ctx, st)
 		if err != nil {
 			return nil, fmt.Errorf("open ca: %w", err)
 		}
-		log.Info("ca root ready", "created", created, "notAfter", a.cert.NotAfter, "trustDomain", td.Name(), "bundle", len(a.roots))
+		k := a.k.Load()
+		log.Info("ca root ready", "created", created, "notAfter", k.cert.NotAfter, "trustDomain", td.Name(), "bundle", len(k.roots), "rotation", k.rot.Phase)
 	}
 	return a, nil
 }
@@ -118,7 +135,10 @@ func (a *Authority) TrustDomain() spiffeid.TrustDomain { return a.td }
 
 // Bundle is the trust bundle: every root a peer should accept now. During
 // a root rotation it holds the old and the new root together.
-func (a *Authority) Bundle() []*x509.Certificate { return a.roots }
+func (a *Authority) Bundle() []*x509.Certificate { return a.k.Load().roots }
+
+// Signing is the root new leaves chain to (the bundle's first certificate).
+func (a *Authority) Signing() *x509.Certificate { return a.k.Load().roots[0] }
 
 // TTL is the lifetime of the SVIDs this CA signs.
 func (a *Authority) TTL() time.Duration { return a.ttl }
@@ -132,13 +152,14 @@ func (a *Authority) Sign(csr *x509.CertificateRequest, w identity.Workload) ([]*
 	if err := checkKey(csr.PublicKey); err != nil {
 		return nil, fmt.Errorf("%w: sign: %w", ErrInvalid, err)
 	}
+	k := a.k.Load()
 	now := a.now()
 	notAfter := now.Add(a.ttl)
-	if notAfter.After(a.cert.NotAfter) {
-		notAfter = a.cert.NotAfter
+	if notAfter.After(k.cert.NotAfter) {
+		notAfter = k.cert.NotAfter
 	}
 	if !notAfter.After(now) {
-		return nil, fmt.Errorf("sign: the signing certificate expired at %s", a.cert.NotAfter)
+		return nil, fmt.Errorf("sign: the signing certificate expired at %s", k.cert.NotAfter)
 	}
 	serial, err := newSerial()
 	if err != nil {
@@ -164,7 +185,7 @@ func (a *Authority) Sign(csr *x509.CertificateRequest, w identity.Workload) ([]*
 		BasicConstraintsValid: true,
 		URIs:                  []*url.URL{uri},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, csr.PublicKey, a.signer)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, k.cert, csr.PublicKey, k.signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
@@ -172,7 +193,7 @@ func (a *Authority) Sign(csr *x509.CertificateRequest, w identity.Workload) ([]*
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	return append([]*x509.Certificate{leaf}, a.chain...), nil
+	return append([]*x509.Certificate{leaf}, k.chain...), nil
 }
 
 // newSerial is 128 random bits, positive, as CAs must (RFC 5280 §4.1.2.2).

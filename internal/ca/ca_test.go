@@ -171,7 +171,7 @@ func testAuthority(t testing.TB, td interface{ Name() string }, now time.Time) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.useRecord(rec); err != nil {
+	if err := a.useRecord(rec, 0); err != nil {
 		t.Fatal(err)
 	}
 	return a

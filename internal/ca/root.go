@@ -25,15 +25,25 @@ const rootKey = "ca/root"
 // rootLifetime is a generated root's validity.
 const rootLifetime = 10 * 365 * 24 * time.Hour
 
-// rootRecord is the stored root. Key is the root's private key: it is
-// read only here, never logged, and no API returns it.
+// rootRecord is the stored root. Key and NextKey are private keys: they
+// are read only here, never logged, and no API returns them.
 type rootRecord struct {
 	Cert string `json:"cert"` // PEM
 	Key  string `json:"key"`  // PEM, PKCS#8
 	// Previous are earlier roots still trusted during a root rotation, so
 	// that the bundle holds old and new together until every leaf the old
-	// one signed has expired.
+	// one signed has been replaced.
 	Previous []string `json:"previousRoots,omitempty"`
+	// NextCert and NextKey are a new root announced in the bundle but not
+	// signing yet (rotation phase "propagating").
+	NextCert string `json:"nextCert,omitempty"`
+	NextKey  string `json:"nextKey,omitempty"`
+	// Phase is the rotation's: "" (none), "propagating" or "overlap".
+	Phase string `json:"phase,omitempty"`
+	// Since is when Phase began; FinishAt is when the overlap ends and
+	// Previous leaves the bundle.
+	Since    time.Time `json:"since,omitzero"`
+	FinishAt time.Time `json:"finishAt,omitzero"`
 }
 
 // loadOrCreate reads the stored root, or makes one and stores it unless
@@ -49,8 +59,9 @@ func (a *Authority) loadOrCreate(ctx context.Context, st store.Store) (created b
 		if merr != nil {
 			return false, fmt.Errorf("store root: %w", merr)
 		}
-		if _, err = st.Put(ctx, rootKey, data, store.IfModRevision(0)); err == nil {
-			return true, a.useRecord(rec)
+		var rev int64
+		if rev, err = st.Put(ctx, rootKey, data, store.IfModRevision(0)); err == nil {
+			return true, a.useRecord(rec, rev)
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			return false, fmt.Errorf("store root: %w", err)
@@ -64,7 +75,7 @@ func (a *Authority) loadOrCreate(ctx context.Context, st store.Store) (created b
 	if err := json.Unmarshal(kv.Value, &rec); err != nil {
 		return false, fmt.Errorf("load root: %w", err)
 	}
-	return false, a.useRecord(&rec)
+	return false, a.useRecord(&rec, kv.ModRevision)
 }
 
 func (a *Authority) newRoot() (*rootRecord, error) {
@@ -107,33 +118,53 @@ func (a *Authority) newRoot() (*rootRecord, error) {
 	}, nil
 }
 
-func (a *Authority) useRecord(rec *rootRecord) error {
-	certs, err := parseCerts([]byte(rec.Cert))
-	if err != nil || len(certs) != 1 {
-		return fmt.Errorf("stored root: certificate: %v", err)
-	}
-	key, err := parseKey([]byte(rec.Key))
+func (a *Authority) useRecord(rec *rootRecord, rev int64) error {
+	key, root, err := a.parseRoot(rec.Cert, rec.Key)
 	if err != nil {
 		return fmt.Errorf("stored root: %w", err)
 	}
-	root := certs[0]
-	for _, u := range root.URIs {
-		if u.Scheme == "spiffe" && u.Host != a.td.Name() {
-			return fmt.Errorf("stored root is for trust domain %q, but the configured one is %q: keep the trust domain, or start with an empty store", u.Host, a.td.Name())
+	k := &keys{signer: key, cert: root, roots: []*x509.Certificate{root}, rev: rev,
+		rot: Rotation{Phase: rec.Phase, Since: rec.Since, FinishAt: rec.FinishAt}}
+	if rec.NextCert != "" {
+		_, next, err := a.parseRoot(rec.NextCert, rec.NextKey)
+		if err != nil {
+			return fmt.Errorf("stored next root: %w", err)
 		}
+		k.roots = append(k.roots, next)
 	}
-	if !signerMatches(key, root) {
-		return errors.New("stored root: the key does not match the certificate")
-	}
-	a.signer, a.cert, a.chain, a.roots = key, root, nil, []*x509.Certificate{root}
 	for i, p := range rec.Previous {
 		prev, err := parseCerts([]byte(p))
 		if err != nil {
 			return fmt.Errorf("stored root: previousRoots[%d]: %w", i, err)
 		}
-		a.roots = append(a.roots, prev...)
+		k.roots = append(k.roots, prev...)
 	}
+	k.rot.Roots = rootInfos(k.roots)
+	a.k.Store(k)
 	return nil
+}
+
+// parseRoot reads a stored root and its key and checks that they belong
+// together and to this trust domain.
+func (a *Authority) parseRoot(certPEM, keyPEM string) (crypto.Signer, *x509.Certificate, error) {
+	certs, err := parseCerts([]byte(certPEM))
+	if err != nil || len(certs) != 1 {
+		return nil, nil, fmt.Errorf("certificate: %v", err)
+	}
+	key, err := parseKey([]byte(keyPEM))
+	if err != nil {
+		return nil, nil, err
+	}
+	root := certs[0]
+	for _, u := range root.URIs {
+		if u.Scheme == "spiffe" && u.Host != a.td.Name() {
+			return nil, nil, fmt.Errorf("root is for trust domain %q, but the configured one is %q: keep the trust domain, or start with an empty store", u.Host, a.td.Name())
+		}
+	}
+	if !signerMatches(key, root) {
+		return nil, nil, errors.New("the key does not match the certificate")
+	}
+	return key, root, nil
 }
 
 // loadFiles reads an operator's signing certificate chain and key.
@@ -173,10 +204,12 @@ func (a *Authority) loadFiles(certFile, keyFile string) error {
 	if _, err := sc.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return fmt.Errorf("ca-cert %s: the chain does not verify: %w", certFile, err)
 	}
-	a.signer, a.cert, a.roots = key, sc, []*x509.Certificate{root}
+	k := &keys{signer: key, cert: sc, roots: []*x509.Certificate{root}}
 	if len(certs) > 1 {
-		a.chain = certs[:len(certs)-1]
+		k.chain = certs[:len(certs)-1]
 	}
+	k.rot.Roots = rootInfos(k.roots)
+	a.k.Store(k)
 	return nil
 }
 

@@ -34,13 +34,14 @@ func (a *Authority) IssueServer(hosts []string, ttl time.Duration) (*tls.Certifi
 	if err != nil {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
+	k := a.k.Load()
 	now := a.now()
 	notAfter := now.Add(ttl)
-	if notAfter.After(a.cert.NotAfter) {
-		notAfter = a.cert.NotAfter
+	if notAfter.After(k.cert.NotAfter) {
+		notAfter = k.cert.NotAfter
 	}
 	if !notAfter.After(now) {
-		return nil, fmt.Errorf("server certificate: the signing certificate expired at %s", a.cert.NotAfter)
+		return nil, fmt.Errorf("server certificate: the signing certificate expired at %s", k.cert.NotAfter)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -65,7 +66,7 @@ func (a *Authority) IssueServer(hosts []string, ttl time.Duration) (*tls.Certifi
 		}
 		tmpl.DNSNames = append(tmpl.DNSNames, h)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, key.Public(), a.signer)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, k.cert, key.Public(), k.signer)
 	if err != nil {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
@@ -74,16 +75,16 @@ func (a *Authority) IssueServer(hosts []string, ttl time.Duration) (*tls.Certifi
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
 	chain := [][]byte{der}
-	for _, c := range a.chain {
+	for _, c := range k.chain {
 		chain = append(chain, c.Raw)
 	}
 	// The root too: a client that knows only its pin (a join token's, or
 	// weft run's) checks it against the chain it is sent.
-	chain = append(chain, a.roots[0].Raw)
+	chain = append(chain, k.roots[0].Raw)
 	return &tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // Pin is the pin of the signing root (the bundle's first certificate):
 // what a join token carries so that a new sidecar can trust the control
 // plane on first contact.
-func (a *Authority) Pin() string { return identity.CertPin(a.roots[0]) }
+func (a *Authority) Pin() string { return identity.CertPin(a.k.Load().roots[0]) }

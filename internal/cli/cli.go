@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"tap":      {"stream live request metadata from a service's sidecars (no bodies; filtered, rate-capped)", runTap},
 		"rollback": {"restore the config of a past revision, as a new revision", runRollback},
 		"token":    {"create a join token that admits a sidecar to a service's identity once", runToken},
+		"ca":       {"show the CA's roots, or rotate the root (rotate, then rotate --finish or wait for --root-overlap)", runCA},
 		"version":  {"print the version", runVersion},
 	}
 	for name, c := range controlPlaneCommands() {

@@ -29,6 +29,8 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.DurationVar(&cfg.StatsInterval, "stats-interval", 5*time.Second, "how often the sidecars' /metrics are scraped for weft stat and weft edges (negative: never)")
 	fs.DurationVar(&cfg.StatsWindow, "stats-window", time.Minute, "how far back weft stat and weft edges reach")
 	fs.DurationVar(&cfg.SVIDTTL, "svid-ttl", 24*time.Hour, "lifetime of workload certificates; sidecars renew at half of it")
+	fs.DurationVar(&cfg.RootOverlap, "root-overlap", 0, "in a root rotation, how long the old root stays trusted after the new one signs (0: --svid-ttl)")
+	fs.DurationVar(&cfg.RootPropagation, "root-propagation", controlplane.DefaultRootPropagation, "in a root rotation, the longest wait for every sidecar to ACK the new bundle before the new root signs")
 	fs.StringVar(&cfg.CredentialsDir, "credentials-dir", "", "where ca.pem (the CA bundle clients verify this control plane with) and operator.token (0600) are written (default: --data-dir, or the default data dir with --etcd-endpoints)")
 	serverNames := fs.String("server-names", "", "comma-separated extra DNS names or IPs for the serving certificate (the listeners' hosts, localhost, 127.0.0.1 and ::1 are always in it)")
 	fs.BoolVar(&cfg.ResetOperatorToken, "reset-operator-token", false, "replace the operator token (the old one stops working) and write the new one to CREDENTIALS_DIR/operator.token")

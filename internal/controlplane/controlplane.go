@@ -85,6 +85,17 @@ type Config struct {
 	// SVIDTTL is the lifetime of workload certificates; sidecars renew at
 	// half of it. Default 24h.
 	SVIDTTL time.Duration
+	// RootOverlap is how long, in a root rotation (weft ca rotate), the old
+	// root stays in the trust bundle after the new one starts signing;
+	// then it is dropped and leaves it signed are refused. Sidecars renew
+	// onto the new root as soon as their bundle names it the signer, so
+	// the overlap only has to outlast sidecars that are away. Default
+	// SVIDTTL: by then every leaf of the old root has expired anyway.
+	RootOverlap time.Duration
+	// RootPropagation caps the wait, in a root rotation, for every
+	// connected sidecar to ACK the bundle holding both roots before the
+	// new root starts signing. Default 1m.
+	RootPropagation time.Duration
 	// CredentialsDir is where the control plane writes ca.pem (the trust
 	// bundle clients verify it with) and, when it makes one,
 	// operator.token (mode 0600). Default DataDir, or DefaultDataDir()
@@ -146,6 +157,9 @@ func (c *Config) SetDefaults() {
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = registry.DefaultTTL
 	}
+	if c.RootPropagation == 0 {
+		c.RootPropagation = DefaultRootPropagation
+	}
 	if c.StreamGrace <= 0 {
 		c.StreamGrace = DefaultStreamGrace
 	}
@@ -200,6 +214,12 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamGrace < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("streamGrace: must be at least 100ms; got %s", c.StreamGrace))
+	}
+	if c.RootOverlap < 0 {
+		errs = append(errs, fmt.Errorf("rootOverlap: must not be negative (0 means svidTTL); got %s", c.RootOverlap))
+	}
+	if c.RootPropagation < 0 {
+		errs = append(errs, fmt.Errorf("rootPropagation: must not be negative; got %s", c.RootPropagation))
 	}
 	if c.CredentialsDir == "" {
 		errs = append(errs, errors.New("credentialsDir: no default, since neither XDG_STATE_HOME nor HOME is set; pass --credentials-dir"))
@@ -278,12 +298,26 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	apiTLS, xdsTLS := tlsConfigs(sc, authority)
+	overlap := cfg.RootOverlap
+	if overlap <= 0 {
+		overlap = authority.TTL()
+	}
 	reg := registry.New(st, cfg.LeaseTTL)
 	acc := &access{op: &operatorAuth{st: st}, ca: authority, reg: reg}
 	cs := &configStore{st: st, historyLimit: cfg.HistoryLimit, now: time.Now}
 	xds := server.New(cfg.Logger)
 	sy := newSyncer(st, cs, reg, xds, cfg.Logger)
 	sy.trustDomain = authority.TrustDomain().String()
+	sy.ca = authority
+	// ca.pem follows the bundle: both roots during a rotation's overlap,
+	// so the CLI and sidecars reading it trust the serving certificate
+	// whichever root signed it.
+	sy.onBundle = func([]byte) {
+		if _, err := writeCAFile(cfg.CredentialsDir, authority); err != nil {
+			log.Warn("ca.pem not rewritten", "err", err)
+		}
+	}
+	sy.rot = &rotator{ca: authority, sy: sy, xds: xds, overlap: overlap, propagation: cfg.RootPropagation, settle: min(rotationSettle, cfg.RootPropagation), log: log.With("part", "rotation")}
 	sy.live = newLiveness(reg, cfg.StreamGrace, replicaID(&cfg), cfg.Logger)
 	xds.SetHooks(server.Hooks{Authorize: acc.authorizeStream, OnConnect: sy.connected, OnDisconnect: sy.disconnected, OnListeners: sy.listeners})
 	stats := meshstats.New(meshstats.Config{

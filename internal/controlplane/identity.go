@@ -88,6 +88,8 @@ func caErr(err error) error {
 		return fmt.Errorf("%w: %w", apiserver.ErrUnauthenticated, err)
 	case errors.Is(err, ca.ErrInvalid):
 		return fmt.Errorf("%w: %w", apiserver.ErrInvalid, err)
+	case errors.Is(err, ca.ErrRotation):
+		return fmt.Errorf("%w: %w", apiserver.ErrConflict, err)
 	}
 	return err
 }

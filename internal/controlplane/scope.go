@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -73,6 +74,9 @@ func (s *syncer) publish(in translate.Input, version string) error {
 		}
 	}
 	s.xds.SetNodes(per)
+	if !bytes.Equal(in.TrustBundle, s.bundle) {
+		s.bundle, s.bundleVer = in.TrustBundle, version
+	}
 	s.all, s.input, s.ver = all, in, version
 	for sc, res := range built {
 		sc.res = res

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weft-mesh/weft/internal/ca"
 	"github.com/weft-mesh/weft/internal/registry"
 	"github.com/weft-mesh/weft/internal/store"
 	"github.com/weft-mesh/weft/internal/xds/server"
@@ -39,6 +40,18 @@ type syncer struct {
 	// trustDomain is the CA's: clusters of mTLS instances name the
 	// identity allowed to serve them in it.
 	trustDomain string
+	// ca, when set, is reloaded from the store before each rebuild (a
+	// rotation step of this or another replica) and its bundle is served
+	// as the SDS secret ROOTCA; onBundle hears each new bundle (PEM).
+	ca       *ca.Authority
+	onBundle func(pem []byte)
+	// bundle is the bundle last published and bundleVer the version it
+	// was first published at (guarded by mu).
+	bundle    []byte
+	bundleVer string
+	// rot, when set, drives root rotations; it runs with the syncer,
+	// whose published bundles and ACKs it reads.
+	rot *rotator
 
 	// mu guards the scoped configs below against streams connecting.
 	mu sync.Mutex
@@ -66,6 +79,14 @@ func (s *syncer) run(ctx context.Context) error {
 		go func() {
 			defer close(done)
 			s.live.run(ctx)
+		}()
+		defer func() { <-done }()
+	}
+	if s.rot != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.rot.run(ctx)
 		}()
 		defer func() { <-done }()
 	}
@@ -104,6 +125,12 @@ func (s *syncer) watch(ctx context.Context, rev int64) {
 	defer cancel()
 	cfg := s.st.Watch(wctx, currentKey, rev)
 	ins := s.reg.Watch(wctx, rev)
+	// The CA's record: a rotation step is a new bundle to push. Without a
+	// CA the channel is nil and never ready.
+	var caw <-chan store.Event
+	if s.ca != nil {
+		caw = s.st.Watch(wctx, ca.RootKey, rev)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,8 +143,12 @@ func (s *syncer) watch(ctx context.Context, rev int64) {
 			if !ok || ev.Err != nil {
 				return
 			}
+		case ev, ok := <-caw:
+			if !ok || ev.Err != nil {
+				return
+			}
 		}
-		if !s.drain(ctx, cfg, ins) {
+		if !s.drain(ctx, cfg, ins, caw) {
 			return
 		}
 		if _, err := s.rebuild(ctx); err != nil {
@@ -128,7 +159,7 @@ func (s *syncer) watch(ctx context.Context, rev int64) {
 }
 
 // drain swallows the rest of a burst; false means a watch failed.
-func (s *syncer) drain(ctx context.Context, a, b <-chan store.Event) bool {
+func (s *syncer) drain(ctx context.Context, a, b, c <-chan store.Event) bool {
 	t := time.NewTimer(debounce)
 	defer t.Stop()
 	for {
@@ -142,6 +173,10 @@ func (s *syncer) drain(ctx context.Context, a, b <-chan store.Event) bool {
 				return false
 			}
 		case ev, ok := <-b:
+			if !ok || ev.Err != nil {
+				return false
+			}
+		case ev, ok := <-c:
 			if !ok || ev.Err != nil {
 				return false
 			}
@@ -165,6 +200,10 @@ func (s *syncer) rebuild(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	bundle, err := s.currentBundle(ctx)
+	if err != nil {
+		return 0, err
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%d\n", cur.doc.Revision)
 	for _, r := range cur.doc.Resources {
@@ -172,13 +211,14 @@ func (s *syncer) rebuild(ctx context.Context) (int64, error) {
 	}
 	insJSON, _ := json.Marshal(ins)
 	h.Write(insJSON)
-	fmt.Fprintf(h, "\ntd=%s", s.trustDomain)
+	fmt.Fprintf(h, "\ntd=%s\n", s.trustDomain)
+	h.Write(bundle)
 	var sum [32]byte
 	h.Sum(sum[:0])
 	if bytes.Equal(sum[:], s.last[:]) {
 		return rev, nil
 	}
-	in := translate.Input{Resources: cur.sorted(), Instances: servable(ins), TrustDomain: s.trustDomain}
+	in := translate.Input{Resources: cur.sorted(), Instances: servable(ins), TrustDomain: s.trustDomain, TrustBundle: bundle}
 	version := strconv.FormatInt(cur.doc.Revision, 10) + "." + strconv.FormatInt(s.push.Add(1), 10)
 	if err := s.publish(in, version); err != nil {
 		return 0, fmt.Errorf("config revision %d: %w", cur.doc.Revision, err)

@@ -39,11 +39,12 @@ func newServerCert(a *ca.Authority, hosts []string, ttl time.Duration, log *slog
 	return s, nil
 }
 
-// get is tls.Config.GetCertificate.
+// get is tls.Config.GetCertificate. A root rotation's new signer makes
+// the next handshake reissue the certificate from it.
 func (s *serverCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur != nil && time.Now().Before(s.renew) {
+	if s.cur != nil && time.Now().Before(s.renew) && s.cur.Leaf.CheckSignatureFrom(s.ca.Signing()) == nil {
 		return s.cur, nil
 	}
 	c, err := s.ca.IssueServer(s.hosts, s.ttl)
@@ -94,24 +95,93 @@ func serverNames(listen []string, extra []string) []string {
 
 // tlsConfigs are the API's (client certificates optional: the operator
 // uses a token) and the xDS port's (a mesh client certificate required).
+// Client certificates are verified against the CA's bundle of the moment:
+// during a root rotation a sidecar renewed onto the new root, or still on
+// the old one, is accepted alike, and once the old root leaves the bundle
+// its leaves are refused.
 func tlsConfigs(sc *serverCert, a *ca.Authority) (apiTLS, xdsTLS *tls.Config) {
-	pool := x509.NewCertPool()
-	for _, r := range a.Bundle() {
-		pool.AddCert(r)
-	}
+	pools := &bundlePools{ca: a}
+	// NextProtos are set here, not left to net/http and grpc-go: a
+	// config from GetConfigForClient is used as it is.
 	apiTLS = &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: sc.get,
 		ClientAuth:     tls.VerifyClientCertIfGiven,
-		ClientCAs:      pool,
+		NextProtos:     []string{"h2", "http/1.1"},
 	}
 	xdsTLS = &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: sc.get,
 		ClientAuth:     tls.RequireAndVerifyClientCert,
-		ClientCAs:      pool,
+		NextProtos:     []string{"h2"},
+	}
+	for _, c := range []*tls.Config{apiTLS, xdsTLS} {
+		base := c
+		base.ClientCAs = pools.pool()
+		base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			p := pools.pool()
+			if p == base.ClientCAs {
+				return nil, nil // the bundle has not changed since start
+			}
+			return pools.config(base, p), nil
+		}
 	}
 	return apiTLS, xdsTLS
+}
+
+// bundlePools keeps one x509.CertPool per bundle, made when the bundle
+// changes, and the per-bundle configs derived from each base config.
+type bundlePools struct {
+	ca *ca.Authority
+
+	mu    sync.Mutex
+	roots []*x509.Certificate
+	cur   *x509.CertPool
+	cfgs  map[*tls.Config]*tls.Config // base -> clone with cur
+}
+
+func (b *bundlePools) pool() *x509.CertPool {
+	roots := b.ca.Bundle()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur != nil && sameCerts(roots, b.roots) {
+		return b.cur
+	}
+	p := x509.NewCertPool()
+	for _, r := range roots {
+		p.AddCert(r)
+	}
+	b.roots, b.cur, b.cfgs = roots, p, map[*tls.Config]*tls.Config{}
+	return p
+}
+
+// config is base with the client CAs p, made once per bundle.
+func (b *bundlePools) config(base *tls.Config, p *x509.CertPool) *tls.Config {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur == p {
+		if c := b.cfgs[base]; c != nil {
+			return c
+		}
+	}
+	c := base.Clone()
+	c.ClientCAs, c.GetConfigForClient = p, nil
+	if b.cur == p {
+		b.cfgs[base] = c
+	}
+	return c
+}
+
+func sameCerts(a, b []*x509.Certificate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // workloadOf returns the identity of a verified client certificate chain.

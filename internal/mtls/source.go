@@ -41,10 +41,47 @@ func (s *SVID) Roots() []*x509.Certificate { return s.Bundle }
 
 // Source is the current SVID, swapped whole on each renewal and on each
 // new trust bundle. Readers never lock; the zero value holds none.
-type Source struct{ cur atomic.Pointer[SVID] }
+type Source struct {
+	cur atomic.Pointer[SVID]
+	// pushed is the bundle the control plane last pushed (SDS), which
+	// wins over the bundle a certificate arrived with: a renewal answered
+	// just before a rotation step must not bring back the bundle that
+	// step replaced.
+	pushed atomic.Pointer[[]*x509.Certificate]
+}
 
-// Set makes s the current SVID.
-func (src *Source) Set(s *SVID) { src.cur.Store(s) }
+// Set makes s the current SVID, with the pushed bundle if there is one.
+func (src *Source) Set(s *SVID) {
+	for {
+		p := src.pushed.Load()
+		next := s
+		if p != nil {
+			n := *s
+			n.Bundle = *p
+			next = &n
+		}
+		src.cur.Store(next)
+		if src.pushed.Load() == p {
+			return // no push raced with this store
+		}
+	}
+}
+
+// Pushed is the bundle the control plane last pushed, nil before any.
+func (src *Source) Pushed() []*x509.Certificate {
+	if p := src.pushed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetPushedBundle makes roots the trust bundle from now on, for the
+// current SVID and every later one (see pushed). It reports whether there
+// was an SVID to attach it to.
+func (src *Source) SetPushedBundle(roots []*x509.Certificate) bool {
+	src.pushed.Store(&roots)
+	return src.SetBundle(roots)
+}
 
 // Current is the current SVID, or nil before the first.
 func (src *Source) Current() *SVID { return src.cur.Load() }

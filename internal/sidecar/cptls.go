@@ -49,16 +49,23 @@ func newCPTrust(src *mtls.Source, caFile string) (*cpTrust, error) {
 	return t, nil
 }
 
-// currentRoots are the roots to verify the control plane with: the
-// configured or pinned bundle, else the current SVID's.
+// currentRoots are the roots to verify the control plane with: the bundle
+// it pushed over SDS once there is one (it follows a root rotation, and so
+// does the control plane's serving certificate), else the configured or
+// pinned bundle together with the current SVID's (a caFile or a pin names
+// only the root of its day).
 func (t *cpTrust) currentRoots() []*x509.Certificate {
+	if p := t.svid.Pushed(); p != nil {
+		return p
+	}
+	var out []*x509.Certificate
 	if r := t.roots.Load(); r != nil {
-		return *r
+		out = append(out, *r...)
 	}
 	if s := t.svid.Current(); s != nil {
-		return s.Bundle
+		out = append(out, s.Bundle...)
 	}
-	return nil
+	return out
 }
 
 func (t *cpTrust) hasRoots() bool { return len(t.currentRoots()) > 0 }

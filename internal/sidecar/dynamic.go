@@ -151,6 +151,11 @@ func (s *Sidecar) loadCache(dir, node string) {
 func (s *Sidecar) runXDS(ctx context.Context, cfg *Config, trust *cpTrust) error {
 	cp := cfg.ControlPlane
 	xc := xdsclient.Config{Node: cfg.Node, Region: cfg.Locality.Region, Zone: cfg.Locality.Zone, Services: declaredServices(cfg), Inbound: inboundListener(cfg), Servers: cp.XDS, Apply: s.applyXDS, Observer: s.xdsMetrics, Logger: s.opts.Logger, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second}
+	if cfg.Identity != nil {
+		// The trust bundle arrives over SDS too, so a root rotation is
+		// one push to every sidecar; the CSR answer's bundle bootstraps.
+		xc.TrustBundle, xc.OnTrustBundle = sdsRootName, s.onTrustBundle
+	}
 	if trust != nil {
 		// weft control admits an ADS stream by the sidecar's certificate:
 		// wait for the first one (the cached config serves meanwhile).

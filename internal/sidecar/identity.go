@@ -71,6 +71,7 @@ type certClient struct {
 	api       *apiclient.Client
 	trust     *cpTrust
 	servers   []string
+	renewNow  <-chan struct{} // a renewal now: the CA switched roots (rootca.go); nil never receives
 	tokenFile string
 	cacheFile string // "" disables the cache
 	src       *mtls.Source
@@ -183,7 +184,7 @@ func (c *certClient) run(ctx context.Context) {
 	for {
 		if cur != nil {
 			wait := renewAt(cur, got).Sub(c.now())
-			if wait > 0 && !sleep(ctx, wait) {
+			if wait > 0 && !c.sleepOrRenew(ctx, wait) {
 				return
 			}
 		}
@@ -220,6 +221,23 @@ func (c *certClient) run(ctx context.Context) {
 		if err := c.saveCache(next); err != nil {
 			c.log.Warn("certificate cache not written", "err", err)
 		}
+	}
+}
+
+// sleepOrRenew waits d, or until a root rotation asks for a renewal now
+// (then a short random wait, so sidecars do not all ask at once); false
+// when ctx ended.
+func (c *certClient) sleepOrRenew(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	case <-c.renewNow:
+		c.log.Info("renewing now: the CA signs with a new root")
+		return sleep(ctx, renewJitter())
 	}
 }
 

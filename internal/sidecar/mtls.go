@@ -43,7 +43,7 @@ func (s *Sidecar) newMeshTLS() *meshTLS {
 		Name: "weft_inbound_plaintext_connections_total",
 		Help: "Plaintext connections to an mTLS inbound port, by listener, source address and outcome (served: PERMISSIVE, refused: STRICT): who still calls without mTLS.",
 	}, []string{"listener", "source", "outcome"})
-	s.reg.MustRegister(m.plainC)
+	s.reg.MustRegister(m.plainC, s.bundleMetric())
 	for _, side := range []mtls.Side{mtls.Server, mtls.Client} {
 		for _, r := range []mtls.Result{mtls.OK, mtls.Resumed, mtls.Refused} {
 			s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

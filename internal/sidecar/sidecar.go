@@ -89,6 +89,8 @@ type Sidecar struct {
 	// learn is set when the sidecar declared its services: it then learns
 	// further ones from its app's requests.
 	learn *learner
+	// renewNow asks the certificate client to renew now (rootca.go).
+	renewNow chan struct{}
 	// capture is set with outbound.capture: virtual IPs of the services.
 	capture *capture
 	inbound map[string]*inboundRuntimes
@@ -135,6 +137,7 @@ func New(cfg *Config, opts Options) (*Sidecar, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Sidecar{
+		renewNow:   make(chan struct{}, 1),
 		opts:       opts,
 		log:        opts.Logger.With("component", "sidecar"),
 		reg:        reg,
@@ -377,6 +380,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		if err != nil {
 			errc <- err
 		} else {
+			cc.renewNow = s.renewNow
 			wg.Add(1)
 			go func() { defer wg.Done(); cc.run(serveCtx) }()
 		}

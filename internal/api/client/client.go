@@ -298,3 +298,21 @@ func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (api.Tok
 	err = c.do(ctx, http.MethodPost, "/tokens", b, &r)
 	return r, err
 }
+
+// RotateCA starts a root rotation, or with Finish ends its overlap now.
+func (c *Client) RotateCA(ctx context.Context, req api.CARotateRequest) (api.CAStatus, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return api.CAStatus{}, fmt.Errorf("rotate ca: %w", err)
+	}
+	var r api.CAStatus
+	err = c.do(ctx, http.MethodPost, "/ca/rotate", b, &r)
+	return r, err
+}
+
+// CAStatus reads the CA's roots and rotation phase.
+func (c *Client) CAStatus(ctx context.Context) (api.CAStatus, error) {
+	var r api.CAStatus
+	err := c.do(ctx, http.MethodGet, "/ca", nil, &r)
+	return r, err
+}

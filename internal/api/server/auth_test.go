@@ -70,6 +70,8 @@ func TestGuard(t *testing.T) {
 		{"write with the token", "POST", "/v1/apply", "10.0.0.9:5000", "bearer  weftop_good ", 200},
 		{"token creation without a token", "POST", "/v1/tokens", "127.0.0.1:5000", "", 401},
 		{"rollback without a token", "POST", "/v1/rollback/1", "127.0.0.1:5000", "", 401},
+		{"root rotation without a token", "POST", "/v1/ca/rotate", "127.0.0.1:5000", "", 401},
+		{"root rotation with a wrong token", "POST", "/v1/ca/rotate", "127.0.0.1:5000", "Bearer weftop_bad", 401},
 		{"delete without a token", "DELETE", "/v1/resources/svc/default/x", "127.0.0.1:5000", "", 401},
 		{"register without identity", "POST", "/v1/instances", "127.0.0.1:5000", "", 401},
 		{"deregister without identity", "DELETE", "/v1/instances/a/b", "127.0.0.1:5000", "", 401},

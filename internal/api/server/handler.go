@@ -52,6 +52,10 @@ type Backend interface {
 	// CreateToken makes a join token. It is an operator's act: the route
 	// needs the operator credential.
 	CreateToken(ctx context.Context, r api.TokenRequest) (api.Token, error)
+	// RotateCA starts a root rotation or finishes its overlap: an
+	// operator's act. CAStatus reads the roots and the rotation phase.
+	RotateCA(ctx context.Context, r api.CARotateRequest) (api.CAStatus, error)
+	CAStatus(ctx context.Context) (api.CAStatus, error)
 	// Stats are the mesh's golden signals, per service version and per
 	// edge, over a recent window.
 	Stats(ctx context.Context) (api.Stats, error)
@@ -108,6 +112,8 @@ func Handler(b Backend, cfg Config) http.Handler {
 	route("GET "+api.Version+"/stats", read, h.stats)
 	route("GET "+api.Version+"/tap", read, h.tap)
 	route("POST "+api.Version+"/tokens", operator, h.token)
+	route("POST "+api.Version+"/ca/rotate", operator, h.rotateCA)
+	route("GET "+api.Version+"/ca", read, h.caStatus)
 	return limitInFlight(h, cfg.MaxInFlight, mux)
 }
 

@@ -55,3 +55,20 @@ func decodeStrict(h *handler, w http.ResponseWriter, r *http.Request, limit int6
 	}
 	return true
 }
+
+// maxRotateBody caps a rotation request: a root certificate and its key.
+const maxRotateBody = 64 << 10
+
+func (h *handler) rotateCA(w http.ResponseWriter, r *http.Request) {
+	var req api.CARotateRequest
+	if !decodeStrict(h, w, r, maxRotateBody, &req) {
+		return
+	}
+	res, err := h.b.RotateCA(r.Context(), req)
+	h.reply(w, res, err)
+}
+
+func (h *handler) caStatus(w http.ResponseWriter, r *http.Request) {
+	res, err := h.b.CAStatus(r.Context())
+	h.reply(w, res, err)
+}

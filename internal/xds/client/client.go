@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -46,6 +47,13 @@ type Config struct {
 	// (translate.InboundListenerName of the sidecar's own Service), whose
 	// RBAC filters become Update.Authz. "" subscribes to none.
 	Inbound string
+	// TrustBundle names the SDS secret holding the trust bundle to
+	// subscribe to ("ROOTCA"); each version is handed to OnTrustBundle.
+	// "" subscribes to none.
+	TrustBundle string
+	// OnTrustBundle receives each trust bundle pushed (the roots, in the
+	// order sent: the signing root first). A non-nil error NACKs the push.
+	OnTrustBundle func(roots []*x509.Certificate) error
 	// Servers are the control-plane replicas' ADS addresses (host:port);
 	// the client fails over between them in order.
 	Servers []string

@@ -85,7 +85,7 @@ func meshInput(t testing.TB) translate.Input {
 		{Service: "catalog", ID: "c", Address: "10.0.0.3", Port: 15006, Labels: map[string]string{"version": "v1"}, Zone: "b", Ready: false},
 		{Service: "users", ID: "u", Address: "10.0.1.1", Port: 8080, Ready: true, MTLS: true},
 		{Service: "users", ID: "p", Address: "10.0.1.2", Port: 8080, Ready: true},
-	}}
+	}, TrustBundle: testBundlePEM(t)}
 }
 
 func meshSnapshot(t testing.TB) *translate.Snapshot {

@@ -21,6 +21,11 @@ type state struct {
 	accepted map[string]string // per type URL, last ACKed
 	// inbound names the inbound listener subscribed to ("" none).
 	inbound string
+	// bundleName is the SDS secret subscribed to ("" none), and bundle
+	// the last one received: nil until it arrives, kept when a push no
+	// longer holds it (a sidecar never drops its roots for want of a push).
+	bundleName string
+	bundle     *trustBundle
 }
 
 // config is the decoded resources: the part a rejected push rolls back.
@@ -55,7 +60,8 @@ func (st *state) restore(c config) { st.config = c }
 // known reports whether typ is a type the sidecar decodes: LDS only when
 // it subscribed to its inbound listener. Others are ACKed and ignored.
 func (st *state) known(typ string) bool {
-	return typ == clusterType || typ == endpointType || typ == routeType || typ == listenerType && st.inbound != ""
+	return typ == clusterType || typ == endpointType || typ == routeType || typ == listenerType && st.inbound != "" ||
+		typ == secretType && st.bundleName != ""
 }
 
 // absorb decodes a response into the state. Clusters are state of the
@@ -111,6 +117,16 @@ func (st *state) absorb(r *response) error {
 			}
 		}
 		st.authz = found
+	case secretType:
+		for i := range r.resources {
+			tb, err := decodeAny(r.resources[i], secretMsgName, "secrets", i, decodeSecret)
+			if err != nil {
+				return err
+			}
+			if tb.name == st.bundleName {
+				st.bundle = &tb
+			}
+		}
 	}
 	return nil
 }
@@ -160,6 +176,8 @@ func (st *state) names(typ string) []string {
 		return []string{outboundRoute}
 	case listenerType:
 		return []string{st.inbound}
+	case secretType:
+		return []string{st.bundleName}
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ func (c *Client) stream(ctx context.Context, server string) error {
 	}
 	st := newState()
 	st.inbound = c.cfg.Inbound
+	st.bundleName = c.cfg.TrustBundle
 	send := func(typ string, nack error) error {
 		r := &request{node: c.cfg.Node, region: c.cfg.Region, zone: c.cfg.Zone, services: c.servicesJoined(), typeURL: typ, names: st.names(typ),
 			version: st.accepted[typ], nonce: st.nonce[typ]}
@@ -41,6 +42,11 @@ func (c *Client) stream(ctx context.Context, server string) error {
 	}
 	if st.inbound != "" {
 		if err := send(listenerType, nil); err != nil {
+			return err
+		}
+	}
+	if st.bundleName != "" {
+		if err := send(secretType, nil); err != nil {
 			return err
 		}
 	}
@@ -62,6 +68,9 @@ func (c *Client) handle(st *state, resp *response, send func(string, error) erro
 	if !st.known(typ) {
 		st.accepted[typ] = resp.version
 		return send(typ, nil)
+	}
+	if typ == secretType {
+		return c.handleBundle(st, resp, send)
 	}
 	saved := st.save()
 	if err := st.absorb(resp); err != nil {
@@ -109,4 +118,25 @@ func (c *Client) nacked(typ string) {
 	if o := c.cfg.Observer; o != nil {
 		o.Nacked(typ)
 	}
+}
+
+// handleBundle processes an SDS push on its own: the trust bundle is not
+// part of the routing config, so it neither waits for nor rebuilds it.
+func (c *Client) handleBundle(st *state, resp *response, send func(string, error) error) error {
+	prev := st.bundle
+	err := st.absorb(resp)
+	if err == nil && st.bundle != prev && c.cfg.OnTrustBundle != nil {
+		if aerr := c.cfg.OnTrustBundle(st.bundle.roots); aerr != nil {
+			err = fmt.Errorf("apply trust bundle version %s: %w", resp.version, aerr)
+		}
+	}
+	if err != nil {
+		st.bundle = prev
+		st.version[secretType] = st.accepted[secretType]
+		c.log.Warn("trust bundle rejected; keeping the current one", "version", resp.version, "err", err)
+		c.nacked(secretType)
+		return send(secretType, err)
+	}
+	st.accepted[secretType] = resp.version
+	return send(secretType, nil)
 }

@@ -75,7 +75,7 @@ func TestFieldsMatchEnvoy(t *testing.T) {
 		(&envoypb.DiscoveryRequest{}).ProtoReflect().Descriptor(), (&envoypb.DiscoveryResponse{}).ProtoReflect().Descriptor(),
 		(&envoypb.HTTPFault{}).ProtoReflect().Descriptor(), (&envoypb.LocalRateLimit{}).ProtoReflect().Descriptor(),
 		(&envoypb.Listener{}).ProtoReflect().Descriptor(), (&envoypb.HttpConnectionManager{}).ProtoReflect().Descriptor(),
-		(&envoypb.RBACFilter{}).ProtoReflect().Descriptor(),
+		(&envoypb.RBACFilter{}).ProtoReflect().Descriptor(), (&envoypb.Secret{}).ProtoReflect().Descriptor(),
 	}
 	seen := map[protoreflect.FullName]bool{}
 	var check func(w protoreflect.MessageDescriptor)

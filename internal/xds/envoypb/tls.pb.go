@@ -300,7 +300,10 @@ func (x *SdsSecretConfig) GetName() string {
 // CertificateValidationContext is
 // envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext.
 type CertificateValidationContext struct {
-	state                     protoimpl.MessageState   `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// trusted_ca is the PEM bundle of roots peers are verified against (an
+	// SDS Secret's validation_context carries it inline).
+	TrustedCa                 *DataSource              `protobuf:"bytes,1,opt,name=trusted_ca,json=trustedCa,proto3" json:"trusted_ca,omitempty"`
 	MatchTypedSubjectAltNames []*SubjectAltNameMatcher `protobuf:"bytes,15,rep,name=match_typed_subject_alt_names,json=matchTypedSubjectAltNames,proto3" json:"match_typed_subject_alt_names,omitempty"`
 	unknownFields             protoimpl.UnknownFields
 	sizeCache                 protoimpl.SizeCache
@@ -334,6 +337,13 @@ func (x *CertificateValidationContext) ProtoReflect() protoreflect.Message {
 // Deprecated: Use CertificateValidationContext.ProtoReflect.Descriptor instead.
 func (*CertificateValidationContext) Descriptor() ([]byte, []int) {
 	return file_envoypb_tls_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CertificateValidationContext) GetTrustedCa() *DataSource {
+	if x != nil {
+		return x.TrustedCa
+	}
+	return nil
 }
 
 func (x *CertificateValidationContext) GetMatchTypedSubjectAltNames() []*SubjectAltNameMatcher {
@@ -396,6 +406,86 @@ func (x *SubjectAltNameMatcher) GetMatcher() *StringMatcher {
 	return nil
 }
 
+// Secret is envoy.extensions.transport_sockets.tls.v3.Secret: an SDS
+// resource. Weft reads the trust bundle from it ("ROOTCA", a
+// validation_context with trusted_ca inline); the other kinds of secret
+// (tls_certificate 2, session_ticket_keys 3, generic_secret 5) are not
+// declared, so such a secret arrives without validation_context and is
+// refused.
+type Secret struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Types that are valid to be assigned to Type:
+	//
+	//	*Secret_ValidationContext
+	Type          isSecret_Type `protobuf_oneof:"type"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Secret) Reset() {
+	*x = Secret{}
+	mi := &file_envoypb_tls_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Secret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Secret) ProtoMessage() {}
+
+func (x *Secret) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_tls_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Secret.ProtoReflect.Descriptor instead.
+func (*Secret) Descriptor() ([]byte, []int) {
+	return file_envoypb_tls_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Secret) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Secret) GetType() isSecret_Type {
+	if x != nil {
+		return x.Type
+	}
+	return nil
+}
+
+func (x *Secret) GetValidationContext() *CertificateValidationContext {
+	if x != nil {
+		if x, ok := x.Type.(*Secret_ValidationContext); ok {
+			return x.ValidationContext
+		}
+	}
+	return nil
+}
+
+type isSecret_Type interface {
+	isSecret_Type()
+}
+
+type Secret_ValidationContext struct {
+	ValidationContext *CertificateValidationContext `protobuf:"bytes,4,opt,name=validation_context,json=validationContext,proto3,oneof"`
+}
+
+func (*Secret_ValidationContext) isSecret_Type() {}
+
 // CombinedCertificateValidationContext is
 // envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.CombinedCertificateValidationContext.
 type CommonTlsContext_CombinedCertificateValidationContext struct {
@@ -408,7 +498,7 @@ type CommonTlsContext_CombinedCertificateValidationContext struct {
 
 func (x *CommonTlsContext_CombinedCertificateValidationContext) Reset() {
 	*x = CommonTlsContext_CombinedCertificateValidationContext{}
-	mi := &file_envoypb_tls_proto_msgTypes[5]
+	mi := &file_envoypb_tls_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +510,7 @@ func (x *CommonTlsContext_CombinedCertificateValidationContext) String() string 
 func (*CommonTlsContext_CombinedCertificateValidationContext) ProtoMessage() {}
 
 func (x *CommonTlsContext_CombinedCertificateValidationContext) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_tls_proto_msgTypes[5]
+	mi := &file_envoypb_tls_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +544,7 @@ var File_envoypb_tls_proto protoreflect.FileDescriptor
 
 const file_envoypb_tls_proto_rawDesc = "" +
 	"\n" +
-	"\x11envoypb/tls.proto\x12\x11weft.xds.envoy.v3\x1a\x15envoypb/matcher.proto\"y\n" +
+	"\x11envoypb/tls.proto\x12\x11weft.xds.envoy.v3\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\"y\n" +
 	"\x12UpstreamTlsContext\x12Q\n" +
 	"\x12common_tls_context\x18\x01 \x01(\v2#.weft.xds.envoy.v3.CommonTlsContextR\x10commonTlsContext\x12\x10\n" +
 	"\x03sni\x18\x02 \x01(\tR\x03sni\"\xb5\x06\n" +
@@ -469,8 +559,10 @@ const file_envoypb_tls_proto_rawDesc = "" +
 	"$validation_context_sds_secret_config\x18\x02 \x01(\v2\".weft.xds.envoy.v3.SdsSecretConfigR validationContextSdsSecretConfigB\x19\n" +
 	"\x17validation_context_type\"%\n" +
 	"\x0fSdsSecretConfig\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x8a\x01\n" +
-	"\x1cCertificateValidationContext\x12j\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xc8\x01\n" +
+	"\x1cCertificateValidationContext\x12<\n" +
+	"\n" +
+	"trusted_ca\x18\x01 \x01(\v2\x1d.weft.xds.envoy.v3.DataSourceR\ttrustedCa\x12j\n" +
 	"\x1dmatch_typed_subject_alt_names\x18\x0f \x03(\v2(.weft.xds.envoy.v3.SubjectAltNameMatcherR\x19matchTypedSubjectAltNames\"\x82\x02\n" +
 	"\x15SubjectAltNameMatcher\x12K\n" +
 	"\bsan_type\x18\x01 \x01(\x0e20.weft.xds.envoy.v3.SubjectAltNameMatcher.SanTypeR\asanType\x12:\n" +
@@ -483,7 +575,11 @@ const file_envoypb_tls_proto_rawDesc = "" +
 	"\n" +
 	"IP_ADDRESS\x10\x04\x12\x0e\n" +
 	"\n" +
-	"OTHER_NAME\x10\x05B0Z.github.com/weft-mesh/weft/internal/xds/envoypbb\x06proto3"
+	"OTHER_NAME\x10\x05\"\x86\x01\n" +
+	"\x06Secret\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12`\n" +
+	"\x12validation_context\x18\x04 \x01(\v2/.weft.xds.envoy.v3.CertificateValidationContextH\x00R\x11validationContextB\x06\n" +
+	"\x04typeB0Z.github.com/weft-mesh/weft/internal/xds/envoypbb\x06proto3"
 
 var (
 	file_envoypb_tls_proto_rawDescOnce sync.Once
@@ -498,7 +594,7 @@ func file_envoypb_tls_proto_rawDescGZIP() []byte {
 }
 
 var file_envoypb_tls_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_envoypb_tls_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_envoypb_tls_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_envoypb_tls_proto_goTypes = []any{
 	(SubjectAltNameMatcher_SanType)(0),                            // 0: weft.xds.envoy.v3.SubjectAltNameMatcher.SanType
 	(*UpstreamTlsContext)(nil),                                    // 1: weft.xds.envoy.v3.UpstreamTlsContext
@@ -506,25 +602,29 @@ var file_envoypb_tls_proto_goTypes = []any{
 	(*SdsSecretConfig)(nil),                                       // 3: weft.xds.envoy.v3.SdsSecretConfig
 	(*CertificateValidationContext)(nil),                          // 4: weft.xds.envoy.v3.CertificateValidationContext
 	(*SubjectAltNameMatcher)(nil),                                 // 5: weft.xds.envoy.v3.SubjectAltNameMatcher
-	(*CommonTlsContext_CombinedCertificateValidationContext)(nil), // 6: weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext
-	(*StringMatcher)(nil),                                         // 7: weft.xds.envoy.v3.StringMatcher
+	(*Secret)(nil),                                                // 6: weft.xds.envoy.v3.Secret
+	(*CommonTlsContext_CombinedCertificateValidationContext)(nil), // 7: weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext
+	(*DataSource)(nil),                                            // 8: weft.xds.envoy.v3.DataSource
+	(*StringMatcher)(nil),                                         // 9: weft.xds.envoy.v3.StringMatcher
 }
 var file_envoypb_tls_proto_depIdxs = []int32{
 	2,  // 0: weft.xds.envoy.v3.UpstreamTlsContext.common_tls_context:type_name -> weft.xds.envoy.v3.CommonTlsContext
 	3,  // 1: weft.xds.envoy.v3.CommonTlsContext.tls_certificate_sds_secret_configs:type_name -> weft.xds.envoy.v3.SdsSecretConfig
 	4,  // 2: weft.xds.envoy.v3.CommonTlsContext.validation_context:type_name -> weft.xds.envoy.v3.CertificateValidationContext
 	3,  // 3: weft.xds.envoy.v3.CommonTlsContext.validation_context_sds_secret_config:type_name -> weft.xds.envoy.v3.SdsSecretConfig
-	6,  // 4: weft.xds.envoy.v3.CommonTlsContext.combined_validation_context:type_name -> weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext
-	5,  // 5: weft.xds.envoy.v3.CertificateValidationContext.match_typed_subject_alt_names:type_name -> weft.xds.envoy.v3.SubjectAltNameMatcher
-	0,  // 6: weft.xds.envoy.v3.SubjectAltNameMatcher.san_type:type_name -> weft.xds.envoy.v3.SubjectAltNameMatcher.SanType
-	7,  // 7: weft.xds.envoy.v3.SubjectAltNameMatcher.matcher:type_name -> weft.xds.envoy.v3.StringMatcher
-	4,  // 8: weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext.default_validation_context:type_name -> weft.xds.envoy.v3.CertificateValidationContext
-	3,  // 9: weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext.validation_context_sds_secret_config:type_name -> weft.xds.envoy.v3.SdsSecretConfig
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	7,  // 4: weft.xds.envoy.v3.CommonTlsContext.combined_validation_context:type_name -> weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext
+	8,  // 5: weft.xds.envoy.v3.CertificateValidationContext.trusted_ca:type_name -> weft.xds.envoy.v3.DataSource
+	5,  // 6: weft.xds.envoy.v3.CertificateValidationContext.match_typed_subject_alt_names:type_name -> weft.xds.envoy.v3.SubjectAltNameMatcher
+	0,  // 7: weft.xds.envoy.v3.SubjectAltNameMatcher.san_type:type_name -> weft.xds.envoy.v3.SubjectAltNameMatcher.SanType
+	9,  // 8: weft.xds.envoy.v3.SubjectAltNameMatcher.matcher:type_name -> weft.xds.envoy.v3.StringMatcher
+	4,  // 9: weft.xds.envoy.v3.Secret.validation_context:type_name -> weft.xds.envoy.v3.CertificateValidationContext
+	4,  // 10: weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext.default_validation_context:type_name -> weft.xds.envoy.v3.CertificateValidationContext
+	3,  // 11: weft.xds.envoy.v3.CommonTlsContext.CombinedCertificateValidationContext.validation_context_sds_secret_config:type_name -> weft.xds.envoy.v3.SdsSecretConfig
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_tls_proto_init() }
@@ -532,11 +632,15 @@ func file_envoypb_tls_proto_init() {
 	if File_envoypb_tls_proto != nil {
 		return
 	}
+	file_envoypb_core_proto_init()
 	file_envoypb_matcher_proto_init()
 	file_envoypb_tls_proto_msgTypes[1].OneofWrappers = []any{
 		(*CommonTlsContext_ValidationContext)(nil),
 		(*CommonTlsContext_ValidationContextSdsSecretConfig)(nil),
 		(*CommonTlsContext_CombinedValidationContext)(nil),
+	}
+	file_envoypb_tls_proto_msgTypes[5].OneofWrappers = []any{
+		(*Secret_ValidationContext)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -544,7 +648,7 @@ func file_envoypb_tls_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_tls_proto_rawDesc), len(file_envoypb_tls_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

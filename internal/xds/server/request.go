@@ -30,7 +30,7 @@ type nameRef struct {
 // that its long list is the one requests match whole.
 func internNames(r *Resources) map[string]nameRef {
 	m := map[string]nameRef{}
-	for _, t := range [...]int{cds, lds, rds, eds} {
+	for _, t := range [...]int{sds, cds, lds, rds, eds} {
 		for i, n := range r.types[t].names {
 			m[n] = nameRef{r.types[t].names, i}
 		}

@@ -19,23 +19,26 @@ const (
 	EndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 	ListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener"
 	RouteType    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+	// SecretType is SDS: the trust bundle ("ROOTCA"), asked for by name.
+	SecretType = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
 )
 
 // The served types, indexed in push order: CDS, then EDS, then LDS, then
 // RDS, so a proxy never holds a route to a cluster it has not been sent,
 // nor a listener whose routes it cannot fetch yet (xDS's make-before-break
-// order).
+// order). SDS (the trust bundle) is independent of the others.
 const (
 	cds = iota
 	eds
 	lds
 	rds
+	sds
 	numTypes
 )
 
 var (
-	typeURLs   = [numTypes]string{ClusterType, EndpointType, ListenerType, RouteType}
-	shortTypes = [numTypes]string{"CDS", "EDS", "LDS", "RDS"}
+	typeURLs   = [numTypes]string{ClusterType, EndpointType, ListenerType, RouteType, SecretType}
+	shortTypes = [numTypes]string{"CDS", "EDS", "LDS", "RDS", "SDS"}
 	// wildcard types may be subscribed to with no names, meaning "all";
 	// the others are always named (xDS's rule for CDS/LDS versus EDS/RDS).
 	wildcard = [numTypes]bool{cds: true, lds: true}
@@ -97,6 +100,9 @@ func MarshalFrom(prev *Resources, version string, s *translate.Snapshot) (*Resou
 	}
 	for _, rc := range s.Routes {
 		in[rds] = append(in[rds], named{rc.Name, rc})
+	}
+	for _, sec := range s.Secrets {
+		in[sds] = append(in[sds], named{sec.Name, sec})
 	}
 	r := &Resources{Version: version}
 	for t := range numTypes {

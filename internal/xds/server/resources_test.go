@@ -11,11 +11,11 @@ func TestMarshalFromKeepsUnchangedTypes(t *testing.T) {
 	}
 	for name, tc := range map[string]struct {
 		clusters []string
-		want     [numTypes]string // CDS, EDS, LDS, RDS
+		want     [numTypes]string // CDS, EDS, LDS, RDS, SDS
 	}{
-		"nothing changed":   {[]string{"a", "b"}, [numTypes]string{"1", "1", "1", "1"}},
-		"a cluster removed": {[]string{"a"}, [numTypes]string{"2", "2", "1", "1"}},
-		"a cluster added":   {[]string{"a", "b", "c"}, [numTypes]string{"2", "2", "1", "1"}},
+		"nothing changed":   {[]string{"a", "b"}, [numTypes]string{"1", "1", "1", "1", "1"}},
+		"a cluster removed": {[]string{"a"}, [numTypes]string{"2", "2", "1", "1", "1"}},
+		"a cluster added":   {[]string{"a", "b", "c"}, [numTypes]string{"2", "2", "1", "1", "1"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			v2, err := MarshalFrom(v1, "2", snapshot(tc.clusters...))

@@ -31,8 +31,9 @@ const (
 	// MTLSMatchName and PlaintextMatchName name the two matches.
 	MTLSMatchName      = "tlsMode-mtls"
 	PlaintextMatchName = "tlsMode-disabled"
-	// SDS names of the sidecar's certificate and trust bundle (Istio's): the
-	// sidecar holds both itself, so no SDS server is asked for them.
+	// SDS names of the sidecar's certificate and trust bundle (Istio's).
+	// The certificate is the sidecar's own (its key never leaves it); the
+	// bundle is pushed as an SDS Secret of that name on the ADS stream.
 	SDSCertName = "default"
 	SDSRootName = "ROOTCA"
 )

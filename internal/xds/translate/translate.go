@@ -11,6 +11,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	"github.com/weft-mesh/weft/internal/mesh"
 	"github.com/weft-mesh/weft/internal/registry"
@@ -28,6 +29,10 @@ type Input struct {
 	// identity spiffe://TrustDomain/ns/NAMESPACE/sa/SERVICE to serve it.
 	// "" means identity.DefaultTrustDomain.
 	TrustDomain string
+	// TrustBundle is the CA's trust bundle (PEM, the signing root first),
+	// served to sidecars as the SDS secret SDSRootName so that one push
+	// moves every sidecar onto a new set of roots. Empty: no secret.
+	TrustBundle []byte
 }
 
 // Snapshot is one sidecar's view, every list sorted by name so equal inputs
@@ -37,6 +42,8 @@ type Snapshot struct {
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	Listeners []*listenerv3.Listener
 	Routes    []*routev3.RouteConfiguration
+	// Secrets are SDS resources: the trust bundle (SDSRootName).
+	Secrets []*tlsv3.Secret
 }
 
 // ClusterName names a service's cluster, or one subset's.
@@ -99,6 +106,9 @@ func Translate(in Input, wants func(namespace, service string) bool) (*Snapshot,
 			return nil, err
 		}
 		snap.Listeners = append(snap.Listeners, il)
+	}
+	if s := trustBundleSecret(in.TrustBundle); s != nil {
+		snap.Secrets = append(snap.Secrets, s)
 	}
 	sort.Slice(snap.Clusters, func(a, b int) bool { return snap.Clusters[a].Name < snap.Clusters[b].Name })
 	sort.Slice(snap.Endpoints, func(a, b int) bool { return snap.Endpoints[a].ClusterName < snap.Endpoints[b].ClusterName })
