@@ -7,6 +7,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
@@ -183,4 +184,18 @@ func TCPLabels(direction string, self *Self, down net.Conn, cl *cluster.Cluster,
 	destinationOf(&r, cl, ep)
 	c.Destination, c.Service = r.Destination, r.Service
 	return c
+}
+
+// routeService is the service a route sends to (its first backend's
+// cluster, a subset's without the subset), for requests the mesh answers
+// on the route before any cluster is picked (fault aborts, rate limits):
+// Istio labels those with the route's destination_service too, so an
+// edge's request count and success rate include them. "" when the route
+// has no backend.
+func routeService(rt *route.Route) string {
+	if rt == nil || len(rt.Backends) == 0 {
+		return ""
+	}
+	host, _, _ := strings.Cut(rt.Backends[0].Cluster, "/")
+	return host
 }
