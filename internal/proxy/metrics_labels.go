@@ -27,15 +27,14 @@ type Self struct {
 	Service telemetry.Service
 	// header is PeerHeader's value for Workload, with the principal once
 	// the sidecar has a certificate (SetPrincipal).
-	header atomic.Pointer[string]
+	header atomic.Pointer[[1]string]
 }
 
 // NewSelf fills the canonical labels and renders the peer header.
 func NewSelf(w telemetry.Workload, svc telemetry.Service) *Self {
 	w.Canonicalize()
 	s := &Self{Workload: w, Service: svc}
-	h := peerHeaderOf(w)
-	s.header.Store(&h)
+	s.header.Store(&[1]string{peerHeaderOf(w)})
 	return s
 }
 
@@ -48,8 +47,7 @@ func (s *Self) SetPrincipal(id string) {
 	}
 	w := s.Workload
 	w.Principal = id
-	h := peerHeaderOf(w)
-	s.header.Store(&h)
+	s.header.Store(&[1]string{peerHeaderOf(w)})
 }
 
 func peerHeaderOf(w telemetry.Workload) string {
@@ -72,7 +70,18 @@ func (s *Self) HeaderValue() string {
 	if s == nil {
 		return ""
 	}
-	return *s.header.Load()
+	return s.header.Load()[0]
+}
+
+// headerValues is HeaderValue as an http.Header value, shared by every
+// request (never written to: nothing edits a header value in place, and
+// the full slice expression makes an append copy), so that setting it
+// allocates nothing. nil when there is no Self.
+func (s *Self) headerValues() []string {
+	if s == nil {
+		return nil
+	}
+	return s.header.Load()[:1:1]
 }
 
 // ParsePeerHeader reads PeerHeader's value. Unknown keys are skipped, so

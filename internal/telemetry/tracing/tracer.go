@@ -94,8 +94,12 @@ func (t *Tracer) Begin(in Context) Hop {
 		h.Trace, h.Parent, h.Sampled = in.Trace, in.Span, in.Sampled
 	} else {
 		putUint64(h.Trace[:8], rand.Uint64())
-		putUint64(h.Trace[8:], rand.Uint64()|1) // never all zero
-		h.Sampled = t.below == ^uint64(0) || rand.Uint64() < t.below
+		// The sampling decision comes from the trace id's random low half,
+		// as OpenTelemetry's TraceIdRatioBased sampler decides: one random
+		// number fewer per request.
+		low := rand.Uint64()
+		putUint64(h.Trace[8:], low|1) // never all zero
+		h.Sampled = t.below == ^uint64(0) || low < t.below
 	}
 	putUint64(h.Server[:], rand.Uint64()|1)
 	putUint64(h.Client[:], rand.Uint64()|1)
