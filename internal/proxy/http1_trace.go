@@ -100,7 +100,8 @@ func (hc *h1conn) writeTraceHeaders(w *bufio.Writer) {
 		b = append(b, "\r\nX-B3-SpanId: "...)
 		b = tracing.AppendHex(b, h.Client[:])
 		b = append(b, "\r\nX-B3-ParentSpanId: "...)
-		b = tracing.AppendHex(b, h.Server[:])
+		sid := h.ServerSpan()
+		b = tracing.AppendHex(b, sid[:])
 		if h.Sampled {
 			b = append(b, "\r\nX-B3-Sampled: 1\r\n"...)
 		} else {

@@ -111,7 +111,8 @@ func setTraceHeaders(hdr http.Header, hop *tracing.Hop, tp *traceparentValue) {
 	if hop.B3 {
 		hdr["X-B3-Traceid"] = []string{string(tracing.AppendHex(nil, hop.Trace[:]))}
 		hdr["X-B3-Spanid"] = []string{string(tracing.AppendHex(nil, hop.Client[:]))}
-		hdr["X-B3-Parentspanid"] = []string{string(tracing.AppendHex(nil, hop.Server[:]))}
+		sid := hop.ServerSpan()
+		hdr["X-B3-Parentspanid"] = []string{string(tracing.AppendHex(nil, sid[:]))}
 		sampled := "0"
 		if hop.Sampled {
 			sampled = "1"
