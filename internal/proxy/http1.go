@@ -225,6 +225,10 @@ type h1conn struct {
 	// parse, so a connection's steady state parses nothing.
 	peerHdr []byte
 	peerSrc telemetry.Workload
+	// dst caches the destination labels of the last cluster and endpoint
+	// labelled (see destination): a keep-alive connection's requests
+	// mostly go to the same endpoint.
+	dst dstLabels
 }
 
 // ServeConn serves one downstream connection until it ends. The caller

@@ -78,7 +78,7 @@ func (hc *h1conn) bridge(cl *cluster.Cluster, ep *cluster.Endpoint, rt *route.Ro
 		copy(hc.reqID[:], id)
 	}
 	if hc.hop.Active {
-		setTraceHeaders(out.Header, &hc.hop)
+		setTraceHeaders(out.Header, &hc.hop, nil)
 	}
 	hc.markUpstream()
 	switch {

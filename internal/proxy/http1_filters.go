@@ -133,6 +133,11 @@ func (hc *h1conn) meshAnswer(code int, f telemetry.Flag, delayed bool, retryAfte
 		w.WriteString("\n")
 	}
 	w.Flush()
+	if hc.rec.Reporter == telemetry.ReporterSource && hc.rec.Service.Host == "" {
+		if svc := routeService(rt); svc != "" {
+			destinationOfName(&hc.rec, svc, nil)
+		}
+	}
 	hc.observe(code, f, time.Since(start))
 	hc.finishTrace(code, f, "", "", start) // as HTTP/2's meshAnswer does
 	if hc.req.HasBody() {

@@ -21,9 +21,16 @@ func (hc *h1conn) beginTrace() {
 	}
 	var in tracing.Context
 	var b3 bool
-	var b3Trace, b3Span, b3Sampled, b3Flags []byte
+	var b3Trace, b3Span, b3Sampled, b3Flags, traceparent []byte
 	for _, f := range hc.req.Headers {
+		if !traceInitial(f.Name) {
+			continue // most headers: one byte read, no name compared
+		}
 		switch {
+		case h1.EqualFold(f.Name, "traceparent"):
+			if traceparent == nil {
+				traceparent = f.Value
+			}
 		case h1.EqualFold(f.Name, "b3"):
 			if c, ok := tracing.ParseB3Single(f.Value); ok {
 				in, b3 = c, true // a valid traceparent wins below
@@ -38,8 +45,8 @@ func (hc *h1conn) beginTrace() {
 			b3Flags = f.Value
 		}
 	}
-	if v, ok := hc.Get("traceparent"); ok {
-		if c, ok := tracing.ParseTraceparent(v); ok {
+	if traceparent != nil {
+		if c, ok := tracing.ParseTraceparent(traceparent); ok {
 			in, b3 = c, b3 || b3Trace != nil
 		}
 	}
@@ -56,8 +63,24 @@ func (hc *h1conn) beginTrace() {
 // traceHeader reports the trace headers this hop rewrites (it writes its
 // own after the request's other headers).
 func traceHeader(n []byte) bool {
+	if !traceInitial(n) {
+		return false
+	}
 	return h1.EqualFold(n, "traceparent") || h1.EqualFold(n, "b3") ||
 		len(n) > 5 && h1.EqualFold(n[:5], "x-b3-")
+}
+
+// traceInitial reports whether a header name starts as a trace header's
+// does (t, b or x, in any case): a cheap test before the name compares.
+func traceInitial(n []byte) bool {
+	if len(n) == 0 {
+		return false
+	}
+	switch n[0] | 0x20 {
+	case 't', 'b', 'x':
+		return true
+	}
+	return false
 }
 
 // writeTraceHeaders writes the upstream's trace context: this hop's
@@ -78,7 +101,8 @@ func (hc *h1conn) writeTraceHeaders(w *bufio.Writer) {
 		b = append(b, "\r\nX-B3-SpanId: "...)
 		b = tracing.AppendHex(b, h.Client[:])
 		b = append(b, "\r\nX-B3-ParentSpanId: "...)
-		b = tracing.AppendHex(b, h.Server[:])
+		sid := h.ServerSpan()
+		b = tracing.AppendHex(b, sid[:])
 		if h.Sampled {
 			b = append(b, "\r\nX-B3-Sampled: 1\r\n"...)
 		} else {

@@ -77,11 +77,11 @@ func (h *HTTP2) meshAnswer(w http.ResponseWriter, r *http.Request, grpc bool, co
 		w.Header().Set("Grpc-Status", strconv.Itoa(grpcCode))
 		w.Header().Set("Grpc-Message", msg)
 		w.WriteHeader(http.StatusOK)
-		rec := h.newRec(r, grpc, "", nil)
+		rec := h.newRec(r, grpc, routeService(rt), nil)
 		rec.GRPCStatus = grpcCode
 		h.observe(&rec, http.StatusOK, f, start)
 		h.finishTrace(r, &rec, code, f, "", start)
 		return
 	}
-	h.fail(w, r, grpc, f, code, msg, nil, "", rt.Name, start)
+	h.fail(w, r, grpc, f, code, msg, nil, routeService(rt), rt.Name, start)
 }

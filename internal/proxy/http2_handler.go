@@ -183,8 +183,8 @@ func (h *HTTP2) outbound(ctx context.Context, r *http.Request, addr, path, query
 	h2RemoveHop(hdr)
 	h2StripInternal(hdr, h.cfg.Direction == "outbound" || !h.cfg.TrustForwarded, !h.cfg.TrustForwarded)
 	delete(hdr, PeerHeader) // read by the inbound side, never for the app
-	if v := h.cfg.Self.HeaderValue(); v != "" && h.cfg.Direction == "outbound" {
-		hdr[PeerHeader] = []string{v}
+	if v := h.cfg.Self.headerValues(); v != nil && v[0] != "" && h.cfg.Direction == "outbound" {
+		hdr[PeerHeader] = v
 	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := hdr["X-Forwarded-For"]; len(prior) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"time"
+	"unsafe"
 
 	"github.com/weft-mesh/weft/internal/telemetry"
 	"github.com/weft-mesh/weft/internal/telemetry/tap"
@@ -16,9 +17,44 @@ type h2Trace struct {
 	upStart time.Time
 	upAddr  string
 	id      string // the x-request-id this proxy generated, if any
+	tp      traceparentValue
+}
+
+// traceparentValue is an upstream request's traceparent header value,
+// formatted once per request into its own bytes (never written again:
+// the string shares them), and the one-element slice a header needs.
+type traceparentValue struct {
+	buf [64]byte
+	v   [1]string
+}
+
+// set formats hop's traceparent the first time; retries reuse it (the
+// client span, so the value, is the same for every try).
+func (t *traceparentValue) set(hop *tracing.Hop) []string {
+	if t.v[0] == "" {
+		b := tracing.AppendTraceparent(t.buf[:0], hop.Trace, hop.Client, hop.Sampled)
+		t.v[0] = unsafe.String(&b[0], len(b)) // b is t.buf: 55 bytes fit
+	}
+	return t.v[:1:1]
 }
 
 type h2TraceKey struct{}
+
+// h2TraceCtx carries a request's h2Trace: one allocation for both the
+// state and the context (context.WithValue would be a second).
+type h2TraceCtx struct {
+	context.Context
+	ts h2Trace
+}
+
+// Value answers h2TraceKey with the trace state, anything else from the
+// parent, as context.WithValue's context does.
+func (c *h2TraceCtx) Value(key any) any {
+	if _, ok := key.(h2TraceKey); ok {
+		return &c.ts
+	}
+	return c.Context.Value(key)
+}
 
 // beginTrace starts the request's hop when tracing or access logs are
 // on; the returned request carries it for the paths that finish it.
@@ -26,13 +62,13 @@ func (h *HTTP2) beginTrace(r *http.Request) *http.Request {
 	if h.cfg.Tracer == nil && h.cfg.AccessLog == nil && !h.cfg.Tap.Active() {
 		return r
 	}
-	ts := &h2Trace{}
+	ctx := &h2TraceCtx{Context: r.Context()}
 	if h.cfg.Tracer != nil {
 		in, b3 := headerTraceContext(r.Header)
-		ts.hop = h.cfg.Tracer.Begin(in)
-		ts.hop.B3 = b3
+		ctx.ts.hop = h.cfg.Tracer.Begin(in)
+		ctx.ts.hop.B3 = b3
 	}
-	return r.WithContext(context.WithValue(r.Context(), h2TraceKey{}, ts))
+	return r.WithContext(ctx)
 }
 
 // headerTraceContext reads traceparent, then b3, then X-B3-*; b3 reports
@@ -62,16 +98,22 @@ func headerTraceContext(hdr http.Header) (tracing.Context, bool) {
 }
 
 // setTraceHeaders replaces the upstream request's trace headers with this
-// hop's: its client span is the next hop's parent.
-func setTraceHeaders(hdr http.Header, hop *tracing.Hop) {
+// hop's: its client span is the next hop's parent. tp, when not nil,
+// holds the request's traceparent value, so writing it allocates
+// nothing; nil allocates one.
+func setTraceHeaders(hdr http.Header, hop *tracing.Hop, tp *traceparentValue) {
 	for _, k := range []string{"Traceparent", "B3", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags"} {
 		delete(hdr, k)
 	}
-	hdr["Traceparent"] = []string{string(tracing.AppendTraceparent(nil, hop.Trace, hop.Client, hop.Sampled))}
+	if tp == nil {
+		tp = new(traceparentValue)
+	}
+	hdr["Traceparent"] = tp.set(hop)
 	if hop.B3 {
 		hdr["X-B3-Traceid"] = []string{string(tracing.AppendHex(nil, hop.Trace[:]))}
 		hdr["X-B3-Spanid"] = []string{string(tracing.AppendHex(nil, hop.Client[:]))}
-		hdr["X-B3-Parentspanid"] = []string{string(tracing.AppendHex(nil, hop.Server[:]))}
+		sid := hop.ServerSpan()
+		hdr["X-B3-Parentspanid"] = []string{string(tracing.AppendHex(nil, sid[:]))}
 		sampled := "0"
 		if hop.Sampled {
 			sampled = "1"
@@ -88,7 +130,7 @@ func traceOutbound(ctx context.Context, hdr http.Header, addr string) {
 		return
 	}
 	if ts.hop.Active {
-		setTraceHeaders(hdr, &ts.hop)
+		setTraceHeaders(hdr, &ts.hop, &ts.tp)
 	}
 	if ts.upStart.IsZero() {
 		ts.upStart = time.Now()

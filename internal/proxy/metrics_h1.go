@@ -68,9 +68,29 @@ func mtlsSource(id string) telemetry.Workload {
 // destination labels an outbound request's destination from the cluster
 // and the endpoint picked; inbound keeps this sidecar's own.
 func (hc *h1conn) destination(cl *cluster.Cluster, ep *cluster.Endpoint) {
-	if hc.rec.Reporter == telemetry.ReporterSource {
-		destinationOf(&hc.rec, cl, ep)
+	if hc.rec.Reporter != telemetry.ReporterSource {
+		return
 	}
+	d := &hc.dst
+	if cl == d.cl && ep == d.ep {
+		hc.rec.Service, hc.rec.Destination = d.svc, d.w
+		return
+	}
+	destinationOf(&hc.rec, cl, ep)
+	*d = dstLabels{cl: cl, ep: ep, svc: hc.rec.Service, w: hc.rec.Destination}
+}
+
+// dstLabels are the destination labels destinationOf gave a cluster and
+// endpoint. Reusing them is exact: a cluster's name and an endpoint's
+// labels never change (changed labels make a new endpoint), and the
+// pointers held here keep both from being freed and their addresses
+// reused. It saves the labels' map lookups (two per request: the pick
+// and the response).
+type dstLabels struct {
+	cl  *cluster.Cluster
+	ep  *cluster.Endpoint
+	svc telemetry.Service
+	w   telemetry.Workload
 }
 
 // observe records the request with its outcome.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weft-mesh/weft/internal/proxy/cluster"
 	"github.com/weft-mesh/weft/internal/proxy/h1"
+	"github.com/weft-mesh/weft/internal/proxy/route"
 	"github.com/weft-mesh/weft/internal/telemetry"
 )
 
@@ -26,15 +27,14 @@ type Self struct {
 	Service telemetry.Service
 	// header is PeerHeader's value for Workload, with the principal once
 	// the sidecar has a certificate (SetPrincipal).
-	header atomic.Pointer[string]
+	header atomic.Pointer[[1]string]
 }
 
 // NewSelf fills the canonical labels and renders the peer header.
 func NewSelf(w telemetry.Workload, svc telemetry.Service) *Self {
 	w.Canonicalize()
 	s := &Self{Workload: w, Service: svc}
-	h := peerHeaderOf(w)
-	s.header.Store(&h)
+	s.header.Store(&[1]string{peerHeaderOf(w)})
 	return s
 }
 
@@ -47,8 +47,7 @@ func (s *Self) SetPrincipal(id string) {
 	}
 	w := s.Workload
 	w.Principal = id
-	h := peerHeaderOf(w)
-	s.header.Store(&h)
+	s.header.Store(&[1]string{peerHeaderOf(w)})
 }
 
 func peerHeaderOf(w telemetry.Workload) string {
@@ -71,7 +70,18 @@ func (s *Self) HeaderValue() string {
 	if s == nil {
 		return ""
 	}
-	return *s.header.Load()
+	return s.header.Load()[0]
+}
+
+// headerValues is HeaderValue as an http.Header value, shared by every
+// request (never written to: nothing edits a header value in place, and
+// the full slice expression makes an append copy), so that setting it
+// allocates nothing. nil when there is no Self.
+func (s *Self) headerValues() []string {
+	if s == nil {
+		return nil
+	}
+	return s.header.Load()[:1:1]
 }
 
 // ParsePeerHeader reads PeerHeader's value. Unknown keys are skipped, so
@@ -183,4 +193,18 @@ func TCPLabels(direction string, self *Self, down net.Conn, cl *cluster.Cluster,
 	destinationOf(&r, cl, ep)
 	c.Destination, c.Service = r.Destination, r.Service
 	return c
+}
+
+// routeService is the service a route sends to (its first backend's
+// cluster, a subset's without the subset), for requests the mesh answers
+// on the route before any cluster is picked (fault aborts, rate limits):
+// Istio labels those with the route's destination_service too, so an
+// edge's request count and success rate include them. "" when the route
+// has no backend.
+func routeService(rt *route.Route) string {
+	if rt == nil || len(rt.Backends) == 0 {
+		return ""
+	}
+	host, _, _ := strings.Cut(rt.Backends[0].Cluster, "/")
+	return host
 }

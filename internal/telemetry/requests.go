@@ -66,16 +66,8 @@ func newIstioMetrics(o MetricsOptions) *istioMetrics {
 }
 
 func (m *istioMetrics) key(rep Reporter, src, dst *Workload, svc *Service, proto Protocol, code, grpc int, f Flag, mtls bool) seriesKey {
-	if f >= NumFlags {
-		f = FlagNone // keeps the label's values to the closed vocabulary
-	}
-	if code < 0 || code > 999 {
-		code = 0
-	}
-	if grpc < -1 || grpc > 99 {
-		grpc = -1
-	}
-	k := seriesKey{reporter: rep, src: *src, dst: *dst, svc: *svc, proto: proto, code: int16(code), grpc: int8(grpc), flag: f, mtls: mtls}
+	nf, ncode, ngrpc := normScalars(f, code, grpc) // keeps the labels' values to their vocabularies
+	k := seriesKey{reporter: rep, src: *src, dst: *dst, svc: *svc, proto: proto, code: ncode, grpc: ngrpc, flag: nf, mtls: mtls}
 	if m.dropAny {
 		m.zeroDropped(&k)
 	}
@@ -151,13 +143,15 @@ func (m *istioMetrics) admit() bool {
 }
 
 func (m *istioMetrics) request(r *Request) {
-	k := m.key(r.Reporter, &r.Source, &r.Destination, &r.Service, r.Protocol, r.Code, r.GRPCStatus, r.Flag, r.MTLS)
 	s := r.last.s
-	if s == nil || r.last.m != m || r.last.key != k {
-		if s = m.seriesFor(k); s == nil {
-			return
+	if s == nil || r.last.m != m || m.dropAny || !r.last.key.sameKey(r) {
+		k := m.key(r.Reporter, &r.Source, &r.Destination, &r.Service, r.Protocol, r.Code, r.GRPCStatus, r.Flag, r.MTLS)
+		if s == nil || r.last.m != m || r.last.key != k {
+			if s = m.seriesFor(k); s == nil {
+				return
+			}
+			r.last = lastSeries{m: m, key: k, s: s}
 		}
-		r.last = lastSeries{m: m, key: k, s: s}
 	}
 	s.count.Add(1)
 	ns := uint64(max(r.Duration, 0))

@@ -5,6 +5,8 @@
 // sidecar); this package imports no protobuf, so the proxy can use it.
 package tracing
 
+import "slices"
+
 // TraceID and SpanID are the W3C identifiers; all-zero is invalid.
 type (
 	TraceID [16]byte
@@ -131,25 +133,50 @@ func parseB3Trace(t *TraceID, v []byte) bool {
 
 // AppendTraceparent appends a version-00 traceparent value.
 func AppendTraceparent(dst []byte, t TraceID, s SpanID, sampled bool) []byte {
-	dst = append(dst, '0', '0', '-')
-	dst = appendHex(dst, t[:])
-	dst = append(dst, '-')
-	dst = appendHex(dst, s[:])
+	// Formatted in a fixed array and appended once: this runs on every
+	// traced request, and per-byte appends cost several times more.
+	var b [traceparentLen]byte
+	b[0], b[1], b[2] = '0', '0', '-'
+	hexInto(b[3:35], t[:])
+	b[35] = '-'
+	hexInto(b[36:52], s[:])
+	b[52], b[53], b[54] = '-', '0', '0'
 	if sampled {
-		return append(dst, '-', '0', '1')
+		b[54] = '1'
 	}
-	return append(dst, '-', '0', '0')
+	return append(dst, b[:]...)
 }
+
+// traceparentLen is a version-00 traceparent's length.
+const traceparentLen = 2 + 1 + 32 + 1 + 16 + 1 + 2
 
 // AppendHex appends b as lowercase hex.
 func AppendHex(dst, b []byte) []byte { return appendHex(dst, b) }
 
 func appendHex(dst, b []byte) []byte {
-	for _, c := range b {
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
-	}
+	n := len(dst)
+	dst = slices.Grow(dst, 2*len(b))[:n+2*len(b)]
+	hexInto(dst[n:], b)
 	return dst
 }
+
+// hexInto writes src as lowercase hex into dst, which holds 2*len(src).
+func hexInto(dst, src []byte) {
+	dst = dst[:2*len(src)] // one bounds check for the loop
+	for i, c := range src {
+		p := &hexPairs[c]
+		dst[2*i], dst[2*i+1] = p[0], p[1]
+	}
+}
+
+// hexPairs holds each byte's two hex digits: one lookup per byte instead
+// of two nibble lookups.
+var hexPairs = func() (t [256][2]byte) {
+	for i := range t {
+		t[i] = [2]byte{hexDigits[i>>4], hexDigits[i&15]}
+	}
+	return t
+}()
 
 const hexDigits = "0123456789abcdef"
 

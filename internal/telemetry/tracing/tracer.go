@@ -94,12 +94,29 @@ func (t *Tracer) Begin(in Context) Hop {
 		h.Trace, h.Parent, h.Sampled = in.Trace, in.Span, in.Sampled
 	} else {
 		putUint64(h.Trace[:8], rand.Uint64())
-		putUint64(h.Trace[8:], rand.Uint64()|1) // never all zero
-		h.Sampled = t.below == ^uint64(0) || rand.Uint64() < t.below
+		// The sampling decision comes from the trace id's random low half,
+		// as OpenTelemetry's TraceIdRatioBased sampler decides: one random
+		// number fewer per request.
+		low := rand.Uint64()
+		putUint64(h.Trace[8:], low|1) // never all zero
+		h.Sampled = t.below == ^uint64(0) || low < t.below
 	}
-	putUint64(h.Server[:], rand.Uint64()|1)
+	if h.Sampled {
+		putUint64(h.Server[:], rand.Uint64()|1)
+	}
 	putUint64(h.Client[:], rand.Uint64()|1)
 	return h
+}
+
+// ServerSpan is the hop's server span id. A sampled hop has it from
+// Begin; an unsampled one draws it here, on first use: only B3's
+// X-B3-ParentSpanId needs it, and most requests are neither sampled nor
+// B3, so they skip a random number.
+func (h *Hop) ServerSpan() SpanID {
+	if h.Server.IsZero() {
+		putUint64(h.Server[:], rand.Uint64()|1)
+	}
+	return h.Server
 }
 
 // Finish exports the hop's server span and, when an upstream was called
@@ -111,6 +128,7 @@ func (t *Tracer) Finish(h *Hop, s Span, start, upstreamStart, end time.Time) {
 		return
 	}
 	s.Trace = h.Trace
+	h.ServerSpan() // set by Begin for a sampled hop; this keeps Finish safe for any
 	if !upstreamStart.IsZero() {
 		c := s
 		c.ID, c.Parent, c.Kind, c.Start, c.End = h.Client, h.Server, KindClient, upstreamStart, end
