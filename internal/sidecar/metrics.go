@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -18,7 +19,10 @@ type Metrics struct {
 	// weft_request_duration_milliseconds, weft_request_bytes,
 	// weft_response_bytes, weft_tcp_*) or "istio" (istio_requests_total,
 	// ...: Istio's exact names, so its Grafana dashboards and Kiali work
-	// unchanged). Labels are Istio's standard ones either way.
+	// unchanged). Labels are Istio's standard ones either way. Default:
+	// $WEFT_METRICS_NAMES, so one variable set where the sidecars start
+	// (weft run, weft proxy, weft demo) names every sidecar's metrics
+	// alike; else "weft".
 	Names string `yaml:"names" json:"names,omitempty"`
 	// DropLabels leaves these labels out of every request and TCP series
 	// (e.g. [source_principal, destination_principal]) to bound
@@ -39,15 +43,31 @@ type Metrics struct {
 	Cluster string `yaml:"cluster" json:"cluster,omitempty"`
 }
 
+// metricsNamesEnv sets the default of metrics.names for every sidecar
+// started in its environment.
+const metricsNamesEnv = "WEFT_METRICS_NAMES"
+
 func (m *Metrics) options() telemetry.MetricsOptions {
 	if m == nil {
-		return telemetry.MetricsOptions{}
+		return telemetry.MetricsOptions{Names: os.Getenv(metricsNamesEnv)}
 	}
-	return telemetry.MetricsOptions{Names: m.Names, DropLabels: m.DropLabels,
+	names := m.Names
+	if names == "" {
+		names = os.Getenv(metricsNamesEnv)
+	}
+	return telemetry.MetricsOptions{Names: names, DropLabels: m.DropLabels,
 		DurationBuckets: m.DurationBuckets, BytesBuckets: m.BytesBuckets, MaxSeries: m.MaxSeries}
 }
 
 func (m *Metrics) validate(fe *fieldErrors) {
+	if m == nil || m.Names == "" {
+		switch v := os.Getenv(metricsNamesEnv); v {
+		case "", "weft", "istio":
+		default:
+			fe.add("$"+metricsNamesEnv, "%q is not weft or istio (it is metrics.names' default)", v)
+			return
+		}
+	}
 	if m == nil {
 		return
 	}

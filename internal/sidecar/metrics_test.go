@@ -69,3 +69,27 @@ func TestSelfLabels(t *testing.T) {
 		t.Errorf("peer header %q, want %q", got, want)
 	}
 }
+
+// WEFT_METRICS_NAMES is metrics.names' default for every sidecar started
+// in its environment; the field wins, and a bad value is refused by name.
+func TestMetricsNamesFromEnvironment(t *testing.T) {
+	t.Setenv(metricsNamesEnv, "istio")
+	cfg, err := Parse([]byte("service: web\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.Metrics.options(); o.Names != "istio" {
+		t.Errorf("no metrics block: names %q, want istio from the environment", o.Names)
+	}
+	cfg, err = Parse([]byte("service: web\nmetrics: {names: weft, maxSeries: 10}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.Metrics.options(); o.Names != "weft" {
+		t.Errorf("names %q, want the field's weft over the environment", o.Names)
+	}
+	t.Setenv(metricsNamesEnv, "prometheus")
+	if _, err := Parse([]byte("service: web\n")); err == nil || !strings.Contains(err.Error(), "$WEFT_METRICS_NAMES") {
+		t.Errorf("bad environment value: error %v, want one naming $WEFT_METRICS_NAMES", err)
+	}
+}
