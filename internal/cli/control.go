@@ -17,6 +17,9 @@ func runControl(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var cfg controlplane.Config
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "embedded etcd's data directory, where state survives restarts (default $XDG_STATE_HOME/weft, else ~/.local/state/weft)")
 	endpoints := fs.String("etcd-endpoints", "", "comma-separated external etcd endpoints; replicas pointed at one cluster share its state (HA)")
+	fs.StringVar(&cfg.EtcdTLS.CAFile, "etcd-cafile", "", "PEM CA bundle the external etcd's serving certificate must chain to (https:// endpoints; default: the system's roots)")
+	fs.StringVar(&cfg.EtcdTLS.CertFile, "etcd-certfile", "", "PEM client certificate for an external etcd started with --client-cert-auth (with --etcd-keyfile)")
+	fs.StringVar(&cfg.EtcdTLS.KeyFile, "etcd-keyfile", "", "PEM private key of --etcd-certfile")
 	fs.StringVar(&cfg.XDS, "xds", "127.0.0.1:15010", "ADS (xDS over gRPC) listener for sidecars")
 	fs.StringVar(&cfg.API, "api", "127.0.0.1:15080", "admin API listener for the CLI and sidecar registration")
 	fs.StringVar(&cfg.Dashboard, "dashboard", controlplane.DefaultDashboard, "web dashboard listener (the page and the admin API under /v1/): plain HTTP on a loopback address, TLS with the control plane's certificate elsewhere; \"off\" turns it off")

@@ -38,6 +38,11 @@ type Config struct {
 	// EtcdEndpoints, when set, use an external etcd cluster instead; every
 	// replica pointed at it shares one state.
 	EtcdEndpoints []string
+	// EtcdTLS authenticates to the external etcd cluster and checks it
+	// (https:// endpoints): the CA bundle and a client certificate and
+	// key. The CA's private key and the operator token's hash live in
+	// etcd, so a cluster reached over a network should demand both.
+	EtcdTLS store.EtcdTLS
 	// XDS is the ADS gRPC listener. Default 127.0.0.1:15010.
 	XDS string
 	// API is the admin API listener. Default 127.0.0.1:15080.
@@ -224,6 +229,12 @@ func (c *Config) Validate() error {
 	if c.CredentialsDir == "" {
 		errs = append(errs, errors.New("credentialsDir: no default, since neither XDG_STATE_HOME nor HOME is set; pass --credentials-dir"))
 	}
+	if c.EtcdTLS.Enabled() && len(c.EtcdEndpoints) == 0 {
+		errs = append(errs, errors.New("etcdTLS: the etcd CA, certificate and key files are for an external cluster; pass --etcd-endpoints too"))
+	}
+	if (c.EtcdTLS.CertFile == "") != (c.EtcdTLS.KeyFile == "") {
+		errs = append(errs, errors.New("etcdTLS: --etcd-certfile and --etcd-keyfile go together"))
+	}
 	if c.DataDir == "" && len(c.EtcdEndpoints) == 0 {
 		errs = append(errs, errors.New("dataDir: no default, since neither XDG_STATE_HOME nor HOME is set; pass --data-dir or --etcd-endpoints"))
 	}
@@ -249,7 +260,7 @@ func openStore(ctx context.Context, c *Config, log *slog.Logger) (store.Store, e
 	var err error
 	if len(c.EtcdEndpoints) > 0 {
 		log.Info("connecting to etcd", "endpoints", c.EtcdEndpoints)
-		st, err = store.OpenRemote(ctx, c.EtcdEndpoints, 0, c.Logger)
+		st, err = store.OpenRemoteTLS(ctx, c.EtcdEndpoints, c.EtcdTLS, 0, c.Logger)
 	} else {
 		if abs, aerr := filepath.Abs(c.DataDir); aerr == nil {
 			c.DataDir = abs

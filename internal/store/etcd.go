@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,18 @@ var _ Store = (*Etcd)(nil)
 // DefaultTimeout. The client's warnings and errors go to log (nil:
 // slog.Default()) with component=etcd.
 func OpenRemote(ctx context.Context, endpoints []string, dialTimeout time.Duration, log *slog.Logger) (*Etcd, error) {
+	return OpenRemoteTLS(ctx, endpoints, EtcdTLS{}, dialTimeout, log)
+}
+
+// OpenRemoteTLS is OpenRemote over TLS: https:// endpoints are checked
+// against sec's CA (or the system's roots), and sec's client certificate
+// is presented. With TLS settings every endpoint must be https://, so no
+// endpoint is silently dialled in plaintext.
+func OpenRemoteTLS(ctx context.Context, endpoints []string, sec EtcdTLS, dialTimeout time.Duration, log *slog.Logger) (*Etcd, error) {
+	tlsCfg, err := remoteTLS(endpoints, sec)
+	if err != nil {
+		return nil, err
+	}
 	if dialTimeout <= 0 {
 		dialTimeout = DefaultTimeout
 	}
@@ -52,6 +65,7 @@ func OpenRemote(ctx context.Context, endpoints []string, dialTimeout time.Durati
 	zl, quiet := newZapLogger(log.With("component", "etcd"), zapcore.WarnLevel)
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: endpoints, DialTimeout: dialTimeout, Context: ctx,
+		TLS:                tlsCfg,
 		Logger:             zl,
 		MaxCallSendMsgSize: 4 << 20, MaxCallRecvMsgSize: 64 << 20,
 	})
@@ -66,6 +80,30 @@ func OpenRemote(ctx context.Context, endpoints []string, dialTimeout time.Durati
 		return nil, fmt.Errorf("open etcd %v: %w", endpoints, err)
 	}
 	return &Etcd{cli: cli, prefix: Prefix, quiet: quiet, done: make(chan struct{})}, nil
+}
+
+// remoteTLS is the client TLS config for endpoints: nil for plaintext
+// (http:// endpoints and no settings); refused when they disagree.
+func remoteTLS(endpoints []string, sec EtcdTLS) (*tls.Config, error) {
+	var https, plain []string
+	for _, e := range endpoints {
+		switch {
+		case strings.HasPrefix(e, "https://"):
+			https = append(https, e)
+		default:
+			plain = append(plain, e)
+		}
+	}
+	if len(https) > 0 && len(plain) > 0 {
+		return nil, fmt.Errorf("etcd endpoints: %v are https:// and %v are not; use one scheme for the cluster", https, plain)
+	}
+	if !sec.Enabled() && len(https) == 0 {
+		return nil, nil
+	}
+	if len(plain) > 0 {
+		return nil, fmt.Errorf("etcd endpoints: TLS files are given, so every endpoint must be https://; got %v", plain)
+	}
+	return sec.Config()
 }
 
 func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
