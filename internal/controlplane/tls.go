@@ -117,6 +117,7 @@ func tlsConfigs(sc *serverCert, a *ca.Authority) (apiTLS, xdsTLS *tls.Config) {
 	}
 	for _, c := range []*tls.Config{apiTLS, xdsTLS} {
 		base := c
+		base.VerifyConnection = pools.verifyResumed
 		base.ClientCAs = pools.pool()
 		base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			p := pools.pool()
@@ -153,6 +154,27 @@ func (b *bundlePools) pool() *x509.CertPool {
 	}
 	b.roots, b.cur, b.cfgs = roots, p, map[*tls.Config]*tls.Config{}
 	return p
+}
+
+// verifyResumed checks a resumed session's client certificate against
+// the bundle of the moment: Go resumes a session with no certificate
+// check, so a ticket issued before a root left the bundle (or before the
+// certificate expired) would otherwise outlive it. Full handshakes were
+// verified against the current pool already.
+func (b *bundlePools) verifyResumed(cs tls.ConnectionState) error {
+	if !cs.DidResume || len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: b.pool(), Intermediates: inter,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return fmt.Errorf("resumed session: client certificate no longer trusted: %w", err)
+	}
+	return nil
 }
 
 // config is base with the client CAs p, made once per bundle.
