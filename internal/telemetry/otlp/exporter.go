@@ -255,3 +255,22 @@ func (e *Exporter) send(stop context.Context, batch []*tracing.Span) []*tracing.
 		wait = min(2*wait, 5*time.Second)
 	}
 }
+
+// CheckEndpoint reports whether endpoint is usable with protocol.
+func CheckEndpoint(protocol, endpoint string, insecure bool) error {
+	switch protocol {
+	case "", ProtocolHTTP:
+		_, err := tracesURL(endpoint)
+		return err
+	case ProtocolGRPC:
+		_, _, err := grpcTarget(endpoint, insecure)
+		return err
+	}
+	return fmt.Errorf("otlp protocol %q: want %q or %q", protocol, ProtocolGRPC, ProtocolHTTP)
+}
+
+// CheckCertificate reports whether file is a readable PEM file of roots.
+func CheckCertificate(file string) error {
+	_, err := tlsConfig(file)
+	return err
+}
