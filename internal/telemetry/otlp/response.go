@@ -30,7 +30,8 @@ func decodePartialSuccess(b []byte) (rejected int64, msg string, err error) {
 				return 0, "", protowire.ParseError(n)
 			}
 			b = b[n:]
-			if rejected, msg, err = decodePSFields(ps); err != nil {
+			// Repeats merge, as protobuf's do.
+			if rejected, msg, err = decodePSFields(ps, rejected, msg); err != nil {
 				return 0, "", err
 			}
 			continue
@@ -44,7 +45,7 @@ func decodePartialSuccess(b []byte) (rejected int64, msg string, err error) {
 	return rejected, msg, nil
 }
 
-func decodePSFields(b []byte) (rejected int64, msg string, err error) {
+func decodePSFields(b []byte, rejected int64, msg string) (int64, string, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
