@@ -25,6 +25,9 @@ type collector struct {
 	ctype []string
 	got   chan struct{}
 	fail  bool
+	// script answers the requests in order with these statuses; past
+	// its end, fail decides.
+	script []int
 }
 
 func newCollector(t *testing.T) (*collector, *httptest.Server) {
@@ -43,10 +46,14 @@ func newCollector(t *testing.T) (*collector, *httptest.Server) {
 		c.reqs = append(c.reqs, &req)
 		c.ctype = append(c.ctype, r.Header.Get("Content-Type"))
 		fail := c.fail
-		c.mu.Unlock()
-		if fail {
-			w.WriteHeader(http.StatusServiceUnavailable)
+		code := http.StatusOK
+		if len(c.script) > 0 {
+			code, c.script = c.script[0], c.script[1:]
+		} else if fail {
+			code = http.StatusServiceUnavailable
 		}
+		c.mu.Unlock()
+		w.WriteHeader(code)
 		c.got <- struct{}{}
 	}))
 	t.Cleanup(srv.Close)
@@ -182,5 +189,31 @@ func checkTwoSpans(t *testing.T, reqs []*coltrace.ExportTraceServiceRequest) {
 	}
 	if s.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || c.Status.GetCode() != tracepb.Status_STATUS_CODE_UNSET {
 		t.Errorf("status: server %v client %v", s.Status, c.Status)
+	}
+}
+
+// OTLP/HTTP retries 429/502/503/504 and nothing else.
+func TestHTTPRetryPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		script           []int
+		calls            int
+		exported, failed uint64
+	}{
+		{[]int{503, 429}, 3, 1, 0},
+		{[]int{400}, 1, 0, 1},
+	} {
+		col, srv := newCollector(t)
+		col.script = tt.script
+		e, _ := New(Config{Endpoint: srv.URL, Interval: 5 * time.Millisecond, RetryBackoff: 10 * time.Millisecond})
+		stop := running(e)
+		e.Export(span("x", tracing.KindServer, 200, ""))
+		waitFor(t, "the batch settled", func() bool { st := e.Stats(); return st.Exported+st.Failed == 1 })
+		stop()
+		col.mu.Lock()
+		calls := len(col.reqs)
+		col.mu.Unlock()
+		if st := e.Stats(); st.Exported != tt.exported || st.Failed != tt.failed || calls != tt.calls {
+			t.Errorf("answers %v: stats %+v after %d calls; want exported %d failed %d after %d", tt.script, st, calls, tt.exported, tt.failed, tt.calls)
+		}
 	}
 }
