@@ -51,7 +51,9 @@ type Tracing struct {
 	// caller's decision, so a trace is recorded whole or not at all.
 	// Default: $OTEL_TRACES_SAMPLER_ARG, else 0.01.
 	Sampling *float64 `yaml:"sampling" json:"sampling,omitempty"`
-	// Headers are sent with every export (a collector's auth token).
+	// Headers are sent with every export (a collector's auth token): as
+	// HTTP headers, or over gRPC as the call's metadata (keys
+	// lowercased). $OTEL_EXPORTER_OTLP_HEADERS is not read.
 	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
 }
 
@@ -233,7 +235,7 @@ func (p *telemetryParts) run(ctx context.Context) {
 
 var (
 	spansDesc = prometheus.NewDesc("weft_trace_spans_total",
-		"Spans by outcome: exported to the collector, dropped (queue full), failed (export refused or unreachable).",
+		"Spans by outcome: exported to the collector, dropped (queue full), failed (export refused or unreachable after retries, or spans the collector rejected).",
 		[]string{"result"}, nil)
 	accessDesc = prometheus.NewDesc("weft_access_log_lines_total",
 		"Access log lines by outcome: written, or dropped (queue full or write failed).",
