@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -76,6 +77,14 @@ type exportError struct {
 
 func (e *exportError) Error() string { return e.err.Error() }
 func (e *exportError) Unwrap() error { return e.err }
+
+// transportError wraps a failed round trip: retryable (the collector may
+// come back) unless the collector's certificate was refused, which no
+// retry mends.
+func transportError(err error) error {
+	var verr *tls.CertificateVerificationError
+	return &exportError{retryable: !errors.As(err, &verr), err: err}
+}
 
 func isRetryable(err error) bool {
 	ee, ok := err.(*exportError)

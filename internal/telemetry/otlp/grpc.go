@@ -114,7 +114,7 @@ func (g *grpcSender) send(ctx context.Context, msg []byte) (int64, string, error
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return 0, "", &exportError{retryable: true, err: err}
+		return 0, "", transportError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

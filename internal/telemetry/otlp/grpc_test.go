@@ -264,10 +264,12 @@ func TestGRPCOverTLS(t *testing.T) {
 	}
 
 	// A schemeless endpoint means TLS too; the system roots refuse the
-	// self-signed collector.
-	e, _ = New(Config{Protocol: ProtocolGRPC, Endpoint: addr, Interval: time.Hour, RetryMax: -1})
+	// self-signed collector, and that is not retried.
+	e, _ = New(Config{Protocol: ProtocolGRPC, Endpoint: addr, Interval: 5 * time.Millisecond, RetryBackoff: 10 * time.Millisecond})
+	stop := running(e)
 	e.Export(span("x", tracing.KindServer, 200, ""))
-	running(e)()
+	waitFor(t, "the export failed", func() bool { return e.Stats().Failed == 1 })
+	stop()
 	if st := e.Stats(); st.Failed != 1 || col.calls() != 1 {
 		t.Fatalf("unverified collector: stats %+v, calls %d", st, col.calls())
 	}

@@ -61,8 +61,7 @@ func (h *httpSender) send(ctx context.Context, body []byte) (int64, string, erro
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		// Unreachable or timed out: the collector may come back.
-		return 0, "", &exportError{retryable: true, err: err}
+		return 0, "", transportError(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
