@@ -40,6 +40,10 @@ func TestParseRejectsWithFieldPath(t *testing.T) {
 		{"bad upstream", "limits:", "upstream: {address: 127.0.0.1:1, protocol: quic}\nlimits:", "upstream.protocol: must be one of http, http2, tcp"},
 		{"bad sampling", "limits:", "tracing: {otlp: http://127.0.0.1:4318, sampling: 1.5}\nlimits:", "tracing.sampling: must be between 0 and 1; got 1.5"},
 		{"bad otlp endpoint", "limits:", "tracing: {otlp: 127.0.0.1:4318}\nlimits:", "tracing.otlp: otlp endpoint \"127.0.0.1:4318\": want http://HOST:PORT"},
+		{"bad otlp protocol", "limits:", "tracing: {otlp: http://127.0.0.1:4318, protocol: http/json}\nlimits:", "tracing.protocol: want \"grpc\" or \"http/protobuf\"; got \"http/json\""},
+		{"grpc endpoint with a path", "limits:", "tracing: {otlp: http://127.0.0.1:4317/v1/traces, protocol: grpc}\nlimits:", "tracing.otlp: otlp endpoint \"http://127.0.0.1:4317/v1/traces\": OTLP/gRPC takes no path"},
+		{"grpc endpoint without a port", "limits:", "tracing: {otlp: collector, protocol: grpc}\nlimits:", "tracing.otlp: otlp endpoint \"collector\": want HOST:PORT"},
+		{"missing otlp certificate", "limits:", "tracing: {otlp: https://127.0.0.1:4317, protocol: grpc, certificate: /nonexistent/ca.pem}\nlimits:", "tracing.certificate: otlp certificate:"},
 		{"unknown access log field", "limits:", "accessLog: {fields: [methd]}\nlimits:", "accessLog: access log field \"methd\": unknown"},
 		{"upstream with control plane", "limits:", "upstream: {address: 127.0.0.1:1}\ncontrolPlane: {xds: [127.0.0.1:2]}\nlimits:", "upstream: quick mode excludes controlPlane"},
 	}
@@ -54,6 +58,36 @@ func TestParseRejectsWithFieldPath(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The OTLP protocol comes from OpenTelemetry's variables when the file
+// sets none, and a bad value names the variable.
+func TestTracingProtocolFromEnv(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
+	tr := &Tracing{}
+	if p, from := tr.protocol(); p != "grpc" || from != "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" {
+		t.Fatalf("protocol %q from %s; want grpc from the traces variable", p, from)
+	}
+	// grpc makes a schemeless HOST:PORT valid (it is not for OTLP/HTTP).
+	if _, err := Parse([]byte("tracing: {otlp: 127.0.0.1:4317, insecure: true}\n")); err != nil {
+		t.Fatalf("grpc endpoint refused: %v", err)
+	}
+	tr.Protocol = "http/protobuf" // the file wins
+	if p, _ := tr.protocol(); p != "http/protobuf" {
+		t.Fatalf("file's protocol lost to the variable: %q", p)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift")
+	_, err := Parse([]byte("tracing: {otlp: http://127.0.0.1:4318}\n"))
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: want") {
+		t.Fatalf("error = %v, want it to name OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "yes please")
+	_, err = Parse([]byte("tracing: {otlp: http://127.0.0.1:4318}\n"))
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_INSECURE") {
+		t.Fatalf("error = %v, want it to name OTEL_EXPORTER_OTLP_INSECURE", err)
 	}
 }
 

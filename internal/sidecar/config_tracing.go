@@ -22,17 +22,38 @@ import (
 // X-B3-*, x-request-id); with an OTLP endpoint it also starts traces,
 // records a server and a client span per request, and exports them.
 type Tracing struct {
-	// OTLP is the collector's OTLP/HTTP base URL, e.g.
-	// http://127.0.0.1:4318 ("/v1/traces" is appended when the URL has no
-	// path). Default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
+	// OTLP is the collector's endpoint. With protocol http/protobuf, its
+	// OTLP/HTTP base URL, e.g. http://127.0.0.1:4318 ("/v1/traces" is
+	// appended when the URL has no path); with grpc, http://HOST:PORT
+	// (plaintext), https://HOST:PORT (TLS) or HOST:PORT (TLS unless
+	// insecure), without a path, e.g. http://127.0.0.1:4317. Default:
+	// $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
 	// $OTEL_EXPORTER_OTLP_ENDPOINT; neither set leaves tracing off.
 	OTLP string `yaml:"otlp" json:"otlp,omitempty"`
+	// Protocol is the OTLP transport: "http/protobuf" (POST /v1/traces)
+	// or "grpc" (TraceService/Export). "http/json" is not supported.
+	// Default: $OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+	// $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.
+	Protocol string `yaml:"protocol" json:"protocol,omitempty"`
+	// Insecure sends OTLP/gRPC in plaintext to an endpoint given without
+	// a scheme (HOST:PORT); an http:// or https:// scheme decides
+	// otherwise, and OTLP/HTTP always follows its URL's scheme. Default:
+	// $OTEL_EXPORTER_OTLP_TRACES_INSECURE, else
+	// $OTEL_EXPORTER_OTLP_INSECURE, else false (TLS).
+	Insecure *bool `yaml:"insecure" json:"insecure,omitempty"`
+	// Certificate is a PEM file of the roots a TLS collector's
+	// certificate is checked against, instead of the system's. Default:
+	// $OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, else
+	// $OTEL_EXPORTER_OTLP_CERTIFICATE, else the system roots.
+	Certificate string `yaml:"certificate" json:"certificate,omitempty"`
 	// Sampling is the share of new traces recorded, 0 to 1 (head
 	// sampling). A request that arrives with a trace context keeps its
 	// caller's decision, so a trace is recorded whole or not at all.
 	// Default: $OTEL_TRACES_SAMPLER_ARG, else 0.01.
 	Sampling *float64 `yaml:"sampling" json:"sampling,omitempty"`
-	// Headers are sent with every export (a collector's auth token).
+	// Headers are sent with every export (a collector's auth token): as
+	// HTTP headers, or over gRPC as the call's metadata (keys
+	// lowercased). $OTEL_EXPORTER_OTLP_HEADERS is not read.
 	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
 }
 
@@ -94,9 +115,23 @@ func validateTelemetry(fe *fieldErrors, c *Config) {
 		} else if s < 0 || s > 1 {
 			fe.add("tracing.sampling", "must be between 0 and 1; got %v", s)
 		}
-		if c.Tracing.OTLP != "" {
-			if _, err := otlp.New(otlp.Config{Endpoint: c.Tracing.OTLP}); err != nil {
+		proto, protoFrom := c.Tracing.protocol()
+		protoOK := proto == otlp.ProtocolHTTP || proto == otlp.ProtocolGRPC
+		if !protoOK {
+			fe.add(protoFrom, "want %q or %q; got %q", otlp.ProtocolGRPC, otlp.ProtocolHTTP, proto)
+		}
+		insecure, insecureFrom, err := c.Tracing.insecure()
+		if err != nil {
+			fe.add(insecureFrom, "%v", err)
+		}
+		if c.Tracing.OTLP != "" && protoOK {
+			if err := otlp.CheckEndpoint(proto, c.Tracing.OTLP, insecure); err != nil {
 				fe.add("tracing.otlp", "%v", err)
+			}
+		}
+		if cert, certFrom := c.Tracing.certificate(); cert != "" {
+			if err := otlp.CheckCertificate(cert); err != nil {
+				fe.add(certFrom, "%v", err)
 			}
 		}
 	}
@@ -134,7 +169,16 @@ func newTelemetry(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*te
 		if i := strings.IndexByte(cfg.Service, '.'); i > 0 {
 			res.ServiceName, res.Namespace = cfg.Service[:i], cfg.Service[i+1:]
 		}
-		oc := otlp.Config{Endpoint: ep, Resource: res, Logger: log}
+		proto, from := cfg.Tracing.protocol()
+		if proto != otlp.ProtocolHTTP && proto != otlp.ProtocolGRPC {
+			return nil, fmt.Errorf("tracing: %s: want %q or %q; got %q", from, otlp.ProtocolGRPC, otlp.ProtocolHTTP, proto)
+		}
+		insecure, _, err := cfg.Tracing.insecure()
+		if err != nil {
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+		cert, _ := cfg.Tracing.certificate()
+		oc := otlp.Config{Protocol: proto, Endpoint: ep, Insecure: insecure, CACertFile: cert, Resource: res, Logger: log}
 		if cfg.Tracing != nil {
 			oc.Headers = cfg.Tracing.Headers
 		}
@@ -143,7 +187,7 @@ func newTelemetry(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*te
 		}
 		p.tracer = tracing.New(share, p.exporter)
 		reg.MustRegister(spanCollector{p.exporter})
-		log.Info("tracing on", "otlp", ep, "sampling", share)
+		log.Info("tracing on", "otlp", ep, "protocol", proto, "sampling", share)
 	}
 	if a := cfg.AccessLog; a != nil {
 		var w io.Writer
@@ -191,7 +235,7 @@ func (p *telemetryParts) run(ctx context.Context) {
 
 var (
 	spansDesc = prometheus.NewDesc("weft_trace_spans_total",
-		"Spans by outcome: exported to the collector, dropped (queue full), failed (export refused or unreachable).",
+		"Spans by outcome: exported to the collector, dropped (queue full), failed (export refused or unreachable after retries, or spans the collector rejected).",
 		[]string{"result"}, nil)
 	accessDesc = prometheus.NewDesc("weft_access_log_lines_total",
 		"Access log lines by outcome: written, or dropped (queue full or write failed).",

@@ -67,24 +67,29 @@ func startOTLPReceiver(t *testing.T) (*otlpReceiver, string) {
 			w.WriteHeader(400)
 			return
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		for _, rs := range ex.ResourceSpans {
-			svc := ""
-			for _, kv := range rs.Resource.GetAttributes() {
-				if kv.Key == "service.name" {
-					svc = kv.Value.GetStringValue()
-				}
-			}
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					r.spans = append(r.spans, spanOf{svc, s})
-				}
-			}
-		}
+		r.add(&ex)
 	}))
 	t.Cleanup(srv.Close)
 	return r, srv.URL
+}
+
+// add keeps the spans of one export, with their service's name.
+func (r *otlpReceiver) add(ex *coltrace.ExportTraceServiceRequest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rs := range ex.ResourceSpans {
+		svc := ""
+		for _, kv := range rs.Resource.GetAttributes() {
+			if kv.Key == "service.name" {
+				svc = kv.Value.GetStringValue()
+			}
+		}
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				r.spans = append(r.spans, spanOf{svc, s})
+			}
+		}
+	}
 }
 
 func (r *otlpReceiver) all() []spanOf {
@@ -109,6 +114,13 @@ func spanAttr(s *tracepb.Span, key string) string {
 func TestTraceAcrossThreeServices(t *testing.T) {
 	rcv, collectorURL := startOTLPReceiver(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collectorURL)
+	traceThreeServices(t, rcv)
+}
+
+// traceThreeServices runs the chain with the sidecars exporting to rcv
+// (the OTEL_EXPORTER_OTLP_* variables the caller set say how) and checks
+// the trace it makes.
+func traceThreeServices(t *testing.T, rcv *otlpReceiver) {
 	t.Setenv("OTEL_TRACES_SAMPLER_ARG", "1")
 	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
 	var svcs strings.Builder

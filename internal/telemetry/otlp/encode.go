@@ -1,9 +1,10 @@
 // Package otlp exports spans to an OpenTelemetry collector over OTLP/HTTP
-// (binary protobuf, POST /v1/traces). The few messages it sends are
-// encoded with protowire against OTLP's published field numbers
+// (binary protobuf, POST /v1/traces) or OTLP/gRPC (TraceService/Export,
+// made over net/http's HTTP/2). The few messages it sends are encoded
+// with protowire against OTLP's published field numbers
 // (opentelemetry-proto, trace/v1 and common/v1), so the sidecar links no
-// generated OTLP package and no gRPC; tests decode its output with the
-// official generated types.
+// generated OTLP package and no grpc-go; tests decode its output with the
+// official generated types and a grpc-go server.
 package otlp
 
 import (

@@ -25,6 +25,9 @@ type collector struct {
 	ctype []string
 	got   chan struct{}
 	fail  bool
+	// script answers the requests in order with these statuses; past
+	// its end, fail decides.
+	script []int
 }
 
 func newCollector(t *testing.T) (*collector, *httptest.Server) {
@@ -43,10 +46,14 @@ func newCollector(t *testing.T) (*collector, *httptest.Server) {
 		c.reqs = append(c.reqs, &req)
 		c.ctype = append(c.ctype, r.Header.Get("Content-Type"))
 		fail := c.fail
-		c.mu.Unlock()
-		if fail {
-			w.WriteHeader(http.StatusServiceUnavailable)
+		code := http.StatusOK
+		if len(c.script) > 0 {
+			code, c.script = c.script[0], c.script[1:]
+		} else if fail {
+			code = http.StatusServiceUnavailable
 		}
+		c.mu.Unlock()
+		w.WriteHeader(code)
 		c.got <- struct{}{}
 	}))
 	t.Cleanup(srv.Close)
@@ -82,51 +89,7 @@ func TestExportDecodesWithOfficialTypes(t *testing.T) {
 	if col.ctype[0] != "application/x-protobuf" {
 		t.Errorf("content type %q", col.ctype[0])
 	}
-	var spans []*tracepb.Span
-	for _, r := range col.reqs {
-		for _, rs := range r.ResourceSpans {
-			attrs := map[string]string{}
-			for _, kv := range rs.Resource.Attributes {
-				attrs[kv.Key] = kv.Value.GetStringValue()
-			}
-			if attrs["service.name"] != "frontend" || attrs["service.version"] != "v1" || attrs["service.instance.id"] != "frontend-1" {
-				t.Errorf("resource attributes %v", attrs)
-			}
-			for _, ss := range rs.ScopeSpans {
-				if ss.Scope.GetName() != "weft" {
-					t.Errorf("scope %q", ss.Scope.GetName())
-				}
-				spans = append(spans, ss.Spans...)
-			}
-		}
-	}
-	if len(spans) != 2 {
-		t.Fatalf("collector got %d spans, want 2", len(spans))
-	}
-	c, s := spans[0], spans[1]
-	if c.Kind != tracepb.Span_SPAN_KIND_CLIENT || s.Kind != tracepb.Span_SPAN_KIND_SERVER {
-		t.Errorf("kinds %v %v", c.Kind, s.Kind)
-	}
-	if !bytes.Equal(c.TraceId[:1], []byte{1}) || len(c.TraceId) != 16 || len(c.SpanId) != 8 || c.ParentSpanId[0] != 3 {
-		t.Errorf("ids: trace %x span %x parent %x", c.TraceId, c.SpanId, c.ParentSpanId)
-	}
-	if c.StartTimeUnixNano != 1700000000000000005 || c.EndTimeUnixNano != 1700000001000000007 || c.Name != "GET catalog" {
-		t.Errorf("times/name %d %d %q", c.StartTimeUnixNano, c.EndTimeUnixNano, c.Name)
-	}
-	attrs := map[string]any{}
-	for _, kv := range s.Attributes {
-		if kv.Key == "http.response.status_code" {
-			attrs[kv.Key] = kv.Value.GetIntValue()
-			continue
-		}
-		attrs[kv.Key] = kv.Value.GetStringValue()
-	}
-	if attrs["http.request.method"] != "GET" || attrs["url.path"] != "/items" || attrs["weft.response_flags"] != "UH" || attrs["http.response.status_code"] != int64(503) {
-		t.Errorf("server span attributes %v", attrs)
-	}
-	if s.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || c.Status.GetCode() != tracepb.Status_STATUS_CODE_UNSET {
-		t.Errorf("status: server %v client %v", s.Status, c.Status)
-	}
+	checkTwoSpans(t, col.reqs)
 	if st := e.Stats(); st.Exported != 2 || st.Dropped != 0 {
 		t.Errorf("stats %+v", st)
 	}
@@ -174,6 +137,83 @@ func TestEndpointChecked(t *testing.T) {
 	for _, bad := range []string{"127.0.0.1:4318", "grpc://x:4317", "http://", ""} {
 		if _, err := tracesURL(bad); err == nil {
 			t.Errorf("tracesURL(%q) accepted", bad)
+		}
+	}
+}
+
+// checkTwoSpans asserts that reqs hold the client and server span the
+// export tests send, intact: resource, scope, ids, times, attributes.
+func checkTwoSpans(t *testing.T, reqs []*coltrace.ExportTraceServiceRequest) {
+	t.Helper()
+	var spans []*tracepb.Span
+	for _, r := range reqs {
+		for _, rs := range r.ResourceSpans {
+			attrs := map[string]string{}
+			for _, kv := range rs.Resource.Attributes {
+				attrs[kv.Key] = kv.Value.GetStringValue()
+			}
+			if attrs["service.name"] != "frontend" || attrs["service.version"] != "v1" || attrs["service.instance.id"] != "frontend-1" {
+				t.Errorf("resource attributes %v", attrs)
+			}
+			for _, ss := range rs.ScopeSpans {
+				if ss.Scope.GetName() != "weft" {
+					t.Errorf("scope %q", ss.Scope.GetName())
+				}
+				spans = append(spans, ss.Spans...)
+			}
+		}
+	}
+	if len(spans) != 2 {
+		t.Fatalf("collector got %d spans, want 2", len(spans))
+	}
+	c, s := spans[0], spans[1]
+	if c.Kind != tracepb.Span_SPAN_KIND_CLIENT || s.Kind != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("kinds %v %v", c.Kind, s.Kind)
+	}
+	if !bytes.Equal(c.TraceId[:1], []byte{1}) || len(c.TraceId) != 16 || len(c.SpanId) != 8 || c.ParentSpanId[0] != 3 {
+		t.Errorf("ids: trace %x span %x parent %x", c.TraceId, c.SpanId, c.ParentSpanId)
+	}
+	if c.StartTimeUnixNano != 1700000000000000005 || c.EndTimeUnixNano != 1700000001000000007 || c.Name != "GET catalog" {
+		t.Errorf("times/name %d %d %q", c.StartTimeUnixNano, c.EndTimeUnixNano, c.Name)
+	}
+	attrs := map[string]any{}
+	for _, kv := range s.Attributes {
+		if kv.Key == "http.response.status_code" {
+			attrs[kv.Key] = kv.Value.GetIntValue()
+			continue
+		}
+		attrs[kv.Key] = kv.Value.GetStringValue()
+	}
+	if attrs["http.request.method"] != "GET" || attrs["url.path"] != "/items" || attrs["weft.response_flags"] != "UH" || attrs["http.response.status_code"] != int64(503) {
+		t.Errorf("server span attributes %v", attrs)
+	}
+	if s.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || c.Status.GetCode() != tracepb.Status_STATUS_CODE_UNSET {
+		t.Errorf("status: server %v client %v", s.Status, c.Status)
+	}
+}
+
+// OTLP/HTTP retries 429/502/503/504 and nothing else.
+func TestHTTPRetryPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		script           []int
+		calls            int
+		exported, failed uint64
+	}{
+		{[]int{503, 429}, 3, 1, 0},
+		{[]int{400}, 1, 0, 1},
+	} {
+		col, srv := newCollector(t)
+		col.script = tt.script
+		e, _ := New(Config{Endpoint: srv.URL, Interval: 5 * time.Millisecond, RetryBackoff: 10 * time.Millisecond})
+		stop := running(e)
+		e.Export(span("x", tracing.KindServer, 200, ""))
+		waitFor(t, "the batch settled", func() bool { st := e.Stats(); return st.Exported+st.Failed == 1 })
+		stop()
+		col.mu.Lock()
+		calls := len(col.reqs)
+		col.mu.Unlock()
+		if st := e.Stats(); st.Exported != tt.exported || st.Failed != tt.failed || calls != tt.calls {
+			t.Errorf("answers %v: stats %+v after %d calls; want exported %d failed %d after %d", tt.script, st, calls, tt.exported, tt.failed, tt.calls)
 		}
 	}
 }
