@@ -24,7 +24,8 @@ import (
 type Tracing struct {
 	// OTLP is the collector's endpoint. With protocol http/protobuf, its
 	// OTLP/HTTP base URL, e.g. http://127.0.0.1:4318 ("/v1/traces" is
-	// appended when the URL has no path); with grpc, http://HOST:PORT
+	// appended when the URL has no path; to the generic variable's path
+	// always, as OpenTelemetry specifies); with grpc, http://HOST:PORT
 	// (plaintext), https://HOST:PORT (TLS) or HOST:PORT (TLS unless
 	// insecure), without a path, e.g. http://127.0.0.1:4317. Default:
 	// $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
@@ -53,7 +54,9 @@ type Tracing struct {
 	Sampling *float64 `yaml:"sampling" json:"sampling,omitempty"`
 	// Headers are sent with every export (a collector's auth token): as
 	// HTTP headers, or over gRPC as the call's metadata (keys
-	// lowercased). $OTEL_EXPORTER_OTLP_HEADERS is not read.
+	// lowercased). Default: $OTEL_EXPORTER_OTLP_TRACES_HEADERS, else
+	// $OTEL_EXPORTER_OTLP_HEADERS (key=value,key2=value2, values
+	// percent-encoded).
 	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
 }
 
@@ -129,6 +132,9 @@ func validateTelemetry(fe *fieldErrors, c *Config) {
 				fe.add("tracing.otlp", "%v", err)
 			}
 		}
+		if _, from, err := c.Tracing.headers(); err != nil {
+			fe.add(from, "%v", err)
+		}
 		if cert, certFrom := c.Tracing.certificate(); cert != "" {
 			if err := otlp.CheckCertificate(cert); err != nil {
 				fe.add(certFrom, "%v", err)
@@ -178,10 +184,11 @@ func newTelemetry(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*te
 			return nil, fmt.Errorf("tracing: %w", err)
 		}
 		cert, _ := cfg.Tracing.certificate()
-		oc := otlp.Config{Protocol: proto, Endpoint: ep, Insecure: insecure, CACertFile: cert, Resource: res, Logger: log}
-		if cfg.Tracing != nil {
-			oc.Headers = cfg.Tracing.Headers
+		headers, from, err := cfg.Tracing.headers()
+		if err != nil {
+			return nil, fmt.Errorf("tracing: %s: %w", from, err)
 		}
+		oc := otlp.Config{Protocol: proto, Endpoint: cfg.Tracing.exportEndpoint(proto), Insecure: insecure, CACertFile: cert, Resource: res, Logger: log, Headers: headers}
 		if p.exporter, err = otlp.New(oc); err != nil {
 			return nil, fmt.Errorf("tracing: %w", err)
 		}
