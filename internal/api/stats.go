@@ -76,5 +76,10 @@ type ServiceStats struct {
 type EdgeStats struct {
 	Source      string `json:"source"`
 	Destination string `json:"destination"`
+	// Reporter is whose sidecar the figures are from: "source" (the
+	// caller's, the usual view), or "destination" when the caller has no
+	// sidecar the control plane scrapes (a load generator, an ingress, a
+	// plaintext caller of a PERMISSIVE port).
+	Reporter string `json:"reporter"`
 	Golden
 }

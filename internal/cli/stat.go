@@ -135,10 +135,22 @@ func runEdges(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func printEdges(w io.Writer, edges []api.EdgeStats) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FROM\tTO\tSUCCESS\tRPS\tP50\tP95\tP99\tREQUESTS")
+	byCallee := false
 	for _, e := range edges {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Source, e.Destination, goldenCols(e.Golden))
+		from := e.Source
+		if e.Reporter == "destination" {
+			from, byCallee = from+"*", true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", from, e.Destination, goldenCols(e.Golden))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if byCallee {
+		_, err := fmt.Fprintln(w, "* no sidecar of this caller is scraped: as its callee's sidecar saw it")
+		return err
+	}
+	return nil
 }
 
 // runTop repeats weft stat and weft edges every interval until

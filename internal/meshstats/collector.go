@@ -58,7 +58,11 @@ type failKey struct {
 }
 
 type aggKey struct {
-	edge     bool
+	edge bool
+	// inbound: an edge as its callee's sidecar reported it, kept for a
+	// caller with no sidecar scraped here (a load generator, an ingress,
+	// a plaintext caller of a PERMISSIVE port).
+	inbound  bool
 	from, to string
 	version  string // service stats only
 }
@@ -199,17 +203,11 @@ func (c *Collector) add(results []scraped, now time.Time) {
 			ak := aggKey{edge: k.source, from: k.from, to: k.to}
 			if !k.source {
 				ak.from, ak.version = "", version
+				if k.from != "" {
+					r.add(aggKey{edge: true, inbound: true, from: k.from, to: k.to}, k, d)
+				}
 			}
-			a := r.aggs[ak]
-			if a == nil {
-				a = &agg{}
-				r.aggs[ak] = a
-			}
-			a.count += d.count
-			if k.failed {
-				a.failed += d.count
-			}
-			a.buckets = mergeBuckets(a.buckets, d.buckets)
+			r.add(ak, k, d)
 		}
 	}
 	for key := range c.prev {
@@ -262,6 +260,20 @@ func mergeBuckets(acc, add []bucket) []bucket {
 	return acc
 }
 
+// add counts one series' increase d into the aggregate under ak.
+func (r *round) add(ak aggKey, k series, d sample) {
+	a := r.aggs[ak]
+	if a == nil {
+		a = &agg{}
+		r.aggs[ak] = a
+	}
+	a.count += d.count
+	if k.failed {
+		a.failed += d.count
+	}
+	a.buckets = mergeBuckets(a.buckets, d.buckets)
+}
+
 // Snapshot returns the figures over the window.
 func (c *Collector) Snapshot() api.Stats {
 	c.mu.Lock()
@@ -297,8 +309,16 @@ func (c *Collector) Snapshot() api.Stats {
 	}
 	for k, a := range total {
 		g := golden(a, span)
+		if k.edge && k.inbound {
+			// Only for a caller whose own sidecar reported nothing on
+			// this edge: the caller's view is the one edges show.
+			if _, seen := total[aggKey{edge: true, from: k.from, to: k.to}]; !seen {
+				out.Edges = append(out.Edges, api.EdgeStats{Source: k.from, Destination: k.to, Reporter: "destination", Golden: g})
+			}
+			continue
+		}
 		if k.edge {
-			out.Edges = append(out.Edges, api.EdgeStats{Source: k.from, Destination: k.to, Golden: g})
+			out.Edges = append(out.Edges, api.EdgeStats{Source: k.from, Destination: k.to, Reporter: "source", Golden: g})
 		} else {
 			out.Services = append(out.Services, api.ServiceStats{Service: k.to, Version: k.version, Instances: last.insts[k], Golden: g})
 		}

@@ -178,3 +178,45 @@ func TestQuantile(t *testing.T) {
 		t.Fatalf("p99 past the last bucket %v", q)
 	}
 }
+
+// A caller with no sidecar scraped here (the demo's load generator, an
+// ingress) still shows as an edge, from its callee's report; an edge its
+// caller reports is shown from the caller's side only.
+func TestEdgeFromCalleeWhenCallerUnscraped(t *testing.T) {
+	front, frontAdmin := sidecarMetrics(t)
+	cat, catAdmin := sidecarMetrics(t)
+	insts := []api.Instance{{Service: "frontend", ID: "f1", Admin: frontAdmin}, {Service: "catalog", ID: "c1", Admin: catAdmin}}
+	c := New(Config{Instances: func(context.Context) ([]api.Instance, error) { return insts, nil }, Window: time.Hour})
+	ctx := context.Background()
+	c.Scrape(ctx)
+	inbound := func(m *telemetry.ProxyMetrics, from, to string, code int) {
+		r := telemetry.Request{Reporter: telemetry.ReporterDestination, Code: code, GRPCStatus: -1, Duration: time.Millisecond, Protocol: telemetry.ProtocolHTTP,
+			Source:  telemetry.Workload{Name: from, Namespace: "default"},
+			Service: telemetry.Service{Host: to + ".default.svc.cluster.local", Name: to, Namespace: "default"}, Destination: telemetry.Workload{Name: to, Namespace: "default"}}
+		m.ObserveRequest(&r)
+	}
+	for i := range 40 {
+		code := 200
+		if i%4 == 0 {
+			code = 500
+		}
+		inbound(front, "loadgen", "frontend", code)
+		call(front, true, "frontend", "catalog", 200, time.Millisecond)
+		inbound(cat, "frontend", "catalog", 200)
+	}
+	c.Scrape(ctx)
+	st := c.Snapshot()
+	got := map[string]api.EdgeStats{}
+	for _, e := range st.Edges {
+		got[e.Source+">"+e.Destination] = e
+	}
+	if len(st.Edges) != 2 {
+		t.Fatalf("edges %+v, want loadgen>frontend and frontend>catalog", st.Edges)
+	}
+	if e := got["loadgen>frontend"]; e.Reporter != "destination" || e.Requests != 40 || math.Abs(e.SuccessRate-0.75) > 1e-9 {
+		t.Errorf("loadgen>frontend %+v, want 40 requests at 75 %% reported by the callee", e)
+	}
+	if e := got["frontend>catalog"]; e.Reporter != "source" || e.Requests != 40 {
+		t.Errorf("frontend>catalog %+v, want the caller's report of 40", e)
+	}
+}
