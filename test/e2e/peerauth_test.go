@@ -55,9 +55,13 @@ outbound: {proxy: %s}
 		return inboundMTLSOf(catAdmin) == "PERMISSIVE/controlPlane"
 	})
 
+	if out, ok := weft(t, c.api, "", "describe", "service", "catalog"); !ok || !strings.Contains(out, "Inbound mTLS: PERMISSIVE (spec.mtls.mode") {
+		t.Errorf("describe service catalog does not show the mode: %s", out)
+	}
+
 	// mTLS load through the frontend for the rest of the test: every
 	// request must succeed, across both switches.
-	var ok, failed atomic.Int64
+	var okN, failed atomic.Int64
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -77,7 +81,7 @@ outbound: {proxy: %s}
 					firstErr.CompareAndSwap(nil, fmt.Sprintf("%v %+v", err, rep))
 					continue
 				}
-				ok.Add(1)
+				okN.Add(1)
 			}
 		}()
 	}
@@ -122,16 +126,20 @@ outbound: {proxy: %s}
 	if n := metricSum(t, catAdmin, "weft_inbound_plaintext_connections_total", `source="127.0.0.1"`, `outcome="refused"`); n < 1 {
 		t.Errorf("refused plaintext connections %v, want >= 1", n)
 	}
-	before := ok.Load()
-	eventually(t, 10*time.Second, "mTLS traffic goes on after STRICT", func() bool { return ok.Load() >= before+20 })
+	if out, ok := weft(t, c.api, "", "explain", "--admin", catAdmin, "--inbound", "http://catalog/items"); !ok ||
+		!strings.Contains(out, "Inbound mTLS: STRICT (set by controlPlane)") || !strings.Contains(out, "a plaintext caller is refused at the connection") {
+		t.Errorf("weft explain --inbound after STRICT:\n%s", out)
+	}
+	before := okN.Load()
+	eventually(t, 10*time.Second, "mTLS traffic goes on after STRICT", func() bool { return okN.Load() >= before+20 })
 	stopLoad()
 	if f := failed.Load(); f != 0 {
-		t.Fatalf("%d of %d mTLS requests failed across the switches; first: %v", f, f+ok.Load(), firstErr.Load())
+		t.Fatalf("%d of %d mTLS requests failed across the switches; first: %v", f, f+okN.Load(), firstErr.Load())
 	}
 	if n := metricSum(t, catAdmin, "weft_requests_total", `reporter="destination"`, `connection_security_policy="none"`); n != nPlain {
 		t.Errorf("plaintext requests served in all: %v, want %d", n, nPlain)
 	}
-	t.Logf("mTLS requests through the switches: %d, failed 0; STRICT in force %v after the apply", ok.Load(), took)
+	t.Logf("mTLS requests through the switches: %d, failed 0; STRICT in force %v after the apply", okN.Load(), took)
 }
 
 // inboundMTLSOf is the first inbound's mode/source on a sidecar's /config.
