@@ -18,7 +18,8 @@ import (
 // caller and counts it (outcome="served", connection_security_policy
 // "none"); STRICT applied next refuses the plaintext caller's next
 // connection within a second (outcome="refused") while mTLS traffic from a
-// frontend sidecar goes on with zero failures throughout.
+// frontend sidecar goes on with zero failures throughout. Removing
+// spec.mtls gives the sidecar its own mode back.
 func TestServiceMTLSModeFromControlPlane(t *testing.T) {
 	c := startControl(t, freePort(t), freePort(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
 	svc := func(mode string) string {
@@ -132,6 +133,13 @@ outbound: {proxy: %s}
 	}
 	before := okN.Load()
 	eventually(t, 10*time.Second, "mTLS traffic goes on after STRICT", func() bool { return okN.Load() >= before+20 })
+	// Unset: the sidecar's own mode (STRICT here) is back in force.
+	if out, ok := weft(t, c.api, "apiVersion: weft.dev/v1alpha1\nkind: Service\nmetadata: {name: catalog}\nspec: {ports: [{port: 80}]}\n", "apply", "-f", "-"); !ok {
+		t.Fatalf("apply without mtls: %s", out)
+	}
+	eventually(t, 5*time.Second, "the bootstrap's mode back once spec.mtls is gone", func() bool {
+		return inboundMTLSOf(catAdmin) == "STRICT/bootstrap"
+	})
 	stopLoad()
 	if f := failed.Load(); f != 0 {
 		t.Fatalf("%d of %d mTLS requests failed across the switches; first: %v", f, f+okN.Load(), firstErr.Load())
