@@ -36,6 +36,9 @@ func renderExplain(w io.Writer, e sidecar.Explanation) error {
 	fmt.Fprintln(w)
 	if a := e.Authz; a != nil {
 		fmt.Fprintf(w, "Inbound from: %s (port %s)\n", dashIf(a.Peer, "plaintext, no identity"), dashIf(portText(a.Port), "any"))
+		if a.MTLS != "" {
+			fmt.Fprintf(w, "Inbound mTLS: %s (set by %s)\n", a.MTLS, a.MTLSSource)
+		}
 		fmt.Fprintf(w, "Authorization: %s\n", strings.ToUpper(a.Decision))
 		if a.Policy != "" {
 			fmt.Fprintf(w, "  Rule:     %s (%s)\n", a.Policy, a.Action)

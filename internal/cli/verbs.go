@@ -354,6 +354,8 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
+		spec, _ := v["spec"].(map[string]any)
+		describeInboundMTLS(stdout, spec, ins)
 		fmt.Fprintln(stdout, "\nInstances:")
 		if len(ins) == 0 {
 			fmt.Fprintln(stdout, "  none registered")

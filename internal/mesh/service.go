@@ -27,7 +27,28 @@ type ServiceSpec struct {
 	// DNS names a service outside the mesh; the sidecar resolves it when
 	// it connects, on ports[0].port. Not with endpoints.
 	DNS string `json:"dns,omitempty"`
+	// MTLS sets how the Service's sidecars accept inbound connections
+	// (Istio's PeerAuthentication). Optional; unset leaves each sidecar's
+	// own bootstrap mode (inbound[].mtls, STRICT with an identity).
+	MTLS *ServiceMTLS `json:"mtls,omitempty"`
 }
+
+// ServiceMTLS is a Service's inbound mTLS mode, pushed to its sidecars in
+// their inbound listener; it wins over the sidecars' inbound[].mtls.
+type ServiceMTLS struct {
+	// Mode is STRICT (only mTLS: plaintext is closed unanswered) or
+	// PERMISSIVE (mTLS and plaintext alike, for a migration; plaintext
+	// callers are counted in weft_inbound_plaintext_connections_total).
+	// Required. A sidecar without an identity cannot terminate mTLS and
+	// rejects (NACKs) its Service's inbound listener while a mode is set.
+	Mode string `json:"mode"`
+}
+
+// Service mTLS modes (spec.mtls.mode).
+const (
+	MTLSStrict     = "STRICT"
+	MTLSPermissive = "PERMISSIVE"
+)
 
 // ServicePort is one port of a Service.
 type ServicePort struct {
@@ -138,6 +159,12 @@ func (s *Service) Validate() error {
 	}
 	if len(s.Spec.Endpoints) > maxList {
 		v.add("spec.endpoints", "at most %d", maxList)
+	}
+	if m := s.Spec.MTLS; m != nil && m.Mode != MTLSStrict && m.Mode != MTLSPermissive {
+		v.add("spec.mtls.mode", "must be STRICT or PERMISSIVE; got %q", m.Mode)
+	}
+	if s.Spec.MTLS != nil && s.Spec.DNS != "" {
+		v.add("spec.mtls", "a service outside the mesh (dns) has no sidecars to set it on")
 	}
 	return v.err()
 }

@@ -136,6 +136,8 @@ type ConfigDump struct {
 	Clusters []ClusterDump     `json:"clusters"`
 	// Certificate is the workload certificate's state, with an identity.
 	Certificate *CertDump `json:"certificate,omitempty"`
+	// InboundMTLS is each inbound port's mTLS mode now, and who set it.
+	InboundMTLS []InboundMTLSDump `json:"inboundMTLS,omitempty"`
 }
 
 // ClusterDump shows one outbound cluster, its settings and its
@@ -184,6 +186,7 @@ func (s *Sidecar) dump() ConfigDump {
 	}
 	if a.cfg != nil {
 		d.Config = jsonView(reflect.ValueOf(a.cfg))
+		d.InboundMTLS = s.dumpInboundMTLS(a.cfg)
 	}
 	if dyn := s.dyn.Load(); dyn != nil {
 		d.ControlPlaneVersion = dyn.Version

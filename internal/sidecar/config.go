@@ -141,7 +141,9 @@ type Inbound struct {
 	// also serves plaintext callers, for a migration, and counts each one by
 	// source address in weft_inbound_plaintext_connections_total. Either
 	// way the app gets the verified caller in X-Forwarded-Client-Cert.
-	// Needs identity: without it the port is plaintext.
+	// Needs identity: without it the port is plaintext. When the control
+	// plane sets the sidecar's Service's spec.mtls.mode, that mode wins
+	// over this field on every inbound port (see /config's inboundMTLS).
 	MTLS string `yaml:"mtls" json:"mtls,omitempty"`
 }
 

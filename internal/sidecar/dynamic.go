@@ -25,6 +25,10 @@ type dynamic struct {
 	Clusters []cluster.Config `json:"clusters"`
 	// Authz is the inbound listener's authorization config; nil: none.
 	Authz *authz.Config `json:"authz,omitempty"`
+	// MTLS is the inbound mTLS mode the control plane set for this
+	// sidecar's Service (spec.mtls.mode), which wins over inbound[].mtls;
+	// "": none, each inbound keeps its own.
+	MTLS string `json:"mtls,omitempty"`
 }
 
 // cacheFile is per node, so sidecars sharing a directory never read each
@@ -45,14 +49,14 @@ func (s *Sidecar) applyXDS(u xdsclient.Update) (err error) {
 			}
 		}()
 	}
-	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters, Authz: u.Authz}
+	d := &dynamic{Version: u.Version, Routes: u.Routes, Clusters: u.Clusters, Authz: u.Authz, MTLS: u.InboundMTLS}
 	// Every type's response completes a set, so one push can arrive as
 	// several equal updates; rebuilding for each would only churn state.
-	if cur := s.dyn.Load(); cur != nil && reflect.DeepEqual(cur.Routes, d.Routes) && reflect.DeepEqual(cur.Clusters, d.Clusters) && reflect.DeepEqual(cur.Authz, d.Authz) {
+	if cur := s.dyn.Load(); cur != nil && reflect.DeepEqual(cur.Routes, d.Routes) && reflect.DeepEqual(cur.Clusters, d.Clusters) && reflect.DeepEqual(cur.Authz, d.Authz) && cur.MTLS == d.MTLS {
 		// Nothing to rebuild, but the version moved (another type's
 		// push, or a change this sidecar's scope does not see): report it.
 		if cur.Version != d.Version {
-			s.dyn.Store(&dynamic{Version: d.Version, Routes: cur.Routes, Clusters: cur.Clusters, Authz: cur.Authz})
+			s.dyn.Store(&dynamic{Version: d.Version, Routes: cur.Routes, Clusters: cur.Clusters, Authz: cur.Authz, MTLS: cur.MTLS})
 		}
 		s.xdsMetrics.Applied(d.Version, time.Now())
 		return nil
@@ -76,6 +80,9 @@ func (s *Sidecar) applyDynamic(d *dynamic) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkPushedMTLS(d.MTLS); err != nil {
+		return err
+	}
 	var table *authz.Table
 	if d.Authz != nil {
 		if table, err = authz.Compile(*d.Authz); err != nil {
@@ -93,7 +100,7 @@ func (s *Sidecar) applyDynamic(d *dynamic) error {
 	if s.learn != nil {
 		s.learn.applied()
 	}
-	s.log.Info("control-plane config applied", "version", d.Version, "clusters", len(d.Clusters))
+	s.log.Info("control-plane config applied", "version", d.Version, "clusters", len(d.Clusters), "inboundMTLS", d.MTLS)
 	return nil
 }
 

@@ -24,6 +24,12 @@ type ExplainedAuthz struct {
 	Action string `json:"action,omitempty"`
 	// Reason says the decision in words.
 	Reason string `json:"reason"`
+	// MTLS is the inbound port's mTLS mode now (STRICT, PERMISSIVE; ""
+	// without an identity: plaintext), and MTLSSource who set it:
+	// controlPlane (the Service's spec.mtls.mode, which wins) or bootstrap
+	// (inbound[].mtls).
+	MTLS       string `json:"mtls,omitempty"`
+	MTLSSource string `json:"mtlsSource,omitempty"`
 }
 
 // explainInbound answers an inbound request: the authorization decision of
@@ -70,7 +76,11 @@ func (s *Sidecar) explainInbound(req ExplainRequest) (Explanation, error) {
 	default:
 		x.Reason = "no DENY rule matches and no ALLOW policy applies"
 	}
+	x.MTLS, x.MTLSSource = s.mtlsMode(in.Name)
 	e.Authz = x
+	if x.MTLS == MTLSStrict && req.Peer == "" {
+		e.Notes = append(e.Notes, "inbound mTLS is STRICT ("+x.MTLSSource+"): a plaintext caller is refused at the connection, before any request")
+	}
 	if d.Allowed {
 		e.Notes = append(e.Notes, "allowed requests go to the local app at "+in.App)
 	}

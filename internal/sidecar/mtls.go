@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"sync"
 
@@ -80,17 +81,58 @@ func (m *meshTLS) onPlaintext(name string) func(net.Addr, bool) {
 	}
 }
 
-// inboundMode reads the inbound's mode from the running config at each
-// accept, so a reload that changes it applies to the next connection.
+// inboundMode reads the inbound's mode at each accept, so a change
+// applies to the next connection: the mode the control plane pushed for
+// the sidecar's Service (spec.mtls.mode) when it sent one, which wins over
+// the bootstrap's inbound[].mtls, else that field from the running config.
 func (s *Sidecar) inboundMode(name string) func() listener.MeshTLS {
 	return func() listener.MeshTLS {
-		for _, in := range s.active.Load().cfg.Inbound {
-			if in.Name == name && in.MTLS == MTLSPermissive {
-				return listener.MeshPermissive
-			}
+		if m := s.effectiveMTLS(name); m == MTLSPermissive {
+			return listener.MeshPermissive
 		}
 		return listener.MeshStrict
 	}
+}
+
+// effectiveMTLS is the mode inbound name runs in, and who set it
+// (pushed or bootstrap); "" without an identity (plaintext, no mTLS).
+func (s *Sidecar) effectiveMTLS(name string) string {
+	m, _ := s.mtlsMode(name)
+	return m
+}
+
+// mtlsMode is effectiveMTLS with its source: "controlPlane" when the
+// control plane set the mode, "bootstrap" otherwise.
+func (s *Sidecar) mtlsMode(name string) (mode, source string) {
+	if s.mesh == nil {
+		return "", ""
+	}
+	if d := s.dyn.Load(); d != nil && d.MTLS != "" {
+		return d.MTLS, "controlPlane"
+	}
+	if a := s.active.Load(); a != nil {
+		for _, in := range a.cfg.Inbound {
+			if in.Name == name && in.MTLS == MTLSPermissive {
+				return MTLSPermissive, "bootstrap"
+			}
+		}
+	}
+	return MTLSStrict, "bootstrap"
+}
+
+// checkPushedMTLS refuses (NACKs) a pushed mode this sidecar cannot honour:
+// without an identity it terminates no mTLS, so STRICT or PERMISSIVE
+// would be accepted and ignored.
+func (s *Sidecar) checkPushedMTLS(mode string) error {
+	switch {
+	case mode == "":
+		return nil
+	case mode != MTLSStrict && mode != MTLSPermissive:
+		return fmt.Errorf("inbound listener: mtls mode %q: want STRICT or PERMISSIVE", mode)
+	case s.mesh == nil:
+		return fmt.Errorf("inbound listener: the control plane sets mtls mode %s for this sidecar's Service, but the sidecar has no identity (identity:) to terminate mTLS with; give it one or unset the Service's spec.mtls", mode)
+	}
+	return nil
 }
 
 // localID is this sidecar's SPIFFE ID, "" before its first certificate.

@@ -29,6 +29,11 @@ type Update struct {
 	// (Config.Inbound): nil when none is subscribed, none has arrived, or
 	// the server has none.
 	Authz *authz.Config
+	// InboundMTLS is the mTLS mode of the sidecar's inbound listener
+	// (MTLSStrict or MTLSPermissive, from its Service's spec.mtls.mode),
+	// which wins over the sidecar's own inbound[].mtls; "" when the
+	// listener sets none (or none has arrived).
+	InboundMTLS string
 }
 
 // Config configures a Client.

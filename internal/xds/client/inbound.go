@@ -30,60 +30,77 @@ const (
 // config: the RBAC HTTP filters of its HTTP connection manager, in order.
 // A listener without RBAC filters gives an empty config (allow all).
 func decodeInbound(b []byte) (string, authz.Config, error) {
+	name, in, err := decodeListener(b)
+	return name, in.authz, err
+}
+
+// inbound is what a sidecar takes from its Service's inbound listener.
+type inbound struct {
+	authz authz.Config
+	// mtls is the pushed mode (MTLSStrict, MTLSPermissive), "" for none.
+	mtls string
+}
+
+// decodeListener maps an inbound listener onto its authorization config
+// and mTLS mode.
+func decodeListener(b []byte) (string, inbound, error) {
 	var l envoypb.Listener
 	if err := unmarshal(b, &l); err != nil {
-		return "", authz.Config{}, err
+		return "", inbound{}, err
 	}
 	name := l.GetName()
-	var cfg authz.Config
 	if err := capped("listener name", name, maxName); err != nil {
-		return name, cfg, err
+		return name, inbound{}, err
 	}
-	if len(l.GetFilterChains()) != 1 || len(l.GetFilterChains()[0].GetFilters()) != 1 {
-		return name, cfg, unsupported("listener "+name+".filter_chains", "an inbound listener with other than one filter chain of one filter")
+	fc, mode, err := inboundChain(&l, name)
+	if err != nil {
+		return name, inbound{}, err
 	}
-	fc := l.GetFilterChains()[0]
-	if fc.GetFilterChainMatch() != nil {
-		return name, cfg, unsupported("listener "+name+".filter_chains[0].filter_chain_match", "filter chain matching")
-	}
+	cfg, err := decodeHCM(fc, name)
+	return name, inbound{authz: cfg, mtls: mode}, err
+}
+
+// decodeHCM maps the HTTP connection manager of an inbound filter chain.
+func decodeHCM(fc *envoypb.FilterChain, name string) (authz.Config, error) {
+	var cfg authz.Config
 	f := fc.GetFilters()[0]
 	if f.GetName() != hcmFilterName || !anyIs(f.GetTypedConfig(), hcmMsgName) {
-		return name, cfg, unsupported("listener "+name+".filter_chains[0].filters[0]", "network filter %q", f.GetName())
+		return cfg, unsupported("listener "+name+".filter_chains[0].filters[0]", "network filter %q", f.GetName())
 	}
 	var hcm envoypb.HttpConnectionManager
 	if err := unmarshal(f.GetTypedConfig().GetValue(), &hcm); err != nil {
-		return name, cfg, err
+		return cfg, err
 	}
 	hfs := hcm.GetHttpFilters()
 	for i, hf := range hfs {
 		p := fmt.Sprintf("listener %s.http_filters[%d]", name, i)
 		switch {
 		case hf.GetDisabled():
-			return name, cfg, unsupported(p+".disabled", "disabled filters")
+			return cfg, unsupported(p+".disabled", "disabled filters")
 		case anyIs(hf.GetTypedConfig(), routerMsgName):
 			if i != len(hfs)-1 {
-				return name, cfg, invalid(p, "the router must be the last filter")
+				return cfg, invalid(p, "the router must be the last filter")
 			}
 		case anyIs(hf.GetTypedConfig(), rbacMsgName):
 			var r envoypb.RBACFilter
 			if err := unmarshal(hf.GetTypedConfig().GetValue(), &r); err != nil {
-				return name, cfg, err
+				return cfg, err
 			}
 			flt, ok, err := rbacFilter(&r, p)
 			if err != nil {
-				return name, cfg, err
+				return cfg, err
 			}
 			if ok {
 				if len(cfg.Filters) >= maxRBACFilters {
-					return name, cfg, overLimit(p, maxRBACFilters)
+					return cfg, overLimit(p, maxRBACFilters)
 				}
 				cfg.Filters = append(cfg.Filters, flt)
 			}
 		default:
-			return name, cfg, unsupported(p, "HTTP filter %q on an inbound listener", hf.GetName())
+			return cfg, unsupported(p, "HTTP filter %q on an inbound listener", hf.GetName())
 		}
 	}
-	return name, cfg, nil
+	return cfg, nil
 }
 
 // rbacFilter maps one RBAC filter; ok is false for a filter without rules,

@@ -16,7 +16,8 @@ import (
 // authzMesh exercises every AuthorizationPolicy field translate maps.
 const authzMesh = `[
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"}, "spec": {"ports": [{"port": 80}]}},
- {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "payments"}, "spec": {"ports": [{"port": 80}]}},
+ {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "payments"}, "spec": {"ports": [{"port": 80}], "mtls": {"mode": "PERMISSIVE"}}},
+ {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "ledger"}, "spec": {"ports": [{"port": 80}], "mtls": {"mode": "STRICT"}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "AuthorizationPolicy", "metadata": {"name": "deny-admin"},
   "spec": {"targetRef": {"name": "catalog"}, "action": "DENY", "rules": [{"to": [{"operation": {"paths": ["/admin", "/admin/*"]}}]}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "AuthorizationPolicy", "metadata": {"name": "allow-web"},
@@ -50,9 +51,20 @@ func TestDecodeInboundMatchesOracle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name, got, err := decodeInbound(marshal(t, l))
+		wantMode, err := xdstest.InboundMTLSFromListener(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, in, err := decodeListener(marshal(t, l))
 		if err != nil {
 			t.Fatalf("%s: %v", l.Name, err)
+		}
+		got := in.authz
+		if in.mtls != wantMode {
+			t.Errorf("%s: mtls %q, the oracle's %q", l.Name, in.mtls, wantMode)
+		}
+		if want := map[string]string{"inbound/catalog.default": "", "inbound/payments.default": MTLSPermissive, "inbound/ledger.default": MTLSStrict}[l.Name]; in.mtls != want {
+			t.Errorf("%s: mtls %q, want %q", l.Name, in.mtls, want)
 		}
 		if name != l.Name {
 			t.Errorf("name %q, want %q", name, l.Name)
@@ -75,8 +87,8 @@ func TestDecodeInboundMatchesOracle(t *testing.T) {
 			}
 		}
 	}
-	if seen != 2 {
-		t.Fatalf("%d inbound listeners, want 2", seen)
+	if seen != 3 {
+		t.Fatalf("%d inbound listeners, want 3", seen)
 	}
 }
 

@@ -36,6 +36,8 @@ type config struct {
 	// authz is the inbound listener's authorization config; nil until it
 	// arrives, and when the server no longer has it.
 	authz *authz.Config
+	// inboundMTLS is the inbound listener's mTLS mode, "" for none.
+	inboundMTLS string
 }
 
 func newState() *state {
@@ -52,7 +54,7 @@ func (st *state) save() config {
 	for k, v := range st.endpoints {
 		eps[k] = v
 	}
-	return config{st.clusters, eps, st.routes, st.authz}
+	return config{st.clusters, eps, st.routes, st.authz, st.inboundMTLS}
 }
 
 func (st *state) restore(c config) { st.config = c }
@@ -104,19 +106,20 @@ func (st *state) absorb(r *response) error {
 		// State of the world: a response without the inbound listener
 		// means the server has none (its Service is gone).
 		var found *authz.Config
+		mode := ""
 		for i := range r.resources {
 			if !anyIs(r.resources[i], listenerMsgName) {
 				return fmt.Errorf("listeners[%d]: %w: type %q, want %s", i, ErrInvalid, r.resources[i].GetTypeUrl(), listenerMsgName)
 			}
-			name, cfg, err := decodeInbound(r.resources[i].GetValue())
+			name, in, err := decodeListener(r.resources[i].GetValue())
 			if err != nil {
 				return fmt.Errorf("listeners[%d]: %w", i, err)
 			}
 			if name == st.inbound {
-				found = &cfg
+				found, mode = &in.authz, in.mtls
 			}
 		}
-		st.authz = found
+		st.authz, st.inboundMTLS = found, mode
 	case secretType:
 		for i := range r.resources {
 			tb, err := decodeAny(r.resources[i], secretMsgName, "secrets", i, decodeSecret)
@@ -192,7 +195,7 @@ func (st *state) update() (Update, bool) {
 	// changed it, so an endpoint or route change moves EDS or RDS alone:
 	// the config this update holds is the newest of the three.
 	u := Update{Version: newestVersion(st.version[clusterType], st.version[endpointType], st.version[routeType], st.version[listenerType]),
-		Routes: *st.routes, Authz: st.authz}
+		Routes: *st.routes, Authz: st.authz, InboundMTLS: st.inboundMTLS}
 	if len(st.clusters) > 0 {
 		u.Clusters = make([]cluster.Config, 0, len(st.clusters))
 	}

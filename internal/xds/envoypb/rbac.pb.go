@@ -27,6 +27,55 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type FilterChainMatch_ConnectionSourceType int32
+
+const (
+	FilterChainMatch_ANY                 FilterChainMatch_ConnectionSourceType = 0
+	FilterChainMatch_SAME_IP_OR_LOOPBACK FilterChainMatch_ConnectionSourceType = 1
+	FilterChainMatch_EXTERNAL            FilterChainMatch_ConnectionSourceType = 2
+)
+
+// Enum value maps for FilterChainMatch_ConnectionSourceType.
+var (
+	FilterChainMatch_ConnectionSourceType_name = map[int32]string{
+		0: "ANY",
+		1: "SAME_IP_OR_LOOPBACK",
+		2: "EXTERNAL",
+	}
+	FilterChainMatch_ConnectionSourceType_value = map[string]int32{
+		"ANY":                 0,
+		"SAME_IP_OR_LOOPBACK": 1,
+		"EXTERNAL":            2,
+	}
+)
+
+func (x FilterChainMatch_ConnectionSourceType) Enum() *FilterChainMatch_ConnectionSourceType {
+	p := new(FilterChainMatch_ConnectionSourceType)
+	*p = x
+	return p
+}
+
+func (x FilterChainMatch_ConnectionSourceType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FilterChainMatch_ConnectionSourceType) Descriptor() protoreflect.EnumDescriptor {
+	return file_envoypb_rbac_proto_enumTypes[0].Descriptor()
+}
+
+func (FilterChainMatch_ConnectionSourceType) Type() protoreflect.EnumType {
+	return &file_envoypb_rbac_proto_enumTypes[0]
+}
+
+func (x FilterChainMatch_ConnectionSourceType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FilterChainMatch_ConnectionSourceType.Descriptor instead.
+func (FilterChainMatch_ConnectionSourceType) EnumDescriptor() ([]byte, []int) {
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{3, 0}
+}
+
 type RBAC_Action int32
 
 const (
@@ -60,11 +109,11 @@ func (x RBAC_Action) String() string {
 }
 
 func (RBAC_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_envoypb_rbac_proto_enumTypes[0].Descriptor()
+	return file_envoypb_rbac_proto_enumTypes[1].Descriptor()
 }
 
 func (RBAC_Action) Type() protoreflect.EnumType {
-	return &file_envoypb_rbac_proto_enumTypes[0]
+	return &file_envoypb_rbac_proto_enumTypes[1]
 }
 
 func (x RBAC_Action) Number() protoreflect.EnumNumber {
@@ -73,17 +122,18 @@ func (x RBAC_Action) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RBAC_Action.Descriptor instead.
 func (RBAC_Action) EnumDescriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{6, 0}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{8, 0}
 }
 
 // Listener is envoy.config.listener.v3.Listener.
 type Listener struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Address       *Unread                `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	FilterChains  []*FilterChain         `protobuf:"bytes,3,rep,name=filter_chains,json=filterChains,proto3" json:"filter_chains,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState  `protogen:"open.v1"`
+	Name            string                  `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Address         *Unread                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	FilterChains    []*FilterChain          `protobuf:"bytes,3,rep,name=filter_chains,json=filterChains,proto3" json:"filter_chains,omitempty"`
+	ListenerFilters []*SocketListenerFilter `protobuf:"bytes,9,rep,name=listener_filters,json=listenerFilters,proto3" json:"listener_filters,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Listener) Reset() {
@@ -137,10 +187,118 @@ func (x *Listener) GetFilterChains() []*FilterChain {
 	return nil
 }
 
+func (x *Listener) GetListenerFilters() []*SocketListenerFilter {
+	if x != nil {
+		return x.ListenerFilters
+	}
+	return nil
+}
+
+// SocketListenerFilter is envoy.config.listener.v3.ListenerFilter (a
+// filter that runs on the accepted socket before a filter chain is
+// chosen, such as the TLS inspector).
+type SocketListenerFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Types that are valid to be assigned to ConfigType:
+	//
+	//	*SocketListenerFilter_TypedConfig
+	//	*SocketListenerFilter_ConfigDiscovery
+	ConfigType     isSocketListenerFilter_ConfigType `protobuf_oneof:"config_type"`
+	FilterDisabled *Unread                           `protobuf:"bytes,4,opt,name=filter_disabled,json=filterDisabled,proto3" json:"filter_disabled,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SocketListenerFilter) Reset() {
+	*x = SocketListenerFilter{}
+	mi := &file_envoypb_rbac_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SocketListenerFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SocketListenerFilter) ProtoMessage() {}
+
+func (x *SocketListenerFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_rbac_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SocketListenerFilter.ProtoReflect.Descriptor instead.
+func (*SocketListenerFilter) Descriptor() ([]byte, []int) {
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SocketListenerFilter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SocketListenerFilter) GetConfigType() isSocketListenerFilter_ConfigType {
+	if x != nil {
+		return x.ConfigType
+	}
+	return nil
+}
+
+func (x *SocketListenerFilter) GetTypedConfig() *anypb.Any {
+	if x != nil {
+		if x, ok := x.ConfigType.(*SocketListenerFilter_TypedConfig); ok {
+			return x.TypedConfig
+		}
+	}
+	return nil
+}
+
+func (x *SocketListenerFilter) GetConfigDiscovery() *Unread {
+	if x != nil {
+		if x, ok := x.ConfigType.(*SocketListenerFilter_ConfigDiscovery); ok {
+			return x.ConfigDiscovery
+		}
+	}
+	return nil
+}
+
+func (x *SocketListenerFilter) GetFilterDisabled() *Unread {
+	if x != nil {
+		return x.FilterDisabled
+	}
+	return nil
+}
+
+type isSocketListenerFilter_ConfigType interface {
+	isSocketListenerFilter_ConfigType()
+}
+
+type SocketListenerFilter_TypedConfig struct {
+	TypedConfig *anypb.Any `protobuf:"bytes,3,opt,name=typed_config,json=typedConfig,proto3,oneof"`
+}
+
+type SocketListenerFilter_ConfigDiscovery struct {
+	ConfigDiscovery *Unread `protobuf:"bytes,5,opt,name=config_discovery,json=configDiscovery,proto3,oneof"`
+}
+
+func (*SocketListenerFilter_TypedConfig) isSocketListenerFilter_ConfigType() {}
+
+func (*SocketListenerFilter_ConfigDiscovery) isSocketListenerFilter_ConfigType() {}
+
 // FilterChain is envoy.config.listener.v3.FilterChain.
 type FilterChain struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
-	FilterChainMatch *Unread                `protobuf:"bytes,1,opt,name=filter_chain_match,json=filterChainMatch,proto3" json:"filter_chain_match,omitempty"`
+	FilterChainMatch *FilterChainMatch      `protobuf:"bytes,1,opt,name=filter_chain_match,json=filterChainMatch,proto3" json:"filter_chain_match,omitempty"`
 	Filters          []*ListenerFilter      `protobuf:"bytes,3,rep,name=filters,proto3" json:"filters,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -148,7 +306,7 @@ type FilterChain struct {
 
 func (x *FilterChain) Reset() {
 	*x = FilterChain{}
-	mi := &file_envoypb_rbac_proto_msgTypes[1]
+	mi := &file_envoypb_rbac_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +318,7 @@ func (x *FilterChain) String() string {
 func (*FilterChain) ProtoMessage() {}
 
 func (x *FilterChain) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[1]
+	mi := &file_envoypb_rbac_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,10 +331,10 @@ func (x *FilterChain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterChain.ProtoReflect.Descriptor instead.
 func (*FilterChain) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{1}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *FilterChain) GetFilterChainMatch() *Unread {
+func (x *FilterChain) GetFilterChainMatch() *FilterChainMatch {
 	if x != nil {
 		return x.FilterChainMatch
 	}
@@ -186,6 +344,133 @@ func (x *FilterChain) GetFilterChainMatch() *Unread {
 func (x *FilterChain) GetFilters() []*ListenerFilter {
 	if x != nil {
 		return x.Filters
+	}
+	return nil
+}
+
+// FilterChainMatch is envoy.config.listener.v3.FilterChainMatch. Weft
+// reads transport_protocol (mTLS STRICT or PERMISSIVE); the other
+// criteria are refused.
+type FilterChainMatch struct {
+	state                    protoimpl.MessageState                `protogen:"open.v1"`
+	DestinationPort          *Unread                               `protobuf:"bytes,8,opt,name=destination_port,json=destinationPort,proto3" json:"destination_port,omitempty"`
+	PrefixRanges             []*Unread                             `protobuf:"bytes,3,rep,name=prefix_ranges,json=prefixRanges,proto3" json:"prefix_ranges,omitempty"`
+	AddressSuffix            string                                `protobuf:"bytes,4,opt,name=address_suffix,json=addressSuffix,proto3" json:"address_suffix,omitempty"`
+	SuffixLen                *Unread                               `protobuf:"bytes,5,opt,name=suffix_len,json=suffixLen,proto3" json:"suffix_len,omitempty"`
+	DirectSourcePrefixRanges []*Unread                             `protobuf:"bytes,13,rep,name=direct_source_prefix_ranges,json=directSourcePrefixRanges,proto3" json:"direct_source_prefix_ranges,omitempty"`
+	SourceType               FilterChainMatch_ConnectionSourceType `protobuf:"varint,12,opt,name=source_type,json=sourceType,proto3,enum=weft.xds.envoy.v3.FilterChainMatch_ConnectionSourceType" json:"source_type,omitempty"`
+	SourcePrefixRanges       []*Unread                             `protobuf:"bytes,6,rep,name=source_prefix_ranges,json=sourcePrefixRanges,proto3" json:"source_prefix_ranges,omitempty"`
+	SourcePorts              []uint32                              `protobuf:"varint,7,rep,packed,name=source_ports,json=sourcePorts,proto3" json:"source_ports,omitempty"`
+	ServerNames              []string                              `protobuf:"bytes,11,rep,name=server_names,json=serverNames,proto3" json:"server_names,omitempty"`
+	TransportProtocol        string                                `protobuf:"bytes,9,opt,name=transport_protocol,json=transportProtocol,proto3" json:"transport_protocol,omitempty"`
+	ApplicationProtocols     []string                              `protobuf:"bytes,10,rep,name=application_protocols,json=applicationProtocols,proto3" json:"application_protocols,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *FilterChainMatch) Reset() {
+	*x = FilterChainMatch{}
+	mi := &file_envoypb_rbac_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterChainMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterChainMatch) ProtoMessage() {}
+
+func (x *FilterChainMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_envoypb_rbac_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterChainMatch.ProtoReflect.Descriptor instead.
+func (*FilterChainMatch) Descriptor() ([]byte, []int) {
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FilterChainMatch) GetDestinationPort() *Unread {
+	if x != nil {
+		return x.DestinationPort
+	}
+	return nil
+}
+
+func (x *FilterChainMatch) GetPrefixRanges() []*Unread {
+	if x != nil {
+		return x.PrefixRanges
+	}
+	return nil
+}
+
+func (x *FilterChainMatch) GetAddressSuffix() string {
+	if x != nil {
+		return x.AddressSuffix
+	}
+	return ""
+}
+
+func (x *FilterChainMatch) GetSuffixLen() *Unread {
+	if x != nil {
+		return x.SuffixLen
+	}
+	return nil
+}
+
+func (x *FilterChainMatch) GetDirectSourcePrefixRanges() []*Unread {
+	if x != nil {
+		return x.DirectSourcePrefixRanges
+	}
+	return nil
+}
+
+func (x *FilterChainMatch) GetSourceType() FilterChainMatch_ConnectionSourceType {
+	if x != nil {
+		return x.SourceType
+	}
+	return FilterChainMatch_ANY
+}
+
+func (x *FilterChainMatch) GetSourcePrefixRanges() []*Unread {
+	if x != nil {
+		return x.SourcePrefixRanges
+	}
+	return nil
+}
+
+func (x *FilterChainMatch) GetSourcePorts() []uint32 {
+	if x != nil {
+		return x.SourcePorts
+	}
+	return nil
+}
+
+func (x *FilterChainMatch) GetServerNames() []string {
+	if x != nil {
+		return x.ServerNames
+	}
+	return nil
+}
+
+func (x *FilterChainMatch) GetTransportProtocol() string {
+	if x != nil {
+		return x.TransportProtocol
+	}
+	return ""
+}
+
+func (x *FilterChainMatch) GetApplicationProtocols() []string {
+	if x != nil {
+		return x.ApplicationProtocols
 	}
 	return nil
 }
@@ -205,7 +490,7 @@ type ListenerFilter struct {
 
 func (x *ListenerFilter) Reset() {
 	*x = ListenerFilter{}
-	mi := &file_envoypb_rbac_proto_msgTypes[2]
+	mi := &file_envoypb_rbac_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +502,7 @@ func (x *ListenerFilter) String() string {
 func (*ListenerFilter) ProtoMessage() {}
 
 func (x *ListenerFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[2]
+	mi := &file_envoypb_rbac_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +515,7 @@ func (x *ListenerFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerFilter.ProtoReflect.Descriptor instead.
 func (*ListenerFilter) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{2}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListenerFilter) GetName() string {
@@ -293,7 +578,7 @@ type HttpConnectionManager struct {
 
 func (x *HttpConnectionManager) Reset() {
 	*x = HttpConnectionManager{}
-	mi := &file_envoypb_rbac_proto_msgTypes[3]
+	mi := &file_envoypb_rbac_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +590,7 @@ func (x *HttpConnectionManager) String() string {
 func (*HttpConnectionManager) ProtoMessage() {}
 
 func (x *HttpConnectionManager) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[3]
+	mi := &file_envoypb_rbac_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +603,7 @@ func (x *HttpConnectionManager) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConnectionManager.ProtoReflect.Descriptor instead.
 func (*HttpConnectionManager) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{3}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HttpConnectionManager) GetStatPrefix() string {
@@ -351,7 +636,7 @@ type HttpFilter struct {
 
 func (x *HttpFilter) Reset() {
 	*x = HttpFilter{}
-	mi := &file_envoypb_rbac_proto_msgTypes[4]
+	mi := &file_envoypb_rbac_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +648,7 @@ func (x *HttpFilter) String() string {
 func (*HttpFilter) ProtoMessage() {}
 
 func (x *HttpFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[4]
+	mi := &file_envoypb_rbac_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +661,7 @@ func (x *HttpFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpFilter.ProtoReflect.Descriptor instead.
 func (*HttpFilter) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{4}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HttpFilter) GetName() string {
@@ -446,7 +731,7 @@ type RBACFilter struct {
 
 func (x *RBACFilter) Reset() {
 	*x = RBACFilter{}
-	mi := &file_envoypb_rbac_proto_msgTypes[5]
+	mi := &file_envoypb_rbac_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +743,7 @@ func (x *RBACFilter) String() string {
 func (*RBACFilter) ProtoMessage() {}
 
 func (x *RBACFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[5]
+	mi := &file_envoypb_rbac_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +756,7 @@ func (x *RBACFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RBACFilter.ProtoReflect.Descriptor instead.
 func (*RBACFilter) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{5}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RBACFilter) GetRules() *RBAC {
@@ -506,7 +791,7 @@ type RBAC struct {
 
 func (x *RBAC) Reset() {
 	*x = RBAC{}
-	mi := &file_envoypb_rbac_proto_msgTypes[6]
+	mi := &file_envoypb_rbac_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +803,7 @@ func (x *RBAC) String() string {
 func (*RBAC) ProtoMessage() {}
 
 func (x *RBAC) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[6]
+	mi := &file_envoypb_rbac_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +816,7 @@ func (x *RBAC) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RBAC.ProtoReflect.Descriptor instead.
 func (*RBAC) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{6}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RBAC) GetAction() RBAC_Action {
@@ -561,7 +846,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_envoypb_rbac_proto_msgTypes[7]
+	mi := &file_envoypb_rbac_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +858,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[7]
+	mi := &file_envoypb_rbac_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +871,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{7}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Policy) GetPermissions() []*Permission {
@@ -642,7 +927,7 @@ type Permission struct {
 
 func (x *Permission) Reset() {
 	*x = Permission{}
-	mi := &file_envoypb_rbac_proto_msgTypes[8]
+	mi := &file_envoypb_rbac_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +939,7 @@ func (x *Permission) String() string {
 func (*Permission) ProtoMessage() {}
 
 func (x *Permission) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[8]
+	mi := &file_envoypb_rbac_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +952,7 @@ func (x *Permission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Permission.ProtoReflect.Descriptor instead.
 func (*Permission) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{8}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Permission) GetRule() isPermission_Rule {
@@ -900,7 +1185,7 @@ type Principal struct {
 
 func (x *Principal) Reset() {
 	*x = Principal{}
-	mi := &file_envoypb_rbac_proto_msgTypes[9]
+	mi := &file_envoypb_rbac_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1197,7 @@ func (x *Principal) String() string {
 func (*Principal) ProtoMessage() {}
 
 func (x *Principal) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[9]
+	mi := &file_envoypb_rbac_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1210,7 @@ func (x *Principal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Principal.ProtoReflect.Descriptor instead.
 func (*Principal) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{9}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Principal) GetIdentifier() isPrincipal_Identifier {
@@ -1132,7 +1417,7 @@ type PathMatcher struct {
 
 func (x *PathMatcher) Reset() {
 	*x = PathMatcher{}
-	mi := &file_envoypb_rbac_proto_msgTypes[10]
+	mi := &file_envoypb_rbac_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1429,7 @@ func (x *PathMatcher) String() string {
 func (*PathMatcher) ProtoMessage() {}
 
 func (x *PathMatcher) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[10]
+	mi := &file_envoypb_rbac_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1442,7 @@ func (x *PathMatcher) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathMatcher.ProtoReflect.Descriptor instead.
 func (*PathMatcher) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{10}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PathMatcher) GetRule() isPathMatcher_Rule {
@@ -1196,7 +1481,7 @@ type Permission_Set struct {
 
 func (x *Permission_Set) Reset() {
 	*x = Permission_Set{}
-	mi := &file_envoypb_rbac_proto_msgTypes[12]
+	mi := &file_envoypb_rbac_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1493,7 @@ func (x *Permission_Set) String() string {
 func (*Permission_Set) ProtoMessage() {}
 
 func (x *Permission_Set) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[12]
+	mi := &file_envoypb_rbac_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1506,7 @@ func (x *Permission_Set) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Permission_Set.ProtoReflect.Descriptor instead.
 func (*Permission_Set) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{8, 0}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{10, 0}
 }
 
 func (x *Permission_Set) GetRules() []*Permission {
@@ -1241,7 +1526,7 @@ type Principal_Set struct {
 
 func (x *Principal_Set) Reset() {
 	*x = Principal_Set{}
-	mi := &file_envoypb_rbac_proto_msgTypes[13]
+	mi := &file_envoypb_rbac_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1538,7 @@ func (x *Principal_Set) String() string {
 func (*Principal_Set) ProtoMessage() {}
 
 func (x *Principal_Set) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[13]
+	mi := &file_envoypb_rbac_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1551,7 @@ func (x *Principal_Set) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Principal_Set.ProtoReflect.Descriptor instead.
 func (*Principal_Set) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{9, 0}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{11, 0}
 }
 
 func (x *Principal_Set) GetIds() []*Principal {
@@ -1286,7 +1571,7 @@ type Principal_Authenticated struct {
 
 func (x *Principal_Authenticated) Reset() {
 	*x = Principal_Authenticated{}
-	mi := &file_envoypb_rbac_proto_msgTypes[14]
+	mi := &file_envoypb_rbac_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1583,7 @@ func (x *Principal_Authenticated) String() string {
 func (*Principal_Authenticated) ProtoMessage() {}
 
 func (x *Principal_Authenticated) ProtoReflect() protoreflect.Message {
-	mi := &file_envoypb_rbac_proto_msgTypes[14]
+	mi := &file_envoypb_rbac_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1596,7 @@ func (x *Principal_Authenticated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Principal_Authenticated.ProtoReflect.Descriptor instead.
 func (*Principal_Authenticated) Descriptor() ([]byte, []int) {
-	return file_envoypb_rbac_proto_rawDescGZIP(), []int{9, 1}
+	return file_envoypb_rbac_proto_rawDescGZIP(), []int{11, 1}
 }
 
 func (x *Principal_Authenticated) GetPrincipalName() *StringMatcher {
@@ -1325,14 +1610,40 @@ var File_envoypb_rbac_proto protoreflect.FileDescriptor
 
 const file_envoypb_rbac_proto_rawDesc = "" +
 	"\n" +
-	"\x12envoypb/rbac.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\x1a\x13envoypb/route.proto\"\x98\x01\n" +
+	"\x12envoypb/rbac.proto\x12\x11weft.xds.envoy.v3\x1a\x19google/protobuf/any.proto\x1a\x12envoypb/core.proto\x1a\x15envoypb/matcher.proto\x1a\x13envoypb/route.proto\"\xec\x01\n" +
 	"\bListener\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
 	"\aaddress\x18\x02 \x01(\v2\x19.weft.xds.envoy.v3.UnreadR\aaddress\x12C\n" +
-	"\rfilter_chains\x18\x03 \x03(\v2\x1e.weft.xds.envoy.v3.FilterChainR\ffilterChains\"\x93\x01\n" +
-	"\vFilterChain\x12G\n" +
-	"\x12filter_chain_match\x18\x01 \x01(\v2\x19.weft.xds.envoy.v3.UnreadR\x10filterChainMatch\x12;\n" +
-	"\afilters\x18\x03 \x03(\v2!.weft.xds.envoy.v3.ListenerFilterR\afilters\"\xb6\x01\n" +
+	"\rfilter_chains\x18\x03 \x03(\v2\x1e.weft.xds.envoy.v3.FilterChainR\ffilterChains\x12R\n" +
+	"\x10listener_filters\x18\t \x03(\v2'.weft.xds.envoy.v3.SocketListenerFilterR\x0flistenerFilters\"\x80\x02\n" +
+	"\x14SocketListenerFilter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
+	"\ftyped_config\x18\x03 \x01(\v2\x14.google.protobuf.AnyH\x00R\vtypedConfig\x12F\n" +
+	"\x10config_discovery\x18\x05 \x01(\v2\x19.weft.xds.envoy.v3.UnreadH\x00R\x0fconfigDiscovery\x12B\n" +
+	"\x0ffilter_disabled\x18\x04 \x01(\v2\x19.weft.xds.envoy.v3.UnreadR\x0efilterDisabledB\r\n" +
+	"\vconfig_type\"\x9d\x01\n" +
+	"\vFilterChain\x12Q\n" +
+	"\x12filter_chain_match\x18\x01 \x01(\v2#.weft.xds.envoy.v3.FilterChainMatchR\x10filterChainMatch\x12;\n" +
+	"\afilters\x18\x03 \x03(\v2!.weft.xds.envoy.v3.ListenerFilterR\afilters\"\xed\x05\n" +
+	"\x10FilterChainMatch\x12D\n" +
+	"\x10destination_port\x18\b \x01(\v2\x19.weft.xds.envoy.v3.UnreadR\x0fdestinationPort\x12>\n" +
+	"\rprefix_ranges\x18\x03 \x03(\v2\x19.weft.xds.envoy.v3.UnreadR\fprefixRanges\x12%\n" +
+	"\x0eaddress_suffix\x18\x04 \x01(\tR\raddressSuffix\x128\n" +
+	"\n" +
+	"suffix_len\x18\x05 \x01(\v2\x19.weft.xds.envoy.v3.UnreadR\tsuffixLen\x12X\n" +
+	"\x1bdirect_source_prefix_ranges\x18\r \x03(\v2\x19.weft.xds.envoy.v3.UnreadR\x18directSourcePrefixRanges\x12Y\n" +
+	"\vsource_type\x18\f \x01(\x0e28.weft.xds.envoy.v3.FilterChainMatch.ConnectionSourceTypeR\n" +
+	"sourceType\x12K\n" +
+	"\x14source_prefix_ranges\x18\x06 \x03(\v2\x19.weft.xds.envoy.v3.UnreadR\x12sourcePrefixRanges\x12!\n" +
+	"\fsource_ports\x18\a \x03(\rR\vsourcePorts\x12!\n" +
+	"\fserver_names\x18\v \x03(\tR\vserverNames\x12-\n" +
+	"\x12transport_protocol\x18\t \x01(\tR\x11transportProtocol\x123\n" +
+	"\x15application_protocols\x18\n" +
+	" \x03(\tR\x14applicationProtocols\"F\n" +
+	"\x14ConnectionSourceType\x12\a\n" +
+	"\x03ANY\x10\x00\x12\x17\n" +
+	"\x13SAME_IP_OR_LOOPBACK\x10\x01\x12\f\n" +
+	"\bEXTERNAL\x10\x02\"\xb6\x01\n" +
 	"\x0eListenerFilter\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
 	"\ftyped_config\x18\x04 \x01(\v2\x14.google.protobuf.AnyH\x00R\vtypedConfig\x12F\n" +
@@ -1426,81 +1737,94 @@ func file_envoypb_rbac_proto_rawDescGZIP() []byte {
 	return file_envoypb_rbac_proto_rawDescData
 }
 
-var file_envoypb_rbac_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_envoypb_rbac_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_envoypb_rbac_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_envoypb_rbac_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_envoypb_rbac_proto_goTypes = []any{
-	(RBAC_Action)(0),                // 0: weft.xds.envoy.v3.RBAC.Action
-	(*Listener)(nil),                // 1: weft.xds.envoy.v3.Listener
-	(*FilterChain)(nil),             // 2: weft.xds.envoy.v3.FilterChain
-	(*ListenerFilter)(nil),          // 3: weft.xds.envoy.v3.ListenerFilter
-	(*HttpConnectionManager)(nil),   // 4: weft.xds.envoy.v3.HttpConnectionManager
-	(*HttpFilter)(nil),              // 5: weft.xds.envoy.v3.HttpFilter
-	(*RBACFilter)(nil),              // 6: weft.xds.envoy.v3.RBACFilter
-	(*RBAC)(nil),                    // 7: weft.xds.envoy.v3.RBAC
-	(*Policy)(nil),                  // 8: weft.xds.envoy.v3.Policy
-	(*Permission)(nil),              // 9: weft.xds.envoy.v3.Permission
-	(*Principal)(nil),               // 10: weft.xds.envoy.v3.Principal
-	(*PathMatcher)(nil),             // 11: weft.xds.envoy.v3.PathMatcher
-	nil,                             // 12: weft.xds.envoy.v3.RBAC.PoliciesEntry
-	(*Permission_Set)(nil),          // 13: weft.xds.envoy.v3.Permission.Set
-	(*Principal_Set)(nil),           // 14: weft.xds.envoy.v3.Principal.Set
-	(*Principal_Authenticated)(nil), // 15: weft.xds.envoy.v3.Principal.Authenticated
-	(*Unread)(nil),                  // 16: weft.xds.envoy.v3.Unread
-	(*anypb.Any)(nil),               // 17: google.protobuf.Any
-	(*HeaderMatcher)(nil),           // 18: weft.xds.envoy.v3.HeaderMatcher
-	(*StringMatcher)(nil),           // 19: weft.xds.envoy.v3.StringMatcher
+	(FilterChainMatch_ConnectionSourceType)(0), // 0: weft.xds.envoy.v3.FilterChainMatch.ConnectionSourceType
+	(RBAC_Action)(0),                // 1: weft.xds.envoy.v3.RBAC.Action
+	(*Listener)(nil),                // 2: weft.xds.envoy.v3.Listener
+	(*SocketListenerFilter)(nil),    // 3: weft.xds.envoy.v3.SocketListenerFilter
+	(*FilterChain)(nil),             // 4: weft.xds.envoy.v3.FilterChain
+	(*FilterChainMatch)(nil),        // 5: weft.xds.envoy.v3.FilterChainMatch
+	(*ListenerFilter)(nil),          // 6: weft.xds.envoy.v3.ListenerFilter
+	(*HttpConnectionManager)(nil),   // 7: weft.xds.envoy.v3.HttpConnectionManager
+	(*HttpFilter)(nil),              // 8: weft.xds.envoy.v3.HttpFilter
+	(*RBACFilter)(nil),              // 9: weft.xds.envoy.v3.RBACFilter
+	(*RBAC)(nil),                    // 10: weft.xds.envoy.v3.RBAC
+	(*Policy)(nil),                  // 11: weft.xds.envoy.v3.Policy
+	(*Permission)(nil),              // 12: weft.xds.envoy.v3.Permission
+	(*Principal)(nil),               // 13: weft.xds.envoy.v3.Principal
+	(*PathMatcher)(nil),             // 14: weft.xds.envoy.v3.PathMatcher
+	nil,                             // 15: weft.xds.envoy.v3.RBAC.PoliciesEntry
+	(*Permission_Set)(nil),          // 16: weft.xds.envoy.v3.Permission.Set
+	(*Principal_Set)(nil),           // 17: weft.xds.envoy.v3.Principal.Set
+	(*Principal_Authenticated)(nil), // 18: weft.xds.envoy.v3.Principal.Authenticated
+	(*Unread)(nil),                  // 19: weft.xds.envoy.v3.Unread
+	(*anypb.Any)(nil),               // 20: google.protobuf.Any
+	(*HeaderMatcher)(nil),           // 21: weft.xds.envoy.v3.HeaderMatcher
+	(*StringMatcher)(nil),           // 22: weft.xds.envoy.v3.StringMatcher
 }
 var file_envoypb_rbac_proto_depIdxs = []int32{
-	16, // 0: weft.xds.envoy.v3.Listener.address:type_name -> weft.xds.envoy.v3.Unread
-	2,  // 1: weft.xds.envoy.v3.Listener.filter_chains:type_name -> weft.xds.envoy.v3.FilterChain
-	16, // 2: weft.xds.envoy.v3.FilterChain.filter_chain_match:type_name -> weft.xds.envoy.v3.Unread
-	3,  // 3: weft.xds.envoy.v3.FilterChain.filters:type_name -> weft.xds.envoy.v3.ListenerFilter
-	17, // 4: weft.xds.envoy.v3.ListenerFilter.typed_config:type_name -> google.protobuf.Any
-	16, // 5: weft.xds.envoy.v3.ListenerFilter.config_discovery:type_name -> weft.xds.envoy.v3.Unread
-	5,  // 6: weft.xds.envoy.v3.HttpConnectionManager.http_filters:type_name -> weft.xds.envoy.v3.HttpFilter
-	17, // 7: weft.xds.envoy.v3.HttpFilter.typed_config:type_name -> google.protobuf.Any
-	16, // 8: weft.xds.envoy.v3.HttpFilter.config_discovery:type_name -> weft.xds.envoy.v3.Unread
-	7,  // 9: weft.xds.envoy.v3.RBACFilter.rules:type_name -> weft.xds.envoy.v3.RBAC
-	7,  // 10: weft.xds.envoy.v3.RBACFilter.shadow_rules:type_name -> weft.xds.envoy.v3.RBAC
-	16, // 11: weft.xds.envoy.v3.RBACFilter.matcher:type_name -> weft.xds.envoy.v3.Unread
-	0,  // 12: weft.xds.envoy.v3.RBAC.action:type_name -> weft.xds.envoy.v3.RBAC.Action
-	12, // 13: weft.xds.envoy.v3.RBAC.policies:type_name -> weft.xds.envoy.v3.RBAC.PoliciesEntry
-	9,  // 14: weft.xds.envoy.v3.Policy.permissions:type_name -> weft.xds.envoy.v3.Permission
-	10, // 15: weft.xds.envoy.v3.Policy.principals:type_name -> weft.xds.envoy.v3.Principal
-	16, // 16: weft.xds.envoy.v3.Policy.condition:type_name -> weft.xds.envoy.v3.Unread
-	16, // 17: weft.xds.envoy.v3.Policy.checked_condition:type_name -> weft.xds.envoy.v3.Unread
-	13, // 18: weft.xds.envoy.v3.Permission.and_rules:type_name -> weft.xds.envoy.v3.Permission.Set
-	13, // 19: weft.xds.envoy.v3.Permission.or_rules:type_name -> weft.xds.envoy.v3.Permission.Set
-	18, // 20: weft.xds.envoy.v3.Permission.header:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	11, // 21: weft.xds.envoy.v3.Permission.url_path:type_name -> weft.xds.envoy.v3.PathMatcher
-	16, // 22: weft.xds.envoy.v3.Permission.destination_ip:type_name -> weft.xds.envoy.v3.Unread
-	16, // 23: weft.xds.envoy.v3.Permission.destination_port_range:type_name -> weft.xds.envoy.v3.Unread
-	16, // 24: weft.xds.envoy.v3.Permission.metadata:type_name -> weft.xds.envoy.v3.Unread
-	9,  // 25: weft.xds.envoy.v3.Permission.not_rule:type_name -> weft.xds.envoy.v3.Permission
-	16, // 26: weft.xds.envoy.v3.Permission.requested_server_name:type_name -> weft.xds.envoy.v3.Unread
-	16, // 27: weft.xds.envoy.v3.Permission.matcher:type_name -> weft.xds.envoy.v3.Unread
-	16, // 28: weft.xds.envoy.v3.Permission.uri_template:type_name -> weft.xds.envoy.v3.Unread
-	14, // 29: weft.xds.envoy.v3.Principal.and_ids:type_name -> weft.xds.envoy.v3.Principal.Set
-	14, // 30: weft.xds.envoy.v3.Principal.or_ids:type_name -> weft.xds.envoy.v3.Principal.Set
-	15, // 31: weft.xds.envoy.v3.Principal.authenticated:type_name -> weft.xds.envoy.v3.Principal.Authenticated
-	16, // 32: weft.xds.envoy.v3.Principal.source_ip:type_name -> weft.xds.envoy.v3.Unread
-	16, // 33: weft.xds.envoy.v3.Principal.direct_remote_ip:type_name -> weft.xds.envoy.v3.Unread
-	16, // 34: weft.xds.envoy.v3.Principal.remote_ip:type_name -> weft.xds.envoy.v3.Unread
-	18, // 35: weft.xds.envoy.v3.Principal.header:type_name -> weft.xds.envoy.v3.HeaderMatcher
-	11, // 36: weft.xds.envoy.v3.Principal.url_path:type_name -> weft.xds.envoy.v3.PathMatcher
-	16, // 37: weft.xds.envoy.v3.Principal.metadata:type_name -> weft.xds.envoy.v3.Unread
-	16, // 38: weft.xds.envoy.v3.Principal.filter_state:type_name -> weft.xds.envoy.v3.Unread
-	10, // 39: weft.xds.envoy.v3.Principal.not_id:type_name -> weft.xds.envoy.v3.Principal
-	19, // 40: weft.xds.envoy.v3.PathMatcher.path:type_name -> weft.xds.envoy.v3.StringMatcher
-	8,  // 41: weft.xds.envoy.v3.RBAC.PoliciesEntry.value:type_name -> weft.xds.envoy.v3.Policy
-	9,  // 42: weft.xds.envoy.v3.Permission.Set.rules:type_name -> weft.xds.envoy.v3.Permission
-	10, // 43: weft.xds.envoy.v3.Principal.Set.ids:type_name -> weft.xds.envoy.v3.Principal
-	19, // 44: weft.xds.envoy.v3.Principal.Authenticated.principal_name:type_name -> weft.xds.envoy.v3.StringMatcher
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	19, // 0: weft.xds.envoy.v3.Listener.address:type_name -> weft.xds.envoy.v3.Unread
+	4,  // 1: weft.xds.envoy.v3.Listener.filter_chains:type_name -> weft.xds.envoy.v3.FilterChain
+	3,  // 2: weft.xds.envoy.v3.Listener.listener_filters:type_name -> weft.xds.envoy.v3.SocketListenerFilter
+	20, // 3: weft.xds.envoy.v3.SocketListenerFilter.typed_config:type_name -> google.protobuf.Any
+	19, // 4: weft.xds.envoy.v3.SocketListenerFilter.config_discovery:type_name -> weft.xds.envoy.v3.Unread
+	19, // 5: weft.xds.envoy.v3.SocketListenerFilter.filter_disabled:type_name -> weft.xds.envoy.v3.Unread
+	5,  // 6: weft.xds.envoy.v3.FilterChain.filter_chain_match:type_name -> weft.xds.envoy.v3.FilterChainMatch
+	6,  // 7: weft.xds.envoy.v3.FilterChain.filters:type_name -> weft.xds.envoy.v3.ListenerFilter
+	19, // 8: weft.xds.envoy.v3.FilterChainMatch.destination_port:type_name -> weft.xds.envoy.v3.Unread
+	19, // 9: weft.xds.envoy.v3.FilterChainMatch.prefix_ranges:type_name -> weft.xds.envoy.v3.Unread
+	19, // 10: weft.xds.envoy.v3.FilterChainMatch.suffix_len:type_name -> weft.xds.envoy.v3.Unread
+	19, // 11: weft.xds.envoy.v3.FilterChainMatch.direct_source_prefix_ranges:type_name -> weft.xds.envoy.v3.Unread
+	0,  // 12: weft.xds.envoy.v3.FilterChainMatch.source_type:type_name -> weft.xds.envoy.v3.FilterChainMatch.ConnectionSourceType
+	19, // 13: weft.xds.envoy.v3.FilterChainMatch.source_prefix_ranges:type_name -> weft.xds.envoy.v3.Unread
+	20, // 14: weft.xds.envoy.v3.ListenerFilter.typed_config:type_name -> google.protobuf.Any
+	19, // 15: weft.xds.envoy.v3.ListenerFilter.config_discovery:type_name -> weft.xds.envoy.v3.Unread
+	8,  // 16: weft.xds.envoy.v3.HttpConnectionManager.http_filters:type_name -> weft.xds.envoy.v3.HttpFilter
+	20, // 17: weft.xds.envoy.v3.HttpFilter.typed_config:type_name -> google.protobuf.Any
+	19, // 18: weft.xds.envoy.v3.HttpFilter.config_discovery:type_name -> weft.xds.envoy.v3.Unread
+	10, // 19: weft.xds.envoy.v3.RBACFilter.rules:type_name -> weft.xds.envoy.v3.RBAC
+	10, // 20: weft.xds.envoy.v3.RBACFilter.shadow_rules:type_name -> weft.xds.envoy.v3.RBAC
+	19, // 21: weft.xds.envoy.v3.RBACFilter.matcher:type_name -> weft.xds.envoy.v3.Unread
+	1,  // 22: weft.xds.envoy.v3.RBAC.action:type_name -> weft.xds.envoy.v3.RBAC.Action
+	15, // 23: weft.xds.envoy.v3.RBAC.policies:type_name -> weft.xds.envoy.v3.RBAC.PoliciesEntry
+	12, // 24: weft.xds.envoy.v3.Policy.permissions:type_name -> weft.xds.envoy.v3.Permission
+	13, // 25: weft.xds.envoy.v3.Policy.principals:type_name -> weft.xds.envoy.v3.Principal
+	19, // 26: weft.xds.envoy.v3.Policy.condition:type_name -> weft.xds.envoy.v3.Unread
+	19, // 27: weft.xds.envoy.v3.Policy.checked_condition:type_name -> weft.xds.envoy.v3.Unread
+	16, // 28: weft.xds.envoy.v3.Permission.and_rules:type_name -> weft.xds.envoy.v3.Permission.Set
+	16, // 29: weft.xds.envoy.v3.Permission.or_rules:type_name -> weft.xds.envoy.v3.Permission.Set
+	21, // 30: weft.xds.envoy.v3.Permission.header:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	14, // 31: weft.xds.envoy.v3.Permission.url_path:type_name -> weft.xds.envoy.v3.PathMatcher
+	19, // 32: weft.xds.envoy.v3.Permission.destination_ip:type_name -> weft.xds.envoy.v3.Unread
+	19, // 33: weft.xds.envoy.v3.Permission.destination_port_range:type_name -> weft.xds.envoy.v3.Unread
+	19, // 34: weft.xds.envoy.v3.Permission.metadata:type_name -> weft.xds.envoy.v3.Unread
+	12, // 35: weft.xds.envoy.v3.Permission.not_rule:type_name -> weft.xds.envoy.v3.Permission
+	19, // 36: weft.xds.envoy.v3.Permission.requested_server_name:type_name -> weft.xds.envoy.v3.Unread
+	19, // 37: weft.xds.envoy.v3.Permission.matcher:type_name -> weft.xds.envoy.v3.Unread
+	19, // 38: weft.xds.envoy.v3.Permission.uri_template:type_name -> weft.xds.envoy.v3.Unread
+	17, // 39: weft.xds.envoy.v3.Principal.and_ids:type_name -> weft.xds.envoy.v3.Principal.Set
+	17, // 40: weft.xds.envoy.v3.Principal.or_ids:type_name -> weft.xds.envoy.v3.Principal.Set
+	18, // 41: weft.xds.envoy.v3.Principal.authenticated:type_name -> weft.xds.envoy.v3.Principal.Authenticated
+	19, // 42: weft.xds.envoy.v3.Principal.source_ip:type_name -> weft.xds.envoy.v3.Unread
+	19, // 43: weft.xds.envoy.v3.Principal.direct_remote_ip:type_name -> weft.xds.envoy.v3.Unread
+	19, // 44: weft.xds.envoy.v3.Principal.remote_ip:type_name -> weft.xds.envoy.v3.Unread
+	21, // 45: weft.xds.envoy.v3.Principal.header:type_name -> weft.xds.envoy.v3.HeaderMatcher
+	14, // 46: weft.xds.envoy.v3.Principal.url_path:type_name -> weft.xds.envoy.v3.PathMatcher
+	19, // 47: weft.xds.envoy.v3.Principal.metadata:type_name -> weft.xds.envoy.v3.Unread
+	19, // 48: weft.xds.envoy.v3.Principal.filter_state:type_name -> weft.xds.envoy.v3.Unread
+	13, // 49: weft.xds.envoy.v3.Principal.not_id:type_name -> weft.xds.envoy.v3.Principal
+	22, // 50: weft.xds.envoy.v3.PathMatcher.path:type_name -> weft.xds.envoy.v3.StringMatcher
+	11, // 51: weft.xds.envoy.v3.RBAC.PoliciesEntry.value:type_name -> weft.xds.envoy.v3.Policy
+	12, // 52: weft.xds.envoy.v3.Permission.Set.rules:type_name -> weft.xds.envoy.v3.Permission
+	13, // 53: weft.xds.envoy.v3.Principal.Set.ids:type_name -> weft.xds.envoy.v3.Principal
+	22, // 54: weft.xds.envoy.v3.Principal.Authenticated.principal_name:type_name -> weft.xds.envoy.v3.StringMatcher
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_envoypb_rbac_proto_init() }
@@ -1511,15 +1835,19 @@ func file_envoypb_rbac_proto_init() {
 	file_envoypb_core_proto_init()
 	file_envoypb_matcher_proto_init()
 	file_envoypb_route_proto_init()
-	file_envoypb_rbac_proto_msgTypes[2].OneofWrappers = []any{
+	file_envoypb_rbac_proto_msgTypes[1].OneofWrappers = []any{
+		(*SocketListenerFilter_TypedConfig)(nil),
+		(*SocketListenerFilter_ConfigDiscovery)(nil),
+	}
+	file_envoypb_rbac_proto_msgTypes[4].OneofWrappers = []any{
 		(*ListenerFilter_TypedConfig)(nil),
 		(*ListenerFilter_ConfigDiscovery)(nil),
 	}
-	file_envoypb_rbac_proto_msgTypes[4].OneofWrappers = []any{
+	file_envoypb_rbac_proto_msgTypes[6].OneofWrappers = []any{
 		(*HttpFilter_TypedConfig)(nil),
 		(*HttpFilter_ConfigDiscovery)(nil),
 	}
-	file_envoypb_rbac_proto_msgTypes[8].OneofWrappers = []any{
+	file_envoypb_rbac_proto_msgTypes[10].OneofWrappers = []any{
 		(*Permission_AndRules)(nil),
 		(*Permission_OrRules)(nil),
 		(*Permission_Any)(nil),
@@ -1534,7 +1862,7 @@ func file_envoypb_rbac_proto_init() {
 		(*Permission_Matcher)(nil),
 		(*Permission_UriTemplate)(nil),
 	}
-	file_envoypb_rbac_proto_msgTypes[9].OneofWrappers = []any{
+	file_envoypb_rbac_proto_msgTypes[11].OneofWrappers = []any{
 		(*Principal_AndIds)(nil),
 		(*Principal_OrIds)(nil),
 		(*Principal_Any)(nil),
@@ -1548,7 +1876,7 @@ func file_envoypb_rbac_proto_init() {
 		(*Principal_FilterState)(nil),
 		(*Principal_NotId)(nil),
 	}
-	file_envoypb_rbac_proto_msgTypes[10].OneofWrappers = []any{
+	file_envoypb_rbac_proto_msgTypes[12].OneofWrappers = []any{
 		(*PathMatcher_Path)(nil),
 	}
 	type x struct{}
@@ -1556,8 +1884,8 @@ func file_envoypb_rbac_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envoypb_rbac_proto_rawDesc), len(file_envoypb_rbac_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   15,
+			NumEnums:      2,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

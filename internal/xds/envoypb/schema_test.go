@@ -34,6 +34,7 @@ var renamed = map[protoreflect.FullName]protoreflect.FullName{
 	"weft.xds.envoy.v3.RouteRetryPolicy.RateLimitedRetryBackOff":       "envoy.config.route.v3.RetryPolicy.RateLimitedRetryBackOff",
 	"weft.xds.envoy.v3.Percent":                                        "envoy.type.v3.Percent",
 	"weft.xds.envoy.v3.ListenerFilter":                                 "envoy.config.listener.v3.Filter",
+	"weft.xds.envoy.v3.SocketListenerFilter":                           "envoy.config.listener.v3.ListenerFilter",
 	"weft.xds.envoy.v3.RBACFilter":                                     "envoy.extensions.filters.http.rbac.v3.RBAC",
 }
 

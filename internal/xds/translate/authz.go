@@ -87,15 +87,20 @@ func buildInboundListener(svc *mesh.Service, pols []*mesh.AuthorizationPolicy) (
 	if err != nil {
 		return nil, fmt.Errorf("translate listener %s: %w", name, err)
 	}
+	chains, lfs, err := inboundChains(svc, &listenerv3.Filter{
+		Name: hcmFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("translate listener %s: %w", name, err)
+	}
 	return &listenerv3.Listener{
 		Name: name,
 		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
 			Protocol: corev3.SocketAddress_TCP, Address: "0.0.0.0",
 			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: InboundPort},
 		}}},
-		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
-			Name: hcmFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm},
-		}}}},
+		ListenerFilters: lfs,
+		FilterChains:    chains,
 	}, nil
 }
 

@@ -119,6 +119,7 @@ var fieldCases = map[string]fieldCase{
 	"Service spec.endpoints[].labels":                      {value: map[string]string{"version": "v1"}, with: endpointWith},
 	"Service spec.endpoints[].zone":                        {value: "b", with: endpointWith},
 	"Service spec.dns":                                     {value: "catalog.example.com"},
+	"Service spec.mtls.mode":                               {value: "PERMISSIVE"},
 	"HTTPRoute spec.parentRefs[].group":                    {value: "example.com", onlyDefault: true},
 	"HTTPRoute spec.parentRefs[].kind":                     {value: "Gateway", onlyDefault: true},
 	"HTTPRoute spec.parentRefs[].name":                     {value: "payments"},

@@ -22,7 +22,8 @@ const resources = `{"kind": "List", "items": [
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "catalog"},
   "spec": {"ports": [{"port": 80}], "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "Service", "metadata": {"name": "payments"},
-  "spec": {"ports": [{"port": 9000, "protocol": "grpc"}], "endpoints": [{"address": "10.0.0.9", "port": 9000, "zone": "b"}]}},
+  "spec": {"ports": [{"port": 9000, "protocol": "grpc"}], "endpoints": [{"address": "10.0.0.9", "port": 9000, "zone": "b"}],
+   "mtls": {"mode": "PERMISSIVE"}}},
  {"apiVersion": "weft.dev/v1alpha1", "kind": "HTTPRoute", "metadata": {"name": "catalog-split"},
   "spec": {"parentRefs": [{"name": "catalog"}], "hostnames": ["catalog.example.com"],
    "rules": [

@@ -21,8 +21,8 @@ import (
 // oracle the sidecar's decoder is held to.
 func AuthzFromListener(l *listenerv3.Listener) (authz.Config, error) {
 	var cfg authz.Config
-	if len(l.FilterChains) != 1 || len(l.FilterChains[0].Filters) != 1 {
-		return cfg, fmt.Errorf("listener %s: want one filter chain of one filter", l.Name)
+	if len(l.FilterChains) == 0 || len(l.FilterChains[0].Filters) != 1 {
+		return cfg, fmt.Errorf("listener %s: want filter chains of one filter", l.Name)
 	}
 	var hcm hcmv3.HttpConnectionManager
 	if err := l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
