@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -97,7 +98,8 @@ func (r *registrar) run(ctx context.Context) {
 	if !waitSVID(ctx, &r.s.svid) {
 		return
 	}
-	var lastSent time.Time
+	var lastSent, retryAt time.Time
+	var backoff time.Duration
 	sent := false
 	t := time.NewTicker(r.probe.Interval)
 	defer t.Stop()
@@ -107,7 +109,10 @@ func (r *registrar) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		if !sent || ready != r.inst.Ready || time.Since(lastSent) >= r.ttl/3 {
+		due := !sent || ready != r.inst.Ready || time.Since(lastSent) >= r.ttl/3
+		// After a failure, wait out the backoff: while the control plane
+		// is down a sidecar must not call it (and log) every probe.
+		if due && time.Now().After(retryAt) {
 			if sent && ready != r.inst.Ready {
 				log.Info("app probe changed", "ready", ready)
 			}
@@ -117,8 +122,11 @@ func (r *registrar) run(ctx context.Context) {
 			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
-				log.Warn("registration failed; retrying", "err", err)
+				backoff = nextRegisterBackoff(backoff, r.probe.Interval)
+				retryAt = time.Now().Add(backoff)
+				log.Warn("registration failed; retrying", "in", backoff.Round(time.Millisecond), "err", err)
 			case err == nil:
+				backoff, retryAt = 0, time.Time{}
 				if !sent {
 					log.Info("registered", "address", r.inst.Address, "port", r.inst.Port, "ready", ready, "lease", l.Lease)
 				}
@@ -145,4 +153,18 @@ func (r *registrar) run(ctx context.Context) {
 		return
 	}
 	log.Info("deregistered")
+}
+
+// maxRegisterBackoff caps the wait between registration attempts: a
+// control plane back from an outage learns of the instance within it.
+const maxRegisterBackoff = 10 * time.Second
+
+// nextRegisterBackoff doubles the wait from the probe interval up to the
+// cap, with up to 25 % jitter so sidecars restarted together spread out.
+func nextRegisterBackoff(prev, interval time.Duration) time.Duration {
+	next := max(2*prev, interval)
+	if next > maxRegisterBackoff {
+		next = maxRegisterBackoff
+	}
+	return next + time.Duration(rand.Int64N(int64(next)/4+1))
 }
