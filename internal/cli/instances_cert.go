@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/weft-mesh/weft/internal/api"
@@ -54,4 +55,16 @@ func timeLeft(d time.Duration) string {
 		return fmt.Sprintf("%dm%ds", d/time.Minute, d%time.Minute/time.Second)
 	}
 	return fmt.Sprintf("%ds", d/time.Second)
+}
+
+// filterCerts keeps the certificate rows of one service (weft stat
+// SERVICE -o json).
+func filterCerts(cs []api.CertificateStatus, name string) []api.CertificateStatus {
+	out := []api.CertificateStatus{}
+	for _, c := range cs {
+		if c.Service == name || strings.TrimSuffix(name, ".default") == c.Service {
+			out = append(out, c)
+		}
+	}
+	return out
 }
