@@ -23,6 +23,10 @@ type Stats struct {
 	// reporter, edge, response code and response flags, most first; at
 	// most MaxFailures rows.
 	Failures []FailureStats `json:"failures"`
+	// Certificates are the workload certificates of the scraped sidecars,
+	// one per instance, most urgent first (EXPIRED, EXPIRING, then by
+	// time left); at most MaxCertificates rows.
+	Certificates []CertificateStatus `json:"certificates"`
 }
 
 // MaxFailures caps Stats.Failures.

@@ -35,6 +35,7 @@ func runStat(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(pos) == 1 {
 		st.Services = filterServices(st.Services, pos[0])
+		st.Certificates = filterCerts(st.Certificates, pos[0])
 		if len(st.Services) == 0 {
 			return fmt.Errorf("service %q has no instances with stats (weft get instances %s lists its instances; stats need their sidecars' admin listener)", pos[0], pos[0])
 		}

@@ -166,7 +166,11 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return err
 		}
-		return printInstances(stdout, ins, *out)
+		var certs map[string]api.CertificateStatus
+		if *out != "json" {
+			certs = instanceCerts(ctx, c, stderr)
+		}
+		return printInstances(stdout, ins, certs, *out)
 	}
 	kind := ""
 	if strings.ToLower(pos[0]) != "all" {
@@ -290,12 +294,14 @@ func since(t time.Time) string {
 	return time.Since(t).Round(time.Second).String() + " ago"
 }
 
-func printInstances(w io.Writer, ins []api.Instance, out string) error {
+// printInstances lists instances; certs (by service/id, from the stats)
+// fill the CERT column.
+func printInstances(w io.Writer, ins []api.Instance, certs map[string]api.CertificateStatus, out string) error {
 	if out == "json" {
 		return writeJSON(w, ins)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tID\tADDRESS\tREADY\tLABELS\tNOTE")
+	fmt.Fprintln(tw, "SERVICE\tID\tADDRESS\tREADY\tLABELS\tCERT\tNOTE")
 	for _, in := range ins {
 		var ls []string
 		for k, v := range in.Labels {
@@ -309,7 +315,7 @@ func printInstances(w io.Writer, ins []api.Instance, out string) error {
 		} else if !in.Ready {
 			note = "its app's probe fails"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%v\t%s\t%s\n", in.Service, in.ID, in.Address, in.Port, in.Ready && !in.Disconnected, strings.Join(ls, ","), note)
+		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%v\t%s\t%s\t%s\n", in.Service, in.ID, in.Address, in.Port, in.Ready && !in.Disconnected, strings.Join(ls, ","), certCol(certs, in), note)
 	}
 	return tw.Flush()
 }
@@ -360,7 +366,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if len(ins) == 0 {
 			fmt.Fprintln(stdout, "  none registered")
 		} else {
-			printInstances(indent(stdout), ins, "table")
+			printInstances(indent(stdout), ins, instanceCerts(ctx, c, stderr), "table")
 		}
 		routes, err := c.List(ctx, "HTTPRoute")
 		if err != nil {

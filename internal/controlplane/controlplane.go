@@ -334,6 +334,7 @@ func Run(ctx context.Context, cfg Config) error {
 	stats := meshstats.New(meshstats.Config{
 		Instances: func(ctx context.Context) ([]api.Instance, error) { return allInstances(ctx, reg) },
 		Interval:  cfg.StatsInterval, Window: cfg.StatsWindow, Logger: cfg.Logger,
+		SPIFFEID: workloadID(authority.TrustDomain()),
 	})
 	be := &backend{cs: cs, reg: reg, xds: xds, ttl: int64((cfg.LeaseTTL + time.Second - 1) / time.Second),
 		certs: newCerts(authority, ca.NewTokens(st, nil)), stats: stats}

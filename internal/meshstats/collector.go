@@ -25,6 +25,9 @@ type Config struct {
 	Timeout time.Duration
 	// Parallel caps concurrent scrapes. Default 8.
 	Parallel int
+	// SPIFFEID names the identity the mesh's CA issues to an instance's
+	// sidecar, shown with its certificate (nil or "": not shown).
+	SPIFFEID func(api.Instance) string
 	Client   *http.Client
 	Logger   *slog.Logger
 }
@@ -36,6 +39,7 @@ type Collector struct {
 
 	mu       sync.Mutex
 	prev     map[string]map[series]*sample // by instance
+	certs    map[string]instCert           // by instance: the last good scrape's
 	rounds   []round                       // oldest first, within the window
 	sidecars int
 	failed   int
@@ -92,7 +96,7 @@ func New(cfg Config) *Collector {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Collector{cfg: cfg, log: cfg.Logger.With("component", "meshstats"), prev: map[string]map[series]*sample{}}
+	return &Collector{cfg: cfg, log: cfg.Logger.With("component", "meshstats"), prev: map[string]map[series]*sample{}, certs: map[string]instCert{}}
 }
 
 // Run scrapes every interval until ctx ends.
@@ -113,6 +117,7 @@ func (c *Collector) Run(ctx context.Context) {
 type scraped struct {
 	inst    api.Instance
 	samples map[series]*sample
+	cert    cert
 	err     error
 }
 
@@ -137,9 +142,9 @@ func (c *Collector) Scrape(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := c.scrapeOne(ctx, in)
+			s, ct, err := c.scrapeOne(ctx, in)
 			mu.Lock()
-			results = append(results, scraped{in, s, err})
+			results = append(results, scraped{inst: in, samples: s, cert: ct, err: err})
 			mu.Unlock()
 		}()
 	}
@@ -147,20 +152,20 @@ func (c *Collector) Scrape(ctx context.Context) {
 	c.add(results, time.Now())
 }
 
-func (c *Collector) scrapeOne(ctx context.Context, in api.Instance) (map[series]*sample, error) {
+func (c *Collector) scrapeOne(ctx context.Context, in api.Instance) (map[series]*sample, cert, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.Admin+"/metrics", nil)
 	if err != nil {
-		return nil, err
+		return nil, cert{}, err
 	}
 	resp, err := c.cfg.Client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, cert{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return nil, cert{}, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	return parse(resp.Body, in.Service)
 }
@@ -182,6 +187,7 @@ func (c *Collector) add(results []scraped, now time.Time) {
 			c.log.Debug("scrape failed", "instance", key, "admin", res.inst.Admin, "err", res.err)
 			continue
 		}
+		c.certs[key] = instCert{inst: res.inst, cert: res.cert, scraped: now}
 		version := res.inst.Labels["version"]
 		r.insts[aggKey{to: res.inst.Service, version: version}]++
 		prev, had := c.prev[key]
@@ -213,6 +219,11 @@ func (c *Collector) add(results []scraped, now time.Time) {
 	for key := range c.prev {
 		if !seen[key] {
 			delete(c.prev, key) // gone: a return starts from its totals again
+		}
+	}
+	for key := range c.certs {
+		if !seen[key] {
+			delete(c.certs, key) // deregistered (or its admin address gone)
 		}
 	}
 	if !c.updated.IsZero() {
@@ -278,7 +289,8 @@ func (r *round) add(ak aggKey, k series, d sample) {
 func (c *Collector) Snapshot() api.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := api.Stats{Updated: c.updated, Sidecars: c.sidecars, Unreachable: c.failed, Services: []api.ServiceStats{}, Edges: []api.EdgeStats{}, Failures: []api.FailureStats{}}
+	out := api.Stats{Updated: c.updated, Sidecars: c.sidecars, Unreachable: c.failed, Services: []api.ServiceStats{}, Edges: []api.EdgeStats{}, Failures: []api.FailureStats{},
+		Certificates: certificates(c.certs, time.Now(), c.cfg.SPIFFEID)}
 	if len(c.rounds) == 0 {
 		return out
 	}

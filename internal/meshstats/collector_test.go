@@ -109,11 +109,11 @@ func TestWindowForgetsOldRounds(t *testing.T) {
 	c := New(Config{Instances: func(context.Context) ([]api.Instance, error) { return insts, nil }, Window: time.Minute, Interval: time.Second})
 	t0 := time.Unix(1700000000, 0)
 	scrapeAt := func(at time.Time) {
-		s, err := c.scrapeOne(context.Background(), insts[0])
+		s, ct, err := c.scrapeOne(context.Background(), insts[0])
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.add([]scraped{{insts[0], s, nil}}, at)
+		c.add([]scraped{{inst: insts[0], samples: s, cert: ct}}, at)
 	}
 	scrapeAt(t0)
 	call(front, true, "frontend", "catalog", 200, time.Millisecond)
@@ -137,7 +137,7 @@ istio_request_duration_milliseconds_bucket{reporter="source",source_workload="fr
 istio_request_duration_milliseconds_sum{reporter="source",source_workload="frontend",destination_service_name="catalog",response_code="200"} 30
 istio_request_duration_milliseconds_count{reporter="source",source_workload="frontend",destination_service_name="catalog",response_code="200"} 7
 `
-	got, err := parse(strings.NewReader(text), "frontend")
+	got, _, err := parse(strings.NewReader(text), "frontend")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ istio_request_duration_milliseconds_count{reporter="source",source_workload="fro
 	if len(ok.buckets) != 1 || ok.buckets[0].le != 0.01 || ok.buckets[0].count != 5 {
 		t.Fatalf("buckets in seconds: %+v", ok.buckets)
 	}
-	if _, err := parse(strings.NewReader("not { metrics"), "x"); err == nil {
+	if _, _, err := parse(strings.NewReader("not { metrics"), "x"); err == nil {
 		t.Fatal("garbage parsed")
 	}
 }

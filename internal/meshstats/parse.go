@@ -56,14 +56,14 @@ var (
 // maxScrape caps one sidecar's /metrics body.
 const maxScrape = 16 << 20
 
-// parse reads a sidecar's exposition and returns its request series;
-// self is the scraped instance's service (the implicit side of series
-// that carry only a direction).
-func parse(r io.Reader, self string) (map[series]*sample, error) {
+// parse reads a sidecar's exposition and returns its request series and
+// its certificate gauges; self is the scraped instance's service (the
+// implicit side of series that carry only a direction).
+func parse(r io.Reader, self string) (map[series]*sample, cert, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(io.LimitReader(r, maxScrape))
 	if err != nil {
-		return nil, fmt.Errorf("parse metrics: %w", err)
+		return nil, cert{}, fmt.Errorf("parse metrics: %w", err)
 	}
 	out := map[series]*sample{}
 	get := func(k series) *sample {
@@ -109,7 +109,7 @@ func parse(r io.Reader, self string) (map[series]*sample, error) {
 		}
 		break
 	}
-	return out, nil
+	return out, certOf(fams), nil
 }
 
 // addBuckets sums h's cumulative buckets into acc (same bounds across a

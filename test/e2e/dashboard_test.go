@@ -310,6 +310,8 @@ func TestDashboard(t *testing.T) {
 	if txt := eval[string](t, ctx, `document.querySelector('.service[data-service="catalog"]').textContent`); !strings.Contains(txt, "spiffe://") || !strings.Contains(txt, "ready") {
 		t.Errorf("the catalog card lacks an identity or health: %s", txt)
 	}
+	checkCertColumn(t, ctx, c)
+	checkCertAlert(t, ctx)
 	screenshot(t, ctx, "services")
 
 	// The route page: observed split before the change (90/10).

@@ -248,6 +248,7 @@ function renderStatus() {
   parts.push(s.sidecars + " sidecar" + (s.sidecars === 1 ? "" : "s") + " scraped" + (s.unreachable ? ", " + s.unreachable + " unreachable" : ""));
   parts.push("updated " + ago(s.updated));
   $("status-text").textContent = parts.join(" · ");
+  renderCertAlert();
 }
 
 function render() {
@@ -405,13 +406,75 @@ function renderEdgeTable(edges) {
   }
 }
 
-// ---------- services ----------
-
 function spiffeID(inst) {
   const td = state.bundle && state.bundle.trustDomain;
   if (!td || !inst.mtls) return "";
   return `spiffe://${td}/ns/default/sa/${inst.service}`;
 }
+
+// ---------- certificates ----------
+
+// certOf is an instance's certificate row from the stats, or undefined
+// when its sidecar has not been scraped.
+function certOf(inst) {
+  return ((state.stats && state.stats.certificates) || []).find((c) => c.service === inst.service && c.instance === inst.id);
+}
+
+// fmtLeft is a time left to two units: "2d 3h", "11h 58m", "9m 12s", "40s".
+function fmtLeft(secs) {
+  const s = Math.max(0, Math.floor(secs || 0));
+  if (s >= 86400) return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${s}s`;
+}
+
+// certCell shows a certificate's state: green with its time left, amber
+// EXPIRING, red EXPIRED, or none.
+function certCell(c) {
+  if (!c) return el("td", { class: "cert muted", "data-cert-state": "", text: "not scraped" });
+  const attrs = { class: "cert", "data-cert-state": c.state, "data-seconds-left": c.secondsLeft };
+  if (c.state === "NONE") return el("td", Object.assign(attrs, { class: "cert muted", text: "none" }));
+  const tip = `not after ${fmtTime(c.notAfter)} · ${c.renewalFailures} failed renewal${c.renewalFailures === 1 ? "" : "s"} · ${c.trustBundleRoots} trusted root${c.trustBundleRoots === 1 ? "" : "s"} · read ${ago(c.scraped)}`;
+  const badge = {
+    VALID: ["ok", "expires in " + fmtLeft(c.secondsLeft)],
+    EXPIRING: ["warn", `EXPIRING · ${fmtLeft(c.secondsLeft)} left`],
+    EXPIRED: ["bad", "EXPIRED"],
+  }[c.state] || ["", c.state];
+  return el("td", attrs, el("span", { class: "badge " + badge[0], title: tip, text: badge[1] }),
+    c.renewalFailures && c.state !== "VALID" ? el("span", { class: "muted", text: ` ${c.renewalFailures} failed renewals` }) : null);
+}
+
+// renderCertAlert puts a banner under the status line, on every page,
+// while any certificate is EXPIRING or EXPIRED: mTLS to and from a
+// sidecar stops when its certificate expires.
+function renderCertAlert() {
+  const box = $("cert-alert");
+  const certs = ((state.stats && state.stats.certificates) || []).filter((c) => c.state === "EXPIRING" || c.state === "EXPIRED")
+    .sort((a, b) => (a.state === b.state ? a.secondsLeft - b.secondsLeft : a.state === "EXPIRED" ? -1 : 1));
+  if (!certs.length) {
+    box.hidden = true;
+    clear(box);
+    return;
+  }
+  const expired = certs.filter((c) => c.state === "EXPIRED").length;
+  const expiring = certs.length - expired;
+  const parts = [];
+  if (expired) parts.push(`${expired} EXPIRED`);
+  if (expiring) parts.push(`${expiring} EXPIRING`);
+  const names = certs.slice(0, 5).map((c) => `${c.service}/${c.instance} (${c.state === "EXPIRED" ? "expired" : fmtLeft(c.secondsLeft) + " left"})`);
+  if (certs.length > 5) names.push(`${certs.length - 5} more`);
+  box.className = "alert " + (expired ? "bad" : "warn");
+  box.dataset.expired = expired;
+  box.dataset.expiring = expiring;
+  clear(box).append(
+    el("b", { text: `Certificates: ${parts.join(", ")}. ` }),
+    `${names.join(", ")}. ${expired ? "New mTLS connections to or from an expired sidecar fail until its certificate is renewed. " : "Renewal is failing: mTLS stops at expiry. "}`,
+    el("a", { href: "#/services", text: "See the services page." }));
+  box.hidden = false;
+}
+
+// ---------- services ----------
 
 function renderServices() {
   const root = clear($("services"));
@@ -445,18 +508,20 @@ function renderServices() {
     vt.appendChild(vb);
     card.appendChild(vt);
     const it = el("table", { class: "grid instances" }, el("thead", {}, el("tr", {},
-      ["Instance", "Address", "Version", "Health", "Sidecar (xDS node)", "Admin", "Identity"].map((h) => el("th", { text: h })))));
+      ["Instance", "Address", "Version", "Health", "Sidecar (xDS node)", "Admin", "Identity", "Certificate"].map((h) => el("th", { text: h })))));
     const ib = el("tbody", {});
     for (const i of insts) {
       const st = i.disconnected ? ["bad", "sidecar disconnected"] : i.ready ? ["ok", "ready"] : ["warn", "not ready"];
+      const cert = certOf(i);
       ib.appendChild(el("tr", { "data-instance": i.id },
         el("td", { class: "mono", text: i.id }), el("td", { class: "mono", text: `${i.address}:${i.port}` }),
         el("td", { text: (i.labels && i.labels.version) || "–" }),
         el("td", {}, el("span", { class: "badge " + st[0], text: st[1] })),
         el("td", { class: "mono", text: i.node || "–" }), el("td", { class: "mono", text: i.admin || "–" }),
-        el("td", { class: "mono", text: i.mtls ? spiffeID(i) || "mTLS" : "no certificate (plaintext)" })));
+        el("td", { class: "mono", text: i.mtls ? (cert && cert.spiffeId) || spiffeID(i) || "mTLS" : "no certificate (plaintext)" }),
+        certCell(cert)));
     }
-    if (!insts.length) ib.appendChild(el("tr", {}, el("td", { colspan: 7, class: "muted", text: "no registered instances" })));
+    if (!insts.length) ib.appendChild(el("tr", {}, el("td", { colspan: 8, class: "muted", text: "no registered instances" })));
     it.appendChild(ib);
     card.appendChild(el("h2", { text: "Instances" }));
     card.appendChild(it);
