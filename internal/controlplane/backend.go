@@ -255,9 +255,11 @@ func (b *backend) Register(ctx context.Context, r api.Registration) (api.Lease, 
 	if err := in.Validate(); err != nil {
 		return api.Lease{}, invalid("refused: bad instance", err)
 	}
-	if err := mayActFor(apiserver.CallerFrom(ctx), in.Service); err != nil {
+	caller := apiserver.CallerFrom(ctx)
+	if err := mayActFor(caller, in.Service); err != nil {
 		return api.Lease{}, err
 	}
+	in.Principal = caller.Workload
 	// A renewal must name the lease that holds the instance; a new
 	// registration (lease 0) of an ID another sidecar holds replaces it
 	// only with the same service's identity (checked above), as a

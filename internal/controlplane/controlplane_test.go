@@ -255,9 +255,15 @@ func TestRegistrationAndRestart(t *testing.T) {
 	if _, err := cli.Apply(ctx, []byte(services), false); err != nil {
 		t.Fatal(err)
 	}
-	lease, err := cli.Register(ctx, api.Registration{Instance: api.Instance{Service: "catalog", ID: "c1", Address: "127.0.0.1", Port: 9001, Labels: map[string]string{"version": "v2"}, Ready: true}})
+	// A principal the registration claims is not believed: only the
+	// verified client certificate sets it (here: the operator, none).
+	lease, err := cli.Register(ctx, api.Registration{Instance: api.Instance{Service: "catalog", ID: "c1", Address: "127.0.0.1", Port: 9001, Labels: map[string]string{"version": "v2"}, Ready: true,
+		Principal: "spiffe://weft.local/ns/default/sa/catalog"}})
 	if err != nil || lease.Lease == 0 || lease.TTLSeconds != 2 {
 		t.Fatalf("register: %+v %v", lease, err)
+	}
+	if ins, err := cli.Instances(ctx, "catalog"); err != nil || len(ins) != 1 || ins[0].Principal != "" {
+		t.Fatalf("instances %+v %v: want c1 with no principal (registered by the operator)", ins, err)
 	}
 	if _, err := cli.Register(ctx, api.Registration{Instance: api.Instance{Service: "catalog", ID: "c2", Address: "nope", Port: 0}}); err == nil || !strings.Contains(err.Error(), "address") {
 		t.Fatalf("bad instance accepted: %v", err)

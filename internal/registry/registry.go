@@ -47,6 +47,11 @@ type Instance struct {
 	// inbound port takes mesh mTLS, so callers dial it with mTLS and check
 	// that its identity is the service's (spiffe://TD/ns/NS/sa/SERVICE).
 	MTLS bool `json:"mtls,omitempty"`
+	// Principal is the SPIFFE ID of the verified client certificate that
+	// registered the instance, as the control plane saw it ("" when the
+	// operator registered it). Set by the control plane; a value a
+	// registration sends is ignored.
+	Principal string `json:"principal,omitempty"`
 }
 
 // maxNodeLen caps Instance.Node, as the xDS server does not.
