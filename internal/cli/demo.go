@@ -240,8 +240,8 @@ func runScenario(ctx context.Context, d *demoRun, steps []demoStep, dur time.Dur
 	for i, s := range steps {
 		fmt.Fprintf(d.out, "\n%d/%d %s\n", i+1, len(steps), s.title)
 		// The step counts from when its change is in place (every
-		// sidecar ACKed it); requests that end during the change count
-		// in the total only, so each row shows one config and none is
+		// sidecar ACKed it); requests that overlap the change count in
+		// the total only, so each row shows one config and none is
 		// lost.
 		d.stats.changing()
 		if s.act != nil {

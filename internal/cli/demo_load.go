@@ -24,8 +24,8 @@ const (
 )
 
 // loadStats collects what the load generator sees, one stepStats per step
-// of the scenario. Every request is counted in the step it ended in, or,
-// if it ended while a change was being applied, with the changes.
+// of the scenario. Every request is counted in the step it began and ended
+// in, or, if it overlapped a change being applied, with the changes.
 type loadStats struct {
 	mu      sync.Mutex
 	steps   []*stepStats
@@ -72,12 +72,21 @@ func (l *loadStats) endLocked() {
 	}
 }
 
+// add counts a request that ended now after lat. One that began before
+// the current step did (while a change was applied, or in the step
+// before) may have been routed by either config: it counts with the
+// changes, so each step's row shows its own config only.
 func (l *loadStats) add(ok bool, version string, beta bool, lat time.Duration, reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.cur != nil {
-		l.cur.add(ok, version, beta, lat, reason)
+	if l.cur == nil {
+		return
 	}
+	if l.cur != l.changes && time.Now().Add(-lat).Before(l.start) && l.changes != nil {
+		l.changes.add(ok, version, beta, lat, reason)
+		return
+	}
+	l.cur.add(ok, version, beta, lat, reason)
 }
 
 // current is a copy of the step being counted, elapsed so far.

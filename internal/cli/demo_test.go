@@ -313,22 +313,23 @@ func TestLoadGen(t *testing.T) {
 	}
 }
 
-// Requests that end while a change is applied are in the total but in no
+// Requests that overlap a change being applied are in the total but in no
 // step's row: the baseline row stays all v1 even if the canary's first
 // pages end before every sidecar has ACKed it.
 func TestLoadStatsChanges(t *testing.T) {
 	l := &loadStats{}
 	l.changing()
-	l.add(true, "v1", false, time.Millisecond, "")
+	l.add(true, "v1", false, 0, "")
 	l.begin("baseline")
-	l.add(true, "v1", false, time.Millisecond, "")
+	l.add(true, "v1", false, 0, "")
 	l.changing()
-	l.add(true, "v2", false, time.Millisecond, "")
+	l.add(true, "v2", false, 0, "")
 	l.begin("canary")
-	l.add(true, "v2", false, time.Millisecond, "")
-	l.add(false, "", false, time.Millisecond, "UH")
+	l.add(true, "v2", false, 0, "")
+	l.add(false, "", false, 0, "UH")
+	l.add(true, "v1", false, time.Hour, "") // began before the canary: with the changes
 	l.changing()
-	l.add(true, "v1", false, time.Millisecond, "")
+	l.add(true, "v1", false, 0, "")
 	l.end()
 	rows, total := summarize(l.all())
 	if len(rows) != 2 || rows[0].step != "baseline" || rows[1].step != "canary" {
@@ -337,7 +338,7 @@ func TestLoadStatsChanges(t *testing.T) {
 	if got := rows[0].split["v1"]; got != 100 {
 		t.Errorf("baseline v1 %.1f%%, want 100", got)
 	}
-	if rows[1].requests != 2 || total.requests != 6 {
-		t.Errorf("canary %d requests, total %d; want 2 and 6", rows[1].requests, total.requests)
+	if rows[1].requests != 2 || total.requests != 7 {
+		t.Errorf("canary %d requests, total %d; want 2 and 7", rows[1].requests, total.requests)
 	}
 }

@@ -90,7 +90,16 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	var err error
+	// The page rebuilds its content every 2 s: a node found by a query
+	// can be replaced before the action on it lands. Nothing was done
+	// then, so the steps are tried again (they are idempotent).
+	for range 3 {
+		if err = chromedp.Do(ctx, actions...); err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatalf("browser: %s: %v", what, err)
 	}
 }

@@ -561,13 +561,19 @@ function renderRoutes() {
     clear(root).appendChild(el("p", { class: "empty-note", text: "No HTTPRoutes." }));
     return;
   }
+  // Nor one with weights edited but not yet applied: the user (or a
+  // browser driver) may be about to click in it, and a rebuilt card
+  // would swallow the click.
+  const pending = routes.some((r) => Object.keys(state.editing[routeKey(r)] || {}).length > 0);
   const cards = routes.map((r) => routeCard(r, focused));
-  if (focused) {
+  if (focused || pending) {
     // Update the figures of other cards only.
-    for (const c of cards) {
+    routes.forEach((r, i) => {
+      const c = cards[i];
       const old = root.querySelector(`.route[data-route="${CSS.escape(c.dataset.route)}"]`);
-      if (old && !old.contains(focused)) old.replaceWith(c);
-    }
+      const keep = old && ((focused && old.contains(focused)) || Object.keys(state.editing[routeKey(r)] || {}).length > 0);
+      if (old && !keep) old.replaceWith(c);
+    });
     return;
   }
   clear(root);
