@@ -199,9 +199,14 @@ func setGRPCTimeout(out, in http.Header, deadline time.Time) {
 	if in.Get("Grpc-Timeout") == "" || deadline.IsZero() {
 		return
 	}
-	left := max(time.Until(deadline), time.Millisecond)
-	if ms := left.Milliseconds(); ms < 1e8 {
-		out.Set("Grpc-Timeout", strconv.FormatInt(max(ms, 1), 10)+"m")
+	// Microseconds below 100 s: truncating to milliseconds set the next
+	// hop's deadline up to 1 ms before its caller's, so an upstream could
+	// give up (and answer its own status) before the client's deadline.
+	left := max(time.Until(deadline), time.Microsecond)
+	if us := left.Microseconds(); us < 1e8 {
+		out.Set("Grpc-Timeout", strconv.FormatInt(max(us, 1), 10)+"u")
+	} else if ms := left.Milliseconds(); ms < 1e8 {
+		out.Set("Grpc-Timeout", strconv.FormatInt(ms, 10)+"m")
 	} else {
 		out.Set("Grpc-Timeout", strconv.FormatInt(min(int64(left/time.Second), 99999999), 10)+"S")
 	}

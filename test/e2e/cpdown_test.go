@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -112,39 +111,7 @@ outbound: {proxy: %s}
 
 	// Steady load: two clients, one of them on a fresh connection to the
 	// frontend sidecar per request.
-	var mu sync.Mutex
-	var ok, failed int
-	var firstErr error
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 2 {
-		cl := proxyClient(t, frontProxy)
-		if i == 1 {
-			cl.Transport.(*http.Transport).DisableKeepAlives = true
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-				_, _, err := get(cl, "http://catalog/load", nil)
-				mu.Lock()
-				if err != nil {
-					failed++
-					if firstErr == nil {
-						firstErr = err
-					}
-				} else {
-					ok++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	load := startBackToBack(t, frontProxy, "http://catalog/load", 2)
 
 	c.kill(t)
 	killed := time.Now()
@@ -192,8 +159,7 @@ outbound: {proxy: %s}
 
 	// Load runs until just before the first expiry: no failure at all.
 	time.Sleep(time.Until(expiry.Add(-time.Second))) // the load's duration; the checks are on counts
-	close(stop)
-	wg.Wait()
+	ok, failed, firstErr := load.halt()
 	t.Logf("%d requests in %v with the control plane down, %d failed", ok+failed, time.Since(killed).Round(time.Millisecond), failed)
 	if failed != 0 {
 		t.Fatalf("%d of %d requests failed with valid certificates and the control plane down; first: %v", failed, ok+failed, firstErr)

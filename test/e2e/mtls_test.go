@@ -292,42 +292,9 @@ outbound: {proxy: %s}
 
 	issuedBefore := strings.Count(cat.output(), "certificate issued")
 	hsBefore := metricSum(t, catAdmin, "weft_tls_handshakes_total", `side="server"`)
-	var mu sync.Mutex
-	var ok, failed int
-	var firstErr error
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 4 {
-		cl := proxyClient(t, frontProxy)
-		if i%2 == 1 {
-			cl.Transport.(*http.Transport).DisableKeepAlives = true
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, _, err := get(cl, "http://catalog/r", nil)
-				mu.Lock()
-				if err != nil {
-					failed++
-					if firstErr == nil {
-						firstErr = err
-					}
-				} else {
-					ok++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	load := startBackToBack(t, frontProxy, "http://catalog/r", 4)
 	time.Sleep(8 * time.Second) // the load's duration; the checks below are on counts
-	close(stop)
-	wg.Wait()
+	ok, failed, firstErr := load.halt()
 	renewals := strings.Count(cat.output(), "certificate issued") - issuedBefore
 	t.Logf("%d requests, %d failed, %d catalog renewals, %v server handshakes", ok+failed, failed, renewals,
 		metricSum(t, catAdmin, "weft_tls_handshakes_total", `side="server"`)-hsBefore)

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -218,49 +217,8 @@ outbound: {proxy: %s}
 		t.Fatalf("old-root leaf before the rotation: %d, %v", code, err)
 	}
 
-	var mu sync.Mutex
-	var ok, failed int
-	var firstErr error
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 4 {
-		cl := proxyClient(t, frontProxy)
-		if i%2 == 1 {
-			cl.Transport.(*http.Transport).DisableKeepAlives = true
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, _, err := get(cl, "http://catalog/r", nil)
-				mu.Lock()
-				if err != nil {
-					failed++
-					if firstErr == nil {
-						firstErr = err
-					}
-				} else {
-					ok++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	stopLoad := func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-			wg.Wait()
-		}
-	}
-	defer stopLoad()
-	count := func() (int, int) { mu.Lock(); defer mu.Unlock(); return ok, failed }
+	load := startBackToBack(t, frontProxy, "http://catalog/r", 4)
+	count := func() (int, int) { n, f, _ := load.counts(); return n, f }
 	eventually(t, 10*time.Second, "load running", func() bool { n, _ := count(); return n > 50 })
 
 	// Phase 1: the new root joins the bundle; once both sidecars ACK it
@@ -330,8 +288,7 @@ outbound: {proxy: %s}
 	}
 	// Load keeps running past the finish, on new handshakes too.
 	eventually(t, 10*time.Second, "requests after the finish", func() bool { n, _ := count(); return n > mid+200 })
-	stopLoad()
-	n, f := count()
+	n, f, firstErr := load.halt()
 	t.Logf("%d requests, %d failed; catalog: %d certificates issued, frontend: %d", n+f, f,
 		strings.Count(cat.output(), "certificate issued"), strings.Count(front.output(), "certificate issued"))
 	if f != 0 {
