@@ -190,6 +190,10 @@ func (s *Sidecar) readyCert(w http.ResponseWriter) {
 	case CertExpired:
 		http.Error(w, fmt.Sprintf("certificate EXPIRED at %s: mTLS handshakes fail until it is renewed (last error: %s)",
 			d.NotAfter.Format(time.RFC3339), d.LastError), http.StatusServiceUnavailable)
+	case CertNone:
+		// Not before the first certificate: an mTLS port cannot serve a
+		// mesh caller, nor can this sidecar call a STRICT one.
+		http.Error(w, "waiting for the first workload certificate (identity configured)", http.StatusServiceUnavailable)
 	case CertExpiring:
 		fmt.Fprintf(w, "ready; certificate EXPIRING in %s and not renewed (last error: %s)\n", d.Left, d.LastError)
 	default:

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,35 @@ func TestMaxBackoff(t *testing.T) {
 		if got := maxBackoff(c.life); got != c.want {
 			t.Errorf("maxBackoff(%v) = %v, want %v", c.life, got, c.want)
 		}
+	}
+}
+
+// /ready follows the certificate of a sidecar with an identity: 503
+// before the first one and once it expired, 200 (with a warning while
+// expiring) in between.
+func TestReadyFollowsCertificate(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var src mtls.Source
+	cs := newCertStatus(&src, 0)
+	now := t0
+	cs.now = func() time.Time { return now }
+	s := &Sidecar{certs: cs}
+	ready := func() (int, string) {
+		rec := httptest.NewRecorder()
+		s.readyCert(rec)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := ready(); code != 503 || !strings.Contains(body, "first workload certificate") {
+		t.Errorf("before a certificate: %d %q, want 503 waiting for it", code, body)
+	}
+	src.Set(&mtls.SVID{ID: "spiffe://weft.local/ns/default/sa/catalog",
+		Certificate: tls.Certificate{Leaf: &x509.Certificate{NotBefore: t0, NotAfter: t0.Add(20 * time.Second)}}})
+	cs.issued(t0)
+	if code, _ := ready(); code != 200 {
+		t.Errorf("valid certificate: %d, want 200", code)
+	}
+	now = t0.Add(21 * time.Second)
+	if code, body := ready(); code != 503 || !strings.Contains(body, "EXPIRED") {
+		t.Errorf("expired: %d %q, want 503 EXPIRED", code, body)
 	}
 }
