@@ -322,12 +322,18 @@ function renderTopology() {
   const W = 190, H = 56, GX = 250, GY = 56, PAD = 30;
   const rows = Math.max(...cols.map((c) => (c ? c.length : 0)));
   const width = PAD * 2 + cols.length * W + (cols.length - 1) * GX;
-  const height = Math.max(260, PAD * 2 + rows * H + (rows - 1) * GY);
+  // An edge that skips a layer runs in a lane under the nodes, so neither
+  // its curve nor its label crosses the layer between.
+  const skips = (e) => e.source !== e.destination && depth.has(e.source) && depth.has(e.destination) &&
+    depth.get(e.destination) - depth.get(e.source) > 1;
+  const base = Math.max(260, PAD * 2 + rows * H + (rows - 1) * GY);
+  const lane = base - PAD / 2 + 12;
+  const height = base + (edges.some(skips) ? 40 : 0);
   const pos = new Map();
   cols.forEach((col, x) => {
     if (!col) return;
     const colH = col.length * H + (col.length - 1) * GY;
-    col.forEach((n, y) => pos.set(n, { x: PAD + x * (W + GX), y: (height - colH) / 2 + y * (H + GY) }));
+    col.forEach((n, y) => pos.set(n, { x: PAD + x * (W + GX), y: (base - colH) / 2 + y * (H + GY) }));
   });
   graph.setAttribute("viewBox", `0 0 ${width} ${height}`);
   graph.setAttribute("height", String(height));
@@ -353,6 +359,9 @@ function renderTopology() {
       x1 = a.x; x2 = b.x + W;
       const mx = (x1 + x2) / 2;
       d = `M${x1},${y1} C${mx},${y1 + 60} ${mx},${y2 + 60} ${x2},${y2}`;
+    } else if (skips(e)) {
+      d = `M${x1},${y1} C${x1 + GX / 2},${y1} ${x1 + GX / 4},${lane} ${x1 + GX * 0.75},${lane} L${x2 - GX * 0.75},${lane} C${x2 - GX / 4},${lane} ${x2 - GX / 2},${y2} ${x2},${y2}`;
+      y1 = y2 = lane;
     } else {
       const k = (between.get(e.source + ">" + e.destination) || 0);
       between.set(e.source + ">" + e.destination, k + 1);
