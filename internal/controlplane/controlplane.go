@@ -377,18 +377,8 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	hs := &http.Server{
-		Handler:   tracked(&handlers, apiHandler),
-		TLSConfig: apiTLS,
-		ErrorLog:  slog.NewLogLogger(cfg.Logger.With("component", "api").Handler(), slog.LevelDebug),
-		// Requests in flight at stop are cancelled with the rest.
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	hs := httpServer(ctx, cfg.Logger, "api", tracked(&handlers, apiHandler))
+	hs.TLSConfig = apiTLS
 
 	cp := &compactor{st: st, interval: cfg.CompactInterval, retain: cfg.CompactRetain, log: log}
 	var parts sync.WaitGroup
@@ -482,4 +472,20 @@ func storeName(c *Config) string {
 		return fmt.Sprintf("etcd %v", c.EtcdEndpoints)
 	}
 	return "embedded etcd in " + c.DataDir
+}
+
+// httpServer is the API's and the dashboard's server: bounded header,
+// read, write and idle times, the server's errors at debug level, and
+// requests in flight cancelled with ctx when the control plane stops.
+func httpServer(ctx context.Context, log *slog.Logger, component string, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ErrorLog:          slog.NewLogLogger(log.With("component", component).Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

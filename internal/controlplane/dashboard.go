@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/weft-mesh/weft/internal/dashboard"
 )
@@ -86,16 +84,7 @@ func newDashboard(ctx context.Context, cfg *Config, apiHandler http.Handler, nam
 	}
 	d := &dashboardServer{l: l, tls: !loopbackHost(cfg.Dashboard)}
 	d.url = dashboardURL(l.Addr().String(), d.tls)
-	d.hs = &http.Server{
-		Handler:           tracked(handlers, dashboard.Handler(dashboard.Config{API: apiHandler, Hosts: names})),
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.With("component", "dashboard").Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	d.hs = httpServer(ctx, cfg.Logger, "dashboard", tracked(handlers, dashboard.Handler(dashboard.Config{API: apiHandler, Hosts: names})))
 	if d.tls {
 		d.hs.TLSConfig = tlsCfg.Clone()
 	}

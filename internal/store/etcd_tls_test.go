@@ -11,7 +11,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,13 +24,6 @@ import (
 // client certificate, and is refused without the certificate, with
 // another CA, or with a plaintext endpoint given alongside TLS files.
 func TestExternalEtcdOverTLS(t *testing.T) {
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("etcd binary missing in CI: scripts/install-deps.sh installs etcd-server")
-		}
-		t.Skip("etcd not installed (apt-get install etcd-server, or run ./test.sh)")
-	}
 	dir := t.TempDir()
 	ca := newTestCA(t, "etcd test CA")
 	ca.issue(t, dir, "server", x509.ExtKeyUsageServerAuth)
@@ -40,42 +32,16 @@ func TestExternalEtcdOverTLS(t *testing.T) {
 	other := newTestCA(t, "another CA")
 	other.writeCert(t, filepath.Join(dir, "other-ca.pem"))
 
-	client, peer := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(bin, "--name", "tls", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", "https://"+client, "--advertise-client-urls", "https://"+client,
+	client := startEtcd(t, "https", []string{
 		"--cert-file", filepath.Join(dir, "server.pem"), "--key-file", filepath.Join(dir, "server-key.pem"),
-		"--trusted-ca-file", filepath.Join(dir, "ca.pem"), "--client-cert-auth",
-		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
-		"--initial-cluster", "tls=http://"+peer, "--heartbeat-interval", "10", "--election-timeout", "100")
-	log, _ := os.Create(filepath.Join(dir, "etcd.log"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "etcd.log"))
-			t.Logf("etcd log:\n%s", b)
-		}
-	}()
+		"--trusted-ca-file", filepath.Join(dir, "ca.pem"), "--client-cert-auth"})
 	good := store.EtcdTLS{CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "client.pem"), KeyFile: filepath.Join(dir, "client-key.pem")}
 	endpoint := []string{"https://" + client}
 	var s *store.Etcd
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	eventuallyOpen(t, func(ctx context.Context) (err error) {
 		s, err = store.OpenRemoteTLS(ctx, endpoint, good, time.Second, nil)
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd over TLS never answered: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err
+	})
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
